@@ -1,0 +1,5 @@
+"""``python -m dasdsl``: the same as the ``dasdsl`` command."""
+
+from dasdsl.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,289 @@
+"""The .das abstract syntax tree: frozen attrs classes; spans never take part in equality."""
+
+from __future__ import annotations
+
+from typing import Union
+
+import attrs
+
+from dasdsl.errors import NO_SPAN, Span
+
+
+def _span() -> Span:
+    return attrs.field(default=NO_SPAN, eq=False, repr=False, kw_only=True)
+
+
+# ---- expressions ------------------------------------------------------------
+
+
+@attrs.frozen
+class Number:
+    value: int | float
+    text: str | None = attrs.field(default=None, eq=False, repr=False)  # spelling kept by fmt
+    span: Span = _span()
+
+
+@attrs.frozen
+class String:
+    value: str
+    span: Span = _span()
+
+
+@attrs.frozen
+class Name:
+    id: str
+    span: Span = _span()
+
+
+@attrs.frozen
+class Arg:
+    """A call argument: positional when ``name`` is None, else ``name = value``."""
+
+    name: str | None
+    value: Expr
+    span: Span = _span()
+
+
+@attrs.frozen
+class Call:
+    """``func(args)``; in op position also a bare op name (no args)."""
+
+    func: str
+    args: tuple[Arg, ...] = ()
+    span: Span = _span()
+
+    @property
+    def positional(self) -> tuple[Expr, ...]:
+        return tuple(a.value for a in self.args if a.name is None)
+
+    @property
+    def keywords(self) -> dict[str, Expr]:
+        return {a.name: a.value for a in self.args if a.name is not None}
+
+
+@attrs.frozen
+class BinOp:
+    op: str  # "+", "-", "*", "//"
+    left: Expr
+    right: Expr
+    span: Span = _span()
+
+
+@attrs.frozen
+class Neg:
+    operand: Expr
+    span: Span = _span()
+
+
+@attrs.frozen
+class Tuple:
+    items: tuple[Expr, ...]
+    span: Span = _span()
+
+
+@attrs.frozen
+class Range:
+    """``start -> end``: an annealing range in the search block."""
+
+    start: Expr
+    end: Expr
+    span: Span = _span()
+
+
+Expr = Union[Number, String, Name, Call, BinOp, Neg, Tuple, Range]
+
+
+# ---- ops --------------------------------------------------------------------
+
+
+@attrs.frozen
+class OpExpr:
+    """One op or a chain ``a then b then c`` applied in order."""
+
+    steps: tuple[Call, ...]
+    span: Span = _span()
+
+
+@attrs.frozen
+class OpList:
+    """A bracketed candidate list ``[a, b, c]``."""
+
+    ops: tuple[OpExpr, ...]
+    span: Span = _span()
+
+
+# ---- top-level statements -----------------------------------------------------
+
+
+@attrs.frozen
+class SpaceDecl:
+    name: str
+    span: Span = _span()
+
+
+@attrs.frozen
+class InputDecl:
+    kind: str  # image | sequence | vector
+    shape: tuple[Expr, ...] | None = None
+    span: Span = _span()
+
+
+@attrs.frozen
+class LetDecl:
+    name: str
+    value: Expr
+    span: Span = _span()
+
+
+@attrs.frozen
+class OpSetDecl:
+    name: str
+    ops: OpList
+    span: Span = _span()
+
+
+@attrs.frozen
+class OpDefDecl:
+    name: str
+    params: tuple[str, ...]
+    body: OpExpr
+    span: Span = _span()
+
+
+# ---- cells ------------------------------------------------------------------
+
+
+@attrs.frozen
+class CellInputs:
+    names: tuple[str, ...]
+    span: Span = _span()
+
+
+@attrs.frozen
+class EdgeGroup:
+    """``sources ~ candidates``: one edge from each source, all with the same candidates.
+
+    ``candidates`` is an OpList (a choice), or an OpExpr that names an op set
+    (a choice) or a single op (a fixed edge); the checker tells which.
+    """
+
+    sources: tuple[str, ...]
+    candidates: OpList | OpExpr
+    span: Span = _span()
+
+
+@attrs.frozen
+class NodeDecl:
+    name: str
+    edges: tuple[EdgeGroup, ...]
+    keep: Expr | None = None
+    merge: str | None = None  # None means sum
+    span: Span = _span()
+
+
+@attrs.frozen
+class CellOutput:
+    names: tuple[str, ...]
+    merge: str | None = None  # "concat" | "sum" | None for a single node
+    span: Span = _span()
+
+
+CellStmt = Union[CellInputs, NodeDecl, CellOutput]
+
+
+@attrs.frozen
+class CellDecl:
+    name: str
+    params: tuple[str, ...]
+    body: tuple[CellStmt, ...]
+    unshared: bool = False
+    span: Span = _span()
+
+
+@attrs.frozen
+class CellDerive:
+    """``cell reduce(c) = normal(c) with input stride 2``."""
+
+    name: str
+    params: tuple[str, ...]
+    base: Call
+    input_stride: Expr | None = None
+    unshared: bool = False
+    span: Span = _span()
+
+
+# ---- network and search --------------------------------------------------------
+
+
+@attrs.frozen
+class Stem:
+    op: OpExpr
+    span: Span = _span()
+
+
+@attrs.frozen
+class Head:
+    op: OpExpr
+    span: Span = _span()
+
+
+@attrs.frozen
+class CellItem:
+    """A cell (or a block op such as resblock) in the macro sequence, ``x N`` times."""
+
+    call: Call
+    repeat: Expr | None = None
+    span: Span = _span()
+
+
+@attrs.frozen
+class Cells:
+    items: tuple[CellItem, ...]
+    span: Span = _span()
+
+
+NetStmt = Union[Stem, Head, Cells]
+
+
+@attrs.frozen
+class NetworkDecl:
+    body: tuple[NetStmt, ...]
+    span: Span = _span()
+
+
+@attrs.frozen
+class SearchEntry:
+    key: str
+    values: tuple[Expr, ...]
+    span: Span = _span()
+
+
+@attrs.frozen
+class SearchDecl:
+    entries: tuple[SearchEntry, ...]
+    span: Span = _span()
+
+
+TopStmt = Union[InputDecl, LetDecl, OpSetDecl, OpDefDecl, CellDecl, CellDerive, NetworkDecl, SearchDecl]
+
+
+@attrs.frozen
+class Comment:
+    """A ``#`` comment; kept so that fmt does not lose it, never part of equality."""
+
+    text: str  # including the leading '#'
+    line: int
+    own_line: bool
+
+
+@attrs.frozen
+class Module:
+    """One .das file."""
+
+    space: SpaceDecl
+    body: tuple[TopStmt, ...]
+    comments: tuple[Comment, ...] = attrs.field(default=(), eq=False, repr=False)
+    span: Span = _span()
+
+    def statements(self, kind: type) -> list:
+        return [s for s in self.body if isinstance(s, kind)]

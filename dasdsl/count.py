@@ -1,0 +1,92 @@
+"""Exact counts of the distinct discrete architectures a checked space encodes.
+
+A node with ``keep k`` keeps k distinct incoming edges and never picks ``none``
+on them (the DARTS count); a node without ``keep`` keeps every edge with one
+candidate each, ``none`` included (the NAS-Bench-201 count). Cells that share
+architecture parameters count once. A cell used as a candidate inside another
+cell (hierarchical spaces) has one architecture wherever it is used, and its
+choices only matter when some chosen candidate uses it; the count handles this
+exactly by summing over which nested cells are in use.
+"""
+
+from __future__ import annotations
+
+from itertools import combinations
+
+import attrs
+
+from dasdsl.check import Candidate, CellInstance, CheckedSpace
+
+
+@attrs.frozen
+class SpaceStats:
+    cell_types: int
+    nodes: int
+    edges: int
+    choice_points: int
+    architectures: int
+
+
+def _allowed(cand: Candidate, in_use: frozenset[str]) -> bool:
+    return all(ref.name in in_use for ref in cand.nested_cells)
+
+
+def _cell_count(cell: CellInstance, in_use: frozenset[str]) -> int:
+    """Discrete configurations of one cell type, nested cells limited to ``in_use``."""
+    total = 1
+    for node in cell.nodes:
+        if node.keep is None:
+            for edge in node.edges:
+                total *= sum(1 for c in edge.candidates if _allowed(c, in_use))
+        else:
+            weights = [sum(1 for c in e.candidates if not c.is_none and _allowed(c, in_use)) for e in node.edges]
+            total *= _elementary_symmetric(weights, node.keep)
+    return total
+
+
+def _elementary_symmetric(values: list[int], k: int) -> int:
+    """Sum over k-subsets of the product of their values."""
+    e = [1] + [0] * k
+    for v in values:
+        for j in range(k, 0, -1):
+            e[j] += e[j - 1] * v
+    return e[k]
+
+
+def count_architectures(space: CheckedSpace) -> int:
+    types = space.cell_types
+    nested = sorted(
+        {ref.name for cell in types.values() for e in cell.edges for c in e.candidates for ref in c.nested_cells}
+    )
+    top = [name for name in types if name not in nested]
+    if not nested:
+        total = 1
+        for name in top:
+            total *= _cell_count(types[name], frozenset())
+        return total
+    # exact(U): configurations of the top types and of U in which exactly U is in use
+    exact: dict[frozenset[str], int] = {}
+    subsets = [frozenset(s) for r in range(len(nested) + 1) for s in combinations(nested, r)]
+    for used in subsets:
+        at_most = 1
+        for name in [*top, *sorted(used)]:
+            at_most *= _cell_count(types[name], used)
+        for smaller, value in exact.items():
+            if smaller < used:
+                free = 1
+                for name in used - smaller:
+                    free *= _cell_count(types[name], used)
+                at_most -= value * free
+        exact[used] = at_most
+    return sum(exact.values())
+
+
+def space_stats(space: CheckedSpace) -> SpaceStats:
+    cells = list(space.cell_types.values())
+    return SpaceStats(
+        cell_types=len(cells),
+        nodes=sum(len(c.nodes) for c in cells),
+        edges=sum(len(c.edges) for c in cells),
+        choice_points=sum(len(c.choices) for c in cells),
+        architectures=count_architectures(space),
+    )

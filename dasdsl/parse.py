@@ -1,0 +1,437 @@
+"""Text to AST: the Lark grammar, a newline post-lexer, the tree-to-AST builder, syntax errors."""
+
+from __future__ import annotations
+
+import functools
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+
+from dasdsl import ast
+from dasdsl.errors import DasError, Span, error
+
+GRAMMAR_NAME = "das.lark"
+
+
+def grammar_text() -> str:
+    """The grammar, from the installed package or, in a source checkout, from grammars/."""
+    packaged = resources.files("dasdsl").joinpath("grammars").joinpath(GRAMMAR_NAME)
+    if packaged.is_file():
+        return packaged.read_text(encoding="utf-8")
+    source_tree = Path(__file__).resolve().parent.parent / "grammars" / GRAMMAR_NAME
+    return source_tree.read_text(encoding="utf-8")
+
+
+class _BracketNewlines:
+    """Post-lexer: newlines inside (...) and [...] are not statement ends; runs of them are one."""
+
+    always_accept = ("_NL",)
+
+    def process(self, stream):
+        # No look-ahead buffering here: the contextual lexer lexes each token in
+        # the parser state reached by the tokens already yielded.
+        depth = 0
+        last_was_newline = False
+        for tok in stream:
+            if tok.type == "_NL":
+                if depth == 0 and not last_was_newline:
+                    last_was_newline = True
+                    yield tok
+                continue
+            last_was_newline = False
+            if tok.type in ("LPAR", "LSQB"):
+                depth += 1
+            elif tok.type in ("RPAR", "RSQB") and depth > 0:
+                depth -= 1
+            yield tok
+
+
+class _CommentSink:
+    """Collects comment tokens during one parse (lark calls it from the lexer)."""
+
+    def __init__(self) -> None:
+        self.tokens: list[Token] = []
+
+    def __call__(self, tok: Token) -> Token:
+        self.tokens.append(tok)
+        return tok
+
+
+_SINK = _CommentSink()
+
+
+@functools.cache
+def _parser() -> Lark:
+    return Lark(
+        grammar_text(),
+        parser="lalr",
+        lexer="contextual",
+        propagate_positions=True,
+        maybe_placeholders=False,
+        postlex=_BracketNewlines(),
+        lexer_callbacks={"COMMENT": _SINK},
+    )
+
+
+def parse(text: str, file: str = "<string>") -> ast.Module:
+    """Parse .das text into an AST; raise DasError (never anything else) on bad input."""
+    _SINK.tokens = []
+    try:
+        tree = _parser().parse(text)
+    except UnexpectedInput as exc:
+        raise DasError([_syntax_error(exc, text, file)], text) from None
+    try:
+        module = _Builder(file).transform(tree)
+    except VisitError as exc:
+        if isinstance(exc.orig_exc, DasError):
+            raise DasError(exc.orig_exc.diagnostics, text) from None
+        raise
+    comments = tuple(_comment(tok, text) for tok in _SINK.tokens)
+    return ast.Module(module.space, module.body, comments, span=module.span)
+
+
+def parse_file(path: str | Path) -> ast.Module:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DasError([error(f"no such file: {path}", Span.unknown(str(path)))]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DasError([error(f"cannot read {path}: {exc}", Span.unknown(str(path)))]) from None
+    return parse(text, str(path))
+
+
+def _comment(tok: Token, text: str) -> ast.Comment:
+    line_text = text.splitlines()[tok.line - 1]
+    own_line = line_text[: tok.column - 1].strip() == ""
+    return ast.Comment(str(tok).rstrip(), tok.line, own_line)
+
+
+# ---- syntax errors ----------------------------------------------------------------
+
+_TERMINAL_WORDS = {
+    "NAME": "a name",
+    "NUMBER": "a number",
+    "STRING": "a string",
+    "_NL": "end of line",
+    "$END": "end of file",
+    "LPAR": "'('",
+    "RPAR": "')'",
+    "LSQB": "'['",
+    "RSQB": "']'",
+    "LBRACE": "'{'",
+    "RBRACE": "'}'",
+    "COMMA": "','",
+    "EQUAL": "'='",
+    "TILDE": "'~'",
+    "PLUS": "'+'",
+    "MINUS": "'-'",
+    "STAR": "'*'",
+    "UNSHARED": "'unshared'",
+}
+
+
+def _describe_terminal(name: str) -> str:
+    if name in _TERMINAL_WORDS:
+        return _TERMINAL_WORDS[name]
+    try:
+        pattern = _parser().get_terminal(name).pattern
+    except KeyError:
+        return name.lower()
+    if pattern.type == "str":
+        return f"'{pattern.value}'"
+    return name.lower()
+
+
+def _expected_text(expected: set[str]) -> str:
+    words = sorted({_describe_terminal(t) for t in expected if not t.startswith("__")})
+    if not words:
+        return ""
+    if len(words) > 6:
+        words = [*words[:6], "..."]
+    return "expected " + ", ".join(words)
+
+
+def _token_text(tok: Token) -> str:
+    if tok.type == "_NL":
+        return "end of line"
+    if tok.type == "$END":
+        return "end of file"
+    return f"'{tok}'"
+
+
+def _syntax_error(exc: UnexpectedInput, text: str, file: str) -> Any:
+    lines = text.splitlines() or [""]
+    if isinstance(exc, UnexpectedCharacters):
+        ch = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else "?"
+        span = Span(file, exc.line, exc.column, exc.line, exc.column + 1)
+        return error(f"unexpected character {ch!r}", span, _hint_for_char(ch))
+    if isinstance(exc, UnexpectedEOF) or (isinstance(exc, UnexpectedToken) and exc.token.type == "$END"):
+        line = len(lines)
+        col = len(lines[-1]) + 1
+        expected = exc.expected
+        msg = "unexpected end of file"
+        exp = _expected_text(set(expected))
+        if exp:
+            msg += f"; {exp}"
+        hint = "a '{' block is not closed" if "RBRACE" in expected else None
+        return error(msg, Span(file, line, max(col, 1), line, max(col, 1) + 1), hint)
+    assert isinstance(exc, UnexpectedToken)
+    tok = exc.token
+    line, col = tok.line, tok.column
+    if tok.type == "_NL":
+        # the newline token starts at the end of the offending line
+        end = col + 1
+    else:
+        end = (tok.end_column or col + len(str(tok))) if tok.end_line == tok.line else col + len(str(tok))
+    msg = f"unexpected {_token_text(tok)}"
+    exp = _expected_text(set(exc.expected))
+    if exp:
+        msg += f"; {exp}"
+    return error(msg, Span(file, line, col, line, end), _hint_for_token(tok, set(exc.expected), exc))
+
+
+def _hint_for_char(ch: str) -> str | None:
+    if ch == "'":
+        return "strings use double quotes"
+    if ch in ";":
+        return "statements end at the end of a line; no ';' is needed"
+    if ch == "/":
+        return "integer division is written '//'"
+    return None
+
+
+def _hint_for_token(tok: Token, expected: set[str], exc: UnexpectedToken) -> str | None:
+    state_rules = " ".join(str(r) for r in getattr(exc, "considered_rules", []) or [])
+    if "TILDE" in expected:
+        return "an edge is written 'source ~ op' or '(a, b) ~ [op1, op2]'"
+    if tok.type == "_NL" and "RSQB" in expected:
+        return "a '[' list is not closed"
+    if tok.type == "_NL" and "RPAR" in expected:
+        return "a '(' is not closed"
+    if "SPACE" in expected or (tok.line == 1 and "space" in state_rules):
+        return "a .das file starts with 'space NAME'"
+    if tok.type == "NAME" and tok.line > 1 and "_NL" in expected:
+        return "put each statement on its own line"
+    return None
+
+
+# ---- parse tree -> AST ----------------------------------------------------------------
+
+
+def _number(text: str) -> int | float:
+    if text.isdigit():
+        return int(text)
+    return float(text)
+
+
+@v_args(meta=True)
+class _Builder(Transformer):
+    """Turns Lark's parse tree into ast nodes carrying spans."""
+
+    def __init__(self, file: str) -> None:
+        super().__init__()
+        self.file = file
+
+    def _span(self, meta: Any) -> Span:
+        if getattr(meta, "empty", True):
+            return Span.unknown(self.file)
+        return Span(self.file, meta.line, meta.column, meta.end_line, meta.end_column)
+
+    def _tok_span(self, tok: Token) -> Span:
+        return Span(self.file, tok.line, tok.column, tok.end_line or tok.line, tok.end_column or tok.column)
+
+    # -- top level
+    def start(self, meta: Any, children: list) -> ast.Module:
+        space, *body = children
+        return ast.Module(space, tuple(body), span=self._span(meta))
+
+    def space_decl(self, meta: Any, children: list) -> ast.SpaceDecl:
+        return ast.SpaceDecl(str(children[0]), span=self._span(meta))
+
+    def input_decl(self, meta: Any, children: list) -> ast.InputDecl:
+        shape = children[1] if len(children) > 1 else None
+        return ast.InputDecl(str(children[0]), shape, span=self._span(meta))
+
+    def shape(self, meta: Any, children: list) -> tuple:
+        return tuple(children)
+
+    def let_decl(self, meta: Any, children: list) -> ast.LetDecl:
+        return ast.LetDecl(str(children[0]), children[1], span=self._span(meta))
+
+    def opset_decl(self, meta: Any, children: list) -> ast.OpSetDecl:
+        return ast.OpSetDecl(str(children[0]), children[1], span=self._span(meta))
+
+    def op_list(self, meta: Any, children: list) -> ast.OpList:
+        return ast.OpList(tuple(children), span=self._span(meta))
+
+    def opdef_decl(self, meta: Any, children: list) -> ast.OpDefDecl:
+        if len(children) == 3:
+            name, params, body = children
+        else:
+            (name, body), params = children, ()
+        return ast.OpDefDecl(str(name), params, body, span=self._span(meta))
+
+    def params(self, meta: Any, children: list) -> tuple[str, ...]:
+        return tuple(str(c) for c in children)
+
+    # -- cells
+    def cell_decl(self, meta: Any, children: list) -> ast.CellDecl:
+        unshared = bool(children) and isinstance(children[0], Token) and children[0].type == "UNSHARED"
+        if unshared:
+            children = children[1:]
+        name, rest = str(children[0]), children[1:]
+        params: tuple[str, ...] = ()
+        if rest and isinstance(rest[0], tuple):
+            params, rest = rest[0], rest[1:]
+        return ast.CellDecl(name, params, tuple(rest), unshared, span=self._span(meta))
+
+    def cell_derive(self, meta: Any, children: list) -> ast.CellDerive:
+        unshared = isinstance(children[0], Token) and children[0].type == "UNSHARED"
+        if unshared:
+            children = children[1:]
+        name, rest = str(children[0]), list(children[1:])
+        params: tuple[str, ...] = ()
+        if rest and isinstance(rest[0], tuple) and not isinstance(rest[0], Token):
+            params = rest.pop(0)
+        base_tok = rest.pop(0)
+        args: tuple[ast.Arg, ...] = ()
+        if rest and isinstance(rest[0], list):
+            args = tuple(rest.pop(0))
+        stride = rest.pop(0) if rest else None
+        base = ast.Call(str(base_tok), args, span=self._tok_span(base_tok))
+        return ast.CellDerive(name, params, base, stride, unshared, span=self._span(meta))
+
+    def derive_with(self, meta: Any, children: list) -> ast.Expr:
+        key, value = children
+        if str(key) != "stride":
+            raise DasError(
+                [
+                    error(
+                        f"unknown cell modifier 'input {key}'",
+                        self._tok_span(key),
+                        "the modifier is 'with input stride N'",
+                    )
+                ]
+            )
+        return value
+
+    def cell_inputs(self, meta: Any, children: list) -> ast.CellInputs:
+        return ast.CellInputs(tuple(str(c) for c in children), span=self._span(meta))
+
+    def node_decl(self, meta: Any, children: list) -> ast.NodeDecl:
+        name = str(children[0])
+        edges = tuple(c for c in children[1:] if isinstance(c, ast.EdgeGroup))
+        keep = next((c[1] for c in children[1:] if isinstance(c, tuple) and c[0] == "keep"), None)
+        merge = next((c[1] for c in children[1:] if isinstance(c, tuple) and c[0] == "merge"), None)
+        return ast.NodeDecl(name, edges, keep, merge, span=self._span(meta))
+
+    def keep(self, meta: Any, children: list) -> tuple:
+        return ("keep", children[0])
+
+    def merge(self, meta: Any, children: list) -> tuple:
+        return ("merge", str(children[0]))
+
+    def edge_group(self, meta: Any, children: list) -> ast.EdgeGroup:
+        return ast.EdgeGroup(children[0], children[1], span=self._span(meta))
+
+    def sources(self, meta: Any, children: list) -> tuple[str, ...]:
+        return tuple(str(c) for c in children)
+
+    def candidates(self, meta: Any, children: list) -> ast.OpList | ast.OpExpr:
+        return children[0]
+
+    def cell_output(self, meta: Any, children: list) -> ast.CellOutput:
+        return ast.CellOutput((str(children[0]),), None, span=self._span(meta))
+
+    def cell_output_merge(self, meta: Any, children: list) -> ast.CellOutput:
+        return ast.CellOutput(tuple(str(c) for c in children[1:]), str(children[0]), span=self._span(meta))
+
+    # -- ops
+    def op_expr(self, meta: Any, children: list) -> ast.OpExpr:
+        return ast.OpExpr(tuple(children), span=self._span(meta))
+
+    def op_call(self, meta: Any, children: list) -> ast.Call:
+        args = tuple(children[1]) if len(children) > 1 else ()
+        return ast.Call(str(children[0]), args, span=self._span(meta))
+
+    def call_args(self, meta: Any, children: list) -> list:
+        return list(children)
+
+    def arg(self, meta: Any, children: list) -> ast.Arg:
+        return ast.Arg(None, children[0], span=self._span(meta))
+
+    def kwarg(self, meta: Any, children: list) -> ast.Arg:
+        return ast.Arg(str(children[0]), children[1], span=self._span(meta))
+
+    # -- network
+    def network_decl(self, meta: Any, children: list) -> ast.NetworkDecl:
+        return ast.NetworkDecl(tuple(children), span=self._span(meta))
+
+    def stem(self, meta: Any, children: list) -> ast.Stem:
+        return ast.Stem(children[0], span=self._span(meta))
+
+    def head(self, meta: Any, children: list) -> ast.Head:
+        return ast.Head(children[0], span=self._span(meta))
+
+    def cells(self, meta: Any, children: list) -> ast.Cells:
+        return ast.Cells(tuple(children), span=self._span(meta))
+
+    def cell_item(self, meta: Any, children: list) -> ast.CellItem:
+        repeat = children[1] if len(children) > 1 else None
+        return ast.CellItem(children[0], repeat, span=self._span(meta))
+
+    # -- search
+    def search_decl(self, meta: Any, children: list) -> ast.SearchDecl:
+        return ast.SearchDecl(tuple(children), span=self._span(meta))
+
+    def search_entry(self, meta: Any, children: list) -> ast.SearchEntry:
+        return ast.SearchEntry(str(children[0]), tuple(children[1:]), span=self._span(meta))
+
+    def setting(self, meta: Any, children: list) -> ast.Expr:
+        return children[0]
+
+    def spaced_setting(self, meta: Any, children: list) -> ast.Call:
+        name, value = children
+        if value.type == "NUMBER":
+            arg_value: ast.Expr = ast.Number(_number(str(value)), str(value), span=self._tok_span(value))
+        else:
+            arg_value = ast.Name(str(value), span=self._tok_span(value))
+        return ast.Call(str(name), (ast.Arg(None, arg_value, span=arg_value.span),), span=self._span(meta))
+
+    # -- expressions
+    def number(self, meta: Any, children: list) -> ast.Number:
+        return ast.Number(_number(str(children[0])), str(children[0]), span=self._span(meta))
+
+    def string(self, meta: Any, children: list) -> ast.String:
+        raw = str(children[0])[1:-1]
+        return ast.String(raw.replace('\\"', '"').replace("\\\\", "\\"), span=self._span(meta))
+
+    def name(self, meta: Any, children: list) -> ast.Name:
+        return ast.Name(str(children[0]), span=self._span(meta))
+
+    def call(self, meta: Any, children: list) -> ast.Call:
+        return ast.Call(str(children[0]), tuple(children[1]), span=self._span(meta))
+
+    def _binop(op: str):  # noqa: N805 - a factory used at class-definition time
+        def method(self: _Builder, meta: Any, children: list) -> ast.BinOp:
+            return ast.BinOp(op, children[0], children[1], span=self._span(meta))
+
+        return method
+
+    add = _binop("+")
+    sub = _binop("-")
+    mul = _binop("*")
+    floordiv = _binop("//")
+
+    def neg(self, meta: Any, children: list) -> ast.Neg:
+        return ast.Neg(children[0], span=self._span(meta))
+
+    def range(self, meta: Any, children: list) -> ast.Range:
+        return ast.Range(children[0], children[1], span=self._span(meta))
+
+    def tuple(self, meta: Any, children: list) -> ast.Tuple:
+        return ast.Tuple(tuple(children), span=self._span(meta))
