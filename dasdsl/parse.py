@@ -73,6 +73,7 @@ def _parser() -> Lark:
         maybe_placeholders=False,
         postlex=_BracketNewlines(),
         lexer_callbacks={"COMMENT": _SINK},
+        cache=True,  # a parse table cached in the temp folder: fast start of every later process
     )
 
 

@@ -84,6 +84,8 @@ class _Printer:
             if previous is not None and group != previous:
                 lines.append("")
             previous = group
+            # comments before the statement first: rendering an op list takes comments by line
+            lines.extend(self._before(stmt.span.line))  # type: ignore[attr-defined]
             lines.extend(self._lines_for(stmt, self.statement(stmt), ""))
         rest = [c.text for c in self.pending]
         if rest:
@@ -193,7 +195,7 @@ class _Printer:
         inner = [c for c in self.pending if ops.span.line < c.line <= ops.span.end_line]
         if (len(indent + one_line) <= LINE_WIDTH and not inner) or not items:
             return [one_line]
-        lines = [prefix + "["]
+        lines = [prefix + "[" + self._trailing(ops.span.line)]
         for group in _rows(ops.ops, items, LINE_WIDTH - len(indent + INDENT)):
             first_line = group[0][0].span.line
             lines.extend(INDENT + c for c in self._before(first_line))
@@ -235,7 +237,8 @@ class _Printer:
             inner = ", ".join(self.expr(i) for i in e.items)
             return ("(" + inner + ",)" if len(e.items) == 1 else "(" + inner + ")"), _ATOM_PREC
         if isinstance(e, ast.Neg):
-            return "-" + self.expr(e.operand, _NEG_PREC - 1), _NEG_PREC
+            # a negated negation keeps its parentheses: -(-1), never --1
+            return "-" + self.expr(e.operand, _NEG_PREC), _NEG_PREC
         if isinstance(e, ast.Range):
             return f"{self.expr(e.start, 0)} -> {self.expr(e.end, 0)}", 0
         assert isinstance(e, ast.BinOp), f"unknown expression {e!r}"
