@@ -197,6 +197,7 @@ class CellDecl:
     params: tuple[str, ...]
     body: tuple[CellStmt, ...]
     unshared: bool = False
+    input_stride: Expr | None = None  # ``cell reduce(c) with input stride 2 { ... }``
     span: Span = _span()
 
 

@@ -1,0 +1,395 @@
+"""Checked space to IR: one networkx graph per cell instance and one for the macro network.
+
+The IR is the single source of truth for lowering, renders, counts and costs. Its
+vocabulary is closed and documented here:
+
+cell graph (``nx.DiGraph``), node ``kind``:
+  - ``input``  a cell input; ``arrives`` (shape from the previous item), ``shape``
+    (after preprocessing), ``preprocess`` (an Adapter or None)
+  - ``node``   an intermediate node; ``shape``, ``merge`` (sum | concat), ``keep``
+  - ``output`` the cell output ``OUTPUT``; ``shape``, ``merge``
+cell graph edge attributes: ``candidates`` (tuple of CandidateIR), ``choice`` (the
+architecture-parameter key, None on a fixed edge), ``stride``, ``shape``; edges into
+``OUTPUT`` have no candidates.
+
+macro graph node ``kind``: ``data``, ``stem``, ``cell`` (with ``cell_key``), ``op``,
+``head``; each with ``shape``; edges carry ``port`` (the cell input they feed).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import networkx as nx
+
+from dasdsl import registry
+from dasdsl.check import Candidate, CellInstance, CheckedSpace, OpRef, Unknown, check
+from dasdsl.errors import DasError, Span, error
+from dasdsl.shapes import Shape, ShapeError, op_shape, reduce_shape
+
+OUTPUT = "<output>"
+CELL_NODE_KINDS = ("input", "node", "output")
+MACRO_NODE_KINDS = ("data", "stem", "cell", "op", "head")
+ADAPTER_KINDS = ("reduce", "project", "widen")
+
+
+@attrs.frozen
+class Adapter:
+    """A module the compiler inserted, and why."""
+
+    kind: str  # reduce | project | widen
+    shape_in: Shape
+    shape_out: Shape
+    reason: str
+
+
+@attrs.frozen
+class Step:
+    """One op of a candidate chain with its resolved arguments and shapes."""
+
+    name: str
+    args: tuple[tuple[str, Any], ...]
+    shape_in: Shape
+    shape_out: Shape
+    stride: int
+    span: Span = attrs.field(eq=False, repr=False)
+    cell_key: str | None = None  # a nested cell (hierarchical spaces)
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        return dict(self.args)
+
+
+@attrs.frozen
+class CandidateIR:
+    label: str
+    steps: tuple[Step, ...]
+    shape: Shape  # after the adapter, if any
+    adapter: Adapter | None
+    is_none: bool
+    is_skip: bool
+    source: Candidate = attrs.field(eq=False, repr=False)
+
+
+@attrs.frozen
+class ChoiceInfo:
+    """One architecture parameter vector: shared by every instance of a cell type."""
+
+    key: str
+    cell_type: str
+    source: str
+    target: str
+    labels: tuple[str, ...]
+    keep: int | None
+
+
+@attrs.define
+class NetworkIR:
+    space: CheckedSpace
+    input_shape: Shape
+    classes: int
+    macro: nx.DiGraph
+    cells: dict[str, nx.DiGraph]
+    choices: dict[str, ChoiceInfo]
+
+    @property
+    def kind(self) -> str:
+        return self.space.input_kind
+
+    @property
+    def has_choices(self) -> bool:
+        return bool(self.choices)
+
+    def order(self) -> list[str]:
+        """Macro nodes in execution order."""
+        return list(nx.topological_sort(self.macro))
+
+
+def choice_key(cell_type: str, source: str, target: str) -> str:
+    return f"{cell_type}:{source}->{target}"
+
+
+def _fail(message: str, span: Span, hint: str | None = None) -> DasError:
+    return DasError([error(message, span, hint)])
+
+
+def _fmt(shape: Shape) -> str:
+    return "x".join(str(s) for s in shape)
+
+
+class _Builder:
+    def __init__(self, space: CheckedSpace, input_shape: Shape, classes: int) -> None:
+        self.space = space
+        self.input_shape = input_shape
+        self.classes = classes
+        self.cells: dict[str, nx.DiGraph] = {}
+        self.choices: dict[str, ChoiceInfo] = {}
+
+    # -- ops
+    def chain(self, cand: Candidate, shape: Shape, stride: int) -> tuple[tuple[Step, ...], Shape]:
+        steps = []
+        for i, ref in enumerate(cand.steps):
+            s = stride if i == 0 else 1
+            out, cell_key = self.step_shape(ref, shape, s)
+            steps.append(Step(ref.name, ref.args, shape, out, s, ref.span, cell_key))
+            shape = out
+        return tuple(steps), shape
+
+    def step_shape(self, ref: OpRef, shape: Shape, stride: int) -> tuple[Shape, str | None]:
+        args = dict(ref.args)
+        unknown = [k for k, v in args.items() if isinstance(v, Unknown)]
+        assert not unknown, f"unresolved arguments {unknown} in {ref.name}"
+        if ref.is_cell:
+            inst = self.space.instantiate(ref.name, args)
+            if len(inst.inputs) != 1:
+                raise _fail(
+                    f"cell '{ref.name}' is used as a candidate and must have one input, not {len(inst.inputs)}",
+                    ref.span,
+                )
+            inst = attrs.evolve(inst, input_stride=stride)
+            key = self.cell(inst, [shape], ref.span)
+            return self.cells[key].nodes[OUTPUT]["shape"], key
+        try:
+            plugin = registry.get(ref.name)
+            if plugin is not None:
+                return tuple(plugin.output_shape(shape, stride, args)), None
+            return op_shape(ref.name, args, shape, stride), None
+        except ShapeError as exc:
+            raise _fail(f"{exc} (input shape {_fmt(shape)})", ref.span) from None
+
+    # -- cells
+    def cell(self, inst: CellInstance, arrivals: list[Shape], span: Span) -> str:
+        key = f"{inst.type_name}({', '.join(f'{k}={v}' for k, v in inst.args)})@" + ",".join(_fmt(a) for a in arrivals)
+        if inst.input_stride != 1:
+            key += f"/s{inst.input_stride}"
+        if key in self.cells:
+            return key
+        g = nx.DiGraph(
+            name=inst.name,
+            type_name=inst.type_name,
+            key=key,
+            args=inst.args,
+            input_stride=inst.input_stride,
+            instance=inst,
+        )
+        width = _cell_width(inst)
+        if width is None:
+            width = arrivals[-1][0]
+        target_res = arrivals[-1][1:]
+        for name, arrives in zip(inst.inputs, arrivals):
+            pre: Adapter | None = None
+            shape = arrives
+            if arrives[1:] != target_res:
+                if all(a == 2 * t for a, t in zip(arrives[1:], target_res)):
+                    try:
+                        shape = reduce_shape(arrives, width, 2, "skip")
+                    except ShapeError as exc:
+                        raise _fail(f"cannot reduce input '{name}' of cell '{inst.name}': {exc}", span) from None
+                    pre = Adapter(
+                        "reduce",
+                        arrives,
+                        shape,
+                        f"'{name}' arrives at {_fmt(arrives[1:])}, the cell runs "
+                        f"at {_fmt(target_res)}: factorized reduce",
+                    )
+                else:
+                    raise _fail(
+                        f"input '{name}' of cell '{inst.name}' arrives at {_fmt(arrives[1:])}, which the cell "
+                        f"cannot bring to {_fmt(target_res)}",
+                        span,
+                    )
+            elif arrives[0] != width:
+                shape = (width, *arrives[1:])
+                pre = Adapter(
+                    "project",
+                    arrives,
+                    shape,
+                    f"'{name}' arrives with {arrives[0]} channels, the cell works with {width}: 1x1 ReLU-Conv-BN",
+                )
+            g.add_node(name, kind="input", arrives=arrives, shape=shape, preprocess=pre)
+        for node in inst.nodes:
+            shapes = []
+            for edge in node.edges:
+                src_shape = g.nodes[edge.source]["shape"]
+                stride = inst.input_stride if edge.source in inst.inputs else 1
+                cands, shape = self.edge(inst, edge.candidates, src_shape, stride, edge.is_choice, edge.span)
+                key_ = choice_key(inst.type_name, edge.source, edge.target) if edge.is_choice else None
+                if key_ is not None:
+                    self.choices.setdefault(
+                        key_,
+                        ChoiceInfo(
+                            key_, inst.type_name, edge.source, edge.target, tuple(c.label for c in cands), node.keep
+                        ),
+                    )
+                g.add_edge(edge.source, node.name, candidates=cands, choice=key_, stride=stride, shape=shape)
+                shapes.append((edge, shape))
+            g.add_node(
+                node.name,
+                kind="node",
+                merge=node.merge,
+                keep=node.keep,
+                shape=self.merge(node.merge, shapes, f"node '{node.name}'", node.span),
+            )
+        outs = [(n, g.nodes[n]["shape"]) for n in inst.output]
+        for n in inst.output:
+            g.add_edge(n, OUTPUT, candidates=(), choice=None, stride=1, shape=g.nodes[n]["shape"])
+        g.add_node(
+            OUTPUT,
+            kind="output",
+            merge=inst.output_merge,
+            shape=self.merge(inst.output_merge, outs, f"the output of cell '{inst.name}'", inst.span),
+        )
+        self.cells[key] = g
+        return key
+
+    def edge(
+        self,
+        inst: CellInstance,
+        candidates: tuple[Candidate, ...],
+        shape: Shape,
+        stride: int,
+        is_choice: bool,
+        span: Span,
+    ) -> tuple[tuple[CandidateIR, ...], Shape]:
+        built = [(c, *self.chain(c, shape, stride)) for c in candidates]
+        spatial = {out[1:] for _, _, out in built}
+        if len(spatial) > 1:
+            detail = ", ".join(f"{c.label} -> {_fmt(out)}" for c, _, out in built)
+            raise _fail(f"candidates disagree in resolution: {detail}", span)
+        widest = max(out[0] for _, _, out in built)
+        result = []
+        for cand, steps, out in built:
+            adapter = None
+            if is_choice and out[0] != widest and not cand.is_none:
+                target = (widest, *out[1:])
+                adapter = Adapter(
+                    "widen",
+                    out,
+                    target,
+                    f"'{cand.label}' gives {out[0]} channels, the widest candidate {widest}: learnable 1x1 conv",
+                )
+                out = target
+            elif cand.is_none:
+                out = (widest, *out[1:])
+            result.append(CandidateIR(cand.label, steps, out, adapter, cand.is_none, cand.is_skip, cand))
+        return tuple(result), (widest, *next(iter(spatial)))
+
+    def merge(self, how: str, shapes: list[tuple[Any, Shape]], what: str, span: Span) -> Shape:
+        if not shapes:
+            raise _fail(f"{what} has no inputs", span)
+        spatial = {s[1:] for _, s in shapes}
+        if len(spatial) > 1:
+            raise _fail(f"the edges into {what} disagree in resolution: " + ", ".join(_fmt(s) for _, s in shapes), span)
+        if how == "concat":
+            return (sum(s[0] for _, s in shapes), *next(iter(spatial)))
+        widths = {s[0] for _, s in shapes}
+        if len(widths) > 1:
+            raise _fail(
+                f"the edges into {what} disagree in width ({', '.join(str(s[0]) for _, s in shapes)} "
+                "channels) and are summed",
+                span,
+                "give the ops the same 'out', or merge by concat",
+            )
+        return shapes[0][1]
+
+    # -- macro
+    def network(self) -> nx.DiGraph:
+        net = self.space.network
+        assert net is not None
+        macro = nx.DiGraph()
+        macro.add_node("data", kind="data", shape=self.input_shape)
+        history = ["data"]
+        shape = self.input_shape
+        if net.stem is not None:
+            steps, shape = self.chain(net.stem, shape, 1)
+            macro.add_node("stem", kind="stem", shape=shape, steps=steps, label=net.stem.label)
+            macro.add_edge("data", "stem", ports=[0])
+            history = ["stem"]
+        for i, item in enumerate(net.items):
+            node_id = f"{i}"
+            if item.cell is not None:
+                inst = item.cell
+                k = len(inst.inputs)
+                preds = history[-k:]
+                preds = [preds[0]] * (k - len(preds)) + preds
+                arrivals = [macro.nodes[p]["shape"] for p in preds]
+                key = self.cell(inst, arrivals, item.span)
+                shape = self.cells[key].nodes[OUTPUT]["shape"]
+                macro.add_node(node_id, kind="cell", shape=shape, cell_key=key, label=f"{inst.name}")
+                for port, p in enumerate(preds):
+                    if macro.has_edge(p, node_id):
+                        macro.edges[p, node_id]["ports"].append(port)
+                    else:
+                        macro.add_edge(p, node_id, ports=[port])
+            else:
+                assert item.op is not None
+                steps, shape = self.chain(item.op, macro.nodes[history[-1]]["shape"], 1)
+                macro.add_node(node_id, kind="op", shape=shape, steps=steps, label=item.op.label)
+                macro.add_edge(history[-1], node_id, ports=[0])
+            history.append(node_id)
+        head_shape = shape
+        if net.head is not None:
+            steps, head_shape = self.chain(net.head, shape, 1)
+            macro.add_node("head", kind="head", shape=head_shape, steps=steps, label=net.head.label)
+        else:
+            macro.add_node("head", kind="head", shape=shape, steps=(), label="")
+        macro.add_edge(history[-1], "head", ports=[0])
+        if head_shape != (self.classes,):
+            span = self.space.module.span
+            for stmt in self.space.module.body:
+                if type(stmt).__name__ == "NetworkDecl":
+                    span = stmt.span
+            raise _fail(
+                f"the network ends with shape {_fmt(head_shape)}, but the data has {self.classes} classes",
+                span,
+                "end the head with linear(classes)",
+            )
+        return macro
+
+
+def _cell_width(inst: CellInstance) -> int | None:
+    """The width a cell works at: its parameter ``c``, else its first parameter (if an integer)."""
+    args = dict(inst.args)
+    value = args.get("c", next(iter(args.values()), None)) if args else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def build_ir(space: CheckedSpace, input_shape: Shape, classes: int) -> NetworkIR:
+    """Lower a checked space, for data of ``input_shape`` (C, *spatial) and ``classes`` classes."""
+    rank = {"image": 3, "sequence": 2, "vector": 1}[space.input_kind]
+    where = next((s.span for s in space.module.body if type(s).__name__ == "InputDecl"), space.module.span)
+    if len(input_shape) != rank:
+        raise _fail(
+            f"the data has shape {_fmt(input_shape)}, but the space's input is {space.input_kind} ({rank} sizes)", where
+        )
+    if space.input_shape is not None and tuple(space.input_shape) != tuple(input_shape):
+        raise _fail(
+            f"the space declares input {_fmt(space.input_shape)}, but the data has shape {_fmt(input_shape)}", where
+        )
+    if space.checker is None or space.checker.classes != classes:
+        space = check(space.module, space.source, classes=classes)  # binds `classes` everywhere
+    builder = _Builder(space, tuple(input_shape), classes)
+    macro = builder.network()
+    ir = NetworkIR(space, tuple(input_shape), classes, macro, builder.cells, builder.choices)
+    lint(ir)
+    return ir
+
+
+def lint(ir: NetworkIR) -> None:
+    """Invariants every pass must keep; a failure is a compiler bug, not a user error."""
+    assert nx.is_directed_acyclic_graph(ir.macro)
+    for data in ir.macro.nodes.values():
+        assert data["kind"] in MACRO_NODE_KINDS
+    for g in ir.cells.values():
+        assert nx.is_directed_acyclic_graph(g)
+        for _, data in g.nodes(data=True):
+            assert data["kind"] in CELL_NODE_KINDS
+        for u, v, data in g.edges(data=True):
+            if v == OUTPUT:
+                continue
+            assert data["candidates"], f"edge {u}->{v} without candidates"
+            for cand in data["candidates"]:
+                assert cand.shape == data["shape"], (u, v, cand.label, cand.shape, data["shape"])
+                if cand.adapter is not None:
+                    assert cand.adapter.kind in ADAPTER_KINDS

@@ -1,0 +1,250 @@
+"""IR to torch: a supernet that mixes every choice under gates, or a plain fixed network.
+
+The forward walks the IR's execution plan (no generated code, no exec). Gate
+weights are computed once per forward from the architecture parameters and read
+by every cell through a shared GateContext, so all instances of a cell type use
+the same weights.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import torch
+from torch import nn
+
+from dasdsl import registry
+from dasdsl.ir import OUTPUT, Adapter, CandidateIR, NetworkIR, Step
+from dasdsl.ops import build_adapter, build_op
+
+GATES = ("softmax", "sigmoid", "gumbel")
+
+
+class GateContext:
+    """Shared by the supernet and its cells: the gate weights of the current forward."""
+
+    def __init__(self) -> None:
+        self.weights: dict[str, torch.Tensor] = {}
+
+
+def gate_weights(alpha: torch.Tensor, gate: str, temperature: float, hard: bool = False) -> torch.Tensor:
+    """Mixing weights from architecture parameters: softmax(a/t), sigmoid(a/t) or Gumbel-softmax."""
+    if gate == "softmax":
+        return torch.softmax(alpha / temperature, dim=-1)
+    if gate == "sigmoid":
+        return torch.sigmoid(alpha / temperature)
+    if gate == "gumbel":
+        return nn.functional.gumbel_softmax(alpha, tau=temperature, hard=hard, dim=-1)
+    raise ValueError(f"unknown gate {gate!r}; expected one of {', '.join(GATES)}")
+
+
+def _adapter_module(adapter: Adapter, affine: bool) -> nn.Module:
+    rank = len(adapter.shape_in) - 1
+    return build_adapter(adapter.kind, adapter.shape_in[0], adapter.shape_out[0], rank, affine)
+
+
+class Chain(nn.Sequential):
+    """A candidate: its op steps, then its width adapter if it has one."""
+
+
+def build_candidate(cand: CandidateIR, ir: NetworkIR, ctx: GateContext, affine: bool, mixed: bool) -> nn.Module:
+    modules: list[nn.Module] = [build_step(step, ir, ctx, affine, mixed) for step in cand.steps]
+    if cand.adapter is not None:
+        modules.append(_adapter_module(cand.adapter, affine))
+    return modules[0] if len(modules) == 1 else Chain(*modules)
+
+
+def build_step(step: Step, ir: NetworkIR, ctx: GateContext, affine: bool, mixed: bool) -> nn.Module:
+    if step.cell_key is not None:
+        return CellModule(ir, step.cell_key, ctx, affine, mixed, single_input=True)
+    plugin = registry.get(step.name)
+    if plugin is not None:
+        return plugin.build(step.shape_in, step.stride, step.kwargs, affine=affine)
+    return build_op(step.name, step.kwargs, step.shape_in, step.stride, affine)
+
+
+class MixedEdge(nn.Module):
+    """sum_i w_i * op_i(x) over the candidates of one choice; ``none`` contributes nothing and is skipped."""
+
+    def __init__(self, key: str, candidates: list[nn.Module], is_none: list[bool], ctx: GateContext) -> None:
+        super().__init__()
+        self.key = key
+        self.candidates = nn.ModuleList(candidates)
+        self.active = [i for i, z in enumerate(is_none) if not z]
+        self.ctx = ctx
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = self.ctx.weights[self.key]
+        out = None
+        for i in self.active:
+            term = w[i] * self.candidates[i](x)
+            out = term if out is None else out + term
+        if out is None:  # only `none` on this edge
+            return x.mul(0.0)
+        return out
+
+
+class CellModule(nn.Module):
+    """One cell instance: preprocessing of its inputs, then its nodes in topological order."""
+
+    def __init__(
+        self, ir: NetworkIR, key: str, ctx: GateContext, affine: bool, mixed: bool, single_input: bool = False
+    ) -> None:
+        super().__init__()
+        g = ir.cells[key]
+        self.key = key
+        self.inputs = [n for n, d in g.nodes(data=True) if d["kind"] == "input"]
+        self.preprocess = nn.ModuleList(
+            [
+                _adapter_module(g.nodes[n]["preprocess"], affine) if g.nodes[n]["preprocess"] else nn.Identity()
+                for n in self.inputs
+            ]
+        )
+        self.edges = nn.ModuleDict()
+        self.plan: list[tuple[str, str, list[tuple[str, str]]]] = []
+        order = [n for n in _topo(g) if g.nodes[n]["kind"] == "node"]
+        for node in order:
+            incoming = []
+            for src in g.predecessors(node):
+                data = g.edges[src, node]
+                name = f"{src}->{node}"
+                cands = data["candidates"]
+                if data["choice"] is not None and mixed:
+                    module: nn.Module = MixedEdge(
+                        data["choice"],
+                        [build_candidate(c, ir, ctx, affine, mixed) for c in cands],
+                        [c.is_none for c in cands],
+                        ctx,
+                    )
+                else:
+                    assert len(cands) == 1, f"edge {name} has {len(cands)} candidates in a fixed network"
+                    module = build_candidate(cands[0], ir, ctx, affine, mixed)
+                self.edges[name.replace(".", "_")] = module
+                incoming.append((src, name.replace(".", "_")))
+            self.plan.append((node, g.nodes[node]["merge"], incoming))
+        self.output = [u for u, _ in g.in_edges(OUTPUT)]
+        self.output_merge = g.nodes[OUTPUT]["merge"]
+        self.single_input = single_input
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        if self.single_input:
+            inputs = inputs[:1] * len(self.inputs)
+        values = {n: pre(x) for n, pre, x in zip(self.inputs, self.preprocess, inputs)}
+        for node, merge, incoming in self.plan:
+            outs = [self.edges[name](values[src]) for src, name in incoming]
+            values[node] = _merge(merge, outs)
+        return _merge(self.output_merge, [values[n] for n in self.output])
+
+
+def _merge(how: str, tensors: list[torch.Tensor]) -> torch.Tensor:
+    if len(tensors) == 1:
+        return tensors[0]
+    if how == "concat":
+        return torch.cat(tensors, dim=1)
+    out = tensors[0]
+    for t in tensors[1:]:
+        out = out + t
+    return out
+
+
+def _topo(g) -> list[str]:  # noqa: ANN001
+    import networkx as nx
+
+    return list(nx.lexicographical_topological_sort(g))
+
+
+def _sequential(steps: tuple[Step, ...], ir: NetworkIR, ctx: GateContext, affine: bool) -> nn.Module:
+    if not steps:
+        return nn.Identity()
+    return nn.Sequential(*[build_step(s, ir, ctx, affine, mixed=False) for s in steps])
+
+
+class Network(nn.Module):
+    """The macro network: stem, cells and ops in sequence (cells read the k previous outputs), head."""
+
+    def __init__(self, ir: NetworkIR, affine: bool, mixed: bool) -> None:
+        super().__init__()
+        self.ctx = GateContext()
+        order = ir.order()
+        self.plan: list[tuple[str, list[int]]] = []
+        self.items = nn.ModuleDict()
+        position = {"data": 0}
+        for node in order:
+            data = ir.macro.nodes[node]
+            if data["kind"] == "data":
+                continue
+            if data["kind"] == "cell":
+                module: nn.Module = CellModule(ir, data["cell_key"], self.ctx, affine, mixed)
+            else:
+                module = _sequential(data["steps"], ir, self.ctx, affine)
+            ports: dict[int, int] = {}
+            for pred in ir.macro.predecessors(node):
+                for port in ir.macro.edges[pred, node]["ports"]:
+                    ports[port] = position[pred]
+            self.items[node] = module
+            self.plan.append((node, [ports[p] for p in sorted(ports)]))
+            position[node] = len(position)
+
+    def run(self, x: torch.Tensor) -> torch.Tensor:
+        outputs = [x]
+        for node, reads in self.plan:
+            outputs.append(self.items[node](*[outputs[i] for i in reads]))
+        return outputs[-1]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.run(x)
+
+
+class FixedNetwork(Network):
+    """A space with no choices left: plain modules, affine BatchNorm, no mixing machinery."""
+
+    def __init__(self, ir: NetworkIR) -> None:
+        super().__init__(ir, affine=True, mixed=False)
+
+
+class Supernet(Network):
+    """Every choice mixed under a gate; architecture parameters apart from weights."""
+
+    def __init__(
+        self, ir: NetworkIR, gate: str = "softmax", temperature: float = 1.0, hard: bool = False, affine: bool = False
+    ) -> None:
+        super().__init__(ir, affine=affine, mixed=True)
+        if gate not in GATES:
+            raise ValueError(f"unknown gate {gate!r}")
+        self.gate = gate
+        self.temperature = temperature
+        self.hard = hard
+        self.choice_keys = list(ir.choices)
+        self.alphas = nn.ParameterList(
+            [nn.Parameter(1e-3 * torch.randn(len(ir.choices[k].labels))) for k in self.choice_keys]
+        )
+
+    def arch_parameters(self) -> list[nn.Parameter]:
+        return list(self.alphas)
+
+    def weight_parameters(self) -> Iterator[nn.Parameter]:
+        arch = {id(p) for p in self.alphas}
+        return (p for p in self.parameters() if id(p) not in arch)
+
+    def gate_weights(self) -> dict[str, torch.Tensor]:
+        return {
+            k: gate_weights(a, self.gate, self.temperature, self.hard) for k, a in zip(self.choice_keys, self.alphas)
+        }
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.ctx.weights = self.gate_weights()
+        try:
+            return self.run(x)
+        finally:
+            self.ctx.weights = {}
+
+
+def count_parameters(module: nn.Module) -> int:
+    """Trainable parameters (BN weight and bias included, running statistics excluded)."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+def entropy(w: torch.Tensor) -> float:
+    p = w / w.sum()
+    return float(-(p * torch.log(p.clamp_min(1e-12))).sum()) / math.log(max(len(w), 2))
