@@ -295,7 +295,7 @@ class _Builder:
 
     # -- macro
     def network(self) -> nx.DiGraph:
-        net = self.space.network
+        net = self.space.macro
         assert net is not None
         macro = nx.DiGraph()
         macro.add_node("data", kind="data", shape=self.input_shape)
@@ -393,3 +393,41 @@ def lint(ir: NetworkIR) -> None:
                 assert cand.shape == data["shape"], (u, v, cand.label, cand.shape, data["shape"])
                 if cand.adapter is not None:
                     assert cand.adapter.kind in ADAPTER_KINDS
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (Adapter, Step, CandidateIR, ChoiceInfo)):
+        return {
+            f.name: _jsonable(getattr(value, f.name))
+            for f in attrs.fields(type(value))
+            if f.name not in ("span", "source")
+        }
+    if isinstance(value, tuple | list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return repr(value)
+
+
+def to_json(ir: NetworkIR) -> dict[str, Any]:
+    """networkx node-link data of the macro graph and of every cell graph, JSON-ready."""
+
+    def graph(g: nx.DiGraph) -> dict[str, Any]:
+        h = nx.DiGraph()
+        h.graph.update({k: _jsonable(v) for k, v in g.graph.items() if k != "instance"})
+        for n, d in g.nodes(data=True):
+            h.add_node(n, **{k: _jsonable(v) for k, v in d.items()})
+        for u, v, d in g.edges(data=True):
+            h.add_edge(u, v, **{k: _jsonable(val) for k, val in d.items()})
+        return nx.node_link_data(h, edges="edges")
+
+    return {
+        "space": ir.space.name,
+        "input_shape": list(ir.input_shape),
+        "classes": ir.classes,
+        "macro": graph(ir.macro),
+        "cells": {key: graph(g) for key, g in ir.cells.items()},
+        "choices": {k: _jsonable(v) for k, v in ir.choices.items()},
+    }

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from dasdsl import registry
+from dasdsl.errors import DasError, error
 from dasdsl.ir import OUTPUT, Adapter, CandidateIR, NetworkIR, Step
 from dasdsl.ops import build_adapter, build_op
 
@@ -60,8 +61,39 @@ def build_step(step: Step, ir: NetworkIR, ctx: GateContext, affine: bool, mixed:
         return CellModule(ir, step.cell_key, ctx, affine, mixed, single_input=True)
     plugin = registry.get(step.name)
     if plugin is not None:
-        return plugin.build(step.shape_in, step.stride, step.kwargs, affine=affine)
+        try:
+            module = plugin.build(step.shape_in, step.stride, step.kwargs, affine=affine)
+        except Exception as exc:  # noqa: BLE001 - a failing user builder is reported at its .das location
+            raise DasError(
+                [error(f"plugin op '{step.name}' failed to build: {type(exc).__name__}: {exc}", step.span)]
+            ) from None
+        return PluginGuard(module, step)
     return build_op(step.name, step.kwargs, step.shape_in, step.stride, affine)
+
+
+class PluginGuard(nn.Module):
+    """Checks that a plugin op's output has the shape its ``output_shape`` rule declared."""
+
+    def __init__(self, module: nn.Module, step: Step) -> None:
+        super().__init__()
+        self.op = module
+        self.step = step
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.op(x)
+        if tuple(y.shape[1:]) != tuple(self.step.shape_out):
+            got = "x".join(map(str, y.shape[1:]))
+            want = "x".join(map(str, self.step.shape_out))
+            raise DasError(
+                [
+                    error(
+                        f"plugin op '{self.step.name}' returned shape {got}, but its output_shape rule declared {want}",
+                        self.step.span,
+                        "fix the plugin's output_shape or its module",
+                    )
+                ]
+            )
+        return y
 
 
 class MixedEdge(nn.Module):
@@ -148,7 +180,7 @@ def _merge(how: str, tensors: list[torch.Tensor]) -> torch.Tensor:
     return out
 
 
-def _topo(g) -> list[str]:  # noqa: ANN001
+def _topo(g) -> list[str]:
     import networkx as nx
 
     return list(nx.lexicographical_topological_sort(g))
@@ -177,7 +209,8 @@ class Network(nn.Module):
             if data["kind"] == "cell":
                 module: nn.Module = CellModule(ir, data["cell_key"], self.ctx, affine, mixed)
             else:
-                module = _sequential(data["steps"], ir, self.ctx, affine)
+                # stem, head and macro-level blocks keep affine BN, as in the DARTS and NAS-Bench-201 search code
+                module = _sequential(data["steps"], ir, self.ctx, affine=True)
             ports: dict[int, int] = {}
             for pred in ir.macro.predecessors(node):
                 for port in ir.macro.edges[pred, node]["ports"]:

@@ -16,7 +16,7 @@ from dasdsl.oplib import BUILTIN_SPECS, OpSpec, Param
 class PluginOp:
     """A user op: its spec, a builder of its torch module, its shape rule and optional costs.
 
-    ``build(c_in, shape_in, stride, args) -> nn.Module`` and
+    ``build(shape_in, stride, args, affine=...) -> nn.Module`` and
     ``output_shape(shape_in, stride, args) -> shape`` take shapes as (C, *spatial).
     """
 

@@ -1,0 +1,264 @@
+"""Data sources: digits, an MNIST-1D generator, CIFAR-10 batches, .npz arrays and synthetic data.
+
+Every source is validated before training starts (paths, array names, shapes,
+dtypes, label ranges, NaN) and split by seed into train / valid / test.
+"""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+from typing import Any
+
+import attrs
+import numpy as np
+
+from dasdsl.errors import DasError, Span, error
+
+SOURCES = ("digits", "mnist1d", "cifar10", "npz", "synthetic")
+
+
+@attrs.frozen
+class Dataset:
+    """Arrays ready for torch: x float32 (N, *shape), y int64 (N,), with a held-out test part."""
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    classes: int
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.x_train.shape[1:])
+
+
+def _fail(message: str, hint: str | None = None) -> DasError:
+    return DasError([error(message, Span.unknown("<data>"), hint)])
+
+
+def parse_spec(spec: Any) -> tuple[str, str | None]:
+    """('digits', None) or ('npz', 'path') from a search-block value or a --data string."""
+    from dasdsl.check import Setting, Symbol
+
+    if isinstance(spec, Symbol):
+        return spec.name, None
+    if isinstance(spec, Setting):
+        if len(spec.args) != 1 or not isinstance(spec.args[0], str):
+            raise _fail(f"data source {spec.func}(...) takes one path in double quotes")
+        return spec.func, spec.args[0]
+    text = str(spec).strip()
+    if "(" in text and text.endswith(")"):
+        name, path = text[:-1].split("(", 1)
+        return name.strip(), path.strip().strip("\"'")
+    if ":" in text:
+        name, path = text.split(":", 1)
+        return name.strip(), path
+    return text, None
+
+
+def default_source(kind: str) -> str:
+    return "mnist1d" if kind == "sequence" else "digits"
+
+
+def _as_kind(x: np.ndarray, kind: str, name: str) -> np.ndarray:
+    """Reshape (N, C, *spatial) arrays to the space's input kind."""
+    if kind == "vector":
+        return x.reshape(len(x), -1)
+    if kind == "image":
+        if x.ndim != 4:
+            raise _fail(f"data '{name}' has samples of shape {x.shape[1:]}, but the space's input is image (C, H, W)")
+        return x
+    if x.ndim == 3:
+        return x
+    if x.ndim == 4:  # images as sequences: rows become positions
+        n, c, h, w = x.shape
+        return x.reshape(n, c * h, w)
+    raise _fail(f"data '{name}' has samples of shape {x.shape[1:]}, but the space's input is sequence (C, L)")
+
+
+def _digits() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    x = (d.images.astype(np.float32) / 16.0)[:, None]
+    y = d.target.astype(np.int64)
+    order = np.random.default_rng(1234).permutation(len(x))  # a fixed test split
+    x, y = x[order], y[order]
+    cut = int(0.8 * len(x))
+    return x[:cut], y[:cut], x[cut:], y[cut:]
+
+
+def mnist1d(n: int = 5000, length: int = 40, seed: int = 42) -> tuple[np.ndarray, np.ndarray]:
+    """MNIST-1D style data (Greydanus 2020): ten 1-D digit templates, padded, sheared, shifted,
+    scaled, with correlated and i.i.d. noise, resampled to ``length`` points."""
+    rng = np.random.default_rng(seed)
+    templates = (
+        np.array(
+            [
+                [5, 6, 6.5, 6.75, 7, 7, 7, 7, 6.75, 6.5, 6, 5],
+                [5, 3, 3, 3.4, 3.8, 4.2, 4.6, 5, 5.4, 5.8, 5, 5],
+                [5, 6, 6.5, 6.5, 6, 5.25, 4.75, 4, 3.5, 3.5, 4, 5],
+                [5, 6, 6.5, 6.5, 6, 5, 5, 6, 6.5, 6.5, 6, 5],
+                [5, 4.4, 3.8, 3.2, 2.6, 2.6, 5, 5, 5, 5, 5, 5],
+                [5, 3, 3, 3, 3, 5, 6, 6.5, 6.5, 6, 4.5, 5],
+                [5, 4, 3.5, 3.25, 3, 3, 3, 3, 3.25, 3.5, 4, 5],
+                [5, 7, 7, 6.6, 6.2, 5.8, 5.4, 5, 4.6, 4.2, 5, 5],
+                [5, 4, 3.5, 3.5, 4, 5, 5, 4, 3.5, 3.5, 4, 5],
+                [5, 4, 3.5, 3.5, 4, 5, 5, 5, 5, 4.7, 4.3, 5],
+            ]
+        )
+        - 5.0
+    )
+    y = rng.integers(0, 10, n)
+    grid = np.linspace(-1, 1, length)
+    xs = np.empty((n, length), dtype=np.float32)
+    for i, label in enumerate(y):
+        t = templates[label]
+        padded = np.concatenate([np.zeros(rng.integers(36, 60)), t, np.zeros(rng.integers(36, 60))])
+        src = np.linspace(-1, 1, len(padded))
+        scale = rng.uniform(0.8, 1.2)
+        shift = rng.uniform(-0.35, 0.35)
+        shear = rng.uniform(-0.75, 0.75)
+        signal = np.interp(grid * scale * (len(t) * 3 / len(padded)) * 1.0 + shift, src, padded)
+        signal = signal + shear * grid
+        corr = np.convolve(rng.normal(0, 0.25, length + 8), np.ones(9) / 9, mode="valid")[:length]
+        xs[i] = signal + corr + rng.normal(0, 0.25, length)
+    return xs[:, None, :], y.astype(np.int64)
+
+
+def _mnist1d() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    x, y = mnist1d(5000)
+    return x[:4000], y[:4000], x[4000:], y[4000:]
+
+
+def _cifar10(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    root = Path(path).expanduser()
+    if (root / "cifar-10-batches-py").is_dir():
+        root = root / "cifar-10-batches-py"
+    if not root.is_dir():
+        raise _fail(
+            f"cifar10: no folder {path}", "give the folder holding data_batch_1 ... data_batch_5 and test_batch"
+        )
+
+    def batch(name: str) -> tuple[np.ndarray, np.ndarray]:
+        file = root / name
+        if not file.is_file():
+            raise _fail(f"cifar10: missing {file}", "the folder must hold the CIFAR-10 python batches")
+        try:
+            with open(file, "rb") as f:
+                d = pickle.load(f, encoding="bytes")  # noqa: S301 - the standard CIFAR-10 format is a pickle
+            x = np.asarray(d[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
+            y = np.asarray(d[b"labels"], dtype=np.int64)
+        except Exception as exc:  # noqa: BLE001 - any malformed batch is the user's data problem
+            raise _fail(f"cifar10: {file} is not a CIFAR-10 python batch ({type(exc).__name__}: {exc})") from None
+        return x, y
+
+    parts = [batch(f"data_batch_{i}") for i in range(1, 6)]
+    x_test, y_test = batch("test_batch")
+    mean = np.array([0.4914, 0.4822, 0.4465], dtype=np.float32)[:, None, None]
+    std = np.array([0.2470, 0.2435, 0.2616], dtype=np.float32)[:, None, None]
+
+    def norm(x: np.ndarray) -> np.ndarray:
+        return ((x.astype(np.float32) / 255.0) - mean) / std
+
+    x = np.concatenate([p[0] for p in parts])
+    y = np.concatenate([p[1] for p in parts])
+    return norm(x), y, norm(x_test), y_test
+
+
+def _npz(path: str, kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise _fail(f"npz: no file {path}", "give a .npz file with arrays x and y (and optionally x_test, y_test)")
+    try:
+        arrays = np.load(file, allow_pickle=False)
+        names = set(arrays.files)
+    except Exception as exc:  # noqa: BLE001
+        raise _fail(f"npz: cannot read {path}: {type(exc).__name__}: {exc}") from None
+    missing = {"x", "y"} - names
+    if missing:
+        raise _fail(
+            f"npz: {path} has no array {' or '.join(sorted(missing))}; it holds {', '.join(sorted(names))}",
+            "name the arrays x and y (and optionally x_test and y_test)",
+        )
+    x, y = arrays["x"], arrays["y"]
+    if "x_test" in names and "y_test" in names:
+        x_test, y_test = arrays["x_test"], arrays["y_test"]
+    else:
+        order = np.random.default_rng(1234).permutation(len(x))
+        cut = int(0.8 * len(x))
+        x, y, x_test, y_test = x[order[:cut]], y[order[:cut]], x[order[cut:]], y[order[cut:]]
+    for name, arr in (("x", x), ("x_test", x_test)):
+        if not np.issubdtype(arr.dtype, np.number):
+            raise _fail(f"npz: array {name} has dtype {arr.dtype}; expected numbers")
+    for name, arr in (("y", y), ("y_test", y_test)):
+        if not np.issubdtype(arr.dtype, np.integer):
+            raise _fail(f"npz: labels {name} have dtype {arr.dtype}; expected integers")
+        if arr.ndim != 1:
+            raise _fail(f"npz: labels {name} have shape {arr.shape}; expected one label per sample")
+    if len(x) != len(y) or len(x_test) != len(y_test):
+        raise _fail(f"npz: {len(x)} samples but {len(y)} labels")
+    if kind != "vector" and x.ndim == 2:
+        x, x_test = x[:, None], x_test[:, None]
+    if kind == "image" and x.ndim == 3:
+        x, x_test = x[:, None], x_test[:, None]
+    return x.astype(np.float32), y.astype(np.int64), x_test.astype(np.float32), y_test.astype(np.int64)
+
+
+def synthetic(kind: str, n: int = 256, classes: int = 4, seed: int = 0) -> tuple[np.ndarray, ...]:
+    """Small random data whose label is learnable from the input (tests)."""
+    rng = np.random.default_rng(seed)
+    shape = {"image": (1, 8, 8), "sequence": (1, 16), "vector": (16,)}[kind]
+    y = rng.integers(0, classes, n)
+    x = rng.normal(0, 1, (n, *shape)).astype(np.float32)
+    x.reshape(n, -1)[:, :classes] += 2.0 * np.eye(classes, dtype=np.float32)[y]
+    cut = int(0.75 * n)
+    return x[:cut], y[:cut].astype(np.int64), x[cut:], y[cut:].astype(np.int64)
+
+
+def load(spec: Any, kind: str) -> Dataset:
+    """Load and validate a data source for a space whose input is ``kind``."""
+    name, path = parse_spec(spec)
+    if name not in SOURCES:
+        from dasdsl.errors import did_you_mean
+
+        raise _fail(
+            f"unknown data source '{name}'", did_you_mean(name, SOURCES) or f"expected one of {', '.join(SOURCES)}"
+        )
+    if name in ("cifar10", "npz") and not path:
+        raise _fail(f'data source {name} needs a path: {name}("PATH") in the search block or --data {name}:PATH')
+    if name == "digits":
+        parts = _digits()
+    elif name == "mnist1d":
+        parts = _mnist1d()
+    elif name == "cifar10":
+        parts = _cifar10(path or "")
+    elif name == "npz":
+        parts = _npz(path or "", kind)
+    else:
+        parts = synthetic(kind)
+    x, y, x_test, y_test = parts
+    x, x_test = _as_kind(x, kind, name), _as_kind(x_test, kind, name)
+    if x.shape[1:] != x_test.shape[1:]:
+        raise _fail(f"data '{name}': training samples have shape {x.shape[1:]} but test samples {x_test.shape[1:]}")
+    if len(x) < 4:
+        raise _fail(f"data '{name}' has only {len(x)} training samples")
+    for label, arr in (("training", x), ("test", x_test)):
+        if not np.isfinite(arr).all():
+            raise _fail(f"data '{name}': the {label} inputs contain NaN or infinite values")
+    if y.min() < 0 or y_test.min() < 0:
+        raise _fail(f"data '{name}': negative labels")
+    classes = int(max(y.max(), y_test.max())) + 1
+    return Dataset(name, x.astype(np.float32), y, x_test.astype(np.float32), y_test, classes)
+
+
+_KNOWN = {"digits": ((1, 8, 8), 10), "mnist1d": ((1, 40), 10), "synthetic": (None, 4)}
+
+
+def describe(space: Any) -> tuple[tuple[int, ...], int]:
+    """Input shape and class count of the space's data without training on it."""
+    spec = space.search.get("data", (None,))[0] or default_source(space.input_kind)
+    ds = load(spec, space.input_kind)
+    return ds.shape, ds.classes
