@@ -33,12 +33,17 @@ def generated_space(cells: int) -> str:
             "}",
         ]
     items = ", ".join(f"c{i}(C)" for i in range(cells))
-    lines += ["network {", "    stem conv_bn(3, out = C)", f"    cells {items}", "    head global_avg_pool then linear(classes)",
-              "}"]
+    lines += [
+        "network {",
+        "    stem conv_bn(3, out = C)",
+        f"    cells {items}",
+        "    head global_avg_pool then linear(classes)",
+        "}",
+    ]
     return "\n".join(lines) + "\n"
 
 
-def median_time(fn, repeats: int) -> float:  # noqa: ANN001
+def median_time(fn, repeats: int) -> float:
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -65,8 +70,10 @@ def main() -> None:
         module = parse(src, "gen.das")
         tc = median_time(lambda module=module, src=src: check(module, src), repeats)
         per_cell[n] = (tp + tc) / n
-        print(f"{n:>6} {src.count(chr(10)):>7} {1e3 * tp:>9.1f} {1e3 * tc:>9.1f} {1e3 * (tp + tc):>9.1f} "
-              f"{1e6 * per_cell[n]:>8.0f}")
+        print(
+            f"{n:>6} {src.count(chr(10)):>7} {1e3 * tp:>9.1f} {1e3 * tc:>9.1f} {1e3 * (tp + tc):>9.1f} "
+            f"{1e6 * per_cell[n]:>8.0f}"
+        )
     ratio = per_cell[1000] / per_cell[10]
     print(f"time per cell, 1000 cells vs 10 cells: {ratio:.2f}x (1.0 = linear)")
     sys.stdout.flush()

@@ -98,7 +98,7 @@ def _fmt_shape(shape: tuple[int, ...]) -> str:
     return "x".join(str(s) for s in shape)
 
 
-def _data_for(space, args: argparse.Namespace) -> tuple[tuple[int, ...], int]:  # noqa: ANN001
+def _data_for(space, args: argparse.Namespace) -> tuple[tuple[int, ...], int]:
     from dasdsl import data
 
     if args.input_shape is not None and args.classes is not None:
@@ -108,7 +108,7 @@ def _data_for(space, args: argparse.Namespace) -> tuple[tuple[int, ...], int]:  
     return args.input_shape or ds.shape, args.classes or ds.classes
 
 
-def compile_report(ir) -> str:  # noqa: ANN001
+def compile_report(ir) -> str:
     """The text `dasdsl compile` prints: per cell its nodes and shapes, choices, adapters; parameter counts."""
     from dasdsl.cost import param_summary
     from dasdsl.ir import OUTPUT
