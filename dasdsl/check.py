@@ -187,7 +187,7 @@ class CheckedSpace:
     input_kind: str
     input_shape: tuple[int, ...] | None
     constants: dict[str, Any]
-    network: Network | None
+    macro: Network | None  # the network block, resolved (space.network(...) builds the torch module)
     cell_types: dict[str, CellInstance]  # one representative instance per architecture type
     search: dict[str, tuple[Any, ...]]
     warnings: tuple[Diagnostic, ...]
@@ -200,6 +200,55 @@ class CheckedSpace:
         assert inst is not None
         return inst
 
+    # -- the public API of a loaded space; later stages are imported lazily (no torch here)
+    def graph(self, input_shape: tuple[int, ...] | None = None, classes: int | None = None) -> Any:
+        """The IR (dasdsl.ir.NetworkIR) for data of ``input_shape`` and ``classes``."""
+        from dasdsl.ir import build_ir
+
+        shape, n = self._data_shape(input_shape, classes)
+        return build_ir(self, shape, n)
+
+    def supernet(self, input_shape: tuple[int, ...] | None = None, classes: int | None = None, **gate: Any) -> Any:
+        """A torch supernet: every choice mixed under a gate (``gate=``, ``temperature=``, ``hard=``)."""
+        from dasdsl.lower import Supernet
+
+        return Supernet(self.graph(input_shape, classes), **gate)
+
+    def network(self, input_shape: tuple[int, ...] | None = None, classes: int | None = None) -> Any:
+        """A plain torch network; only for a space with no choices left."""
+        from dasdsl.lower import FixedNetwork
+
+        ir = self.graph(input_shape, classes)
+        if ir.has_choices:
+            first = next(iter(ir.choices.values()))
+            raise DasError(
+                [
+                    error(
+                        f"space '{self.name}' still has {len(ir.choices)} choice points (first: {first.key}); "
+                        "a fixed network needs one op per edge",
+                        self.module.space.span,
+                        "search it with 'dasdsl run', or build space.supernet(...)",
+                    )
+                ]
+            )
+        return FixedNetwork(ir)
+
+    def count(self) -> int:
+        """The exact number of distinct discrete architectures."""
+        from dasdsl.count import count_architectures
+
+        return count_architectures(self)
+
+    def _data_shape(self, input_shape: tuple[int, ...] | None, classes: int | None) -> tuple[tuple[int, ...], int]:
+        shape = tuple(input_shape) if input_shape is not None else self.input_shape
+        if shape is None or classes is None:
+            from dasdsl.data import describe
+
+            d_shape, d_classes = describe(self)
+            shape = shape or d_shape
+            classes = classes if classes is not None else d_classes
+        return tuple(shape), int(classes)
+
 
 # ---- the checker ------------------------------------------------------------------------
 
@@ -208,7 +257,8 @@ class _Checker:
     def __init__(self, module: ast.Module, source: str | None, classes: int | None) -> None:
         self.module = module
         self.source = source
-        self.lines = source.splitlines() if source is not None else None
+        # lines as the parser counts them (at line feeds only)
+        self.lines = [line.rstrip("\r") for line in source.split("\n")] if source is not None else None
         self.diags: list[Diagnostic] = []
         self.classes = classes
         self.constants: dict[str, Any] = {}
@@ -218,7 +268,8 @@ class _Checker:
         self.used: set[str] = set()
         self.input_kind = "image"
         self._instances: dict[tuple, CellInstance | None] = {}
-        self._expanding: list[str] = []
+        self._expanding: list[tuple[str, Span]] = []
+        self._contains_itself: set[str] = set()
 
     # -- diagnostics
     def err(self, message: str, span: Span, hint: str | None = None) -> None:
@@ -227,8 +278,11 @@ class _Checker:
     def warn(self, message: str, span: Span, hint: str | None = None) -> None:
         self.diags.append(warning(message, span, hint))
 
-    def name_span(self, span: Span, name: str, after: int = 0) -> Span:
-        """The span of ``name`` as a whole word on the statement's first line, skipping ``after`` words."""
+    def name_span(self, span: Span, name: str, after: int = 0, *, occurrence: int = 0) -> Span:
+        """The span of ``name`` as a whole word on the statement's first line, skipping ``after`` words.
+
+        ``occurrence`` picks a later appearance of the name (``(x, x)``: 1 for the second ``x``).
+        """
         if self.lines is None or span.line <= 0 or span.line > len(self.lines):
             return span
         text = self.lines[span.line - 1]
@@ -240,7 +294,12 @@ class _Checker:
             if not m:
                 break
             pos = m.end()
-        m = re.compile(r"(?<![A-Za-z0-9_])" + re.escape(name) + r"(?![A-Za-z0-9_])").search(text, pos, end)
+        pattern = re.compile(r"(?<![A-Za-z0-9_])" + re.escape(name) + r"(?![A-Za-z0-9_])")
+        m = pattern.search(text, pos, end)
+        for _ in range(occurrence):
+            if not m:
+                break
+            m = pattern.search(text, m.end(), end)
         if not m:
             return span
         return Span(span.file, span.line, m.start() + 1, span.line, m.end() + 1)
@@ -268,15 +327,16 @@ class _Checker:
             self._opset(opset)
         for opdef in self.opdefs.values():
             self._opdef(opdef)
+        # check every cell template, used or not, with symbolic parameters; then the instances
+        for name, decl in self.cells.items():
+            self.instantiate(name, {p: Unknown(f"parameter {p}") for p in decl.params}, decl.span, symbolic=True)
+        self._nesting_cycles()
         network = self._network(networks[0]) if networks else None
         if not networks:
             self.err("missing 'network' block", m.space.span, "add 'network { cells ... }'")
-        # check every cell template, used or not, with symbolic parameters
-        for name, decl in self.cells.items():
-            self.instantiate(name, {p: Unknown(f"parameter {p}") for p in decl.params}, decl.span, symbolic=True)
         search = self._search(m.statements(ast.SearchDecl))
-        self._unused()
         cell_types = self._cell_types(network)
+        self._unused()
         diags = _dedupe(self.diags)
         if any(d.severity == "error" for d in diags):
             raise DasError(diags, self.source)
@@ -286,7 +346,7 @@ class _Checker:
             input_kind=self.input_kind,
             input_shape=input_shape,
             constants=dict(self.constants),
-            network=network,
+            macro=network,
             cell_types=cell_types,
             search=search,
             warnings=tuple(diags),
@@ -352,7 +412,7 @@ class _Checker:
             self.err(
                 f"unknown input kind '{decl.kind}'",
                 where,
-                did_you_mean(decl.kind, INPUT_KINDS) or "expected image, sequence or vector",
+                _suggest(decl.kind, INPUT_KINDS) or "expected image, sequence or vector",
             )
             return None
         self.input_kind = decl.kind
@@ -361,12 +421,27 @@ class _Checker:
         rank = INPUT_KINDS[decl.kind]
         if len(decl.shape) != rank:
             dims = {"image": "(C, H, W)", "sequence": "(C, L)", "vector": "(F)"}[decl.kind]
-            self.err(f"input {decl.kind} takes {rank} sizes {dims}, got {len(decl.shape)}", decl.span)
+            example = {"image": "3, 32, 32", "sequence": "3, 128", "vector": "64"}[decl.kind]
+            self.err(
+                f"input {decl.kind} takes {_plural(rank, 'size')} {dims}, got {len(decl.shape)}",
+                self._shape_span(decl),
+                f"e.g. 'input {decl.kind}({example})', or 'input {decl.kind}' to take the sizes from the data",
+            )
             return None
         values = [self.positive_int(e, self.constants, "an input size") for e in decl.shape]
         if any(v is None for v in values):
             return None
         return tuple(values)  # type: ignore[arg-type]
+
+    def _shape_span(self, decl: ast.InputDecl) -> Span:
+        """From the '(' of ``input image(3, 32)`` to its ')'."""
+        kind = self.name_span(decl.span, decl.kind, 1)
+        if self.lines is None or kind.line <= 0 or kind.line > len(self.lines):
+            return decl.span
+        start = self.lines[kind.line - 1].find("(", kind.end_column - 1)
+        if start < 0:
+            return decl.span
+        return Span(decl.span.file, kind.line, start + 1, decl.span.end_line, decl.span.end_column)
 
     def _opset(self, decl: ast.OpSetDecl) -> None:
         if not decl.ops.ops:
@@ -375,7 +450,11 @@ class _Checker:
     def _opdef(self, decl: ast.OpDefDecl) -> None:
         env = dict(self.constants)
         env.update({p: Unknown(f"parameter {p}") for p in decl.params})
-        self._expand(decl.body, env)
+        self._expanding.append((decl.name, self.name_span(decl.span, decl.name, 1)))
+        try:
+            self._expand(decl.body, env)
+        finally:
+            self._expanding.pop()
 
     # -- expressions
     def eval(self, e: ast.Expr, env: dict[str, Any], *, symbols: bool = False) -> Any:
@@ -391,7 +470,7 @@ class _Checker:
                 return self.classes if self.classes is not None else Unknown("classes")
             if symbols:
                 return Symbol(e.id)
-            self.err(f"unknown name '{e.id}'", e.span, did_you_mean(e.id, [*env, "classes"]))
+            self.err(f"unknown name '{e.id}'", e.span, self._name_hint(e.id, env))
             return None
         if isinstance(e, ast.Neg):
             v = self.eval(e.operand, env, symbols=symbols)
@@ -438,6 +517,17 @@ class _Checker:
             return Setting(e.func, tuple(args), tuple(kwargs))  # type: ignore[arg-type]
         raise AssertionError(f"unknown expression {e!r}")
 
+    def _name_hint(self, name: str, env: dict[str, Any]) -> str:
+        later = next((s for s in self.module.statements(ast.LetDecl) if s.name == name), None)
+        if later is not None:
+            return f"'{name}' is defined at line {later.span.line}; a constant must be defined before it is used"
+        hint = _suggest(name, [*env, "classes"])
+        if hint is not None:
+            return hint
+        if env:
+            return "names in scope here: " + ", ".join(sorted(env, key=str.lower)) + ", classes"
+        return f"define it first: let {name} = ..."
+
     def positive_int(self, e: ast.Expr, env: dict[str, Any], what: str, allow_zero: bool = False) -> Any:
         v = self.eval(e, env)
         if v is None or isinstance(v, Unknown):
@@ -451,37 +541,38 @@ class _Checker:
         return v
 
     # -- ops
-    def _expand(self, op: ast.OpExpr, env: dict[str, Any]) -> Candidate | None:
+    def _expand(self, op: ast.OpExpr, env: dict[str, Any], *, in_choice: bool = False) -> Candidate | None:
         steps: list[OpRef] = []
         ok = True
         for call in op.steps:
-            refs = self._call(call, env)
+            refs = self._call(call, env, in_choice=in_choice and len(op.steps) == 1)
             if refs is None:
                 ok = False
             else:
                 steps.extend(refs)
         return Candidate(tuple(steps), op) if ok else None
 
-    def _call(self, call: ast.Call, env: dict[str, Any]) -> list[OpRef] | None:
+    def _call(self, call: ast.Call, env: dict[str, Any], *, in_choice: bool = False) -> list[OpRef] | None:
         name = call.func
         where = self.name_span(call.span, name)
         if name in self.opsets:
             self.err(
                 f"op set '{name}' is a list of candidates, not one op",
                 where,
-                "use it alone after '~' (x ~ " + name + ")",
+                f"use it alone after '~' (x ~ {name}) or inside a candidate list ([{name}, ...])",
             )
             return None
         if name in self.opdefs:
             self.used.add(name)
             decl = self.opdefs[name]
-            if name in self._expanding:
-                self.err(f"op '{name}' is defined in terms of itself", where)
+            names = [n for n, _ in self._expanding]
+            if name in names:
+                self._op_cycle(names.index(name), where)
                 return None
             args = self._bind(call, decl.params, None, env, f"op '{name}'")
             if args is None:
                 return None
-            self._expanding.append(name)
+            self._expanding.append((name, where))
             try:
                 inner_env = dict(self.constants)
                 inner_env.update(args)
@@ -493,26 +584,65 @@ class _Checker:
             self.used.add(name)
             decl = self.cells[name]
             args = self._bind(call, decl.params, None, env, f"cell '{name}'")
+            base = self._base_decl(name)
+            if base is not None:
+                n_inputs = sum(len(s.names) for s in base.body if isinstance(s, ast.CellInputs))
+                if n_inputs != 1:
+                    self.err(
+                        f"cell '{name}' has {n_inputs} inputs and cannot be used as an op",
+                        where,
+                        "a cell used as an op (a candidate on an edge) reads exactly one input",
+                    )
+                    return None
             if args is None:
                 return None
             return [OpRef(name, tuple(args.items()), call.span, is_cell=True)]
         spec = oplib.lookup(name)
         if spec is None:
             known = [*oplib.known_names(), *self.opdefs, *self.cells]
-            self.err(f"unknown op '{name}'", where, did_you_mean(name, known))
+            if in_choice and not call.args:
+                known += list(self.opsets)
+                self.err(f"unknown op or op set '{name}'", where, _suggest(name, known))
+            else:
+                self.err(f"unknown op '{name}'", where, _suggest(name, known))
             return None
         if self.input_kind not in spec.kinds:
             why = "pooling" if "pool" in name else "a spatial op"
+            vector_ops = [n for n in oplib.known_names() if "vector" in oplib.lookup(n).kinds]  # type: ignore[union-attr]
             self.err(
                 f"'{name}' is {why} and needs image or sequence input; this space's input is {self.input_kind}",
                 where,
-                "vector spaces use linear, relu, gelu, tanh, bn, dropout, skip, none",
+                "vector spaces use " + ", ".join(vector_ops),
             )
             return None
         args = self._bind(call, tuple(p.name for p in spec.params), spec, env, f"'{name}'")
         if args is None:
             return None
         return [OpRef(name, tuple(args.items()), call.span)]
+
+    def _op_cycle(self, start: int, where: Span) -> None:
+        """Report ``op a = ... b ...``, ``op b = ... a ...`` once, at the earliest definition in the cycle."""
+        members = [n for n, _ in self._expanding[start:]]
+        # the call inside members[i]'s body that leads to the next member
+        calls = [span for _, span in self._expanding[start + 1 :]] + [where]
+        lines = [self.opdefs[m].span.line for m in members]
+        first = lines.index(min(lines))
+        order = members[first:] + members[:first]
+        message = f"op '{order[0]}' is defined in terms of itself"
+        if len(order) > 1:
+            message += ": " + " -> ".join([*order, order[0]])
+        self.err(message, calls[first], "an op may only use built-in ops and ops defined without it")
+
+    def _base_decl(self, name: str) -> ast.CellDecl | None:
+        """The cell body a (possibly derived) cell stands for; None for unknown bases and cycles."""
+        seen: set[str] = set()
+        decl = self.cells.get(name)
+        while isinstance(decl, ast.CellDerive):
+            if decl.name in seen:
+                return None
+            seen.add(decl.name)
+            decl = self.cells.get(decl.base.func)
+        return decl
 
     def _bind(
         self, call: ast.Call, params: tuple[str, ...], spec: oplib.OpSpec | None, env: dict[str, Any], what: str
@@ -524,8 +654,14 @@ class _Checker:
         specs = {p.name: p for p in spec.params} if spec else {}
         required = [p for p in params if (specs[p].required if spec else True)]
         if len(positional) > len(params):
+            if not params:
+                counted = "takes no arguments"
+            elif spec is None or all(p.required for p in spec.params):
+                counted = f"takes {len(params)} argument{'s' if len(params) != 1 else ''}"
+            else:
+                counted = f"takes at most {len(params)} argument{'s' if len(params) != 1 else ''}"
             self.err(
-                f"{what} takes at most {len(params)} argument{'s' if len(params) != 1 else ''}, got {len(positional)}",
+                f"{what} {counted}, got {len(positional)}",
                 positional[len(params)].span,
                 _signature_hint(call.func, params, spec),
             )
@@ -539,7 +675,7 @@ class _Checker:
                 self.err(
                     f"{what} has no parameter '{arg.name}'",
                     self.name_span(arg.span, arg.name),
-                    did_you_mean(arg.name, params) or _signature_hint(call.func, params, spec),
+                    _suggest(arg.name, params) or _signature_hint(call.func, params, spec),
                 )
                 ok = False
             elif arg.name in bound:
@@ -549,7 +685,12 @@ class _Checker:
                 bound[arg.name] = (arg, None)
         missing = [p for p in required if p not in bound]
         if missing and ok:
-            self.err(f"{what} is missing argument '{missing[0]}'", call.span, _signature_hint(call.func, params, spec))
+            listed = ", ".join(f"'{m}'" for m in missing)
+            self.err(
+                f"{what} is missing argument{'s' if len(missing) > 1 else ''} {listed}",
+                call.span,
+                _signature_hint(call.func, params, spec),
+            )
             return None
         if not ok:
             return None
@@ -585,8 +726,17 @@ class _Checker:
         if key in self._instances:
             return self._instances[key]
         self._instances[key] = None  # guards recursion
+        first = len(self.diags)
         inst = self._instantiate(name, args, span, symbolic, type_name or name)
         self._instances[key] = inst
+        if not symbolic and span.line > 0:
+            # errors that only these arguments cause: say which instance
+            shown = ", ".join(_show(v) for v in args.values())
+            context = f"in the instance {name}({shown}) at {span.line}:{span.column}"
+            for i in range(first, len(self.diags)):
+                d = self.diags[i]
+                if d.severity == "error":
+                    self.diags[i] = attrs.evolve(d, hint=f"{d.hint}; {context}" if d.hint else context)
         return inst
 
     def _instantiate(
@@ -602,7 +752,9 @@ class _Checker:
                 s = self.positive_int(decl.input_stride, env, "an input stride")
                 if self.input_kind == "vector":
                     self.err(
-                        "a stride needs image or sequence input; this space's input is vector", decl.input_stride.span
+                        "'with input stride' needs image or sequence input; this space's input is vector",
+                        self._stride_span(decl),
+                        "a vector has no resolution to reduce: remove 'with input stride'",
                     )
                     return None
                 if s is None:
@@ -611,10 +763,14 @@ class _Checker:
                     stride = s if stride == 1 else stride
             base = decl.base.func
             if base not in self.cells:
-                self.err(f"unknown cell '{base}'", decl.base.span, did_you_mean(base, self.cells))
+                self.err(
+                    f"unknown cell '{base}'",
+                    decl.base.span,
+                    _suggest(base, self.cells) or _builtin_hint(base),
+                )
                 return None
             if base in seen:
-                self.err(f"cell '{seen[0]}' is derived from itself", decl.base.span)
+                self._derive_cycle(seen[seen.index(base) :])
                 return None
             seen.append(base)
             self.used.add(base)
@@ -622,7 +778,46 @@ class _Checker:
             if bound is None:
                 return None
             args, decl = bound, self.cells[base]
+        if decl.input_stride is not None and stride == 1:  # `cell reduce(c) with input stride 2 { ... }`
+            env = dict(self.constants)
+            env.update(args)
+            if self.input_kind == "vector":
+                self.err(
+                    "'with input stride' needs image or sequence input; this space's input is vector",
+                    self._stride_span(decl),
+                    "a vector has no resolution to reduce: remove 'with input stride'",
+                )
+                return None
+            s = self.positive_int(decl.input_stride, env, "an input stride")
+            if s is None:
+                return None
+            if not isinstance(s, Unknown):
+                stride = s
         return self._cell_body(decl, args, stride, type_name, self.cells[name], symbolic)
+
+    def _derive_cycle(self, members: list[str]) -> None:
+        """Report ``cell a = b``, ``cell b = a`` once, at the earliest declaration in the cycle."""
+        lines = [self.cells[m].span.line for m in members]
+        first = lines.index(min(lines))
+        order = members[first:] + members[:first]
+        decl = self.cells[order[0]]
+        assert isinstance(decl, ast.CellDerive)
+        message = f"cell '{order[0]}' is derived from itself"
+        if len(order) > 1:
+            message += ": " + " -> ".join([*order, order[0]])
+        self.err(message, decl.base.span, "derive a cell from a cell declared with a '{ ... }' body")
+
+    def _stride_span(self, decl: ast.CellDecl | ast.CellDerive) -> Span:
+        """From 'with' to the end of the stride value."""
+        assert decl.input_stride is not None
+        value = decl.input_stride.span
+        if self.lines is None or value.line <= 0 or value.line > len(self.lines):
+            return value
+        text = self.lines[value.line - 1][: value.column - 1]
+        found = list(re.finditer(r"\bwith\b", text))
+        if not found:
+            return value
+        return Span(value.file, value.line, found[-1].start() + 1, value.end_line, value.end_column)
 
     def _cell_body(
         self,
@@ -639,23 +834,28 @@ class _Checker:
         outputs = [s for s in decl.body if isinstance(s, ast.CellOutput)]
         node_decls = [s for s in decl.body if isinstance(s, ast.NodeDecl)]
         ok = True
+        cell_name = self.name_span(decl.span, decl.name, _words_before_name(decl.span, self))
         if not inputs_stmts:
-            self.err(f"cell '{decl.name}' has no 'input'", decl.span, "add 'input x' as the cell's first line")
-            return None
+            self.err(f"cell '{decl.name}' has no 'input'", cell_name, "add 'input x' as the cell's first line")
+            ok = False
         for extra in inputs_stmts[1:]:
             self.err(f"cell '{decl.name}' declares its inputs twice", extra.span, "list all inputs on one 'input' line")
             ok = False
         if not outputs:
-            self.err(f"cell '{decl.name}' has no 'output'", decl.span, "add 'output NODE' as the cell's last line")
-            return None
-        for extra in outputs[1:]:
-            self.err(f"cell '{decl.name}' has two outputs", extra.span)
+            self.err(f"cell '{decl.name}' has no 'output'", cell_name, "add 'output NODE' as the cell's last line")
             ok = False
-        inputs = inputs_stmts[0].names
+        for extra in outputs[1:]:
+            self.err(f"cell '{decl.name}' has two outputs", extra.span, "a cell has one 'output' line")
+            ok = False
+        inputs = inputs_stmts[0].names if inputs_stmts else ()
         names: dict[str, Span] = {}
         for i, n in enumerate(inputs):
             if n in names:
-                self.err(f"duplicate name '{n}' in cell '{decl.name}'", self.name_span(inputs_stmts[0].span, n, 1 + i))
+                self.err(
+                    f"duplicate name '{n}' in cell '{decl.name}'",
+                    self.name_span(inputs_stmts[0].span, n, 1 + i),
+                    f"the inputs of a cell have distinct names, e.g. 'input {n}0, {n}1'",
+                )
                 ok = False
             names[n] = inputs_stmts[0].span
         for nd in node_decls:
@@ -667,33 +867,41 @@ class _Checker:
                 )
                 ok = False
             names[nd.name] = nd.span
+        # the graph checks (cycles, reaching the output) run when the names are sound, even if some op is wrong
+        graph_ok = ok and all(
+            src in names and src != nd.name for nd in node_decls for group in nd.edges for src in group.sources
+        )
         graph = nx.DiGraph()
         graph.add_nodes_from(names)
         nodes: dict[str, Node] = {}
         for nd in node_decls:
-            node = self._node(nd, env, names, graph, decl.name)
+            node = self._node(nd, env, names, graph, decl.name, report_unknown=bool(inputs_stmts))
             if node is None:
                 ok = False
             elif nd.name not in nodes:
                 nodes[nd.name] = node
+        if not outputs:
+            return None
         out = outputs[0]
         merge = out.merge or "sum"
         if out.merge is not None and out.merge not in MERGES:
             self.err(
                 f"unknown output merge '{out.merge}'",
                 self.name_span(out.span, out.merge, 1),
-                did_you_mean(out.merge, MERGES) or "use concat(...) or sum(...)",
+                _suggest(out.merge, MERGES) or "use concat(...) or sum(...)",
             )
             ok = False
-        for o in out.names:
+        listed: set[str] = set()
+        for i, o in enumerate(out.names):
+            where = self.name_span(out.span, o, (1 if out.merge is None else 0) + i)
             if o not in names:
-                self.err(
-                    f"unknown node '{o}' in output",
-                    self.name_span(out.span, o, 1 if out.merge is None else 0),
-                    did_you_mean(o, names),
-                )
+                self.err(f"unknown node '{o}' in the output of cell '{decl.name}'", where, _suggest(o, names))
+                ok = graph_ok = False
+            elif o in listed:
+                self.err(f"node '{o}' appears twice in the output of cell '{decl.name}'", where)
                 ok = False
-        if not ok:
+            listed.add(o)
+        if not graph_ok:
             return None
         try:
             cycle = nx.find_cycle(graph)
@@ -708,7 +916,7 @@ class _Checker:
                 self.name_span(nd.span, u, 3),
                 "a cell is a DAG: a node may only read inputs and nodes that do not depend on it",
             )
-            return None
+            ok = False
         # every node must reach the output; inputs that nothing reads are warnings
         reaching = set(out.names)
         for o in out.names:
@@ -726,7 +934,10 @@ class _Checker:
                 self.warn(
                     f"input '{n}' of cell '{decl.name}' is never read (dead input)",
                     self.name_span(inputs_stmts[0].span, n, 1),
+                    "remove it, or read it in a node",
                 )
+        if ok:
+            self._dead_nodes(decl, node_decls, nodes, inputs, out.names, names)
         if not ok:
             return None
         order = [n for n in nx.topological_sort(graph) if n in nodes]
@@ -743,9 +954,64 @@ class _Checker:
             span=outer.span,
         )
 
+    def _dead_nodes(
+        self,
+        decl: ast.CellDecl,
+        node_decls: list[ast.NodeDecl],
+        nodes: dict[str, Node],
+        inputs: tuple[str, ...],
+        output: tuple[str, ...],
+        names: dict[str, Span],
+    ) -> None:
+        """Warn about nodes that are always zero or whose value never reaches the output."""
+        live = nx.DiGraph()
+        live.add_nodes_from(names)
+        zero: set[str] = set()
+        for name in nx.topological_sort(nx.DiGraph([(e.source, e.target) for n in nodes.values() for e in n.edges])):
+            node = nodes.get(name)
+            if node is None:
+                continue
+            for e in node.edges:
+                if e.source not in zero and not all(c.is_none for c in e.candidates):
+                    live.add_edge(e.source, e.target)
+            if not any(live.has_edge(e.source, name) for e in node.edges):
+                zero.add(name)
+        affecting = set(output)
+        for o in output:
+            affecting |= nx.ancestors(live, o)
+        for nd in node_decls:
+            where = self.name_span(nd.span, nd.name, 1)
+            if nd.name in zero:
+                self.warn(
+                    f"node '{nd.name}' of cell '{decl.name}' is always zero (dead node)",
+                    where,
+                    "every edge into it is 'none' or reads a node that is always zero",
+                )
+            elif nd.name not in affecting:
+                self.warn(
+                    f"node '{nd.name}' of cell '{decl.name}' never affects the output (dead node)",
+                    where,
+                    "every path from it to the output goes through 'none'",
+                )
+        for n in inputs:
+            if n not in affecting and any(e.source == n for node in nodes.values() for e in node.edges):
+                self.warn(
+                    f"input '{n}' of cell '{decl.name}' never affects the output (dead input)",
+                    self.name_span(names[n], n, 1),
+                    "every edge from it is 'none'",
+                )
+
     def _node(
-        self, nd: ast.NodeDecl, env: dict[str, Any], names: dict[str, Span], graph: nx.DiGraph, cell: str
+        self,
+        nd: ast.NodeDecl,
+        env: dict[str, Any],
+        names: dict[str, Span],
+        graph: nx.DiGraph,
+        cell: str,
+        *,
+        report_unknown: bool = True,
     ) -> Node | None:
+        """One node; ``report_unknown`` is off when the cell lacks its 'input' line (reported once)."""
         ok = True
         edges: list[Edge] = []
         seen_sources: set[str] = set()
@@ -753,10 +1019,11 @@ class _Checker:
             choice, cands = self._candidates(group.candidates, env)
             if cands is None:
                 ok = False
-            for _i, src in enumerate(group.sources):
-                where = self.name_span(group.span, src)
+            for i, src in enumerate(group.sources):
+                where = self.name_span(group.span, src, occurrence=group.sources[:i].count(src))
                 if src not in names:
-                    self.err(f"unknown node '{src}' in cell '{cell}'", where, did_you_mean(src, names))
+                    if report_unknown:
+                        self.err(f"unknown node '{src}' in cell '{cell}'", where, _suggest(src, names))
                     ok = False
                     continue
                 if src == nd.name:
@@ -775,24 +1042,37 @@ class _Checker:
                     edges.append(Edge(src, nd.name, cands, choice, group.span))
         keep = None
         if nd.keep is not None:
-            keep = self.positive_int(nd.keep, env, "keep")
+            keep = self.positive_int(nd.keep, env, "keep", allow_zero=True)
+            fan_in = sum(len(g.sources) for g in nd.edges)
             if keep is None:
                 ok = False
-            elif not isinstance(keep, Unknown) and keep > len(nd.edges and [s for g in nd.edges for s in g.sources]):
-                fan_in = sum(len(g.sources) for g in nd.edges)
+            elif keep == 0:
                 self.err(
-                    f"keep {keep} is larger than the fan-in of node '{nd.name}' ({fan_in} edges)",
+                    f"keep 0 on node '{nd.name}' keeps no edge",
+                    nd.keep.span,
+                    f"keep between 1 and {fan_in}, or no 'keep' to keep every edge",
+                )
+                ok = False
+            elif not isinstance(keep, Unknown) and keep > fan_in:
+                self.err(
+                    f"keep {keep} is larger than the fan-in of node '{nd.name}' ({_plural(fan_in, 'edge')})",
                     nd.keep.span,
                     f"keep at most {fan_in}",
                 )
                 ok = False
             elif isinstance(keep, Unknown):
                 keep = None
+            elif ok and keep > (live := sum(1 for e in edges if any(not c.is_none for c in e.candidates))):
+                self.err(
+                    f"keep {keep} on node '{nd.name}', but only {live} of its {_plural(fan_in, 'edge')} "
+                    f"{'has' if live == 1 else 'have'} a candidate other than 'none'",
+                    nd.keep.span,
+                    "'keep' never keeps a 'none' edge: add candidates or lower keep",
+                )
+                ok = False
         merge = nd.merge or "sum"
         if nd.merge is not None and nd.merge not in MERGES:
-            self.err(
-                f"unknown merge '{nd.merge}'", self.name_span(nd.span, nd.merge, 3), did_you_mean(nd.merge, MERGES)
-            )
+            self.err(f"unknown merge '{nd.merge}'", self.name_span(nd.span, nd.merge, 3), _suggest(nd.merge, MERGES))
             ok = False
         if not ok:
             return None
@@ -810,7 +1090,7 @@ class _Checker:
                 if not opset.ops.ops:
                     return True, None  # reported at the op set
                 return True, self._list(opset.ops, env)
-            cand = self._expand(cands, env)
+            cand = self._expand(cands, env, in_choice=True)
             return False, None if cand is None else (cand,)
         if not cands.ops:
             self.err("empty candidate list", cands.span, "list at least one op, e.g. [skip, conv(3)]")
@@ -828,7 +1108,7 @@ class _Checker:
                 parts = inner or ()
                 ok = ok and inner is not None
             else:
-                cand = self._expand(op, env)
+                cand = self._expand(op, env, in_choice=True)
                 parts = (cand,) if cand is not None else ()
                 ok = ok and cand is not None
             for cand in parts:
@@ -875,6 +1155,12 @@ class _Checker:
                         index += 1
                         if inst is not None:
                             items.append(NetItem(inst, None, item.span))
+                elif name not in self.opdefs and name not in self.opsets and oplib.lookup(name) is None:
+                    self.err(
+                        f"unknown cell or op '{name}'",
+                        self.name_span(item.call.span, name),
+                        _suggest(name, [*self.cells, *self.opdefs, *oplib.known_names()]),
+                    )
                 else:
                     cand = self._expand(ast.OpExpr((item.call,), span=item.call.span), self.constants)
                     if cand is not None:
@@ -884,30 +1170,68 @@ class _Checker:
     def _cell_types(self, network: Network | None) -> dict[str, CellInstance]:
         """One instance per architecture type; shared instances must agree in their choices."""
         types: dict[str, CellInstance] = {}
+        first_use: dict[str, CellInstance] = {}
         if network is None:
             return types
-        pending = [item.cell for item in network.items if item.cell is not None]
+        pending = [(item.cell, self.name_span(item.span, item.cell.name)) for item in network.items if item.cell]
         while pending:
-            inst = pending.pop(0)
+            inst, where = pending.pop(0)
             if inst.type_name in types:
-                if types[inst.type_name].structure() != inst.structure():
+                difference = _difference(first_use[inst.type_name], inst)
+                if difference is not None:
                     self.err(
-                        f"instances of cell '{inst.name}' differ in their choices but share architecture parameters",
-                        inst.span,
-                        f"declare it 'unshared cell {inst.name}'",
+                        f"instances of cell '{inst.name}' differ but share architecture parameters: {difference}",
+                        where,
+                        f"declare 'unshared cell {inst.name}' to give each instance its own architecture parameters",
                     )
                 continue
             types[inst.type_name] = inst
+            first_use[inst.type_name] = inst
             for edge in inst.edges:
                 for cand in edge.candidates:
                     for ref in cand.nested_cells:
                         if self.cells[ref.name].unshared:
-                            self.err(f"cell '{ref.name}' is used as a candidate and cannot be unshared", ref.span)
+                            self.err(
+                                f"cell '{ref.name}' is used as an op and cannot be unshared",
+                                self.name_span(ref.span, ref.name),
+                                f"remove 'unshared' from the declaration of '{ref.name}'",
+                            )
+                            continue
+                        if ref.name in self._contains_itself:
                             continue
                         nested = self.instantiate(ref.name, dict(ref.args), ref.span)
                         if nested is not None:
-                            pending.append(nested)
+                            pending.append((nested, self.name_span(ref.span, ref.name)))
         return types
+
+    def _nesting_cycles(self) -> None:
+        """A cell used as an op inside itself, directly or through other cells, has no finite architecture."""
+        graph = nx.DiGraph()
+        spans: dict[tuple[str, str], Span] = {}
+        for inst in self._instances.values():
+            if inst is None:
+                continue
+            for edge in inst.edges:
+                for cand in edge.candidates:
+                    for ref in cand.nested_cells:
+                        graph.add_edge(inst.name, ref.name)
+                        key = (inst.name, ref.name)
+                        span = self.name_span(ref.span, ref.name)
+                        if key not in spans or (span.line, span.column) < (spans[key].line, spans[key].column):
+                            spans[key] = span
+        for cycle in sorted(nx.simple_cycles(graph), key=lambda c: sorted(c)):
+            lines = [self.cells[m].span.line for m in cycle]
+            first = lines.index(min(lines))
+            order = cycle[first:] + cycle[:first]
+            self._contains_itself.update(order)
+            message = f"cell '{order[0]}' contains itself"
+            if len(order) > 1:
+                message += ": " + " -> ".join([*order, order[0]])
+            self.err(
+                message,
+                spans[(order[0], order[1 % len(order)])],
+                "a cell used as an op may not use, directly or through other cells, the cell it is in",
+            )
 
     # -- search
     def _search(self, blocks: list[ast.SearchDecl]) -> dict[str, tuple[Any, ...]]:
@@ -919,7 +1243,7 @@ class _Checker:
                     self.err(
                         f"unknown search setting '{entry.key}'",
                         where,
-                        did_you_mean(entry.key, SEARCH_KEYS) or "see docs/language.md for the settings",
+                        _suggest(entry.key, SEARCH_KEYS) or "see docs/language.md for the settings",
                     )
                     continue
                 if entry.key in result:
@@ -943,11 +1267,60 @@ class _Checker:
                 )
 
 
+def _suggest(name: str, choices: Iterable[str]) -> str | None:
+    """``did you mean X?`` for a misspelled name; also catches short names one edit away (c2 for c1)."""
+    choices = sorted(set(choices) - {name})
+    hint = did_you_mean(name, choices)
+    if hint is not None or len(name) < 2:
+        return hint
+    close = [c for c in choices if _edit_distance(name.lower(), c.lower()) <= 1]
+    return "did you mean " + " or ".join(close[:3]) + "?" if close else None
+
+
+def _edit_distance(a: str, b: str) -> int:
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
 def _words_before_name(span: Span, checker: _Checker) -> int:
     if checker.lines is None or span.line <= 0:
         return 1
     text = checker.lines[span.line - 1][span.column - 1 :]
     return 2 if text.startswith("unshared") else 1
+
+
+def _show_args(inst: CellInstance) -> str:
+    return f"{inst.name}({', '.join(_show(v) for _, v in inst.args)})"
+
+
+def _difference(a: CellInstance, b: CellInstance) -> str | None:
+    """What differs between two instances of one cell type, in words; None when they agree."""
+    if a.structure() == b.structure():
+        return None
+    for na, nb in zip(a.nodes, b.nodes, strict=False):
+        if na.keep != nb.keep:
+            return (
+                f"node '{na.name}' keeps {_plural(na.keep, 'edge')} in {_show_args(a)} "
+                f"and {_plural(nb.keep, 'edge')} in {_show_args(b)}"
+            )
+    return f"their choices differ in {_show_args(a)} and {_show_args(b)}"
+
+
+def _plural(n: int | None, word: str) -> str:
+    if n is None:
+        return f"every {word}"
+    return f"{n} {word}{'s' if n != 1 else ''}"
+
+
+def _builtin_hint(name: str) -> str | None:
+    if oplib.lookup(name) is not None:
+        return f"'{name}' is an op; a cell is derived from another cell"
+    return None
 
 
 def _is_number(v: Any) -> bool:
@@ -964,7 +1337,7 @@ def _show(v: Any) -> str:
 
 def _signature_hint(name: str, params: tuple[str, ...], spec: oplib.OpSpec | None) -> str:
     if spec is None:
-        return f"{name}({', '.join(params)})"
+        return f"signature: {name}({', '.join(params)})"
     parts = [
         p.name if p.required else f"{p.name} = {_show(p.default) if p.default is not None else '...'}"
         for p in spec.params

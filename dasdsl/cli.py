@@ -188,6 +188,246 @@ def cmd_compile(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+class _Progress:
+    """A rich progress bar per epoch; silent with --quiet."""
+
+    def __init__(self, quiet: bool) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.console = Console(stderr=True)
+        self.quiet = quiet
+        self.bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[stats]}"),
+            TimeElapsedColumn(),
+            console=self.console,
+            disable=quiet,
+            transient=True,
+        )
+        self.task = None
+
+    def __enter__(self) -> _Progress:
+        self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.__exit__(*exc)
+
+    def start(self, description: str) -> None:
+        if self.task is not None:
+            self.bar.remove_task(self.task)
+        self.task = self.bar.add_task(description, total=None, stats="")
+
+    def update(self, done: int, total: int, stats: dict) -> None:
+        text = "  ".join(f"{k} {v:.3f}" for k, v in stats.items())
+        self.bar.update(self.task, completed=done, total=total, stats=text)
+
+    def log(self, text: str) -> None:
+        if not self.quiet:
+            self.console.print(text, highlight=False)
+
+
+def _overrides(args: argparse.Namespace) -> dict:
+    from dasdsl.config import parse_override
+
+    found: dict = {}
+    for key in ("data", "epochs", "batch", "seed", "split", "hypergradient", "gate", "finetune"):
+        value = getattr(args, key, None)
+        if value is not None:
+            found[key] = parse_override(key, _das_value(key, value))
+    for item in args.set or []:
+        if "=" not in item:
+            raise DasError([_usage_diag(f"--set takes KEY=VALUE, got {item!r}")])
+        key, value = item.split("=", 1)
+        found[key.strip()] = parse_override(key.strip(), value)
+    return found
+
+
+def _das_value(key: str, value: object) -> str:
+    text = str(value)
+    if key == "data" and ":" in text and "(" not in text:
+        name, path = text.split(":", 1)
+        return f'{name}("{path}")'
+    return text
+
+
+def _usage_diag(message: str):  # noqa: ANN202
+    from dasdsl.errors import Span, error
+
+    return error(message, Span.unknown("<command line>"))
+
+
+def _append_jsonl(path: Path, record: dict) -> None:
+    import json
+    import os
+
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(record) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import json
+    import shutil
+
+    from dasdsl import run as r
+    from dasdsl.config import SearchConfig
+    from dasdsl.search import evaluate
+
+    device = r.pick_device(args.device)
+    if args.resume:
+        out = Path(args.resume)
+        if not (out / "config.json").is_file() or not (out / "space.das").is_file():
+            raise DasError([_usage_diag(f"{out} is not a run directory (no config.json / space.das)")])
+        meta = json.loads((out / "config.json").read_text(encoding="utf-8"))
+        cfg = SearchConfig.from_json(meta["search"])
+        space = r.space_from_text((out / "space.das").read_text(encoding="utf-8"), meta["source"])
+        source = meta["source"]
+    else:
+        if not args.space:
+            raise DasError([_usage_diag("dasdsl run needs a SPACE file (or --resume RUN_DIR)")])
+        space = r.load_space(args.space, args.plugin)
+        for w in space.warnings:
+            print(w.render(space.source), file=sys.stderr)
+        cfg = r.config_for(space, _overrides(args))
+        source = args.space
+        out = r.new_run_dir(args.out, space.name)
+        shutil.copyfile(args.space, out / "space.das")
+        meta = {"source": source, "device": str(device), "plugins": args.plugin, "search": cfg.to_json()}
+        (out / "config.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    run = r.Run(space, cfg, device, out, source)
+    run.setup()
+    if args.resume and (out / r.CHECKPOINT).exists():
+        run.restore()
+    assert run.data is not None and run.net is not None and run.ir is not None
+    print(f"run directory: {out}", file=sys.stderr)
+    log = out / "log.jsonl"
+    with _Progress(args.quiet) as progress:
+        for epoch in range(run.start_epoch, cfg.epochs):
+            progress.start(f"search epoch {epoch + 1}/{cfg.epochs}")
+            record = run.epoch(epoch, progress.update)
+            _append_jsonl(log, record)
+            run.save(epoch + 1)
+            progress.log(
+                f"epoch {epoch + 1:>3}/{cfg.epochs}  train loss {record['train_loss']:.3f} "
+                f"acc {record['train_acc']:.3f}  valid loss {record['valid_loss']:.3f} "
+                f"acc {record['valid_acc']:.3f}  tau {record['temperature']:.3g}  "
+                f"skips {record['skip_count']}"
+            )
+        text, decisions, weights = r.discretize(run)
+        _, supernet_acc = evaluate(run.net, run.data.x_valid, run.data.y_valid)
+        result = r.space_from_text(text, str(out / "result.das"))
+        fixed = result.network(run.data.shape, run.data.classes).to(device)
+        r.inherit_weights(fixed, run.net, run.ir, decisions)
+        _, discrete_acc = evaluate(fixed, run.data.x_valid, run.data.y_valid)
+        summary = {
+            "supernet_valid_acc": supernet_acc,
+            "discretized_valid_acc": discrete_acc,
+            "discretization_gap": supernet_acc - discrete_acc,
+            "epochs": cfg.epochs,
+        }
+        if cfg.finetune:
+            progress.start(f"fine-tune {cfg.finetune} epochs")
+            r.train_fixed(fixed, run.data, cfg.finetune, cfg.batch, cfg.w_lr, cfg.seed, progress=progress.update)
+            summary["finetuned_valid_acc"] = evaluate(fixed, run.data.x_valid, run.data.y_valid)[1]
+        summary["discretized_test_acc"] = evaluate(fixed, run.data.x_test, run.data.y_test)[1]
+    header = r.result_header(source, cfg, cfg.epochs, supernet_acc, discrete_acc, run.ir, weights, decisions)
+    from dasdsl.printer import format_das
+
+    final = format_das(result.module, header)
+    r.write_text_atomic(out / "result.das", final)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    print(_summary_text(result, summary, out))
+    return EXIT_OK
+
+
+def _summary_text(result, summary: dict, out: Path) -> str:  # noqa: ANN001
+    import attrs
+
+    from dasdsl import ast
+    from dasdsl.printer import format_das
+
+    lines = ["derived architecture:"]
+    cells_only = attrs.evolve(
+        result.module, body=tuple(s for s in result.module.body if isinstance(s, (ast.CellDecl, ast.NetworkDecl)))
+    )
+    lines += ["  " + line for line in format_das(cells_only).splitlines()[1:] if line.strip()]
+    lines.append("")
+    lines.append(
+        f"valid accuracy: supernet {summary['supernet_valid_acc']:.3f}, discretized with inherited weights "
+        f"{summary['discretized_valid_acc']:.3f} (gap {summary['discretization_gap']:+.3f})"
+    )
+    if "finetuned_valid_acc" in summary:
+        lines.append(f"after fine-tuning: valid accuracy {summary['finetuned_valid_acc']:.3f}")
+    lines.append(f"test accuracy of the discretized network: {summary['discretized_test_acc']:.3f}")
+    lines.append(f"result: {out / 'result.das'}")
+    return "\n".join(lines)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    import json
+
+    from dasdsl import data as data_mod
+    from dasdsl import run as r
+    from dasdsl.search import evaluate
+
+    device = r.pick_device(args.device)
+    space = r.load_space(args.file, args.plugin)
+    spec = args.data or (space.search.get("data", (None,))[0]) or data_mod.default_source(space.input_kind)
+    ds = data_mod.load(_das_spec(spec), space.input_kind)
+    split = r.split_data(ds, 0.9, args.seed, device)
+    r.seed_everything(args.seed)
+    net = space.network(split.shape, split.classes).to(device)
+    out = r.new_run_dir(args.out, f"{space.name}-train")
+    (out / "config.json").write_text(
+        json.dumps(
+            {
+                "source": args.file,
+                "data": str(spec),
+                "epochs": args.epochs,
+                "batch": args.batch,
+                "lr": args.lr,
+                "seed": args.seed,
+            },
+            indent=2,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    augment = r.random_shift(max(1, split.shape[-1] // 8)) if space.input_kind == "image" else None
+    print(f"run directory: {out}", file=sys.stderr)
+    with _Progress(args.quiet) as progress:
+
+        def on_epoch(record: dict) -> None:
+            _append_jsonl(out / "log.jsonl", record)
+            progress.log(
+                f"epoch {record['epoch']:>3}/{args.epochs}  train loss {record['train_loss']:.3f} "
+                f"acc {record['train_acc']:.3f}  valid acc {record['valid_acc']:.3f}"
+            )
+            progress.start(f"train epoch {record['epoch'] + 1}/{args.epochs}")
+
+        progress.start(f"train epoch 1/{args.epochs}")
+        r.train_fixed(
+            net, split, args.epochs, args.batch, args.lr, args.seed, augment, progress.update, on_epoch=on_epoch
+        )
+    _, test_acc = evaluate(net, split.x_test, split.y_test)
+    r.save_atomic(net.state_dict(), out / "model.pt")
+    (out / "summary.json").write_text(json.dumps({"test_acc": test_acc, "epochs": args.epochs}) + "\n")
+    print(f"test accuracy: {test_acc:.3f} ({len(split.x_test)} samples); model: {out / 'model.pt'}")
+    return EXIT_OK
+
+
+def _das_spec(spec: object) -> object:
+    if isinstance(spec, str) and ":" in spec and "(" not in spec:
+        name, path = spec.split(":", 1)
+        return f"{name}({path})"
+    return spec
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="dasdsl", description="Differentiable architecture search from .das files.")
     parser.add_argument("--version", action="version", version="dasdsl 0.1.0")
@@ -213,6 +453,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--graph", default=None, metavar="OUT.json", help="write the IR as networkx node-link JSON")
     p.add_argument("--plugin", action="append", default=[], metavar="MODULE", help="import a module of plugin ops")
     p.set_defaults(func=cmd_compile)
+
+    p = sub.add_parser("run", help="search a space and write the result as .das")
+    p.add_argument("space", nargs="?", metavar="SPACE")
+    p.add_argument("--data", default=None, help="digits, mnist1d, synthetic, cifar10:PATH, npz:PATH")
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--batch", type=int, default=None)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--split", type=float, default=None, help="share of the training data for the weights")
+    p.add_argument("--hypergradient", choices=["first_order", "second_order", "exact"], default=None)
+    p.add_argument("--gate", default=None, help='e.g. softmax or "sigmoid(temperature = anneal(5.0 -> 0.05))"')
+    p.add_argument("--finetune", type=int, default=None, metavar="N", help="fine-tune the result N epochs")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any search setting, in .das syntax")
+    p.add_argument("--device", default="auto", help="cpu, cuda or auto")
+    p.add_argument("--out", default="runs", help="folder for run directories (default runs/)")
+    p.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue an interrupted run")
+    p.add_argument("--plugin", action="append", default=[], metavar="MODULE")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("train", help="train a fixed architecture (a search result) from scratch")
+    p.add_argument("file", metavar="RESULT.das")
+    p.add_argument("--data", default=None)
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--lr", type=float, default=0.05)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--out", default="runs")
+    p.add_argument("--plugin", action="append", default=[], metavar="MODULE")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_train)
     return parser
 
 

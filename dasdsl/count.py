@@ -55,30 +55,39 @@ def _elementary_symmetric(values: list[int], k: int) -> int:
 
 def count_architectures(space: CheckedSpace) -> int:
     types = space.cell_types
-    nested = sorted(
-        {ref.name for cell in types.values() for e in cell.edges for c in e.candidates for ref in c.nested_cells}
-    )
-    top = [name for name in types if name not in nested]
+    network = space.macro
+    # cells of the macro network are always in use; the others are used only as ops inside cells
+    top = [item.cell.type_name for item in network.items if item.cell is not None] if network is not None else []
+    top = sorted(set(top) & set(types)) or [name for name in types if not _is_nested(types, name)]
+    nested = sorted(set(types) - set(top))
+    always = frozenset(types[name].name for name in top)
     if not nested:
         total = 1
         for name in top:
-            total *= _cell_count(types[name], frozenset())
+            total *= _cell_count(types[name], always)
         return total
     # exact(U): configurations of the top types and of U in which exactly U is in use
     exact: dict[frozenset[str], int] = {}
     subsets = [frozenset(s) for r in range(len(nested) + 1) for s in combinations(nested, r)]
     for used in subsets:
+        allowed = always | used
         at_most = 1
         for name in [*top, *sorted(used)]:
-            at_most *= _cell_count(types[name], used)
+            at_most *= _cell_count(types[name], allowed)
         for smaller, value in exact.items():
             if smaller < used:
                 free = 1
                 for name in used - smaller:
-                    free *= _cell_count(types[name], used)
+                    free *= _cell_count(types[name], allowed)
                 at_most -= value * free
         exact[used] = at_most
     return sum(exact.values())
+
+
+def _is_nested(types: dict[str, CellInstance], name: str) -> bool:
+    return any(
+        ref.name == name for cell in types.values() for e in cell.edges for c in e.candidates for ref in c.nested_cells
+    )
 
 
 def space_stats(space: CheckedSpace) -> SpaceStats:

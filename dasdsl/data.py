@@ -148,10 +148,10 @@ def _cifar10(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
             raise _fail(f"cifar10: missing {file}", "the folder must hold the CIFAR-10 python batches")
         try:
             with open(file, "rb") as f:
-                d = pickle.load(f, encoding="bytes")  # noqa: S301 - the standard CIFAR-10 format is a pickle
+                d = pickle.load(f, encoding="bytes")
             x = np.asarray(d[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
             y = np.asarray(d[b"labels"], dtype=np.int64)
-        except Exception as exc:  # noqa: BLE001 - any malformed batch is the user's data problem
+        except Exception as exc:
             raise _fail(f"cifar10: {file} is not a CIFAR-10 python batch ({type(exc).__name__}: {exc})") from None
         return x, y
 
@@ -175,7 +175,7 @@ def _npz(path: str, kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     try:
         arrays = np.load(file, allow_pickle=False)
         names = set(arrays.files)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise _fail(f"npz: cannot read {path}: {type(exc).__name__}: {exc}") from None
     missing = {"x", "y"} - names
     if missing:

@@ -69,7 +69,7 @@ def _source_line(span: Span, source: str | None) -> str | None:
             source = Path(span.file).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             return None
-    lines = source.splitlines()
+    lines = source.split("\n")  # lines as the parser counts them; splitlines() also splits at \f, \x85, ...
     if span.line > len(lines):
         return None
     return lines[span.line - 1]

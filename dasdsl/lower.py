@@ -63,7 +63,7 @@ def build_step(step: Step, ir: NetworkIR, ctx: GateContext, affine: bool, mixed:
     if plugin is not None:
         try:
             module = plugin.build(step.shape_in, step.stride, step.kwargs, affine=affine)
-        except Exception as exc:  # noqa: BLE001 - a failing user builder is reported at its .das location
+        except Exception as exc:
             raise DasError(
                 [error(f"plugin op '{step.name}' failed to build: {type(exc).__name__}: {exc}", step.span)]
             ) from None

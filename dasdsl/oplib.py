@@ -80,6 +80,7 @@ BUILTIN_SPECS: dict[str, OpSpec] = {
         OpSpec("bn", (), ALL_KINDS, "batch normalisation"),
         OpSpec("dropout", (_p("p", "float", 0.5, positive=False),), ALL_KINDS, "dropout with probability p"),
         OpSpec("global_avg_pool", (), SPATIAL, "mean over all positions: (C, ...) -> (C)"),
+        OpSpec("widen", (_p("out"),), ALL_KINDS, "a learnable 1x1 conv (no BN) to out channels: the width adapter"),
         OpSpec("flatten", (), ALL_KINDS, "(C, ...) -> (C * ...)"),
     ]
 }

@@ -149,6 +149,8 @@ def build_op(name: str, args: dict[str, Any], shape_in: Shape, stride: int, affi
         return dil_conv(c, out, args["k"], s, args.get("dilation") or 2, rank, affine)
     if name == "linear":
         return nn.Linear(c, args["out"])
+    if name == "widen":
+        return build_adapter("widen", c, args["out"], rank, affine)
     if name == "relu":
         return nn.ReLU(inplace=False)
     if name == "gelu":

@@ -7,7 +7,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from dasdsl import ast
@@ -84,6 +84,9 @@ def parse(text: str, file: str = "<string>") -> ast.Module:
         tree = _parser().parse(text)
     except UnexpectedInput as exc:
         raise DasError([_syntax_error(exc, text, file)], text) from None
+    too_deep = _too_deep(tree, file)
+    if too_deep is not None:
+        raise DasError([too_deep], text)
     try:
         module = _Builder(file).transform(tree)
     except VisitError as exc:
@@ -92,6 +95,28 @@ def parse(text: str, file: str = "<string>") -> ast.Module:
         raise
     comments = tuple(_comment(tok, text) for tok in _SINK.tokens)
     return ast.Module(module.space, module.body, comments, span=module.span)
+
+
+# Deeper parse trees (e.g. `1 + 1 + ... + 1` with hundreds of terms, or `------1`) would
+# overflow the Python stack in the recursive tree transformer, printer and checker.
+MAX_DEPTH = 100
+
+
+def _too_deep(tree: Tree, file: str) -> Any:
+    """An error at the first parse-tree node nested deeper than MAX_DEPTH, else None (no recursion)."""
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            meta = node.meta
+            span = Span(file, meta.line, meta.column, meta.end_line, meta.end_column)
+            return error(
+                f"expression nested too deeply (more than {MAX_DEPTH} levels)",
+                span,
+                "split it into smaller 'let' constants",
+            )
+        stack.extend((child, depth + 1) for child in node.children if isinstance(child, Tree))
+    return None
 
 
 def parse_file(path: str | Path) -> ast.Module:
@@ -106,7 +131,8 @@ def parse_file(path: str | Path) -> ast.Module:
 
 
 def _comment(tok: Token, text: str) -> ast.Comment:
-    line_text = text.splitlines()[tok.line - 1]
+    # lark counts lines by "\n" only; str.splitlines also splits at \f, \v, \x85, \u2028, ...
+    line_text = text.split("\n")[tok.line - 1]
     own_line = line_text[: tok.column - 1].strip() == ""
     return ast.Comment(str(tok).rstrip(), tok.line, own_line)
 
@@ -156,6 +182,14 @@ def _expected_text(expected: set[str]) -> str:
     return "expected " + ", ".join(words)
 
 
+def _lines(text: str) -> list[str]:
+    """The lines as lark counts them (split at line feeds only), without a final empty one or CRs."""
+    lines = [line.rstrip("\r") for line in text.split("\n")]
+    if len(lines) > 1 and lines[-1] == "":
+        lines.pop()
+    return lines
+
+
 def _token_text(tok: Token) -> str:
     if tok.type == "_NL":
         return "end of line"
@@ -165,7 +199,7 @@ def _token_text(tok: Token) -> str:
 
 
 def _syntax_error(exc: UnexpectedInput, text: str, file: str) -> Any:
-    lines = text.splitlines() or [""]
+    lines = _lines(text)
     if isinstance(exc, UnexpectedCharacters):
         ch = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else "?"
         span = Span(file, exc.line, exc.column, exc.line, exc.column + 1)
@@ -288,7 +322,10 @@ class _Builder(Transformer):
         params: tuple[str, ...] = ()
         if rest and isinstance(rest[0], tuple):
             params, rest = rest[0], rest[1:]
-        return ast.CellDecl(name, params, tuple(rest), unshared, span=self._span(meta))
+        stride = None
+        if rest and not isinstance(rest[0], (ast.CellInputs, ast.NodeDecl, ast.CellOutput)):
+            stride, rest = rest[0], rest[1:]
+        return ast.CellDecl(name, params, tuple(rest), unshared, stride, span=self._span(meta))
 
     def cell_derive(self, meta: Any, children: list) -> ast.CellDerive:
         unshared = isinstance(children[0], Token) and children[0].type == "UNSHARED"

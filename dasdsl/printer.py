@@ -115,7 +115,8 @@ class _Printer:
 
     def stmt_CellDecl(self, s: ast.CellDecl) -> list[str]:
         prefix = "unshared " if s.unshared else ""
-        lines = [f"{prefix}cell {s.name}{self.params(s.params)} {{"]
+        stride = "" if s.input_stride is None else f" with input stride {self.expr(s.input_stride)}"
+        lines = [f"{prefix}cell {s.name}{self.params(s.params)}{stride} {{"]
         lines[0] += self._trailing(s.span.line)
         bodies = [(stmt, self.cell_stmt(stmt)) for stmt in s.body]
         width = max((len(text) for stmt, (text, opts) in bodies if opts), default=0)

@@ -37,7 +37,8 @@ def _even_for_reduce(shape: Shape, name: str) -> None:
     odd = [s for s in shape[1:] if s % 2]
     if odd:
         raise ShapeError(
-            f"'{name}' with stride 2 is a factorized reduce, which needs even sizes; got {'x'.join(map(str, shape[1:]))}"
+            f"'{name}' with stride 2 is a factorized reduce, which needs even sizes; "
+            f"got {'x'.join(map(str, shape[1:]))}"
         )
 
 
@@ -78,6 +79,8 @@ def op_shape(name: str, args: dict[str, Any], shape: Shape, stride: int) -> Shap
         return (out, *_map_spatial(shape, lambda n: conv_size(n, k, s, pad, d), name)[1:])
     if name == "resblock":
         return (args["out"], *_map_spatial(shape, lambda n: conv_size(n, 3, s, 1), name)[1:])
+    if name == "widen":
+        return (args["out"], *shape[1:])
     if name == "linear":
         if len(shape) != 1:
             raise ShapeError(

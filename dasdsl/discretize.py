@@ -1,0 +1,286 @@
+"""Gate weights to a discrete architecture, written back as an ordinary .das AST.
+
+The DARTS rule (``argmax``): on a node with ``keep k`` the k incoming edges whose
+strongest non-``none`` candidate weighs most survive, each with that candidate;
+on a node without ``keep`` every edge keeps its strongest candidate (``none``
+included, as NAS-Bench-201 counts). ``threshold(t)`` (sigmoid gates) keeps on a
+node without ``keep`` the strongest candidate when its gate is above t, else ``none``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from dasdsl import ast
+from dasdsl.check import Candidate, CellInstance, CheckedSpace
+from dasdsl.ir import NetworkIR, choice_key
+
+Decision = dict[str, int | None]  # choice key -> chosen candidate index, None: the edge is dropped
+
+
+@attrs.frozen
+class Discrete:
+    """A discretized architecture: the decisions, their scores, and the result module."""
+
+    decisions: Decision
+    module: ast.Module
+    score: float
+
+
+def decide(
+    ir: NetworkIR, weights: Mapping[str, Sequence[float]], rule: str = "argmax", threshold: float = 0.5
+) -> Decision:
+    """Pick candidates per choice point from gate weights."""
+    decisions: Decision = {}
+    by_node: dict[tuple[str, str], list[str]] = {}
+    for key, info in ir.choices.items():
+        by_node.setdefault((info.cell_type, info.target), []).append(key)
+    for keys in by_node.values():
+        info = ir.choices[keys[0]]
+        if info.keep is None:
+            for key in keys:
+                w = list(weights[key])
+                best = max(range(len(w)), key=lambda i: w[i])
+                if rule == "threshold" and w[best] < threshold:
+                    none = [i for i, label in enumerate(ir.choices[key].labels) if label == "none"]
+                    decisions[key] = none[0] if none else best
+                else:
+                    decisions[key] = best
+            continue
+        scored = []
+        for order, key in enumerate(keys):
+            w = list(weights[key])
+            real = [i for i, label in enumerate(ir.choices[key].labels) if label != "none"]
+            if not real:
+                decisions[key] = None
+                continue
+            best = max(real, key=lambda i: w[i])
+            scored.append((-w[best], order, key, best))
+        scored.sort()
+        for rank, (_, _, key, best) in enumerate(scored):
+            decisions[key] = best if rank < info.keep else None
+    return decisions
+
+
+def score(ir: NetworkIR, weights: Mapping[str, Sequence[float]], decisions: Decision) -> float:
+    """Sum of the chosen candidates' gate weights: the ranking used for the top-k list."""
+    return float(sum(weights[k][i] for k, i in decisions.items() if i is not None))
+
+
+def _substitute(node: Any, mapping: dict[str, ast.Expr]) -> Any:
+    """Replace cell-parameter names in expressions (derived cells with other arguments)."""
+    if isinstance(node, ast.Name) and node.id in mapping:
+        return mapping[node.id]
+    if isinstance(node, tuple):
+        return tuple(_substitute(n, mapping) for n in node)
+    if attrs.has(type(node)):
+        changes = {}
+        for f in attrs.fields(type(node)):
+            if f.name in ("span", "text"):
+                continue
+            value = getattr(node, f.name)
+            new = _substitute(value, mapping)
+            if new is not value:
+                changes[f.name] = new
+        return attrs.evolve(node, **changes) if changes else node
+    return node
+
+
+def _base_decl(space: CheckedSpace, name: str) -> tuple[ast.CellDecl, dict[str, ast.Expr], tuple[str, ...], bool]:
+    """The CellDecl a (possibly derived) cell stands on, the parameter substitution, its params, unshared."""
+    decls = {s.name: s for s in space.module.body if isinstance(s, (ast.CellDecl, ast.CellDerive))}
+    decl = decls[name]
+    params, unshared = decl.params, decl.unshared
+    mapping: dict[str, ast.Expr] = {}
+    while isinstance(decl, ast.CellDerive):
+        base = decls[decl.base.func]
+        positional = [a.value for a in decl.base.args if a.name is None]
+        keywords = {a.name: a.value for a in decl.base.args if a.name is not None}
+        step: dict[str, ast.Expr] = {}
+        for i, p in enumerate(base.params):
+            expr = positional[i] if i < len(positional) else keywords[p]
+            step[p] = _substitute(expr, mapping)
+        mapping = step
+        decl = base
+    return decl, mapping, params, unshared
+
+
+def _edge_op(cand: Candidate, adapter_width: ast.Expr | None) -> ast.OpExpr:
+    op = cand.source
+    if adapter_width is None:
+        return op
+    widen = ast.Call("widen", (ast.Arg(None, adapter_width),))
+    return ast.OpExpr((*op.steps, widen))
+
+
+def _widest_expr(ir: NetworkIR, inst: CellInstance, src: str, dst: str, index: int) -> ast.Expr | None:
+    """The width a narrower candidate is widened to, as an expression of the cell's parameters."""
+    for g in ir.cells.values():
+        if g.graph["type_name"] != inst.type_name or not g.has_edge(src, dst):
+            continue
+        cands = g.edges[src, dst]["candidates"]
+        if cands[index].adapter is None:
+            return None
+        widest = max(cands, key=lambda c: c.steps[-1].shape_out[0] if not c.is_none else -1)
+        last = widest.source.source.steps[-1]
+        out = {a.name: a.value for a in last.args}.get("out")
+        return out if out is not None else ast.Number(widest.steps[-1].shape_out[0])
+    return None
+
+
+def _cell_result(
+    space: CheckedSpace, ir: NetworkIR, inst: CellInstance, decisions: Decision, new_name: str
+) -> ast.CellDecl:
+    base, mapping, params, unshared = _base_decl(space, inst.name)
+    edges_by_node: dict[str, list[ast.EdgeGroup]] = {}
+    for node in inst.nodes:
+        groups = []
+        for edge in node.edges:
+            if edge.is_choice:
+                index = decisions.get(choice_key(inst.type_name, edge.source, edge.target))
+                if index is None:
+                    continue
+                widest = _widest_expr(ir, inst, edge.source, edge.target, index)
+                op = _edge_op(edge.candidates[index], widest)
+            else:
+                op = edge.candidates[0].source
+            groups.append(ast.EdgeGroup((edge.source,), op))
+        edges_by_node[node.name] = groups
+    # drop nodes that no longer reach the output (their only readers lost their edges)
+    alive = set(inst.output)
+    for node in reversed(inst.nodes):
+        if node.name in alive:
+            alive.update(s for g in edges_by_node[node.name] for s in g.sources)
+    body: list[ast.CellStmt] = []
+    for stmt in base.body:
+        if isinstance(stmt, ast.NodeDecl):
+            if stmt.name not in alive or not edges_by_node.get(stmt.name):
+                continue
+            body.append(ast.NodeDecl(stmt.name, tuple(edges_by_node[stmt.name]), None, stmt.merge))
+        else:
+            body.append(stmt)
+    stride = ast.Number(inst.input_stride) if inst.input_stride != 1 else None
+    body_t = tuple(_substitute(s, mapping) for s in body) if mapping else tuple(body)
+    return ast.CellDecl(new_name, params, body_t, unshared and "#" not in inst.type_name, stride)
+
+
+def to_module(space: CheckedSpace, ir: NetworkIR, decisions: Decision) -> ast.Module:
+    """The discretized space as an AST: every choice replaced by its decision."""
+    types = space.cell_types
+    taken = {s.name for s in space.module.body if isinstance(s, (ast.CellDecl, ast.CellDerive, ast.OpDefDecl))}
+
+    def unshared_name(type_name: str) -> str:
+        name, index = type_name.split("#")
+        candidate = f"{name}_{index}"
+        while candidate in taken:
+            candidate += "_"
+        return candidate
+
+    new_cells: dict[str, ast.CellDecl] = {}
+    used_nested: set[str] = set()
+    for type_name, inst in types.items():
+        new_name = unshared_name(type_name) if "#" in type_name else type_name
+        cell = _cell_result(space, ir, inst, decisions, new_name)
+        new_cells[type_name] = cell
+        for stmt in cell.body:
+            if isinstance(stmt, ast.NodeDecl):
+                for g in stmt.edges:
+                    used_nested.update(c.func for c in g.candidates.steps if c.func in {t.split("#")[0] for t in types})
+    network_types = [item.cell.type_name for item in (space.macro.items if space.macro else ()) if item.cell]
+    keep_types = set(network_types) | used_nested
+    body: list[ast.TopStmt] = []
+    emitted_cells = False
+    for stmt in space.module.body:
+        if isinstance(stmt, ast.OpSetDecl):
+            continue
+        if isinstance(stmt, (ast.CellDecl, ast.CellDerive)):
+            if not emitted_cells:
+                emitted_cells = True
+                body.extend(cell for t, cell in new_cells.items() if t in keep_types)
+            continue
+        if isinstance(stmt, ast.NetworkDecl):
+            body.append(_network(stmt, space, new_cells))
+            continue
+        body.append(stmt)
+    result = ast.Module(ast.SpaceDecl(f"{space.name}_result"), tuple(body))
+    return _drop_unused_ops(result)
+
+
+def _network(net: ast.NetworkDecl, space: CheckedSpace, new_cells: dict[str, ast.CellDecl]) -> ast.NetworkDecl:
+    """Rewrite the cells lines where unshared cells became one cell per instance."""
+    if not any("#" in t for t in new_cells):
+        return net
+    index = 0
+    stmts: list[ast.NetStmt] = []
+    for stmt in net.body:
+        if not isinstance(stmt, ast.Cells):
+            stmts.append(stmt)
+            continue
+        items: list[ast.CellItem] = []
+        for item in stmt.items:
+            decl = next(
+                (
+                    s
+                    for s in space.module.body
+                    if isinstance(s, (ast.CellDecl, ast.CellDerive)) and s.name == item.call.func
+                ),
+                None,
+            )
+            if decl is None or not decl.unshared:
+                items.append(item)
+                if decl is not None:
+                    index += _repeat(item, space)
+                continue
+            for _ in range(_repeat(item, space)):
+                type_name = f"{item.call.func}#{index}"
+                items.append(ast.CellItem(attrs.evolve(item.call, func=new_cells[type_name].name)))
+                index += 1
+        stmts.append(ast.Cells(tuple(items)))
+    return ast.NetworkDecl(tuple(stmts))
+
+
+def _repeat(item: ast.CellItem, space: CheckedSpace) -> int:
+    if item.repeat is None:
+        return 1
+    value = space.checker.eval(item.repeat, dict(space.constants))
+    return value if isinstance(value, int) else 1
+
+
+def _drop_unused_ops(module: ast.Module) -> ast.Module:
+    used: set[str] = set()
+
+    def visit(node: Any) -> None:
+        if isinstance(node, ast.Call):
+            used.add(node.func)
+        if isinstance(node, tuple):
+            for n in node:
+                visit(n)
+        elif attrs.has(type(node)):
+            for f in attrs.fields(type(node)):
+                if f.name != "span":
+                    visit(getattr(node, f.name))
+
+    for _ in range(3):  # op definitions may use each other
+        used.clear()
+        visit(module.body)
+        body = tuple(s for s in module.body if not isinstance(s, ast.OpDefDecl) or s.name in used)
+        if body == module.body:
+            break
+        module = attrs.evolve(module, body=body)
+    return module
+
+
+def header_lines(ir: NetworkIR, weights: Mapping[str, Sequence[float]], decisions: Decision) -> list[str]:
+    """Comment lines recording every choice point's final gate weights and the decision."""
+    lines = ["gate weights at the end of the search (* chosen):"]
+    for key, info in ir.choices.items():
+        chosen = decisions.get(key)
+        parts = [
+            f"{'*' if i == chosen else ''}{label} {w:.3f}"
+            for i, (label, w) in enumerate(zip(info.labels, weights[key]))
+        ]
+        lines.append(f"  {key}: " + ", ".join(parts) + ("  (edge dropped)" if chosen is None else ""))
+    return lines

@@ -1,0 +1,391 @@
+"""A search run end to end: data, bilevel loop, run directory, checkpoints, resume, result .das.
+
+Layout of a run directory (``runs/<space>-<timestamp>/``): ``config.json`` (every
+resolved setting), ``log.jsonl`` (one record per epoch), ``checkpoint.pt`` (written
+atomically every epoch), ``result.das`` and ``summary.json`` at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import attrs
+import numpy as np
+import torch
+
+from dasdsl import data as data_mod
+from dasdsl.check import CheckedSpace, check
+from dasdsl.config import SearchConfig, resolve
+from dasdsl.discretize import decide, header_lines, score, to_module
+from dasdsl.errors import DasError, Span, error
+from dasdsl.ir import NetworkIR
+from dasdsl.lower import FixedNetwork, MixedEdge, Supernet, entropy
+from dasdsl.parse import parse
+from dasdsl.printer import format_das
+from dasdsl.search import Searcher, evaluate, gate_penalty
+
+CHECKPOINT = "checkpoint.pt"
+
+
+def _fail(message: str, hint: str | None = None) -> DasError:
+    return DasError([error(message, Span.unknown("<run>"), hint)])
+
+
+@attrs.frozen
+class Split:
+    """Tensors of the three parts: weights (train), architecture (valid), held-out test."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_valid: torch.Tensor
+    y_valid: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    shape: tuple[int, ...]
+    classes: int
+
+
+def split_data(ds: data_mod.Dataset, share: float, seed: int, device: torch.device) -> Split:
+    """Fixed by seed: ``share`` of the training data trains weights, the rest drives the architecture."""
+    order = np.random.default_rng(seed).permutation(len(ds.x_train))
+    cut = int(round(share * len(order)))
+    if cut < 2 or len(order) - cut < 2:
+        raise _fail(f"split {share} leaves too few samples for one of the parts ({len(order)} in all)")
+
+    def t(a: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(a)).to(device)
+
+    return Split(
+        t(ds.x_train[order[:cut]]),
+        t(ds.y_train[order[:cut]]),
+        t(ds.x_train[order[cut:]]),
+        t(ds.y_train[order[cut:]]),
+        t(ds.x_test),
+        t(ds.y_test),
+        ds.shape,
+        ds.classes,
+    )
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise _fail("--device cuda, but no CUDA device is available", "use --device cpu or auto")
+    if name not in ("cpu", "cuda"):
+        raise _fail(f"unknown device {name!r}", "use cpu, cuda or auto")
+    return torch.device(name)
+
+
+def batches(n: int, batch: int, seed: int, epoch: int) -> list[torch.Tensor]:
+    """Shuffled index batches for one epoch, a function of (seed, epoch) only: resumable."""
+    g = torch.Generator().manual_seed(seed * 100_003 + epoch)
+    perm = torch.randperm(n, generator=g)
+    return [perm[i : i + batch] for i in range(0, n - batch + 1, batch)]
+
+
+def save_atomic(obj: Any, path: Path) -> None:
+    """Write to a temporary file, fsync, rename: a reader sees the old or the new file, never half."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        torch.save(obj, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    try:
+        fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError:
+        pass
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path, device: torch.device) -> dict:
+    try:
+        return torch.load(path, map_location=device, weights_only=True)
+    except FileNotFoundError:
+        raise _fail(f"no checkpoint in {path.parent}", "the run stopped before its first epoch ended") from None
+    except Exception as exc:  # noqa: BLE001 - a damaged file is a user-level problem
+        raise _fail(f"cannot read checkpoint {path}: {type(exc).__name__}: {exc}") from None
+
+
+@attrs.define
+class Run:
+    """Everything one search run needs; ``search()`` drives it."""
+
+    space: CheckedSpace
+    cfg: SearchConfig
+    device: torch.device
+    out: Path
+    source_path: str
+    data: Split | None = None
+    ir: NetworkIR | None = None
+    net: Supernet | None = None
+    searcher: Searcher | None = None
+    start_epoch: int = 0
+
+    def setup(self) -> None:
+        seed_everything(self.cfg.seed)
+        ds = data_mod.load(self.cfg.data, self.space.input_kind)
+        self.data = split_data(ds, self.cfg.split, self.cfg.seed, self.device)
+        self.ir = self.space.graph(self.data.shape, self.data.classes)
+        if not self.ir.has_choices:
+            raise _fail(
+                f"space '{self.space.name}' has no choices to search", "train it directly with 'dasdsl train FILE'"
+            )
+        torch.manual_seed(self.cfg.seed)
+        self.net = Supernet(self.ir, gate=self.cfg.gate, temperature=self.cfg.tau0, hard=self.cfg.hard)
+        self.net.to(self.device)
+        self.searcher = Searcher(self.net, self.cfg, gate_penalty(self.cfg))
+
+    # -- persistence
+    def save(self, epoch: int) -> None:
+        assert self.net is not None and self.searcher is not None
+        state = {
+            "epoch": epoch,
+            "model": self.net.state_dict(),
+            "search": self.searcher.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+            "config": json.dumps(self.cfg.to_json()),
+        }
+        save_atomic(state, self.out / CHECKPOINT)
+
+    def restore(self) -> None:
+        assert self.net is not None and self.searcher is not None
+        state = load_checkpoint(self.out / CHECKPOINT, self.device)
+        self.net.load_state_dict(state["model"])
+        self.searcher.load_state_dict(state["search"])
+        torch.set_rng_state(state["torch_rng"].cpu())
+        self.start_epoch = int(state["epoch"])
+        log = self.out / "log.jsonl"
+        if log.exists():  # records written after the last complete checkpoint are redone
+            lines = log.read_text(encoding="utf-8").splitlines()[: self.start_epoch]
+            write_text_atomic(log, "".join(line + "\n" for line in lines))
+
+    # -- the loop
+    def gate_weights(self) -> dict[str, list[float]]:
+        assert self.net is not None
+        with torch.no_grad():
+            self.net.hard = False
+            w = {k: v.detach().cpu().tolist() for k, v in self.net.gate_weights().items()}
+            self.net.hard = self.cfg.hard
+        return w
+
+    def skip_count(self, weights: dict[str, list[float]]) -> int:
+        assert self.ir is not None
+        decisions = decide(self.ir, weights, self.cfg.discretize, self.cfg.threshold)
+        return sum(1 for k, i in decisions.items() if i is not None and self.ir.choices[k].labels[i] == "skip")
+
+    def epoch(self, epoch: int, progress: Callable[[int, int, dict], None] | None = None) -> dict[str, Any]:
+        assert self.data is not None and self.searcher is not None and self.net is not None
+        d, cfg = self.data, self.cfg
+        self.searcher.new_epoch(epoch)
+        lr = self.searcher._lr()
+        train_idx = batches(len(d.x_train), cfg.batch, cfg.seed, epoch)
+        valid_idx = batches(len(d.x_valid), cfg.batch, cfg.seed + 1, epoch)
+        steps = min(len(train_idx), len(valid_idx))
+        if steps == 0:
+            raise _fail(
+                f"batch {cfg.batch} is larger than the data split ({len(d.x_train)} / {len(d.x_valid)})",
+                "lower --batch",
+            )
+        losses, accs = [], []
+        for s in range(steps):
+            ti, vi = train_idx[s], valid_idx[s]
+            loss, acc = self.searcher.step((d.x_train[ti], d.y_train[ti]), (d.x_valid[vi], d.y_valid[vi]))
+            if not np.isfinite(loss):
+                raise _fail(
+                    f"the training loss became {loss} at epoch {epoch + 1}, step {s + 1}",
+                    f"the last complete checkpoint is kept in {self.out}; lower the learning rate "
+                    '(--set weights="sgd(lr = ...)") or the gradient clip',
+                )
+            losses.append(loss)
+            accs.append(acc)
+            if progress:
+                progress(s + 1, steps, {"loss": float(np.mean(losses)), "acc": float(np.mean(accs))})
+        self.searcher.end_epoch()
+        valid_loss, valid_acc = evaluate(self.net, d.x_valid, d.y_valid)
+        weights = self.gate_weights()
+        return {
+            "epoch": epoch + 1,
+            "train_loss": float(np.mean(losses)),
+            "train_acc": float(np.mean(accs)),
+            "valid_loss": valid_loss,
+            "valid_acc": valid_acc,
+            "lr": lr,
+            "temperature": float(self.net.temperature),
+            "skip_count": self.skip_count(weights),
+            "entropy": {k: entropy(torch.tensor(w)) for k, w in weights.items()},
+            "gates": weights,
+        }
+
+
+def inherit_weights(fixed: FixedNetwork, supernet: Supernet, ir: NetworkIR, decisions: dict[str, int | None]) -> int:
+    """Copy the supernet's weights into the discretized network; returns how many tensors were copied."""
+    source = supernet.state_dict()
+    mixed_prefix: dict[str, str] = {}
+    for name, module in supernet.named_modules():
+        if isinstance(module, MixedEdge):
+            chosen = decisions.get(module.key)
+            if chosen is not None:
+                mixed_prefix[name + "."] = f"{name}.candidates.{chosen}."
+    target = fixed.state_dict()
+    copied = 0
+    for name in target:
+        src_name = name
+        for prefix, replacement in mixed_prefix.items():
+            if name.startswith(prefix):
+                src_name = replacement + name[len(prefix) :]
+                break
+        if src_name in source and source[src_name].shape == target[name].shape:
+            target[name] = source[src_name].clone()
+            copied += 1
+    fixed.load_state_dict(target)
+    return copied
+
+
+def discretize(run: Run) -> tuple[str, dict[str, int | None], dict[str, list[float]]]:
+    """The result .das text and its decisions."""
+    assert run.ir is not None
+    weights = run.gate_weights()
+    decisions = decide(run.ir, weights, run.cfg.discretize, run.cfg.threshold)
+    module = to_module(run.space, run.ir, decisions)
+    return format_das(module), decisions, weights
+
+
+def train_fixed(
+    net: torch.nn.Module,
+    data: Split,
+    epochs: int,
+    batch: int,
+    lr: float,
+    seed: int,
+    augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
+    progress: Callable[[int, int, dict], None] | None = None,
+    weight_decay: float = 3e-4,
+    on_epoch: Callable[[dict], None] | None = None,
+) -> list[dict]:
+    """Plain training of a fixed network: SGD with momentum, cosine schedule, gradient clipping."""
+    opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9, weight_decay=weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(epochs, 1))
+    loss_fn = torch.nn.CrossEntropyLoss()
+    history = []
+    for epoch in range(epochs):
+        net.train()
+        g = torch.Generator().manual_seed(seed * 7919 + epoch)
+        losses, accs = [], []
+        idx_batches = batches(len(data.x_train), batch, seed + 17, epoch)
+        for s, idx in enumerate(idx_batches):
+            x, y = data.x_train[idx], data.y_train[idx]
+            if augment is not None:
+                x = augment(x, g)
+            opt.zero_grad(set_to_none=True)
+            logits = net(x)
+            loss = loss_fn(logits, y)
+            if not torch.isfinite(loss):
+                raise _fail(f"the training loss became {float(loss)} at epoch {epoch + 1}", "lower the learning rate")
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
+            opt.step()
+            losses.append(float(loss))
+            accs.append(float((logits.argmax(1) == y).float().mean()))
+            if progress:
+                progress(s + 1, len(idx_batches), {"loss": float(np.mean(losses)), "acc": float(np.mean(accs))})
+        sched.step()
+        valid_loss, valid_acc = evaluate(net, data.x_valid, data.y_valid)
+        history.append(
+            {
+                "epoch": epoch + 1,
+                "train_loss": float(np.mean(losses)),
+                "train_acc": float(np.mean(accs)),
+                "valid_loss": valid_loss,
+                "valid_acc": valid_acc,
+            }
+        )
+        if on_epoch is not None:
+            on_epoch(history[-1])
+    return history
+
+
+def random_shift(pad: int) -> Callable[[torch.Tensor, torch.Generator], torch.Tensor]:
+    """Standard image augmentation: pad and randomly crop back (a shift of up to ``pad`` pixels)."""
+
+    def augment(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        if x.dim() < 3 or pad == 0:
+            return x
+        padded = torch.nn.functional.pad(x, (pad,) * (2 * (x.dim() - 2)))
+        out = torch.empty_like(x)
+        for i in range(len(x)):
+            offsets = torch.randint(0, 2 * pad + 1, (x.dim() - 2,), generator=g).tolist()
+            index = (slice(None), *tuple(slice(o, o + s) for o, s in zip(offsets, x.shape[2:])))
+            out[i] = padded[i][index]
+        return out
+
+    return augment
+
+
+def load_space(path: str, plugins: list[str] | tuple[str, ...] = ()) -> CheckedSpace:
+    from dasdsl import load
+
+    return load(path, plugins)
+
+
+def space_from_text(text: str, file: str) -> CheckedSpace:
+    return check(parse(text, file), text)
+
+
+def new_run_dir(root: str | Path, space: str) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    base = Path(root) / f"{space}-{stamp}"
+    path, n = base, 1
+    while path.exists():
+        n += 1
+        path = base.with_name(f"{base.name}-{n}")
+    path.mkdir(parents=True)
+    return path
+
+
+def config_for(space: CheckedSpace, overrides: dict[str, tuple[Any, ...]]) -> SearchConfig:
+    """The space's search block, then the command line's settings."""
+    base = resolve(space.search)
+    if "data" not in space.search:
+        base = attrs.evolve(base, data=data_mod.default_source(space.input_kind))
+    return resolve(overrides, base) if overrides else base
+
+
+def result_header(
+    source: str,
+    cfg: SearchConfig,
+    epochs_done: int,
+    supernet_acc: float,
+    discrete_acc: float,
+    ir: NetworkIR,
+    weights: dict[str, list[float]],
+    decisions: dict[str, int | None],
+) -> list[str]:
+    head = [
+        f"searched from {source}, seed {cfg.seed}, {epochs_done} epochs on {cfg.data}, "
+        f"valid acc {supernet_acc:.3f} (supernet) / {discrete_acc:.3f} (discretized)",
+        f"score {score(ir, weights, decisions):.3f} (sum of the chosen candidates' gate weights)",
+    ]
+    return head + header_lines(ir, weights, decisions)

@@ -1,0 +1,220 @@
+"""Bilevel search (DARTS): architecture steps on validation batches, weight steps on training batches.
+
+The short contract of NASLib's optimizers: ``new_epoch``, ``step(train, valid)``,
+``end_epoch``; a new hypergradient or penalty plugs in by overriding one method.
+Hypergradients of L_val(w - xi * dL_train/dw, alpha) with respect to alpha:
+
+- ``first_order``: dL_val(w, alpha)/dalpha, the unrolled step ignored;
+- ``second_order``: as the DARTS paper, the Hessian-vector product by central
+  finite differences, no deep copy of the model (functional parameters);
+- ``exact``: autograd through the unrolled step (torch.func), no finite-difference error.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+from torch import nn
+from torch.func import functional_call
+
+from dasdsl.config import SearchConfig
+from dasdsl.lower import Supernet
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+def temperature_at(cfg: SearchConfig, epoch: int) -> float:
+    """tau0 -> tau1 over the run: constant, linear, exponential or cosine."""
+    if cfg.tau_schedule == "constant" or cfg.epochs <= 1:
+        return cfg.tau0 if cfg.tau_schedule == "constant" else cfg.tau1 if epoch >= cfg.epochs - 1 else cfg.tau0
+    t = min(max(epoch / (cfg.epochs - 1), 0.0), 1.0)
+    if cfg.tau_schedule == "linear":
+        return cfg.tau0 + (cfg.tau1 - cfg.tau0) * t
+    if cfg.tau_schedule == "exponential":
+        return cfg.tau0 * (cfg.tau1 / cfg.tau0) ** t
+    return cfg.tau1 + 0.5 * (cfg.tau0 - cfg.tau1) * (1 + math.cos(math.pi * t))
+
+
+class Searcher:
+    """Owns the supernet's two optimizers and runs one bilevel step at a time."""
+
+    def __init__(self, net: Supernet, cfg: SearchConfig, penalty: Callable[[Supernet], torch.Tensor] | None = None):
+        self.net = net
+        self.cfg = cfg
+        self.penalty = penalty
+        self.weights = list(net.weight_parameters())
+        self.w_names = [n for n, p in net.named_parameters() if not n.startswith("alphas.")]
+        self.w_opt = torch.optim.SGD(
+            self.weights, lr=cfg.w_lr, momentum=cfg.w_momentum, weight_decay=cfg.w_weight_decay
+        )
+        self.a_opt = torch.optim.Adam(
+            net.arch_parameters(), lr=cfg.a_lr, betas=cfg.a_betas, weight_decay=cfg.a_weight_decay
+        )
+        t_max = max(cfg.epochs, 1)
+        if cfg.w_schedule == "cosine":
+            self.schedule: torch.optim.lr_scheduler.LRScheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
+                self.w_opt, t_max, eta_min=cfg.w_lr_min
+            )
+        else:
+            self.schedule = torch.optim.lr_scheduler.LambdaLR(self.w_opt, lambda _: 1.0)
+        self.loss_fn = nn.CrossEntropyLoss()
+
+    # -- the NASLib-style contract
+    def new_epoch(self, epoch: int) -> None:
+        self.net.temperature = temperature_at(self.cfg, epoch)
+
+    def end_epoch(self) -> None:
+        self.schedule.step()
+
+    def step(self, train: Batch, valid: Batch) -> tuple[float, float]:
+        """One architecture step, then one weight step; returns (train loss, train accuracy)."""
+        self.net.train()
+        self.arch_step(train, valid)
+        return self.weight_step(train)
+
+    # -- steps
+    def weight_step(self, train: Batch) -> tuple[float, float]:
+        x, y = train
+        self.w_opt.zero_grad(set_to_none=True)
+        logits = self.net(x)
+        loss = self.loss_fn(logits, y)
+        loss.backward()
+        nn.utils.clip_grad_norm_(self.weights, self.cfg.grad_clip)
+        self.w_opt.step()
+        for a in self.net.arch_parameters():
+            a.grad = None
+        return float(loss.detach()), float((logits.argmax(1) == y).float().mean())
+
+    def arch_step(self, train: Batch, valid: Batch) -> None:
+        self.a_opt.zero_grad(set_to_none=True)
+        grads = self.hypergradient(train, valid)
+        if self.penalty is not None:
+            extra = torch.autograd.grad(self.penalty(self.net), self.net.arch_parameters(), allow_unused=True)
+            grads = [g if e is None else g + e for g, e in zip(grads, extra)]
+        for a, g in zip(self.net.arch_parameters(), grads):
+            a.grad = g.detach()
+        self.a_opt.step()
+
+    def hypergradient(self, train: Batch, valid: Batch) -> list[torch.Tensor]:
+        method = self.cfg.hypergradient
+        if method == "first_order":
+            return self.first_order(valid)
+        if method == "second_order":
+            return self.second_order(train, valid)
+        if method == "exact":
+            return self.exact(train, valid)
+        raise ValueError(f"unknown hypergradient {method!r}")
+
+    # -- hypergradients
+    def _loss(self, params: dict[str, torch.Tensor], batch: Batch) -> torch.Tensor:
+        x, y = batch
+        return self.loss_fn(functional_call(self.net, params, (x,), strict=False), y)
+
+    def _arch_grad(self, loss: torch.Tensor) -> list[torch.Tensor]:
+        grads = torch.autograd.grad(loss, self.net.arch_parameters(), allow_unused=True)
+        return [torch.zeros_like(a) if g is None else g for a, g in zip(self.net.arch_parameters(), grads)]
+
+    def first_order(self, valid: Batch) -> list[torch.Tensor]:
+        x, y = valid
+        return self._arch_grad(self.loss_fn(self.net(x), y))
+
+    def _virtual_step(self, grads: list[torch.Tensor], lr: float) -> list[torch.Tensor]:
+        """w - lr * (momentum buffer * mu + grad + weight_decay * w): the SGD step DARTS unrolls."""
+        out = []
+        for w, g in zip(self.weights, grads):
+            d = g + self.cfg.w_weight_decay * w
+            buf = self.w_opt.state.get(w, {}).get("momentum_buffer")
+            if buf is not None:
+                d = d + self.cfg.w_momentum * buf
+            out.append(w - lr * d)
+        return out
+
+    def _lr(self) -> float:
+        return float(self.w_opt.param_groups[0]["lr"])
+
+    def second_order(self, train: Batch, valid: Batch) -> list[torch.Tensor]:
+        lr = self._lr()
+        g_train = torch.autograd.grad(self._loss({}, train), self.weights, allow_unused=True)
+        g_train = [torch.zeros_like(w) if g is None else g for w, g in zip(self.weights, g_train)]
+        unrolled = [w.detach().requires_grad_(True) for w in self._virtual_step(list(g_train), lr)]
+        loss_v = self._loss(dict(zip(self.w_names, unrolled)), valid)
+        grads = torch.autograd.grad(loss_v, [*self.net.arch_parameters(), *unrolled], allow_unused=True)
+        n_arch = len(self.net.arch_parameters())
+        d_alpha = [torch.zeros_like(a) if g is None else g for a, g in zip(self.net.arch_parameters(), grads[:n_arch])]
+        v = [torch.zeros_like(w) if g is None else g for w, g in zip(unrolled, grads[n_arch:])]
+        norm = torch.sqrt(sum((t * t).sum() for t in v))
+        if float(norm) == 0.0:
+            return d_alpha
+        eps = 0.01 / norm
+        plus = {n: (w + eps * d).detach() for n, w, d in zip(self.w_names, self.weights, v)}
+        minus = {n: (w - eps * d).detach() for n, w, d in zip(self.w_names, self.weights, v)}
+        g_plus = self._arch_grad(self._loss(plus, train))
+        g_minus = self._arch_grad(self._loss(minus, train))
+        return [da - lr * (gp - gm) / (2 * eps) for da, gp, gm in zip(d_alpha, g_plus, g_minus)]
+
+    def exact(self, train: Batch, valid: Batch) -> list[torch.Tensor]:
+        lr = self._lr()
+        params = [w.detach().requires_grad_(True) for w in self.weights]
+        loss_t = self._loss(dict(zip(self.w_names, params)), train)
+        g_train = torch.autograd.grad(loss_t, params, create_graph=True, allow_unused=True)
+        unrolled = []
+        for w, p, g in zip(self.weights, params, g_train):
+            d = (torch.zeros_like(p) if g is None else g) + self.cfg.w_weight_decay * p
+            buf = self.w_opt.state.get(w, {}).get("momentum_buffer")
+            if buf is not None:
+                d = d + self.cfg.w_momentum * buf
+            unrolled.append(p - lr * d)
+        return self._arch_grad(self._loss(dict(zip(self.w_names, unrolled)), valid))
+
+    # -- state for checkpoints
+    def state_dict(self) -> dict:
+        return {
+            "w_opt": self.w_opt.state_dict(),
+            "a_opt": self.a_opt.state_dict(),
+            "schedule": self.schedule.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.w_opt.load_state_dict(state["w_opt"])
+        self.a_opt.load_state_dict(state["a_opt"])
+        self.schedule.load_state_dict(state["schedule"])
+
+
+def evaluate(net: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 256) -> tuple[float, float]:
+    """(mean loss, accuracy) in eval mode."""
+    was_training = net.training
+    net.eval()
+    loss_fn = nn.CrossEntropyLoss(reduction="sum")
+    total, correct = 0.0, 0
+    with torch.no_grad():
+        for i in range(0, len(x), batch):
+            logits = net(x[i : i + batch])
+            total += float(loss_fn(logits, y[i : i + batch]))
+            correct += int((logits.argmax(1) == y[i : i + batch]).sum())
+    net.train(was_training)
+    return total / max(len(x), 1), correct / max(len(x), 1)
+
+
+def gate_penalty(cfg: SearchConfig) -> Callable[[Supernet], torch.Tensor] | None:
+    """l1, entropy and zero-one penalties on the gate weights (cost penalties: dasdsl.cost)."""
+    terms = [(k, lam) for k, _, lam in cfg.penalties if k in ("l1", "entropy", "zero_one") and lam > 0]
+    if not terms:
+        return None
+
+    def penalty(net: Supernet) -> torch.Tensor:
+        weights = net.gate_weights()
+        total = torch.zeros(())
+        for kind, lam in terms:
+            for w in weights.values():
+                if kind == "l1":
+                    total = total + lam * w.abs().sum()
+                elif kind == "entropy":
+                    p = w / w.sum()
+                    total = total + lam * -(p * torch.log(p.clamp_min(1e-12))).sum()
+                else:  # FairDARTS zero-one loss: push every gate to 0 or 1
+                    total = total + lam * -((w - 0.5) ** 2).mean()
+        return total
+
+    return penalty
