@@ -224,7 +224,9 @@ class CheckedSpace:
             raise DasError(
                 [
                     error(
-                        f"space '{self.name}' still has {len(ir.choices)} choice points (first: {first.key}); "
+                        f"space '{self.name}' still has {len(ir.choices)} "
+                        f"choice point{'' if len(ir.choices) == 1 else 's'} "
+                        f"(first: {first.key}); "
                         "a fixed network needs one op per edge",
                         self.module.space.span,
                         "search it with 'dasdsl run', or build space.supernet(...)",
@@ -743,7 +745,7 @@ class _Checker:
         self, name: str, args: dict[str, Any], span: Span, symbolic: bool, type_name: str
     ) -> CellInstance | None:
         decl = self.cells[name]
-        stride = 1
+        stride: int | None = None  # the outermost declared stride wins
         seen = [name]
         while isinstance(decl, ast.CellDerive):
             env = dict(self.constants)
@@ -760,7 +762,7 @@ class _Checker:
                 if s is None:
                     return None
                 if not isinstance(s, Unknown):
-                    stride = s if stride == 1 else stride
+                    stride = s if stride is None else stride
             base = decl.base.func
             if base not in self.cells:
                 self.err(
@@ -778,7 +780,7 @@ class _Checker:
             if bound is None:
                 return None
             args, decl = bound, self.cells[base]
-        if decl.input_stride is not None and stride == 1:  # `cell reduce(c) with input stride 2 { ... }`
+        if decl.input_stride is not None and stride is None:  # `cell reduce(c) with input stride 2 { ... }`
             env = dict(self.constants)
             env.update(args)
             if self.input_kind == "vector":
@@ -793,7 +795,7 @@ class _Checker:
                 return None
             if not isinstance(s, Unknown):
                 stride = s
-        return self._cell_body(decl, args, stride, type_name, self.cells[name], symbolic)
+        return self._cell_body(decl, args, stride or 1, type_name, self.cells[name], symbolic)
 
     def _derive_cycle(self, members: list[str]) -> None:
         """Report ``cell a = b``, ``cell b = a`` once, at the earliest declaration in the cycle."""
@@ -1089,7 +1091,7 @@ class _Checker:
                 opset = self.opsets[name]
                 if not opset.ops.ops:
                     return True, None  # reported at the op set
-                return True, self._list(opset.ops, env)
+                return True, self._list(opset.ops, env, (name,))
             cand = self._expand(cands, env, in_choice=True)
             return False, None if cand is None else (cand,)
         if not cands.ops:
@@ -1097,14 +1099,24 @@ class _Checker:
             return True, None
         return True, self._list(cands, env)
 
-    def _list(self, ops: ast.OpList, env: dict[str, Any]) -> tuple[Candidate, ...] | None:
+    def _list(self, ops: ast.OpList, env: dict[str, Any], within: tuple[str, ...] = ()) -> tuple[Candidate, ...] | None:
         result: list[Candidate] = []
         ok = True
         labels: set[str] = set()
         for op in ops.ops:
             if len(op.steps) == 1 and not op.steps[0].args and op.steps[0].func in self.opsets:
-                self.used.add(op.steps[0].func)
-                inner = self._list(self.opsets[op.steps[0].func].ops, env)
+                name = op.steps[0].func
+                self.used.add(name)
+                if name in within:
+                    path = " -> ".join([*within[within.index(name) :], name])
+                    self.err(
+                        f"op set '{name}' contains itself: {path}",
+                        op.span,
+                        "an op set may list other sets, but not itself",
+                    )
+                    ok = False
+                    continue
+                inner = self._list(self.opsets[name].ops, env, (*within, name))
                 parts = inner or ()
                 ok = ok and inner is not None
             else:

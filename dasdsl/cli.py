@@ -19,6 +19,10 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _power_of_ten(n: int) -> str:
     if n == 0:
         return "0"
@@ -43,9 +47,9 @@ def cmd_check(args: argparse.Namespace) -> int:
             print(w.render(space.source), file=sys.stderr)
         s = space_stats(space)
         print(
-            f"{file}: ok: {s.cell_types} cell type{'s' if s.cell_types != 1 else ''}, {s.nodes} nodes, "
-            f"{s.edges} edges, {s.choice_points} choice points, "
-            f"{s.architectures:,} architectures (~{_power_of_ten(s.architectures)})"
+            f"{file}: ok: {_plural(s.cell_types, 'cell type')}, {_plural(s.nodes, 'node')}, "
+            f"{_plural(s.edges, 'edge')}, {_plural(s.choice_points, 'choice point')}, "
+            f"{s.architectures:,} architecture{'s' if s.architectures != 1 else ''} (~{_power_of_ten(s.architectures)})"
         )
     return status
 
@@ -280,13 +284,35 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     device = r.pick_device(args.device)
     if args.resume:
+        given = [
+            f"--{k.replace('_', '-')}"
+            for k in ("data", "epochs", "batch", "seed", "split", "hypergradient", "gate", "finetune")
+            if getattr(args, k) is not None
+        ]
+        if args.space or args.set or given:
+            drop = ", ".join(given or (["SPACE"] if args.space else ["--set"]))
+            message = f"--resume continues a run with the settings it started with; drop {drop}"
+            raise DasError([_usage_diag(message)])
         out = Path(args.resume)
         if not (out / "config.json").is_file() or not (out / "space.das").is_file():
             raise DasError([_usage_diag(f"{out} is not a run directory (no config.json / space.das)")])
-        meta = json.loads((out / "config.json").read_text(encoding="utf-8"))
-        cfg = SearchConfig.from_json(meta["search"])
-        space = r.space_from_text((out / "space.das").read_text(encoding="utf-8"), meta["source"])
-        source = meta["source"]
+        try:
+            meta = json.loads((out / "config.json").read_text(encoding="utf-8"))
+            cfg = SearchConfig.from_json(meta["search"])
+            source = str(meta["source"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise DasError(
+                [
+                    _usage_diag(
+                        f"{out / 'config.json'} is damaged ({type(exc).__name__}: {exc}); the run cannot be resumed"
+                    )
+                ]
+            ) from None
+        space = r.space_from_text((out / "space.das").read_text(encoding="utf-8"), str(out / "space.das"))
+        run = r.Run(space, cfg, device, out, source)
+        run.setup()
+        if (out / r.CHECKPOINT).exists():
+            run.restore()
     else:
         if not args.space:
             raise DasError([_usage_diag("dasdsl run needs a SPACE file (or --resume RUN_DIR)")])
@@ -295,14 +321,13 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(w.render(space.source), file=sys.stderr)
         cfg = r.config_for(space, _overrides(args))
         source = args.space
+        run = r.Run(space, cfg, device, None, source)
+        run.setup()  # data and supernet first: a bad start leaves no run directory behind
         out = r.new_run_dir(args.out, space.name)
+        run.out = out
         shutil.copyfile(args.space, out / "space.das")
         meta = {"source": source, "device": str(device), "plugins": args.plugin, "search": cfg.to_json()}
         (out / "config.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    run = r.Run(space, cfg, device, out, source)
-    run.setup()
-    if args.resume and (out / r.CHECKPOINT).exists():
-        run.restore()
     assert run.data is not None and run.net is not None and run.ir is not None
     print(f"run directory: {out}", file=sys.stderr)
     log = out / "log.jsonl"
@@ -338,7 +363,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     header = r.result_header(source, cfg, cfg.epochs, supernet_acc, discrete_acc, run.ir, weights, decisions)
     from dasdsl.printer import format_das
 
-    final = format_das(result.module, header)
+    final = format_das(r.with_data(result.module, cfg.data), header)
     r.write_text_atomic(out / "result.das", final)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     print(_summary_text(result, summary, out))
@@ -500,5 +525,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(exc.render(), file=sys.stderr)
         return EXIT_ERRORS
     except KeyboardInterrupt:
-        print("dasdsl: interrupted", file=sys.stderr)
+        print(
+            "dasdsl: interrupted; what was written so far is kept (a run resumes with --resume RUN_DIR)",
+            file=sys.stderr,
+        )
         return 130
+    except Exception as exc:  # an internal bug: one paragraph, the traceback only on request
+        import os
+        import traceback
+
+        if os.environ.get("DASDSL_DEBUG"):
+            traceback.print_exc()
+        print(
+            f"dasdsl: internal error: {type(exc).__name__}: {exc}\nThis is a bug in dasdsl, not in your input; "
+            "set DASDSL_DEBUG=1 to see the traceback and please report it.",
+            file=sys.stderr,
+        )
+        return 3

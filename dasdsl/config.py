@@ -221,6 +221,6 @@ def parse_override(key: str, text: str) -> tuple[Any, ...]:
     try:
         space = check(parse(source, "<command line>"), source)
     except DasError as exc:
-        msgs = "; ".join(d.message for d in exc.errors)
-        raise _fail(f"cannot read --{key.replace('_', '-')} {text!r}: {msgs}") from None
+        first = exc.errors[0]
+        raise _fail(f"cannot read the setting '{key} {text}': {first.message}", first.hint) from None
     return space.search[key]

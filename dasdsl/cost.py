@@ -31,8 +31,16 @@ def candidate_params(ir: NetworkIR) -> tuple[int, dict[str, list[int]]]:
         net = Supernet(ir, affine=True)
     per_choice: dict[str, list[int]] = {}
     inside = 0
+    nested = {
+        id(m)
+        for outer in net.modules()
+        if isinstance(outer, MixedEdge)
+        for m in outer.candidates.modules()
+        if isinstance(m, MixedEdge)
+    }
     for module in net.modules():
-        if isinstance(module, MixedEdge):
+        # a cell used as a candidate counts whole (at supernet size) inside its outer candidate
+        if isinstance(module, MixedEdge) and id(module) not in nested:
             counts = [count_parameters(c) for c in module.candidates]
             inside += sum(counts)
             acc = per_choice.setdefault(module.key, [0] * len(counts))
@@ -50,7 +58,8 @@ def param_summary(ir: NetworkIR) -> ParamSummary:
     smallest = largest = fixed
     by_node: dict[tuple[str, str], list[str]] = defaultdict(list)
     for key, info in ir.choices.items():
-        by_node[(info.cell_type, info.target)].append(key)
+        if key in per_choice:  # choices of cells used as candidates are inside their outer candidate
+            by_node[(info.cell_type, info.target)].append(key)
     for keys in by_node.values():
         info = ir.choices[keys[0]]
         if info.keep is None:

@@ -183,10 +183,20 @@ def _npz(path: str, kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
             f"npz: {path} has no array {' or '.join(sorted(missing))}; it holds {', '.join(sorted(names))}",
             "name the arrays x and y (and optionally x_test and y_test)",
         )
-    x, y = arrays["x"], arrays["y"]
-    if "x_test" in names and "y_test" in names:
-        x_test, y_test = arrays["x_test"], arrays["y_test"]
-    else:
+    has_test = "x_test" in names and "y_test" in names
+    try:  # arrays are read lazily: object arrays and damaged members fail here, not at np.load
+        x, y = arrays["x"], arrays["y"]
+        if has_test:
+            x_test, y_test = arrays["x_test"], arrays["y_test"]
+    except Exception as exc:
+        raise _fail(f"npz: cannot read the arrays of {path}: {type(exc).__name__}: {exc}") from None
+    pairs = (("", x, y), ("_test", x_test, y_test)) if has_test else (("", x, y),)
+    for part, xs, ys in pairs:  # before the split below indexes y by x's length
+        if np.ndim(xs) == 0 or np.ndim(ys) == 0 or len(xs) != len(ys):
+            raise _fail(
+                f"npz: x{part} has shape {np.shape(xs)} but y{part} {np.shape(ys)}; expected one label per sample"
+            )
+    if not has_test:
         order = np.random.default_rng(1234).permutation(len(x))
         cut = int(0.8 * len(x))
         x, y, x_test, y_test = x[order[:cut]], y[order[:cut]], x[order[cut:]], y[order[cut:]]
@@ -198,11 +208,9 @@ def _npz(path: str, kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
             raise _fail(f"npz: labels {name} have dtype {arr.dtype}; expected integers")
         if arr.ndim != 1:
             raise _fail(f"npz: labels {name} have shape {arr.shape}; expected one label per sample")
-    if len(x) != len(y) or len(x_test) != len(y_test):
-        raise _fail(f"npz: {len(x)} samples but {len(y)} labels")
-    if kind != "vector" and x.ndim == 2:
-        x, x_test = x[:, None], x_test[:, None]
-    if kind == "image" and x.ndim == 3:
+    # one missing channel axis is added: (N, L) -> (N, 1, L) for sequences, (N, H, W) -> (N, 1, H, W) for
+    # images; flat vectors are not images (they are left for _as_kind to reject)
+    if (kind == "sequence" and x.ndim == 2) or (kind == "image" and x.ndim == 3):
         x, x_test = x[:, None], x_test[:, None]
     return x.astype(np.float32), y.astype(np.int64), x_test.astype(np.float32), y_test.astype(np.int64)
 
@@ -245,12 +253,19 @@ def load(spec: Any, kind: str) -> Dataset:
         raise _fail(f"data '{name}': training samples have shape {x.shape[1:]} but test samples {x_test.shape[1:]}")
     if len(x) < 4:
         raise _fail(f"data '{name}' has only {len(x)} training samples")
+    if len(x_test) == 0:
+        raise _fail(f"data '{name}' has no test samples")
     for label, arr in (("training", x), ("test", x_test)):
         if not np.isfinite(arr).all():
             raise _fail(f"data '{name}': the {label} inputs contain NaN or infinite values")
     if y.min() < 0 or y_test.min() < 0:
         raise _fail(f"data '{name}': negative labels")
     classes = int(max(y.max(), y_test.max())) + 1
+    if classes > len(y) + len(y_test):  # a stray label would size the classifier to it (and may exhaust memory)
+        raise _fail(
+            f"data '{name}': labels run up to {classes - 1}, more classes than the {len(y) + len(y_test)} samples",
+            "labels must be class indices 0 .. K-1",
+        )
     return Dataset(name, x.astype(np.float32), y, x_test.astype(np.float32), y_test, classes)
 
 

@@ -218,8 +218,14 @@ class Network(nn.Module):
             self.items[node] = module
             self.plan.append((node, [ports[p] for p in sorted(ports)]))
             position[node] = len(position)
+        # channels-last pays for the depthwise convolutions of image spaces on CPU (bench/compile.py, docs)
+        self.channels_last = len(ir.input_shape) == 3
+        if self.channels_last:
+            self.to(memory_format=torch.channels_last)
 
     def run(self, x: torch.Tensor) -> torch.Tensor:
+        if self.channels_last and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
         outputs = [x]
         for node, reads in self.plan:
             outputs.append(self.items[node](*[outputs[i] for i in reads]))
@@ -249,6 +255,7 @@ class Supernet(Network):
         self.temperature = temperature
         self.hard = hard
         self.choice_keys = list(ir.choices)
+        self.fixed_weights: dict[str, torch.Tensor] | None = None  # set to evaluate one architecture
         self.alphas = nn.ParameterList(
             [nn.Parameter(1e-3 * torch.randn(len(ir.choices[k].labels))) for k in self.choice_keys]
         )
@@ -266,7 +273,7 @@ class Supernet(Network):
         }
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.ctx.weights = self.gate_weights()
+        self.ctx.weights = self.fixed_weights if self.fixed_weights is not None else self.gate_weights()
         try:
             return self.run(x)
         finally:

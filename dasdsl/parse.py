@@ -363,15 +363,20 @@ class _Builder(Transformer):
     def node_decl(self, meta: Any, children: list) -> ast.NodeDecl:
         name = str(children[0])
         edges = tuple(c for c in children[1:] if isinstance(c, ast.EdgeGroup))
-        keep = next((c[1] for c in children[1:] if isinstance(c, tuple) and c[0] == "keep"), None)
-        merge = next((c[1] for c in children[1:] if isinstance(c, tuple) and c[0] == "merge"), None)
-        return ast.NodeDecl(name, edges, keep, merge, span=self._span(meta))
+        options: dict[str, Any] = {}
+        for c in children[1:]:
+            if isinstance(c, tuple):
+                kind, value, span = c
+                if kind in options:
+                    raise DasError([error(f"'{kind}' is given twice on node '{name}'", span, f"give '{kind}' once")])
+                options[kind] = value
+        return ast.NodeDecl(name, edges, options.get("keep"), options.get("merge"), span=self._span(meta))
 
     def keep(self, meta: Any, children: list) -> tuple:
-        return ("keep", children[0])
+        return ("keep", children[0], self._span(meta))
 
     def merge(self, meta: Any, children: list) -> tuple:
-        return ("merge", str(children[0]))
+        return ("merge", str(children[0]), self._span(meta))
 
     def edge_group(self, meta: Any, children: list) -> ast.EdgeGroup:
         return ast.EdgeGroup(children[0], children[1], span=self._span(meta))

@@ -256,8 +256,8 @@ def _rows(ops: tuple[ast.OpExpr, ...], texts: list[str], width: int) -> list[lis
             last_op, _ = rows[-1][-1]
             same_source_line = op.span.line > 0 and op.span.line == last_op.span.line
             used = sum(len(t) + 2 for _, t in rows[-1])
-            fits = op.span.line <= 0 and last_op.span.line <= 0 and used + len(text) + 1 <= width
-            if same_source_line or fits:
+            fits = used + len(text) + 1 <= width
+            if fits and (same_source_line or (op.span.line <= 0 and last_op.span.line <= 0)):
                 rows[-1].append((op, text))
                 continue
         rows.append([(op, text)])

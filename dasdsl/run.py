@@ -19,6 +19,7 @@ import attrs
 import numpy as np
 import torch
 
+from dasdsl import ast
 from dasdsl import data as data_mod
 from dasdsl.check import CheckedSpace, check
 from dasdsl.config import SearchConfig, resolve
@@ -136,7 +137,7 @@ class Run:
     space: CheckedSpace
     cfg: SearchConfig
     device: torch.device
-    out: Path
+    out: Path | None  # set once the data and the supernet are ready, so a failed start leaves no folder
     source_path: str
     data: Split | None = None
     ir: NetworkIR | None = None
@@ -157,6 +158,8 @@ class Run:
         self.net = Supernet(self.ir, gate=self.cfg.gate, temperature=self.cfg.tau0, hard=self.cfg.hard)
         self.net.to(self.device)
         self.searcher = Searcher(self.net, self.cfg, gate_penalty(self.cfg))
+        if self.out is not None and not (self.out / CHECKPOINT).exists():  # killed before its first checkpoint
+            self.trim_log(0)
 
     # -- persistence
     def save(self, epoch: int) -> None:
@@ -173,14 +176,35 @@ class Run:
     def restore(self) -> None:
         assert self.net is not None and self.searcher is not None
         state = load_checkpoint(self.out / CHECKPOINT, self.device)
-        self.net.load_state_dict(state["model"])
-        self.searcher.load_state_dict(state["search"])
-        torch.set_rng_state(state["torch_rng"].cpu())
-        self.start_epoch = int(state["epoch"])
+        try:
+            self.net.load_state_dict(state["model"])
+            self.searcher.load_state_dict(state["search"])
+            torch.set_rng_state(state["torch_rng"].cpu())
+            self.start_epoch = int(state["epoch"])
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            raise _fail(
+                f"checkpoint {self.out / CHECKPOINT} does not fit this run ({type(exc).__name__}: {first})",
+                "was space.das or config.json edited, or the checkpoint copied from another run? the files are "
+                "left as they are",
+            ) from None
+        self.trim_log(self.start_epoch)
+
+    def trim_log(self, epochs: int) -> None:
+        """Drop the records written after the last complete checkpoint: those epochs are redone."""
         log = self.out / "log.jsonl"
-        if log.exists():  # records written after the last complete checkpoint are redone
-            lines = log.read_text(encoding="utf-8").splitlines()[: self.start_epoch]
-            write_text_atomic(log, "".join(line + "\n" for line in lines))
+        if log.exists():
+            lines = log.read_text(encoding="utf-8").splitlines()
+            if len(lines) > epochs:
+                write_text_atomic(log, "".join(line + "\n" for line in lines[:epochs]))
+
+    def _diverged(self, message: str) -> DasError:
+        kept = (
+            f"the last complete checkpoint is kept in {self.out}"
+            if (self.out / CHECKPOINT).exists()
+            else "no epoch completed, so there is no checkpoint"
+        )
+        return _fail(message, f'{kept}; lower the learning rate (--set weights="sgd(lr = ...)") or the gradient clip')
 
     # -- the loop
     def gate_weights(self) -> dict[str, list[float]]:
@@ -214,17 +238,15 @@ class Run:
             ti, vi = train_idx[s], valid_idx[s]
             loss, acc = self.searcher.step((d.x_train[ti], d.y_train[ti]), (d.x_valid[vi], d.y_valid[vi]))
             if not np.isfinite(loss):
-                raise _fail(
-                    f"the training loss became {loss} at epoch {epoch + 1}, step {s + 1}",
-                    f"the last complete checkpoint is kept in {self.out}; lower the learning rate "
-                    '(--set weights="sgd(lr = ...)") or the gradient clip',
-                )
+                raise self._diverged(f"the training loss became {loss} at epoch {epoch + 1}, step {s + 1}")
             losses.append(loss)
             accs.append(acc)
             if progress:
                 progress(s + 1, steps, {"loss": float(np.mean(losses)), "acc": float(np.mean(accs))})
         self.searcher.end_epoch()
         valid_loss, valid_acc = evaluate(self.net, d.x_valid, d.y_valid)
+        if not np.isfinite(valid_loss):  # the last weight step diverged: keep it out of the log and checkpoint
+            raise self._diverged(f"the validation loss became {valid_loss} at the end of epoch {epoch + 1}")
         weights = self.gate_weights()
         return {
             "epoch": epoch + 1,
@@ -240,8 +262,11 @@ class Run:
         }
 
 
-def inherit_weights(fixed: FixedNetwork, supernet: Supernet, ir: NetworkIR, decisions: dict[str, int | None]) -> int:
-    """Copy the supernet's weights into the discretized network; returns how many tensors were copied."""
+def inherit_weights(
+    fixed: FixedNetwork, supernet: Supernet, ir: NetworkIR, decisions: dict[str, int | None]
+) -> list[str]:
+    """Copy the supernet's weights into the discretized network; returns the names it had no source for
+    (the affine parameters of BatchNorms that are not affine in the supernet: they keep weight 1, bias 0)."""
     source = supernet.state_dict()
     mixed_prefix: dict[str, str] = {}
     for name, module in supernet.named_modules():
@@ -250,18 +275,19 @@ def inherit_weights(fixed: FixedNetwork, supernet: Supernet, ir: NetworkIR, deci
             if chosen is not None:
                 mixed_prefix[name + "."] = f"{name}.candidates.{chosen}."
     target = fixed.state_dict()
-    copied = 0
+    missing = []
     for name in target:
         src_name = name
-        for prefix, replacement in mixed_prefix.items():
-            if name.startswith(prefix):
-                src_name = replacement + name[len(prefix) :]
-                break
+        for prefix in sorted(mixed_prefix, key=len):  # outer choices first, then cells nested in them
+            replacement = mixed_prefix[prefix]
+            if src_name.startswith(prefix) and not src_name.startswith(replacement):
+                src_name = replacement + src_name[len(prefix) :]
         if src_name in source and source[src_name].shape == target[name].shape:
             target[name] = source[src_name].clone()
-            copied += 1
+        else:
+            missing.append(name)
     fixed.load_state_dict(target)
-    return copied
+    return missing
 
 
 def discretize(run: Run) -> tuple[str, dict[str, int | None], dict[str, list[float]]]:
@@ -302,17 +328,20 @@ def train_fixed(
             opt.zero_grad(set_to_none=True)
             logits = net(x)
             loss = loss_fn(logits, y)
-            if not torch.isfinite(loss):
-                raise _fail(f"the training loss became {float(loss)} at epoch {epoch + 1}", "lower the learning rate")
+            value = float(loss.detach())  # float() of a tensor that requires grad warns
+            if not np.isfinite(value):
+                raise _fail(f"the training loss became {value} at epoch {epoch + 1}", "lower the learning rate")
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
             opt.step()
-            losses.append(float(loss))
+            losses.append(value)
             accs.append(float((logits.argmax(1) == y).float().mean()))
             if progress:
                 progress(s + 1, len(idx_batches), {"loss": float(np.mean(losses)), "acc": float(np.mean(accs))})
         sched.step()
         valid_loss, valid_acc = evaluate(net, data.x_valid, data.y_valid)
+        if not np.isfinite(valid_loss):
+            raise _fail(f"the validation loss became {valid_loss} at epoch {epoch + 1}", "lower the learning rate")
         history.append(
             {
                 "epoch": epoch + 1,
@@ -358,11 +387,13 @@ def new_run_dir(root: str | Path, space: str) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     base = Path(root) / f"{space}-{stamp}"
     path, n = base, 1
-    while path.exists():
-        n += 1
-        path = base.with_name(f"{base.name}-{n}")
-    path.mkdir(parents=True)
-    return path
+    while True:
+        try:
+            path.mkdir(parents=True)  # not exists() then mkdir(): two runs started in the same second both win
+            return path
+        except FileExistsError:
+            n += 1
+            path = base.with_name(f"{base.name}-{n}")
 
 
 def config_for(space: CheckedSpace, overrides: dict[str, tuple[Any, ...]]) -> SearchConfig:
@@ -389,3 +420,23 @@ def result_header(
         f"score {score(ir, weights, decisions):.3f} (sum of the chosen candidates' gate weights)",
     ]
     return head + header_lines(ir, weights, decisions)
+
+
+def with_data(module: ast.Module, data: str) -> ast.Module:
+    """Record in the result's search block the data the search really used."""
+    from dasdsl.data import parse_spec
+
+    name, path = parse_spec(data)
+    value: ast.Expr = ast.Call(name, (ast.Arg(None, ast.String(path)),)) if path else ast.Name(name)
+    entry = ast.SearchEntry("data", (value,))
+    body = []
+    found = False
+    for stmt in module.body:
+        if isinstance(stmt, ast.SearchDecl):
+            found = True
+            entries = [e for e in stmt.entries if e.key != "data"]
+            stmt = ast.SearchDecl((entry, *entries))
+        body.append(stmt)
+    if not found:
+        body.append(ast.SearchDecl((entry,)))
+    return attrs.evolve(module, body=tuple(body))

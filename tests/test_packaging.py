@@ -28,8 +28,13 @@ def test_wheel_contains_grammar_and_parses_from_elsewhere(tmp_path: Path) -> Non
     workdir.mkdir()
     env = {**os.environ, "PYTHONPATH": str(site)}
     out = subprocess.run(
-        [sys.executable, "-c", "import dasdsl, sys; print(dasdsl.__file__); sys.exit(__import__('dasdsl.cli').cli.main())",
-         "check", str(ROOT / "spaces" / "nb201.das")],
+        [
+            sys.executable,
+            "-c",
+            "import dasdsl, sys; print(dasdsl.__file__); sys.exit(__import__('dasdsl.cli').cli.main())",
+            "check",
+            str(ROOT / "spaces" / "nb201.das"),
+        ],
         cwd=workdir,
         env=env,
         capture_output=True,

@@ -19,7 +19,7 @@ class _Scale(nn.Module):
 
 
 @dasdsl.op("test_scale", kinds=("image", "sequence"), cost=lambda shape, stride, args: {"params": shape[0]})
-def build_scale(shape, stride, args, affine=True):  # noqa: ANN001, ANN201
+def build_scale(shape, stride, args, affine=True):
     return _Scale(shape[0])
 
 
@@ -29,5 +29,5 @@ def build_scale(shape, stride, args, affine=True):  # noqa: ANN001, ANN201
     kinds=("image", "sequence"),
     output_shape=lambda shape, stride, args: (args["out"], *shape[1:]),
 )
-def build_liar(shape, stride, args, affine=True):  # noqa: ANN001, ANN201
+def build_liar(shape, stride, args, affine=True):
     return nn.Identity()  # keeps the input width, not `out`

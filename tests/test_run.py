@@ -1,0 +1,518 @@
+"""`dasdsl run` and `dasdsl train` end to end: run directories, determinism, kill and resume, bad input.
+
+Real processes on real (tiny) data, no mocks. Subprocesses run with one thread each, so results are
+comparable between runs and the tests stay light on a shared machine; cheap error cases go through
+``dasdsl.cli.main`` in-process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import attrs
+import numpy as np
+import pytest
+import torch
+
+from dasdsl.cli import main
+from dasdsl.config import SearchConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+POOLING = str(ROOT / "spaces" / "pooling.das")
+CHOICE_KEY = "pool:x->y"  # the one choice point of spaces/pooling.das
+EPOCHS = 6
+CKPT = "checkpoint.pt"
+SEARCH = ["--data", "digits", "--epochs", str(EPOCHS), "--batch", "32", "--seed", "3"]
+RECORD_KEYS = {"train_loss", "train_acc", "valid_loss", "valid_acc", "temperature", "skip_count", "entropy", "gates"}
+ENV = {k: v for k, v in os.environ.items() if k != "DASDSL_DEBUG"} | {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+# -- helpers
+
+
+def command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "dasdsl", *args]
+
+
+def dasdsl(cwd: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command(*args), cwd=cwd, env=ENV, capture_output=True, text=True, timeout=timeout)
+
+
+def only_dir(folder: Path) -> Path:
+    dirs = [p for p in folder.iterdir() if p.is_dir()]
+    assert len(dirs) == 1, dirs
+    return dirs[0]
+
+
+def strict_json(text: str) -> object:
+    """json.loads that rejects NaN and Infinity (not JSON; other readers choke on them)."""
+
+    def reject(name: str) -> object:
+        raise ValueError(f"non-standard JSON constant {name}")
+
+    return json.loads(text, parse_constant=reject)
+
+
+def records(run_dir: Path) -> list[dict]:
+    return [strict_json(line) for line in (run_dir / "log.jsonl").read_text(encoding="utf-8").splitlines()]
+
+
+def load_ckpt(path: Path) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def assert_same_tensors(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
+    assert a.keys() == b.keys()
+    for name in a:
+        assert torch.equal(a[name], b[name]), name
+
+
+def assert_clean_error(code: int, err: str, *patterns: str) -> None:
+    """Exit 1, one paragraph, no traceback, no 'internal error', and the message says what went wrong."""
+    assert code == 1, err
+    assert "Traceback" not in err and "internal error" not in err, err
+    assert "\n\n" not in err.strip(), err
+    for pattern in patterns:
+        assert re.search(pattern, err), (pattern, err)
+
+
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """``dasdsl ARGS`` in this process; an exception escaping main() fails the test (it would be a traceback)."""
+    capsys.readouterr()
+    try:
+        code = main(list(args))
+    except SystemExit as exc:  # argparse usage errors
+        code = exc.code if isinstance(exc.code, int) else 1
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def write_npz(path: Path, n: int = 96) -> str:
+    """Small learnable image data (1, 8, 8) with 4 classes, as a .npz with arrays x and y."""
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 4, n)
+    x = rng.normal(0, 1, (n, 1, 8, 8)).astype(np.float32)
+    x[np.arange(n), 0, 0, y] += 2.0
+    np.savez(path, x=x, y=y)
+    return str(path)
+
+
+# -- the reference search, twice with the same seed (in parallel: separate processes, separate folders)
+
+
+@attrs.frozen
+class Reference:
+    tmp: Path
+    a: Path
+    b: Path
+    results: tuple[tuple[int, str, str], ...]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> Reference:
+    tmp = tmp_path_factory.mktemp("reference")
+    procs, files = [], []
+    try:
+        for name in ("a", "b"):
+            files += [open(tmp / f"{name}.out", "w"), open(tmp / f"{name}.err", "w")]  # noqa: SIM115
+            procs.append(
+                subprocess.Popen(
+                    command("run", POOLING, *SEARCH, "--out", str(tmp / f"runs_{name}"), "--quiet"),
+                    cwd=tmp,
+                    env=ENV,
+                    stdout=files[-2],
+                    stderr=files[-1],
+                )
+            )
+        codes = [proc.wait(timeout=300) for proc in procs]
+    finally:
+        for proc in procs:
+            proc.kill()  # a no-op once it exited
+            proc.wait()
+        for f in files:
+            f.close()
+    results = tuple(
+        (code, (tmp / f"{name}.out").read_text(), (tmp / f"{name}.err").read_text())
+        for code, name in zip(codes, ("a", "b"))
+    )
+    return Reference(tmp, only_dir(tmp / "runs_a"), only_dir(tmp / "runs_b"), results)
+
+
+# -- 1. end to end
+
+
+def test_run_writes_a_complete_run_directory(reference: Reference) -> None:
+    for code, out, err in reference.results:
+        assert code == 0, err
+        assert "Traceback" not in err
+        assert "test accuracy of the discretized network" in out
+    run = reference.a
+    assert {p.name for p in run.iterdir()} == {
+        "config.json",
+        "space.das",
+        "log.jsonl",
+        "checkpoint.pt",
+        "result.das",
+        "summary.json",
+    }
+    assert (run / "space.das").read_text(encoding="utf-8") == Path(POOLING).read_text(encoding="utf-8")
+
+    # log.jsonl: one strict-JSON record per epoch
+    log = records(run)
+    assert [r["epoch"] for r in log] == list(range(1, EPOCHS + 1))
+    for r in log:
+        assert r.keys() >= RECORD_KEYS
+        assert set(r["gates"]) == {CHOICE_KEY} and set(r["entropy"]) == {CHOICE_KEY}
+        assert len(r["gates"][CHOICE_KEY]) == 2 and sum(r["gates"][CHOICE_KEY]) == pytest.approx(1.0, abs=1e-5)
+        assert 0.0 <= r["train_acc"] <= 1.0 and 0.0 <= r["valid_acc"] <= 1.0
+        assert r["temperature"] == 1.0 and r["skip_count"] == 0  # softmax, constant; no skip candidate
+
+    # config.json: every resolved setting, and it rebuilds the same configuration
+    meta = json.loads((run / "config.json").read_text(encoding="utf-8"))
+    assert meta["source"] == POOLING
+    search = meta["search"]
+    assert set(search) == {f.name for f in attrs.fields(SearchConfig)}
+    assert (search["data"], search["epochs"], search["batch"], search["seed"]) == ("digits", EPOCHS, 32, 3)
+    assert SearchConfig.from_json(search).to_json() == search
+
+    # checkpoint.pt: loadable without pickle, at the last epoch
+    ckpt = load_ckpt(run / "checkpoint.pt")
+    assert ckpt["epoch"] == EPOCHS
+    assert ckpt["model"] and all(isinstance(t, torch.Tensor) for t in ckpt["model"].values())
+    assert all(torch.isfinite(t).all() for t in ckpt["model"].values() if t.is_floating_point())
+    assert json.loads(ckpt["config"]) == search
+
+    summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
+    assert summary["epochs"] == EPOCHS
+    for key in ("supernet_valid_acc", "discretized_valid_acc", "discretized_test_acc"):
+        assert 0.0 <= summary[key] <= 1.0
+
+
+def test_result_is_a_fixed_space_with_a_provenance_header(reference: Reference) -> None:
+    result = reference.a / "result.das"
+    checked = dasdsl(reference.tmp, "check", str(result))
+    assert checked.returncode == 0, checked.stderr
+    assert "0 choice points" in checked.stdout
+    compiled = dasdsl(reference.tmp, "compile", str(result))
+    assert compiled.returncode == 0, compiled.stderr
+
+    text = result.read_text(encoding="utf-8")
+    header = [line[1:].strip() for line in text.splitlines() if line.startswith("#")]
+    first = header[0]
+    assert f"searched from {POOLING}" in first and "seed 3" in first and f"{EPOCHS} epochs" in first
+    # the gate weights of every choice point, as in the last log record, the argmax starred and chosen
+    gates = records(reference.a)[-1]["gates"]
+    for key, weights in gates.items():
+        (line,) = [h for h in header if h.startswith(f"{key}:")]
+        labels = ["max_pool(3)", "avg_pool(3)"]
+        best = int(np.argmax(weights))
+        for i, (label, w) in enumerate(zip(labels, weights)):
+            assert f"{'*' if i == best else ''}{label} {w:.3f}" in line, line
+        assert f"~ {labels[best]}" in text
+
+
+# -- 2. determinism
+
+
+def test_same_seed_same_result(reference: Reference) -> None:
+    a, b = reference.a, reference.b
+    assert (a / "result.das").read_bytes() == (b / "result.das").read_bytes()
+    assert (a / "log.jsonl").read_bytes() == (b / "log.jsonl").read_bytes()
+    assert_same_tensors(load_ckpt(a / "checkpoint.pt")["model"], load_ckpt(b / "checkpoint.pt")["model"])
+
+
+# -- 3. kill and resume
+
+
+def start_and_kill(tmp: Path, epochs: int) -> tuple[Path, int] | None:
+    """Start a search and SIGKILL it once an epoch is logged and checkpointed: (run dir, records at the kill),
+    or None when the search finished before the kill landed."""
+    out = tmp / f"killed_{epochs}"
+    args = [*SEARCH[:2], "--epochs", str(epochs), *SEARCH[4:]]
+    with open(tmp / f"killed_{epochs}.err", "w+") as err:
+        proc = subprocess.Popen(
+            command("run", POOLING, *args, "--out", str(out), "--quiet"),
+            cwd=tmp,
+            env=ENV,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and proc.poll() is None:
+                logs = list(out.glob("*/log.jsonl"))  # a record and a checkpoint: the kill lands in a later epoch
+                if logs and logs[0].read_text(encoding="utf-8").count("\n") >= 1 and logs[0].with_name(CKPT).exists():
+                    break
+                time.sleep(0.005)
+        finally:
+            proc.kill()  # SIGKILL; a no-op if it already exited, and the return code tells
+            code = proc.wait(timeout=30)
+        err.seek(0)
+        assert code in (0, -signal.SIGKILL), err.read()
+    run = only_dir(out)
+    if code == 0:
+        return None
+    assert not (run / "result.das").exists()
+    return run, (run / "log.jsonl").read_text(encoding="utf-8").count("\n")
+
+
+def test_kill_and_resume_equals_an_uninterrupted_run(reference: Reference, tmp_path: Path) -> None:
+    killed = start_and_kill(tmp_path, EPOCHS)
+    full = reference.a
+    if killed is None:  # the search outpaced the poll: a longer one, with its own uninterrupted reference
+        epochs = 4 * EPOCHS
+        killed = start_and_kill(tmp_path, epochs)
+        assert killed is not None, "the search finished before it could be killed, twice"
+        ref = dasdsl(
+            tmp_path, "run", POOLING, *SEARCH[:2], "--epochs", str(epochs), *SEARCH[4:], "--out", "ref", "--quiet"
+        )
+        assert ref.returncode == 0, ref.stderr
+        full = only_dir(tmp_path / "ref")
+    run, logged = killed
+    epochs = records(full)[-1]["epoch"]
+    assert load_ckpt(run / CKPT)["epoch"] >= 1  # the resume starts from a checkpoint, not from scratch
+    assert 1 <= logged < epochs and not (run / "result.das").exists()
+
+    resumed = dasdsl(tmp_path, "run", "--resume", str(run), "--quiet")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "Traceback" not in resumed.stderr
+    assert (run / "result.das").read_text(encoding="utf-8") == (full / "result.das").read_text(encoding="utf-8")
+    got, want = load_ckpt(run / "checkpoint.pt"), load_ckpt(full / "checkpoint.pt")
+    assert got["epoch"] == want["epoch"] == epochs
+    assert_same_tensors(got["model"], want["model"])
+    log = records(run)
+    assert len(log) == epochs and [r["epoch"] for r in log] == list(range(1, epochs + 1))
+    assert log == records(full)
+    assert json.loads((run / "summary.json").read_text()) == json.loads((full / "summary.json").read_text())
+
+
+# -- 4. bad input: one clear paragraph, exit 1, nothing earlier lost
+
+
+def bad_npz(tmp: Path, case: str) -> str:
+    x = np.random.default_rng(1).normal(0, 1, (40, 1, 8, 8)).astype(np.float32)
+    y = np.arange(40) % 4
+    nan_x = x.copy()
+    nan_x[5, 0, 2, 2] = np.nan
+    arrays = {
+        "names": {"inputs": x, "labels": y},
+        "negative": {"x": x, "y": y - 1},
+        "huge": {"x": x, "y": np.where(y == 3, 10**12, y)},
+        "float_labels": {"x": x, "y": y + 0.5},
+        "vectors": {"x": x.reshape(40, -1), "y": y},
+        "five_d": {"x": x[:, :, None], "y": y},
+        "nan": {"x": nan_x, "y": y},
+        "objects": {"x": np.array([[1.0, 2.0], [3.0]], dtype=object), "y": np.arange(2)},
+        "empty_test": {"x": x, "y": y, "x_test": x[:0], "y_test": y[:0]},
+        "mismatch": {"x": x, "y": y[:-1]},
+    }[case]
+    path = tmp / f"{case}.npz"
+    np.savez(path, **arrays)
+    return str(path)
+
+
+def bad_cifar(tmp: Path, case: str) -> str:
+    folder = tmp / "cifar"
+    folder.mkdir()
+    if case == "garbage":
+        for name in [*(f"data_batch_{i}" for i in range(1, 6)), "test_batch"]:
+            (folder / name).write_bytes(b"not a pickle")
+    return str(folder)
+
+
+@pytest.mark.parametrize(
+    ("data", "patterns"),
+    [
+        ("npz:/no/such.npz", [r"npz: no file /no/such\.npz"]),
+        ("cifar10:/no/such/dir", [r"cifar10: no folder /no/such/dir"]),
+        ("cifar10:{empty}", [r"cifar10: missing .*data_batch_1", r"hint: the folder must hold"]),
+        ("cifar10:{garbage}", [r"data_batch_1 is not a CIFAR-10 python batch"]),
+        ("npz:{names}", [r"has no array x or y; it holds inputs, labels", r"hint: name the arrays x and y"]),
+        ("npz:{negative}", [r"negative labels"]),
+        ("npz:{huge}", [r"labels run up to 1000000000000"]),
+        ("npz:{float_labels}", [r"labels y have dtype float64; expected integers"]),
+        ("npz:{vectors}", [r"shape \(64,\), but the space's input is image"]),
+        ("npz:{five_d}", [r"shape \(1, 1, 8, 8\), but the space's input is image"]),
+        ("npz:{nan}", [r"NaN"]),
+        ("npz:{objects}", [r"cannot read the arrays"]),
+        ("npz:{empty_test}", [r"no test samples"]),
+        ("npz:{mismatch}", [r"x has shape \(40, 1, 8, 8\) but y \(39,\); expected one label per sample"]),
+        ("digts", [r"unknown data source 'digts'", r"hint: did you mean digits\?"]),
+    ],
+)
+def test_bad_data(capsys: pytest.CaptureFixture[str], tmp_path: Path, data: str, patterns: list[str]) -> None:
+    if "{" in data:
+        source, case = data[:-1].split(":{")
+        data = f"{source}:" + (bad_npz if source == "npz" else bad_cifar)(tmp_path, case)
+    out = tmp_path / "runs"
+    code, _, err = cli(capsys, "run", POOLING, "--data", data, "--epochs", "1", "--batch", "8", "--out", str(out))
+    assert_clean_error(code, err, *patterns)
+    # a failed start may leave config.json and space.das behind, but nothing that looks like a search
+    for leftover in out.glob("*/*"):
+        assert leftover.name in ("config.json", "space.das"), leftover
+
+
+def test_bad_data_in_a_real_process(tmp_path: Path) -> None:
+    proc = dasdsl(tmp_path, "run", POOLING, "--data", "digts", "--out", str(tmp_path / "runs"), "--quiet")
+    assert_clean_error(proc.returncode, proc.stderr, r"unknown data source 'digts'", r"did you mean digits\?")
+
+
+@pytest.mark.parametrize(
+    ("setting", "patterns"),
+    [
+        ("no_such_key=1", [r"unknown search setting 'no_such_key'"]),
+        ("weights=sgd(lr = -1)", [r"sgd lr must be a positive number, got -1"]),
+        ("gate=softmx", [r"unknown gate softmx", r"did you mean softmax\?"]),
+        ("noequals", [r"--set takes KEY=VALUE"]),
+    ],
+)
+def test_bad_settings(capsys: pytest.CaptureFixture[str], tmp_path: Path, setting: str, patterns: list[str]) -> None:
+    out = tmp_path / "runs"
+    code, _, err = cli(capsys, "run", POOLING, "--set", setting, "--epochs", "1", "--out", str(out))
+    assert_clean_error(code, err, *patterns)
+    assert not out.exists()  # settings are checked before a run directory is made
+
+
+@pytest.mark.parametrize("target", ["empty", "missing", "file"])
+def test_resume_of_something_else(capsys: pytest.CaptureFixture[str], tmp_path: Path, target: str) -> None:
+    path = tmp_path / target
+    if target == "empty":
+        path.mkdir()
+    elif target == "file":
+        path.write_text("x")
+    code, _, err = cli(capsys, "run", "--resume", str(path))
+    assert_clean_error(code, err, r"is not a run directory")
+
+
+@pytest.fixture
+def small_run(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> Path:
+    """A finished 2-epoch search on .npz data, in-process."""
+    data = write_npz(tmp_path / "data.npz")
+    args = ["run", POOLING, "--data", f"npz:{data}", "--epochs", "2", "--batch", "16", "--out", str(tmp_path / "runs")]
+    code, _, err = cli(capsys, *args, "--quiet")
+    assert code == 0, err
+    return only_dir(tmp_path / "runs")
+
+
+def snapshot(run: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in run.iterdir()}
+
+
+@pytest.mark.parametrize("damage", ["checkpoint", "space", "data"])
+def test_failed_resume_keeps_the_run(
+    capsys: pytest.CaptureFixture[str], small_run: Path, tmp_path: Path, damage: str
+) -> None:
+    if damage == "checkpoint":  # a truncated file (e.g. a copy cut short)
+        ckpt = small_run / "checkpoint.pt"
+        ckpt.write_bytes(ckpt.read_bytes()[:200])
+        patterns = [r"cannot read checkpoint"]
+    elif damage == "space":  # space.das edited after the run: the checkpoint no longer fits
+        space = small_run / "space.das"
+        space.write_text(space.read_text().replace("avg_pool(3)]", "avg_pool(3), skip]"))
+        patterns = [r"checkpoint .* does not fit this run"]
+    else:  # the data moved away
+        (tmp_path / "data.npz").unlink()
+        patterns = [r"npz: no file"]
+    before = snapshot(small_run)
+    code, _, err = cli(capsys, "run", "--resume", str(small_run), "--quiet")
+    assert_clean_error(code, err, *patterns)
+    assert snapshot(small_run) == before  # nothing deleted, truncated or rewritten
+
+
+def test_resume_of_a_finished_run_rewrites_the_same_result(capsys: pytest.CaptureFixture[str], small_run: Path) -> None:
+    before = snapshot(small_run)
+    code, _, err = cli(capsys, "run", "--resume", str(small_run), "--quiet")
+    assert code == 0, err
+    assert snapshot(small_run) == before
+
+
+def test_resume_with_damaged_config(capsys: pytest.CaptureFixture[str], small_run: Path) -> None:
+    (small_run / "config.json").write_text("{not json")
+    before = snapshot(small_run)
+    code, _, err = cli(capsys, "run", "--resume", str(small_run), "--quiet")
+    assert_clean_error(code, err, r"config\.json")
+    assert snapshot(small_run) == before
+
+
+def test_resume_before_the_first_checkpoint_keeps_one_record_per_epoch(
+    capsys: pytest.CaptureFixture[str], small_run: Path
+) -> None:
+    # the state a SIGKILL leaves between appending epoch 1's record and renaming its checkpoint into place
+    (small_run / "checkpoint.pt").unlink()
+    (small_run / "result.das").unlink()
+    log = small_run / "log.jsonl"
+    log.write_text(log.read_text().splitlines(keepends=True)[0])
+    code, _, err = cli(capsys, "run", "--resume", str(small_run), "--quiet")
+    assert code == 0, err
+    assert [r["epoch"] for r in records(small_run)] == [1, 2]
+
+
+# -- 5. dasdsl train
+
+
+def test_train_a_search_result(reference: Reference, tmp_path: Path) -> None:
+    result = shutil.copy(reference.a / "result.das", tmp_path / "result.das")
+    proc = dasdsl(tmp_path, "train", str(result), "--epochs", "2", "--batch", "32", "--out", "trained", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr and "Warning" not in proc.stderr, proc.stderr
+    match = re.search(r"test accuracy: (\d\.\d+)", proc.stdout)
+    assert match and 0.0 <= float(match.group(1)) <= 1.0, proc.stdout
+    run = only_dir(tmp_path / "trained")
+    state = load_ckpt(run / "model.pt")
+    assert state and all(isinstance(t, torch.Tensor) for t in state.values())
+    log = records(run)
+    assert [r["epoch"] for r in log] == [1, 2]
+    assert all({"train_loss", "train_acc", "valid_loss", "valid_acc"} <= r.keys() for r in log)
+    assert json.loads((run / "summary.json").read_text())["test_acc"] == pytest.approx(float(match.group(1)), abs=1e-3)
+
+
+def test_train_refuses_a_space_with_choices(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    out = tmp_path / "trained"
+    code, _, err = cli(capsys, "train", POOLING, "--data", "synthetic", "--epochs", "1", "--out", str(out))
+    assert_clean_error(code, err, r"choice point")
+    assert not out.exists()
+
+
+# -- 6. a diverging search
+
+
+@pytest.mark.parametrize(
+    ("data", "lr", "epochs"),
+    [
+        ("npz", "1e30", 3),  # (with torch 2.13 on CPU:) nan in epoch 1, before any checkpoint
+        ("npz", "1e6", 3),  # nan in epoch 2: epoch 1's checkpoint is kept
+        ("npz", "1e5", 3),  # huge losses, but finite: the search finishes
+        ("synthetic", "1e6", 4),  # finite training losses, but the last step of epoch 1 overflows the weights
+    ],
+)
+def test_diverging_search(capsys: pytest.CaptureFixture[str], tmp_path: Path, data: str, lr: str, epochs: int) -> None:
+    """Whatever the outcome: exit 0 or a one-paragraph error about nan/inf, strict JSON in the log, and the
+    last complete checkpoint loadable, finite and in step with the log."""
+    if data == "npz":
+        data = "npz:" + write_npz(tmp_path / "data.npz", n=160)
+    out = tmp_path / "runs"
+    args = ["run", POOLING, "--data", data, "--epochs", str(epochs), "--batch", "16", "--seed", "0"]
+    code, _, err = cli(capsys, *args, "--set", f"weights=sgd(lr = {lr})", "--out", str(out), "--quiet")
+    run = only_dir(out)
+    log = records(run) if (run / "log.jsonl").exists() else []  # strict JSON: no NaN or Infinity
+    if code == 0:
+        assert (run / "result.das").exists() and len(log) == epochs
+    else:
+        assert_clean_error(code, err, r"loss became (nan|inf|-inf)")
+        assert not (run / "result.das").exists()
+        if log:  # the last complete epoch's checkpoint is kept, loadable and finite
+            ckpt = load_ckpt(run / "checkpoint.pt")
+            assert ckpt["epoch"] == len(log)
+            assert all(torch.isfinite(t).all() for t in ckpt["model"].values() if t.is_floating_point())
+            assert "the last complete checkpoint is kept" in err
+        else:
+            assert not (run / "checkpoint.pt").exists()
+            assert "no epoch completed" in err
