@@ -51,6 +51,7 @@ def decide(
                     decisions[key] = best
             continue
         scored = []
+        beta = weights.get(f"{info.cell_type}:{info.target}:edges")  # PC-DARTS edge normalization
         for order, key in enumerate(keys):
             w = list(weights[key])
             real = [i for i, label in enumerate(ir.choices[key].labels) if label != "none"]
@@ -58,7 +59,8 @@ def decide(
                 decisions[key] = None
                 continue
             best = max(real, key=lambda i: w[i])
-            scored.append((-w[best], order, key, best))
+            strength = w[best] * (beta[order] if beta is not None else 1.0)
+            scored.append((-strength, order, key, best))
         scored.sort()
         for rank, (_, _, key, best) in enumerate(scored):
             decisions[key] = best if rank < info.keep else None

@@ -117,14 +117,97 @@ class MixedEdge(nn.Module):
         return out
 
 
+class PartialMixedEdge(MixedEdge):
+    """PC-DARTS (Xu et al. 2020): only 1/k of the channels go through the mixture, the rest bypass it
+    (max-pooled under a stride), then the channels are shuffled so that every channel takes turns."""
+
+    def __init__(
+        self,
+        key: str,
+        candidates: list[nn.Module],
+        is_none: list[bool],
+        ctx: GateContext,
+        k: int,
+        stride: int,
+        rank: int,
+    ) -> None:
+        super().__init__(key, candidates, is_none, ctx)
+        self.k = k
+        self.stride = stride
+        self.rank = rank
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        c = x.shape[1]
+        part, rest = x[:, : c // self.k], x[:, c // self.k :]
+        mixed = super().forward(part)
+        if self.stride > 1:
+            pool = nn.functional.max_pool2d if self.rank == 2 else nn.functional.max_pool1d
+            rest = pool(rest, self.stride, self.stride)
+        out = torch.cat([mixed, rest], dim=1)
+        n, spatial = out.shape[0], out.shape[2:]
+        return out.reshape(n, self.k, c // self.k, *spatial).transpose(1, 2).reshape(n, c, *spatial)
+
+
+def _partial_candidates(cands: tuple[CandidateIR, ...], k: int, span_edge: str) -> tuple[CandidateIR, ...]:
+    """The candidates rebuilt for 1/k of the channels; only width-keeping candidates qualify."""
+    import attrs
+
+    out = []
+    for cand in cands:
+        if cand.adapter is not None or any(s.cell_key or s.shape_out[0] != s.shape_in[0] for s in cand.steps):
+            step = cand.steps[0]
+            raise DasError(
+                [
+                    error(
+                        f"partial_channels {k} needs candidates that keep their input width; "
+                        f"'{cand.label}' on edge {span_edge} does not",
+                        step.span,
+                        "remove partial_channels or the 'out =' of this candidate",
+                    )
+                ]
+            )
+        steps = []
+        for s in cand.steps:
+            if s.shape_in[0] % k:
+                raise DasError(
+                    [
+                        error(
+                            f"partial_channels {k} does not divide the {s.shape_in[0]} channels of edge {span_edge}",
+                            s.span,
+                        )
+                    ]
+                )
+            steps.append(
+                attrs.evolve(
+                    s, shape_in=(s.shape_in[0] // k, *s.shape_in[1:]), shape_out=(s.shape_out[0] // k, *s.shape_out[1:])
+                )
+            )
+        out.append(attrs.evolve(cand, steps=tuple(steps), shape=(cand.shape[0] // k, *cand.shape[1:])))
+    return tuple(out)
+
+
+def edge_norm_key(cell_type: str, node: str) -> str:
+    """The key of a node's edge-normalization weights (PC-DARTS), beside the choice keys."""
+    return f"{cell_type}:{node}:edges"
+
+
 class CellModule(nn.Module):
     """One cell instance: preprocessing of its inputs, then its nodes in topological order."""
 
     def __init__(
-        self, ir: NetworkIR, key: str, ctx: GateContext, affine: bool, mixed: bool, single_input: bool = False
+        self,
+        ir: NetworkIR,
+        key: str,
+        ctx: GateContext,
+        affine: bool,
+        mixed: bool,
+        single_input: bool = False,
+        partial: int = 1,
     ) -> None:
         super().__init__()
         g = ir.cells[key]
+        self.ctx = ctx
+        self.norm: dict[str, tuple[str, dict[str, int]]] = {}  # node -> (edge-norm key, choice key -> index)
         self.key = key
         self.inputs = [n for n, d in g.nodes(data=True) if d["kind"] == "input"]
         self.preprocess = nn.ModuleList(
@@ -142,8 +225,19 @@ class CellModule(nn.Module):
                 data = g.edges[src, node]
                 name = f"{src}->{node}"
                 cands = data["candidates"]
-                if data["choice"] is not None and mixed:
-                    module: nn.Module = MixedEdge(
+                if data["choice"] is not None and mixed and partial > 1:
+                    reduced = _partial_candidates(cands, partial, name)
+                    module: nn.Module = PartialMixedEdge(
+                        data["choice"],
+                        [build_candidate(c, ir, ctx, affine, mixed) for c in reduced],
+                        [c.is_none for c in cands],
+                        ctx,
+                        partial,
+                        data["stride"],
+                        len(data["shape"]) - 1,
+                    )
+                elif data["choice"] is not None and mixed:
+                    module = MixedEdge(
                         data["choice"],
                         [build_candidate(c, ir, ctx, affine, mixed) for c in cands],
                         [c.is_none for c in cands],
@@ -154,6 +248,14 @@ class CellModule(nn.Module):
                     module = build_candidate(cands[0], ir, ctx, affine, mixed)
                 self.edges[name.replace(".", "_")] = module
                 incoming.append((src, name.replace(".", "_")))
+            choice_edges = [
+                g.edges[src, node]["choice"] for src in g.predecessors(node) if g.edges[src, node]["choice"] is not None
+            ]
+            if mixed and partial > 1 and len(choice_edges) > 1:
+                self.norm[node] = (
+                    edge_norm_key(g.graph["type_name"], node),
+                    {c: i for i, c in enumerate(choice_edges)},
+                )
             self.plan.append((node, g.nodes[node]["merge"], incoming))
         self.output = [u for u, _ in g.in_edges(OUTPUT)]
         self.output_merge = g.nodes[OUTPUT]["merge"]
@@ -165,6 +267,13 @@ class CellModule(nn.Module):
         values = {n: pre(x) for n, pre, x in zip(self.inputs, self.preprocess, inputs)}
         for node, merge, incoming in self.plan:
             outs = [self.edges[name](values[src]) for src, name in incoming]
+            if node in self.norm:  # edge normalization: each choice edge weighted by softmax(beta)
+                key, index = self.norm[node]
+                beta = self.ctx.weights[key]
+                outs = [
+                    o * beta[index[e.key]] if isinstance(e, MixedEdge) else o
+                    for o, e in zip(outs, (self.edges[name] for _, name in incoming))
+                ]
             values[node] = _merge(merge, outs)
         return _merge(self.output_merge, [values[n] for n in self.output])
 
@@ -195,7 +304,7 @@ def _sequential(steps: tuple[Step, ...], ir: NetworkIR, ctx: GateContext, affine
 class Network(nn.Module):
     """The macro network: stem, cells and ops in sequence (cells read the k previous outputs), head."""
 
-    def __init__(self, ir: NetworkIR, affine: bool, mixed: bool) -> None:
+    def __init__(self, ir: NetworkIR, affine: bool, mixed: bool, partial: int = 1) -> None:
         super().__init__()
         self.ctx = GateContext()
         order = ir.order()
@@ -207,7 +316,7 @@ class Network(nn.Module):
             if data["kind"] == "data":
                 continue
             if data["kind"] == "cell":
-                module: nn.Module = CellModule(ir, data["cell_key"], self.ctx, affine, mixed)
+                module: nn.Module = CellModule(ir, data["cell_key"], self.ctx, affine, mixed, partial=partial)
             else:
                 # stem, head and macro-level blocks keep affine BN, as in the DARTS and NAS-Bench-201 search code
                 module = _sequential(data["steps"], ir, self.ctx, affine=True)
@@ -246,9 +355,15 @@ class Supernet(Network):
     """Every choice mixed under a gate; architecture parameters apart from weights."""
 
     def __init__(
-        self, ir: NetworkIR, gate: str = "softmax", temperature: float = 1.0, hard: bool = False, affine: bool = False
+        self,
+        ir: NetworkIR,
+        gate: str = "softmax",
+        temperature: float = 1.0,
+        hard: bool = False,
+        affine: bool = False,
+        partial_channels: int = 1,
     ) -> None:
-        super().__init__(ir, affine=affine, mixed=True)
+        super().__init__(ir, affine=affine, mixed=True, partial=partial_channels)
         if gate not in GATES:
             raise ValueError(f"unknown gate {gate!r}")
         self.gate = gate
@@ -259,18 +374,28 @@ class Supernet(Network):
         self.alphas = nn.ParameterList(
             [nn.Parameter(1e-3 * torch.randn(len(ir.choices[k].labels))) for k in self.choice_keys]
         )
+        # PC-DARTS edge normalization: one weight vector per node over its incoming choice edges
+        norms: dict[str, int] = {}
+        for module in self.modules():
+            if isinstance(module, CellModule):
+                for key, index in module.norm.values():
+                    norms[key] = len(index)
+        self.edge_keys = sorted(norms)
+        self.betas = nn.ParameterList([nn.Parameter(1e-3 * torch.randn(norms[k])) for k in self.edge_keys])
 
     def arch_parameters(self) -> list[nn.Parameter]:
-        return list(self.alphas)
+        return [*self.alphas, *self.betas]
 
     def weight_parameters(self) -> Iterator[nn.Parameter]:
-        arch = {id(p) for p in self.alphas}
+        arch = {id(p) for p in self.arch_parameters()}
         return (p for p in self.parameters() if id(p) not in arch)
 
     def gate_weights(self) -> dict[str, torch.Tensor]:
-        return {
+        weights = {
             k: gate_weights(a, self.gate, self.temperature, self.hard) for k, a in zip(self.choice_keys, self.alphas)
         }
+        weights.update({k: torch.softmax(b, dim=-1) for k, b in zip(self.edge_keys, self.betas)})
+        return weights
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.ctx.weights = self.fixed_weights if self.fixed_weights is not None else self.gate_weights()

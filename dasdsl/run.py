@@ -155,9 +155,15 @@ class Run:
                 f"space '{self.space.name}' has no choices to search", "train it directly with 'dasdsl train FILE'"
             )
         torch.manual_seed(self.cfg.seed)
-        self.net = Supernet(self.ir, gate=self.cfg.gate, temperature=self.cfg.tau0, hard=self.cfg.hard)
+        self.net = Supernet(
+            self.ir,
+            gate=self.cfg.gate,
+            temperature=self.cfg.tau0,
+            hard=self.cfg.hard,
+            partial_channels=self.cfg.partial_channels,
+        )
         self.net.to(self.device)
-        self.searcher = Searcher(self.net, self.cfg, gate_penalty(self.cfg))
+        self.searcher = Searcher(self.net, self.cfg, gate_penalty(self.cfg, self.ir))
         if self.out is not None and not (self.out / CHECKPOINT).exists():  # killed before its first checkpoint
             self.trim_log(0)
 
@@ -294,9 +300,68 @@ def discretize(run: Run) -> tuple[str, dict[str, int | None], dict[str, list[flo
     """The result .das text and its decisions."""
     assert run.ir is not None
     weights = run.gate_weights()
-    decisions = decide(run.ir, weights, run.cfg.discretize, run.cfg.threshold)
+    if run.cfg.discretize == "perturbation":
+        decisions = perturbation_decisions(run)
+    else:
+        decisions = decide(run.ir, weights, run.cfg.discretize, run.cfg.threshold)
     module = to_module(run.space, run.ir, decisions)
     return format_das(module), decisions, weights
+
+
+def perturbation_decisions(run: Run, samples: int = 512) -> dict[str, int | None]:
+    """DARTS-PT (Wang et al. 2021): on each edge keep the op whose removal hurts the supernet's validation
+    accuracy most, fixing edges one at a time; on keep-k nodes keep the k edges whose removal hurts most.
+
+    Runs on up to ``samples`` validation samples, without fine-tuning between decisions."""
+    assert run.net is not None and run.ir is not None and run.data is not None
+    net, ir = run.net, run.ir
+    x, y = run.data.x_valid[:samples], run.data.y_valid[:samples]
+    with torch.no_grad():
+        current = {k: v.detach().clone() for k, v in net.gate_weights().items()}
+
+    def accuracy(weights: dict[str, torch.Tensor]) -> float:
+        net.fixed_weights = weights
+        try:
+            return evaluate(net, x, y)[1]
+        finally:
+            net.fixed_weights = None
+
+    order = list(ir.choices)
+    random.Random(run.cfg.seed).shuffle(order)
+    decisions: dict[str, int | None] = {}
+    for key in order:
+        labels = ir.choices[key].labels
+        drops = []
+        for i in range(len(labels)):
+            if labels[i] == "none" and ir.choices[key].keep is not None:
+                drops.append(float("-inf"))  # `none` is never chosen on a keep-k node
+                continue
+            trial = dict(current)
+            removed = current[key].clone()
+            removed[i] = 0.0
+            trial[key] = removed
+            drops.append(-accuracy(trial))  # the larger the drop, the lower the accuracy without it
+        best = max(range(len(labels)), key=lambda i: (drops[i], float(current[key][i])))
+        decisions[key] = best
+        current[key] = torch.nn.functional.one_hot(torch.tensor(best), len(labels)).to(current[key])
+    by_node: dict[tuple[str, str], list[str]] = {}
+    for key, info in ir.choices.items():
+        if info.keep is not None:
+            by_node.setdefault((info.cell_type, info.target), []).append(key)
+    for keys in by_node.values():
+        keep = ir.choices[keys[0]].keep
+        assert keep is not None
+        hurt = []
+        for key in keys:
+            trial = dict(current)
+            trial[key] = torch.zeros_like(current[key])
+            hurt.append((accuracy(trial), keys.index(key), key))
+        hurt.sort()
+        for rank, (_, _, key) in enumerate(hurt):
+            if rank >= keep:
+                decisions[key] = None
+                current[key] = torch.zeros_like(current[key])
+    return decisions
 
 
 def train_fixed(

@@ -20,6 +20,7 @@ from torch import nn
 from torch.func import functional_call
 
 from dasdsl.config import SearchConfig
+from dasdsl.ir import NetworkIR
 from dasdsl.lower import Supernet
 
 Batch = tuple[torch.Tensor, torch.Tensor]
@@ -45,7 +46,7 @@ class Searcher:
         self.cfg = cfg
         self.penalty = penalty
         self.weights = list(net.weight_parameters())
-        self.w_names = [n for n, p in net.named_parameters() if not n.startswith("alphas.")]
+        self.w_names = [n for n, p in net.named_parameters() if not n.startswith(("alphas.", "betas."))]
         self.w_opt = torch.optim.SGD(
             self.weights, lr=cfg.w_lr, momentum=cfg.w_momentum, weight_decay=cfg.w_weight_decay
         )
@@ -197,10 +198,33 @@ def evaluate(net: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 256)
     return total / max(len(x), 1), correct / max(len(x), 1)
 
 
-def gate_penalty(cfg: SearchConfig) -> Callable[[Supernet], torch.Tensor] | None:
-    """l1, entropy and zero-one penalties on the gate weights (cost penalties: dasdsl.cost)."""
+def normalised_costs(cfg: SearchConfig, ir: NetworkIR, measure: str) -> dict[str, torch.Tensor]:
+    """Per choice key the cost of each candidate (all instances summed) over the cost of the largest
+    discrete architecture, so that the weight of ``cost(measure, lambda)`` does not depend on the scale."""
+    from dasdsl.cost import costs, extremes
+
+    fixed, per_choice = costs(ir, measure, table=cfg.latency_table if measure == "latency" else None)
+    _, largest = extremes(ir, fixed, per_choice)
+    if largest <= 0:
+        return {}
+    return {k: torch.tensor(v, dtype=torch.float32) / largest for k, v in per_choice.items()}
+
+
+def gate_penalty(cfg: SearchConfig, ir: NetworkIR | None) -> Callable[[Supernet], torch.Tensor] | None:
+    """l1, entropy and zero-one penalties on the gate weights, and the expected cost of ``cost(measure, lambda)``.
+
+    The cost term is ``lambda * sum over choices of sum_i w_i * cost_i / cost of the largest architecture``
+    (costs from dasdsl.cost, summed over the instances of a cell type). On a node with ``keep k`` the
+    expectation is still taken per edge, sum_i w_i cost_i on every incoming edge, although only k
+    edges survive discretization. Choices of cells used inside candidates have no cost term of
+    their own: they count whole inside their outer candidate.
+    """
     terms = [(k, lam) for k, _, lam in cfg.penalties if k in ("l1", "entropy", "zero_one") and lam > 0]
-    if not terms:
+    cost_terms = [(measure, lam) for k, measure, lam in cfg.penalties if k == "cost" and lam > 0]
+    if cost_terms and ir is None:
+        raise ValueError("cost penalties need the network IR")
+    priced = [(lam, normalised_costs(cfg, ir, measure)) for measure, lam in cost_terms] if ir is not None else []
+    if not terms and not priced:
         return None
 
     def penalty(net: Supernet) -> torch.Tensor:
@@ -215,6 +239,10 @@ def gate_penalty(cfg: SearchConfig) -> Callable[[Supernet], torch.Tensor] | None
                     total = total + lam * -(p * torch.log(p.clamp_min(1e-12))).sum()
                 else:  # FairDARTS zero-one loss: push every gate to 0 or 1
                     total = total + lam * -((w - 0.5) ** 2).mean()
+        for lam, per_choice in priced:
+            for key, c in per_choice.items():
+                w = weights[key]
+                total = total + lam * (w * c.to(w.device, w.dtype)).sum()
         return total
 
     return penalty
