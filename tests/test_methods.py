@@ -44,7 +44,7 @@ def test_sigmoid_l1_annealing_crystallizes_and_shrinks_the_discretization_gap(tm
     sig_log, sig = _search(
         tmp_path, "sigmoid", "gate=sigmoid(temperature = anneal(1.0 -> 0.01, exponential))", "penalty=l1(0.005)"
     )
-    soft_log, soft = _search(tmp_path, "softmax", "gate=softmax")
+    _, soft = _search(tmp_path, "softmax", "gate=softmax")
     values = [v for w in sig_log["gates"].values() for v in w]
     crystallized = sum(min(v, 1 - v) <= 0.05 for v in values) / len(values)
     assert sig_log["temperature"] <= 0.05
@@ -70,7 +70,7 @@ def test_partial_channels_refuses_width_changing_candidates() -> None:
 
 
 def test_perturbation_discretization_runs_end_to_end(tmp_path: Path) -> None:
-    log, summary = _search(tmp_path, "pt", "discretize=perturbation", epochs=2)
+    _, summary = _search(tmp_path, "pt", "discretize=perturbation", epochs=2)
     (run,) = (tmp_path / "pt").iterdir()
     result = dasdsl.load(run / "result.das")
     assert result.count() == 1
