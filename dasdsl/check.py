@@ -30,10 +30,10 @@ SEARCH_KEYS = (
     "constraint",
     "partial_channels",
     "grad_clip",
-    "warmup",
-    "valid_every",
+    "precision",
     "finetune",
     "top",
+    "latency_table",
 )
 RESERVED = ("classes",)
 
@@ -240,6 +240,12 @@ class CheckedSpace:
         from dasdsl.count import count_architectures
 
         return count_architectures(self)
+
+    def _repr_svg_(self) -> str | None:
+        """The cells as one SVG (Jupyter shows a space as its picture); None without graphviz's dot."""
+        from dasdsl.render import space_svg
+
+        return space_svg(self)
 
     def _data_shape(self, input_shape: tuple[int, ...] | None, classes: int | None) -> tuple[tuple[int, ...], int]:
         shape = tuple(input_shape) if input_shape is not None else self.input_shape

@@ -238,7 +238,7 @@ def _overrides(args: argparse.Namespace) -> dict:
     from dasdsl.config import parse_override
 
     found: dict = {}
-    for key in ("data", "epochs", "batch", "seed", "split", "hypergradient", "gate", "finetune"):
+    for key in ("data", "epochs", "batch", "seed", "split", "hypergradient", "gate", "finetune", "precision"):
         value = getattr(args, key, None)
         if value is not None:
             found[key] = parse_override(key, _das_value(key, value))
@@ -276,17 +276,24 @@ def _append_jsonl(path: Path, record: dict) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     import json
+    import os
     import shutil
 
+    from dasdsl import distributed
     from dasdsl import run as r
     from dasdsl.config import SearchConfig
-    from dasdsl.search import evaluate
 
+    if args.nproc and args.nproc > 1 and "WORLD_SIZE" not in os.environ:
+        return _launch(args.nproc)
     device = r.pick_device(args.device)
+    world = distributed.from_environment(device)
+    if world.distributed and device.type == "cuda":
+        device = r.pick_device(f"cuda:{world.local_rank}")
+    quiet = args.quiet or not world.main
     if args.resume:
         given = [
             f"--{k.replace('_', '-')}"
-            for k in ("data", "epochs", "batch", "seed", "split", "hypergradient", "gate", "finetune")
+            for k in ("data", "epochs", "batch", "seed", "split", "hypergradient", "gate", "finetune", "precision")
             if getattr(args, k) is not None
         ]
         if args.space or args.set or given:
@@ -301,15 +308,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             cfg = SearchConfig.from_json(meta["search"])
             source = str(meta["source"])
         except (ValueError, KeyError, TypeError) as exc:
-            raise DasError(
-                [
-                    _usage_diag(
-                        f"{out / 'config.json'} is damaged ({type(exc).__name__}: {exc}); the run cannot be resumed"
-                    )
-                ]
-            ) from None
+            message = f"{out / 'config.json'} is damaged ({type(exc).__name__}: {exc}); the run cannot be resumed"
+            raise DasError([_usage_diag(message)]) from None
         space = r.space_from_text((out / "space.das").read_text(encoding="utf-8"), str(out / "space.das"))
-        run = r.Run(space, cfg, device, out, source)
+        run = r.Run(space, cfg, device, out, source, world=world)
         run.setup()
         if (out / r.CHECKPOINT).exists():
             run.restore()
@@ -317,25 +319,37 @@ def cmd_run(args: argparse.Namespace) -> int:
         if not args.space:
             raise DasError([_usage_diag("dasdsl run needs a SPACE file (or --resume RUN_DIR)")])
         space = r.load_space(args.space, args.plugin)
-        for w in space.warnings:
-            print(w.render(space.source), file=sys.stderr)
+        if world.main:
+            for w in space.warnings:
+                print(w.render(space.source), file=sys.stderr)
         cfg = r.config_for(space, _overrides(args))
         source = args.space
-        run = r.Run(space, cfg, device, None, source)
+        run = r.Run(space, cfg, device, None, source, world=world)
         run.setup()  # data and supernet first: a bad start leaves no run directory behind
-        out = r.new_run_dir(args.out, space.name)
+        out = None
+        if world.main:
+            out = r.new_run_dir(args.out, space.name)
+            shutil.copyfile(args.space, out / "space.das")
+            meta = {
+                "source": source,
+                "device": str(device),
+                "processes": world.size,
+                "plugins": args.plugin,
+                "search": cfg.to_json(),
+            }
+            (out / "config.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        out = Path(str(distributed.broadcast_object(str(out) if out else "", world)))
         run.out = out
-        shutil.copyfile(args.space, out / "space.das")
-        meta = {"source": source, "device": str(device), "plugins": args.plugin, "search": cfg.to_json()}
-        (out / "config.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     assert run.data is not None and run.net is not None and run.ir is not None
-    print(f"run directory: {out}", file=sys.stderr)
+    if world.main:
+        print(f"run directory: {out}" + (f" ({world.size} processes)" if world.distributed else ""), file=sys.stderr)
     log = out / "log.jsonl"
-    with _Progress(args.quiet) as progress:
+    with _Progress(quiet) as progress:
         for epoch in range(run.start_epoch, cfg.epochs):
             progress.start(f"search epoch {epoch + 1}/{cfg.epochs}")
             record = run.epoch(epoch, progress.update)
-            _append_jsonl(log, record)
+            if world.main:
+                _append_jsonl(log, record)
             run.save(epoch + 1)
             progress.log(
                 f"epoch {epoch + 1:>3}/{cfg.epochs}  train loss {record['train_loss']:.3f} "
@@ -343,31 +357,83 @@ def cmd_run(args: argparse.Namespace) -> int:
                 f"acc {record['valid_acc']:.3f}  tau {record['temperature']:.3g}  "
                 f"skips {record['skip_count']}"
             )
-        text, decisions, weights = r.discretize(run)
-        _, supernet_acc = evaluate(run.net, run.data.x_valid, run.data.y_valid)
-        result = r.space_from_text(text, str(out / "result.das"))
-        fixed = result.network(run.data.shape, run.data.classes).to(device)
-        r.inherit_weights(fixed, run.net, run.ir, decisions)
-        _, discrete_acc = evaluate(fixed, run.data.x_valid, run.data.y_valid)
-        summary = {
-            "supernet_valid_acc": supernet_acc,
-            "discretized_valid_acc": discrete_acc,
-            "discretization_gap": supernet_acc - discrete_acc,
-            "epochs": cfg.epochs,
-        }
-        if cfg.finetune:
-            progress.start(f"fine-tune {cfg.finetune} epochs")
-            r.train_fixed(fixed, run.data, cfg.finetune, cfg.batch, cfg.w_lr, cfg.seed, progress=progress.update)
-            summary["finetuned_valid_acc"] = evaluate(fixed, run.data.x_valid, run.data.y_valid)[1]
-        summary["discretized_test_acc"] = evaluate(fixed, run.data.x_test, run.data.y_test)[1]
-    header = r.result_header(source, cfg, cfg.epochs, supernet_acc, discrete_acc, run.ir, weights, decisions)
-    from dasdsl.printer import format_das
+        if world.main:
+            _finish_run(run, out, source, progress)
+    distributed.finish(world)
+    return EXIT_OK
 
+
+def _launch(nproc: int) -> int:
+    """``dasdsl run --nproc N``: the same command under torchrun, one process per rank."""
+    import subprocess
+
+    argv = [a for a in sys.argv[1:]]
+    cleaned, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+            continue
+        if a == "--nproc":
+            skip = True
+            continue
+        if a.startswith("--nproc="):
+            continue
+        cleaned.append(a)
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={nproc}",
+        "-m",
+        "dasdsl",
+        *cleaned,
+    ]
+    code = subprocess.call(cmd)
+    if code != 0:
+        print(
+            f"dasdsl: a search process failed (exit code {code}); the other processes were stopped. The last "
+            "complete checkpoint in the run directory is intact: resume with 'dasdsl run --resume RUN_DIR'.",
+            file=sys.stderr,
+        )
+        return EXIT_ERRORS
+    return EXIT_OK
+
+
+def _finish_run(run, out: Path, source: str, progress: _Progress) -> None:  # noqa: ANN001
+    """Discretize, measure the gap, fine-tune if asked, write result.das, summary.json and the report."""
+    import json
+
+    from dasdsl import run as r
+    from dasdsl.printer import format_das
+    from dasdsl.search import evaluate
+
+    cfg, device = run.cfg, run.device
+    text, decisions, weights = r.discretize(run)
+    _, supernet_acc = evaluate(run.net, run.data.x_valid, run.data.y_valid)
+    result = r.space_from_text(text, str(out / "result.das"))
+    fixed = result.network(run.data.shape, run.data.classes).to(device)
+    r.inherit_weights(fixed, run.net, run.ir, decisions)
+    _, discrete_acc = evaluate(fixed, run.data.x_valid, run.data.y_valid)
+    summary = {
+        "supernet_valid_acc": supernet_acc,
+        "discretized_valid_acc": discrete_acc,
+        "discretization_gap": supernet_acc - discrete_acc,
+        "epochs": cfg.epochs,
+    }
+    if cfg.finetune:
+        progress.start(f"fine-tune {cfg.finetune} epochs")
+        r.train_fixed(fixed, run.data, cfg.finetune, cfg.batch, cfg.w_lr, cfg.seed, progress=progress.update)
+        summary["finetuned_valid_acc"] = evaluate(fixed, run.data.x_valid, run.data.y_valid)[1]
+    summary["discretized_test_acc"] = evaluate(fixed, run.data.x_test, run.data.y_test)[1]
+    header = r.result_header(source, cfg, cfg.epochs, supernet_acc, discrete_acc, run.ir, weights, decisions)
     final = format_das(r.with_data(result.module, cfg.data), header)
     r.write_text_atomic(out / "result.das", final)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     print(_summary_text(result, summary, out))
-    return EXIT_OK
+    from dasdsl.report import report_after_run
+
+    report_after_run(out)  # never fails the run: a line on stderr when the report cannot be written
 
 
 def _summary_text(result, summary: dict, out: Path) -> str:  # noqa: ANN001
@@ -453,6 +519,81 @@ def _das_spec(spec: object) -> object:
     return spec
 
 
+def cmd_profile(args: argparse.Namespace) -> int:
+    import json
+
+    import torch
+
+    import dasdsl
+    from dasdsl import run as r
+    from dasdsl.config import SearchConfig
+    from dasdsl.cost import profile_latency
+
+    for name, least in (("batch", 1), ("repeats", 1), ("warmup", 0), ("threads", 1)):
+        value = getattr(args, name)
+        if value is not None and value < least:
+            raise DasError([_usage_diag(f"--{name} must be at least {least}, got {value}")])
+    device = r.pick_device(args.device)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    space = dasdsl.load(args.space, plugins=args.plugin)
+    for w in space.warnings:
+        print(w.render(space.source), file=sys.stderr)
+    shape, classes = _data_for(space, args)
+    ir = space.graph(shape, classes)
+    batch = args.batch
+    if batch is None:
+        given = space.search.get("batch", (None,))[0]
+        batch = given if isinstance(given, int) and not isinstance(given, bool) and given > 0 else SearchConfig().batch
+    table = profile_latency(ir, device, batch=batch, repeats=args.repeats, warmup=args.warmup)
+    table["source"] = args.space
+    out = Path(args.output)
+    r.write_text_atomic(out, json.dumps(table, indent=2) + "\n")
+    lines = [
+        f"latency of space {ir.space.name} ({_fmt_shape(ir.input_shape)}, {ir.classes} classes) on "
+        f"{table['device']} ({table['device_name']}, {_plural(table['threads'], 'thread')}): ms per batch of "
+        f"{batch}, median of {args.repeats} runs after {args.warmup} warm-up, summed over cell instances",
+        f"  {'fixed part':<40} {table['fixed']:10.3f}",
+    ]
+    for key, row in table["choices"].items():
+        lines.append(f"  {key}")
+        lines += [f"    {label:<38} {ms:10.3f}" for label, ms in row.items()]
+    print("\n".join(lines))
+    print(f"latency table written to {out}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from dasdsl.render import render_command
+
+    return render_command(
+        args.file,
+        args.output,
+        cell=args.cell,
+        run_dir=args.run,
+        macro=args.macro,
+        data=args.data,
+        input_shape=args.input_shape,
+        classes=args.classes,
+        plugins=args.plugin,
+    )
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from dasdsl.plot import plot_run
+
+    for path in plot_run(args.run_dir, args.output):
+        print(path)
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from dasdsl.report import write_report
+
+    print(write_report(args.run_dir, args.output))
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="dasdsl", description="Differentiable architecture search from .das files.")
     parser.add_argument("--version", action="version", version="dasdsl 0.1.0")
@@ -493,6 +634,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="cpu, cuda or auto")
     p.add_argument("--out", default="runs", help="folder for run directories (default runs/)")
     p.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue an interrupted run")
+    p.add_argument("--nproc", type=int, default=None, metavar="N", help="search with N processes (torchrun)")
+    p.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default=None, help="autocast precision")
     p.add_argument("--plugin", action="append", default=[], metavar="MODULE")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_run)
@@ -509,6 +652,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plugin", action="append", default=[], metavar="MODULE")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_train)
+    p = sub.add_parser("profile", help="time every candidate on this device: a latency table for cost(latency, ...)")
+    p.add_argument("space", metavar="SPACE")
+    p.add_argument("--data", default=None, help="take shape and classes from a data source (digits, mnist1d, ...)")
+    p.add_argument("--input-shape", type=_shape_arg, default=None, metavar="C,H,W", help="e.g. 3,32,32")
+    p.add_argument("--classes", type=int, default=None, help="number of classes")
+    p.add_argument("--device", default="auto", help="cpu, cuda or auto")
+    p.add_argument("--batch", type=int, default=None, help="batch size timed (default: the space's, else 64)")
+    p.add_argument("--repeats", type=int, default=10, help="timed runs per candidate; the median is kept")
+    p.add_argument("--warmup", type=int, default=3, help="untimed runs first")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads while timing")
+    p.add_argument("-o", "--output", default="latency.json", metavar="FILE", help="the JSON table (latency.json)")
+    p.add_argument("--plugin", action="append", default=[], metavar="MODULE", help="import a module of plugin ops")
+    p.set_defaults(func=cmd_profile)
+
+    p = sub.add_parser("render", help="draw a space's cells (or its network) with graphviz: SVG, PNG or PDF")
+    p.add_argument("file", nargs="?", metavar="FILE", help="a .das space or result (default: the run's space.das)")
+    p.add_argument("-o", "--output", default=None, metavar="OUT", help="OUT.svg, OUT.png or OUT.pdf (default FILE.svg)")
+    p.add_argument("--cell", default=None, metavar="NAME", help="draw only this cell (default: one file per cell)")
+    p.add_argument("--run", default=None, metavar="RUN_DIR", help="colour the edges by a run's final gate weights")
+    p.add_argument("--macro", action="store_true", help="draw the macro network: stem, cells, ops, head")
+    p.add_argument("--data", default=None, help="take shape and classes from a data source (digits, mnist1d, ...)")
+    p.add_argument("--input-shape", type=_shape_arg, default=None, metavar="C,H,W", help="e.g. 3,32,32")
+    p.add_argument("--classes", type=int, default=None, help="number of classes")
+    p.add_argument("--plugin", action="append", default=[], metavar="MODULE", help="import a module of plugin ops")
+    p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser("plot", help="plot a run's curves: gate weights, temperature, loss and accuracy, skips")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("-o", "--output", default=None, metavar="DIR", help="folder for the PNGs (default RUN_DIR/plots)")
+    p.set_defaults(func=cmd_plot)
+
+    p = sub.add_parser("report", help="write one self-contained HTML page about a run")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("-o", "--output", default=None, metavar="OUT.html", help="default RUN_DIR/report.html")
+    p.set_defaults(func=cmd_report)
     return parser
 
 

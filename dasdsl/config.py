@@ -6,6 +6,7 @@ records exactly what ran, and a resumed run can rebuild the same configuration.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -50,6 +51,8 @@ class SearchConfig:
     partial_channels: int = 1
     finetune: int = 0
     top: int = 1
+    precision: str = "fp32"  # fp32 | bf16 | fp16 (autocast; fp16 with loss scaling)
+    latency_table: str | None = None  # JSON of `dasdsl profile`, read by cost(latency, ...)
 
     def to_json(self) -> dict[str, Any]:
         return {f.name: _plain(getattr(self, f.name)) for f in attrs.fields(SearchConfig)}
@@ -154,6 +157,8 @@ def resolve(search: dict[str, tuple[Any, ...]], base: SearchConfig | None = None
             c["a_weight_decay"] = float(
                 _number(kw.get("weight_decay", c["a_weight_decay"]), "weight_decay", positive=False)
             )
+        elif key == "precision":
+            c["precision"] = _name(v, "precision", ("fp32", "bf16", "fp16"))
         elif key == "hypergradient":
             c["hypergradient"] = _name(v, "hypergradient", HYPERGRADIENTS)
         elif key == "gate":
@@ -177,6 +182,12 @@ def resolve(search: dict[str, tuple[Any, ...]], base: SearchConfig | None = None
             c["penalties"] = tuple(_penalty(p) for p in values)
         elif key == "constraint":
             c["constraints"] = tuple(_constraint(p) for p in values)
+        elif key == "latency_table":
+            if not isinstance(v, str) or not v:
+                raise _fail(
+                    f"latency_table takes a file name in double quotes, got {_show(v)}", 'latency_table "latency.json"'
+                )
+            c["latency_table"] = str(Path(v).expanduser().resolve())  # relative to the working directory
         else:
             raise _fail(f"search setting '{key}' is not supported yet")
     return SearchConfig(**c)

@@ -24,6 +24,7 @@ from dasdsl import data as data_mod
 from dasdsl.check import CheckedSpace, check
 from dasdsl.config import SearchConfig, resolve
 from dasdsl.discretize import decide, header_lines, score, to_module
+from dasdsl.distributed import SINGLE, World, shard
 from dasdsl.errors import DasError, Span, error
 from dasdsl.ir import NetworkIR
 from dasdsl.lower import FixedNetwork, MixedEdge, Supernet, entropy
@@ -144,6 +145,7 @@ class Run:
     net: Supernet | None = None
     searcher: Searcher | None = None
     start_epoch: int = 0
+    world: World = SINGLE
 
     def setup(self) -> None:
         seed_everything(self.cfg.seed)
@@ -163,13 +165,15 @@ class Run:
             partial_channels=self.cfg.partial_channels,
         )
         self.net.to(self.device)
-        self.searcher = Searcher(self.net, self.cfg, gate_penalty(self.cfg, self.ir))
+        self.searcher = Searcher(self.net, self.cfg, gate_penalty(self.cfg, self.ir), world=self.world)
         if self.out is not None and not (self.out / CHECKPOINT).exists():  # killed before its first checkpoint
             self.trim_log(0)
 
     # -- persistence
     def save(self, epoch: int) -> None:
         assert self.net is not None and self.searcher is not None
+        if not self.world.main:
+            return
         state = {
             "epoch": epoch,
             "model": self.net.state_dict(),
@@ -198,6 +202,8 @@ class Run:
 
     def trim_log(self, epochs: int) -> None:
         """Drop the records written after the last complete checkpoint: those epochs are redone."""
+        if not self.world.main or self.out is None:
+            return
         log = self.out / "log.jsonl"
         if log.exists():
             lines = log.read_text(encoding="utf-8").splitlines()
@@ -239,10 +245,19 @@ class Run:
                 f"batch {cfg.batch} is larger than the data split ({len(d.x_train)} / {len(d.x_valid)})",
                 "lower --batch",
             )
+        if cfg.batch % self.world.size:
+            raise _fail(
+                f"batch {cfg.batch} does not split evenly over {self.world.size} processes",
+                f"use a batch that is a multiple of {self.world.size}",
+            )
         losses, accs = [], []
+        trace = os.environ.get("DASDSL_TRACE_ARCH")
         for s in range(steps):
-            ti, vi = train_idx[s], valid_idx[s]
+            ti, vi = shard(train_idx[s], self.world), shard(valid_idx[s], self.world)
             loss, acc = self.searcher.step((d.x_train[ti], d.y_train[ti]), (d.x_valid[vi], d.y_valid[vi]))
+            if trace:  # DASDSL_TRACE_ARCH=PREFIX: every step's architecture parameters, one file per process
+                with open(f"{trace}.rank{self.world.rank}.jsonl", "a", encoding="utf-8") as f:
+                    f.write(json.dumps([a.detach().cpu().tolist() for a in self.net.arch_parameters()]) + "\n")
             if not np.isfinite(loss):
                 raise self._diverged(f"the training loss became {loss} at epoch {epoch + 1}, step {s + 1}")
             losses.append(loss)

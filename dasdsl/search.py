@@ -20,6 +20,8 @@ from torch import nn
 from torch.func import functional_call
 
 from dasdsl.config import SearchConfig
+from dasdsl.distributed import SINGLE, World, average
+from dasdsl.errors import DasError, Span, error
 from dasdsl.ir import NetworkIR
 from dasdsl.lower import Supernet
 
@@ -41,10 +43,47 @@ def temperature_at(cfg: SearchConfig, epoch: int) -> float:
 class Searcher:
     """Owns the supernet's two optimizers and runs one bilevel step at a time."""
 
-    def __init__(self, net: Supernet, cfg: SearchConfig, penalty: Callable[[Supernet], torch.Tensor] | None = None):
+    def __init__(
+        self,
+        net: Supernet,
+        cfg: SearchConfig,
+        penalty: Callable[[Supernet], torch.Tensor] | None = None,
+        world: World = SINGLE,
+    ):
         self.net = net
         self.cfg = cfg
         self.penalty = penalty
+        self.world = world
+        if world.distributed and cfg.hypergradient == "exact":
+            raise DasError(
+                [
+                    error(
+                        "the exact hypergradient runs in one process; with several use second_order",
+                        Span.unknown("<search settings>"),
+                    )
+                ]
+            )
+        if cfg.precision == "fp16" and cfg.hypergradient != "first_order":
+            raise DasError(
+                [
+                    error(
+                        f"the {cfg.hypergradient} hypergradient does not work under fp16 (its finite "
+                        "differences and unrolled step underflow)",
+                        Span.unknown("<search settings>"),
+                        "use --precision bf16, or hypergradient first_order",
+                    )
+                ]
+            )
+        # weights: averaged by DistributedDataParallel; architecture: all-reduced in each hypergradient
+        self.model: nn.Module = net
+        if world.distributed:
+            from torch.nn.parallel import DistributedDataParallel
+
+            ids = [world.local_rank] if next(net.parameters()).is_cuda else None
+            self.model = DistributedDataParallel(net, device_ids=ids, find_unused_parameters=True)
+        self.device_type = next(net.parameters()).device.type
+        self.amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.precision)
+        self.scaler = torch.amp.GradScaler(self.device_type, enabled=cfg.precision == "fp16")
         self.weights = list(net.weight_parameters())
         self.w_names = [n for n, p in net.named_parameters() if not n.startswith(("alphas.", "betas."))]
         self.w_opt = torch.optim.SGD(
@@ -76,14 +115,25 @@ class Searcher:
         return self.weight_step(train)
 
     # -- steps
+    def _autocast(self) -> torch.autocast:
+        return torch.autocast(
+            self.device_type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None
+        )
+
+    def _reduce(self, tensors: list[torch.Tensor]) -> list[torch.Tensor]:
+        return average(tensors, self.world)
+
     def weight_step(self, train: Batch) -> tuple[float, float]:
         x, y = train
         self.w_opt.zero_grad(set_to_none=True)
-        logits = self.net(x)
-        loss = self.loss_fn(logits, y)
-        loss.backward()
+        with self._autocast():
+            logits = self.model(x)
+            loss = self.loss_fn(logits.float(), y)
+        self.scaler.scale(loss).backward()
+        self.scaler.unscale_(self.w_opt)
         nn.utils.clip_grad_norm_(self.weights, self.cfg.grad_clip)
-        self.w_opt.step()
+        self.scaler.step(self.w_opt)
+        self.scaler.update()
         for a in self.net.arch_parameters():
             a.grad = None
         return float(loss.detach()), float((logits.argmax(1) == y).float().mean())
@@ -111,15 +161,17 @@ class Searcher:
     # -- hypergradients
     def _loss(self, params: dict[str, torch.Tensor], batch: Batch) -> torch.Tensor:
         x, y = batch
-        return self.loss_fn(functional_call(self.net, params, (x,), strict=False), y)
+        with self._autocast():
+            return self.loss_fn(functional_call(self.net, params, (x,), strict=False).float(), y)
 
     def _arch_grad(self, loss: torch.Tensor) -> list[torch.Tensor]:
         grads = torch.autograd.grad(loss, self.net.arch_parameters(), allow_unused=True)
-        return [torch.zeros_like(a) if g is None else g for a, g in zip(self.net.arch_parameters(), grads)]
+        return self._reduce(
+            [torch.zeros_like(a) if g is None else g for a, g in zip(self.net.arch_parameters(), grads)]
+        )
 
     def first_order(self, valid: Batch) -> list[torch.Tensor]:
-        x, y = valid
-        return self._arch_grad(self.loss_fn(self.net(x), y))
+        return self._arch_grad(self._loss({}, valid))
 
     def _virtual_step(self, grads: list[torch.Tensor], lr: float) -> list[torch.Tensor]:
         """w - lr * (momentum buffer * mu + grad + weight_decay * w): the SGD step DARTS unrolls."""
@@ -138,13 +190,15 @@ class Searcher:
     def second_order(self, train: Batch, valid: Batch) -> list[torch.Tensor]:
         lr = self._lr()
         g_train = torch.autograd.grad(self._loss({}, train), self.weights, allow_unused=True)
-        g_train = [torch.zeros_like(w) if g is None else g for w, g in zip(self.weights, g_train)]
+        g_train = self._reduce([torch.zeros_like(w) if g is None else g for w, g in zip(self.weights, g_train)])
         unrolled = [w.detach().requires_grad_(True) for w in self._virtual_step(list(g_train), lr)]
         loss_v = self._loss(dict(zip(self.w_names, unrolled)), valid)
         grads = torch.autograd.grad(loss_v, [*self.net.arch_parameters(), *unrolled], allow_unused=True)
         n_arch = len(self.net.arch_parameters())
-        d_alpha = [torch.zeros_like(a) if g is None else g for a, g in zip(self.net.arch_parameters(), grads[:n_arch])]
-        v = [torch.zeros_like(w) if g is None else g for w, g in zip(unrolled, grads[n_arch:])]
+        both = self._reduce(
+            [torch.zeros_like(t) if g is None else g for t, g in zip([*self.net.arch_parameters(), *unrolled], grads)]
+        )
+        d_alpha, v = both[:n_arch], both[n_arch:]
         norm = torch.sqrt(sum((t * t).sum() for t in v))
         if float(norm) == 0.0:
             return d_alpha

@@ -1,0 +1,255 @@
+"""Curves of a search run from its log.jsonl: gate weights, temperature, loss and accuracy, skips.
+
+Figures are drawn with matplotlib's object-oriented API on the Agg canvas (no pyplot, so
+no global backend is switched and nothing needs a display).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from dasdsl.errors import DasError, Span, error
+
+PLOTS = ("gates", "temperature", "loss_acc", "skips")
+DPI = 110
+_PALETTE = (
+    "#4c72b0",
+    "#dd8452",
+    "#55a868",
+    "#c44e52",
+    "#8172b3",
+    "#937860",
+    "#da8bc3",
+    "#8c8c8c",
+    "#ccb974",
+    "#64b5cd",
+    "#1b9e77",
+    "#e7298a",
+)
+
+
+def _fail(message: str, hint: str | None = None) -> DasError:
+    return DasError([error(message, Span.unknown("<command line>"), hint)])
+
+
+def read_log(run_dir: str | Path) -> list[dict[str, Any]]:
+    """The complete records of a run's log.jsonl (a line cut short by a kill is skipped)."""
+    path = Path(run_dir) / "log.jsonl"
+    if not Path(run_dir).is_dir():
+        raise _fail(f"{run_dir} is not a run directory")
+    if not path.is_file():
+        raise _fail(f"{run_dir} has no log.jsonl", "the run has not finished an epoch yet")
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    if not records:
+        raise _fail(f"{path} holds no epochs yet", "plot once the run has finished an epoch")
+    return records
+
+
+def choice_labels(run_dir: str | Path) -> dict[str, list[str]]:
+    """Candidate labels per choice key, from the run's space.das (empty if it cannot be read)."""
+    import dasdsl
+    from dasdsl.ir import choice_key
+
+    run_dir = Path(run_dir)
+    try:
+        config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+        plugins = [p for p in config.get("plugins", []) or [] if isinstance(p, str)]
+    except (OSError, ValueError, AttributeError):
+        plugins = []
+    try:
+        space = dasdsl.loads((run_dir / "space.das").read_text(encoding="utf-8"), str(run_dir / "space.das"), plugins)
+    except (DasError, OSError, UnicodeDecodeError, ImportError):
+        return {}
+    labels: dict[str, list[str]] = {}
+    for type_name, inst in space.cell_types.items():
+        for edge in inst.choices:
+            labels[choice_key(type_name, edge.source, edge.target)] = [c.label for c in edge.candidates]
+    return labels
+
+
+def _figure(width: float, height: float) -> Any:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _epochs(records: list[dict[str, Any]]) -> list[int]:
+    return [int(r.get("epoch", i + 1)) for i, r in enumerate(records)]
+
+
+def _style(ax: Any, epochs: list[int], ylabel: str | None = None) -> None:
+    ax.set_xlabel("epoch", fontsize=9)
+    if ylabel:
+        ax.set_ylabel(ylabel, fontsize=9)
+    ax.tick_params(labelsize=8)
+    ax.grid(True, alpha=0.3, linewidth=0.6)
+    ax.spines[["top", "right"]].set_visible(False)
+    if len(epochs) <= 12:
+        ax.set_xticks(epochs)
+    if len(epochs) == 1:
+        ax.set_xlim(epochs[0] - 1, epochs[0] + 1)
+
+
+def _marker(epochs: list[int]) -> str | None:
+    return "o" if len(epochs) <= 30 else None
+
+
+def gates_figure(records: list[dict[str, Any]], labels: dict[str, list[str]], title: str = "") -> Any:
+    """A grid of small panels, one per choice point, one line per candidate; one legend for all."""
+    keys = list(records[-1].get("gates", {}))
+    if not keys:
+        raise _fail("the log records no gate weights")
+    epochs = _epochs(records)
+    n = len(keys)
+    cols = min(7, max(1, math.ceil(math.sqrt(n * 1.5))))
+    rows = math.ceil(n / cols)
+    fig = _figure(max(4.2, 2.25 * cols), 1.75 * rows + 0.9)
+    axes = fig.subplots(rows, cols, squeeze=False)
+    colors: dict[str, str] = {}
+    handles: dict[str, Any] = {}
+    for ax, key in zip(axes.flat, keys):
+        series = [r.get("gates", {}).get(key) for r in records]
+        width = len(records[-1]["gates"][key])
+        names = labels.get(key, [])
+        if len(names) != width:
+            names = [f"candidate {i}" for i in range(width)]
+        final = records[-1]["gates"][key]
+        best = max(range(width), key=lambda i: final[i])
+        for i, name in enumerate(names):
+            color = colors.setdefault(name, _PALETTE[len(colors) % len(_PALETTE)])
+            ys = [s[i] if s is not None and len(s) == width else float("nan") for s in series]
+            (line,) = ax.plot(
+                epochs,
+                ys,
+                color=color,
+                linewidth=2.0 if i == best else 1.1,
+                marker=_marker(epochs),
+                markersize=2.5,
+                label=name,
+            )
+            handles.setdefault(name, line)
+        ax.set_title(_short(key), fontsize=8.5)
+        ax.tick_params(labelsize=7)
+        ax.grid(True, alpha=0.3, linewidth=0.5)
+        ax.spines[["top", "right"]].set_visible(False)
+        if len(epochs) <= 8:
+            ax.set_xticks(epochs)
+        if len(epochs) == 1:
+            ax.set_xlim(epochs[0] - 1, epochs[0] + 1)
+    for ax in list(axes.flat)[n:]:
+        ax.set_visible(False)
+    for ax in axes[-1]:
+        ax.set_xlabel("epoch", fontsize=8)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("gate weight", fontsize=8)
+    legend = fig.legend(
+        list(handles.values()),
+        list(handles),
+        loc="outside lower center",
+        ncol=min(len(handles), 8 if cols >= 5 else 4),
+        fontsize=8.5,
+        frameon=False,
+    )
+    for handle in legend.legend_handles:
+        handle.set_linewidth(1.6)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    return fig
+
+
+def _short(key: str) -> str:
+    """``normal:s0->n0`` as ``normal  s0 → n0``."""
+    cell, _, edge = key.partition(":")
+    return f"{cell}  {edge.replace('->', ' → ')}" if edge else key
+
+
+def temperature_figure(records: list[dict[str, Any]]) -> Any:
+    """The gate temperature and the mean gate entropy per epoch."""
+    epochs = _epochs(records)
+    fig = _figure(8.0, 3.0)
+    ax1, ax2 = fig.subplots(1, 2)
+    ax1.plot(epochs, [r.get("temperature", float("nan")) for r in records], color="#c44e52", marker=_marker(epochs))
+    ax1.set_title("gate temperature", fontsize=10)
+    _style(ax1, epochs, "temperature")
+    ax1.yaxis.get_major_formatter().set_useOffset(False)
+    entropy = []
+    for r in records:
+        values = list((r.get("entropy") or {}).values())
+        entropy.append(sum(values) / len(values) if values else float("nan"))
+    ax2.plot(epochs, entropy, color="#8172b3", marker=_marker(epochs))
+    ax2.set_title("mean gate entropy", fontsize=10)
+    _style(ax2, epochs, "entropy (1 = uniform)")
+    ax2.set_ylim(0, 1.05)
+    return fig
+
+
+def loss_acc_figure(records: list[dict[str, Any]]) -> Any:
+    """Train and valid loss and accuracy per epoch."""
+    epochs = _epochs(records)
+    fig = _figure(8.0, 3.0)
+    ax1, ax2 = fig.subplots(1, 2)
+    for ax, what in ((ax1, "loss"), (ax2, "acc")):
+        for split, color in (("train", "#4c72b0"), ("valid", "#dd8452")):
+            values = [r.get(f"{split}_{what}", float("nan")) for r in records]
+            ax.plot(epochs, values, color=color, marker=_marker(epochs), label=split)
+        ax.set_title("loss" if what == "loss" else "accuracy", fontsize=10)
+        _style(ax, epochs, "cross-entropy" if what == "loss" else "accuracy")
+        ax.legend(fontsize=8, frameon=False)
+    return fig
+
+
+def skips_figure(records: list[dict[str, Any]]) -> Any:
+    """How many kept edges are skip connections, per epoch (DARTS' collapse shows up here)."""
+    epochs = _epochs(records)
+    fig = _figure(5.0, 3.0)
+    ax = fig.subplots()
+    ax.plot(epochs, [r.get("skip_count", float("nan")) for r in records], color="#55a868", marker=_marker(epochs))
+    ax.set_title("skip connections among the kept edges", fontsize=10)
+    _style(ax, epochs, "skip count")
+    ax.yaxis.get_major_locator().set_params(integer=True)
+    ax.set_ylim(bottom=0)
+    return fig
+
+
+def figures(run_dir: str | Path) -> dict[str, Any]:
+    """Every figure of a run by name (see PLOTS)."""
+    records = read_log(run_dir)
+    return {
+        "gates": gates_figure(records, choice_labels(run_dir), f"gate weights per choice point ({Path(run_dir).name})"),
+        "temperature": temperature_figure(records),
+        "loss_acc": loss_acc_figure(records),
+        "skips": skips_figure(records),
+    }
+
+
+def png_bytes(fig: Any) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI)
+    return buf.getvalue()
+
+
+def plot_run(run_dir: str | Path, out_dir: str | Path | None = None) -> list[Path]:
+    """Write gates.png, temperature.png, loss_acc.png and skips.png; by default into RUN_DIR/plots."""
+    out = Path(out_dir) if out_dir is not None else Path(run_dir) / "plots"
+    figs = figures(run_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, fig in figs.items():
+        path = out / f"{name}.png"
+        path.write_bytes(png_bytes(fig))
+        written.append(path)
+    return written

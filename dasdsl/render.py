@@ -1,0 +1,842 @@
+"""Pictures of spaces, searches and results: graphviz renders of cells and of the macro network.
+
+A cell is drawn left to right in the style of the DARTS paper: the inputs c_{k-2}, c_{k-1}
+as green boxes, the intermediate nodes as blue boxes, the output c_k in yellow. Each
+choice point is one edge, labelled with its candidates (a candidate set used on several
+edges, such as DARTS' eight ops, is named on the edge and listed once in the title);
+a fixed edge is labelled with its op. Adapters the compiler inserted are orange: input
+preprocessing (``project``, ``reduce``) as a dashed node in front of the input, ``widen``
+on the candidates it applies to.
+
+With a run (``--run RUN_DIR``) the choice edges are coloured and sized by the final gate
+weights (the last record of log.jsonl), the kept edges (the decisions of result.das) are
+solid and the dropped ones dashed, and every edge names its top candidates with their
+weights. A fixed space (a search result) comes out as the clean derived cell.
+
+Only ``graphviz`` (the Python package) is needed to build the graphs; turning them into
+SVG, PNG or PDF needs graphviz's ``dot`` binary. Without it :func:`render_command`
+writes the ``.dot`` source instead and says how to install graphviz.
+"""
+
+from __future__ import annotations
+
+import html
+import itertools
+import json
+import re
+import shutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+import graphviz
+import networkx as nx
+
+from dasdsl import ast
+from dasdsl.errors import DasError, Span, error
+from dasdsl.ir import OUTPUT, NetworkIR
+from dasdsl.printer import format_op
+
+FORMATS = ("svg", "png", "pdf")
+INSTALL_HINT = "install graphviz (apt-get install graphviz / brew install graphviz)"
+PNG_DPI = 144
+
+FONT = "Helvetica"
+INPUT_FILL = "#d4edd1"  # the DARTS paper's colours: inputs green, nodes blue, output yellow
+NODE_FILL = "#d4e4f7"
+OUTPUT_FILL = "#fbeeac"
+ADAPTER = "#d2691e"
+ADAPTER_FILL = "#fdebd9"
+EDGE = "#37474f"
+MUTED = "#8c8c8c"
+DROPPED = "#c4c4c4"
+# kept edges: from a light to a deep blue as the gate weight grows (within the cell)
+_RAMP = ((0.0, (0x8C, 0xB6, 0xE0)), (0.5, (0x3A, 0x7D, 0xC2)), (1.0, (0x08, 0x2A, 0x6E)))
+TARGET_COLORS = ("#1f5fa8", "#2e7d32", "#c2185b", "#6a3fa0", "#00838f", "#5d4037", "#827717", "#37474f")
+CELL_FILLS = ("#d4e4f7", "#f7d9d4", "#dcefd6", "#efe0f5", "#fbeeac", "#d9f1f1")
+
+
+class GraphvizNotFoundError(RuntimeError):
+    """graphviz's ``dot`` binary is not installed (or not on PATH)."""
+
+
+# ---- run data --------------------------------------------------------------------------
+
+
+@attrs.frozen
+class RunView:
+    """What a search run says about its choice points."""
+
+    weights: dict[str, list[float]]  # choice key -> final gate weights (last log.jsonl record)
+    decisions: dict[str, int | None]  # choice key -> kept candidate index, None: edge dropped
+    epoch: int | None
+    name: str
+    rule: str = "argmax"
+
+
+def last_record(run_dir: str | Path) -> dict[str, Any] | None:
+    """The last complete record of a run's log.jsonl, or None."""
+    log = Path(run_dir) / "log.jsonl"
+    if not log.is_file():
+        return None
+    for line in reversed(log.read_text(encoding="utf-8").splitlines()):
+        try:
+            record = json.loads(line)
+        except ValueError:  # a line cut short by a kill
+            continue
+        if isinstance(record, dict):
+            return record
+    return None
+
+
+def read_config(run_dir: str | Path) -> dict[str, Any]:
+    path = Path(run_dir) / "config.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def load_run(run_dir: str | Path, ir: NetworkIR) -> RunView | None:
+    """Final gate weights and decisions of a run for the choice points of ``ir``; None without a log."""
+    from dasdsl.config import SearchConfig
+    from dasdsl.discretize import decide
+
+    run_dir = Path(run_dir)
+    record = last_record(run_dir)
+    if record is None or not isinstance(record.get("gates"), dict):
+        return None
+    weights = {k: [float(x) for x in v] for k, v in record["gates"].items() if k in ir.choices}
+    weights = {k: v for k, v in weights.items() if len(v) == len(ir.choices[k].labels)}
+    search = read_config(run_dir).get("search", {})
+    cfg = SearchConfig.from_json(search) if isinstance(search, dict) else SearchConfig()
+    decisions: dict[str, int | None] = {}
+    if len(weights) == len(ir.choices):
+        decisions = decide(ir, weights, cfg.discretize, cfg.threshold)
+    decisions.update(_result_decisions(run_dir / "result.das", ir))
+    epoch = record.get("epoch")
+    return RunView(weights, decisions, epoch if isinstance(epoch, int) else None, run_dir.name, cfg.discretize)
+
+
+def _result_decisions(path: Path, ir: NetworkIR) -> dict[str, int | None]:
+    """Decisions as result.das records them (it also drops nodes that no longer reach the output)."""
+    if not path.is_file():
+        return {}
+    from dasdsl import loads
+
+    try:
+        result = loads(path.read_text(encoding="utf-8"), str(path))
+    except (DasError, OSError, UnicodeDecodeError):
+        return {}
+    decisions: dict[str, int | None] = {}
+    for key, info in ir.choices.items():
+        name = _result_cell_name(info.cell_type, result.cell_types)
+        if name is None:
+            continue
+        edge = next(
+            (e for e in result.cell_types[name].edges if (e.source, e.target) == (info.source, info.target)), None
+        )
+        if edge is None:
+            decisions[key] = None
+            continue
+        label = edge.candidates[0].label
+        index = next(
+            (i for i, c in enumerate(info.labels) if label == c or label.startswith(c + " then widen")),
+            None,
+        )
+        if index is not None:
+            decisions[key] = index
+    return decisions
+
+
+def _result_cell_name(type_name: str, cells: dict[str, Any]) -> str | None:
+    if type_name in cells:
+        return type_name
+    if "#" in type_name:
+        name, index = type_name.split("#", 1)
+        for extra in range(4):
+            candidate = f"{name}_{index}" + "_" * extra
+            if candidate in cells:
+                return candidate
+    return None
+
+
+# ---- helpers ---------------------------------------------------------------------------
+
+
+def _esc(text: Any) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _shape(shape: Sequence[int]) -> str:
+    return "×".join(str(s) for s in shape)
+
+
+def _small(text: str, color: str = MUTED, size: int = 9) -> str:
+    return f'<FONT POINT-SIZE="{size}" COLOR="{color}">{text}</FONT>'
+
+
+def _html(text: str) -> str:
+    return f"<{text}>"
+
+
+def _ramp(t: float) -> str:
+    t = min(max(t, 0.0), 1.0)
+    for (t0, c0), (t1, c1) in itertools.pairwise(_RAMP):
+        if t <= t1:
+            f = (t - t0) / (t1 - t0)
+            return "#" + "".join(f"{round(a + (b - a) * f):02x}" for a, b in zip(c0, c1))
+    return "#" + "".join(f"{c:02x}" for c in _RAMP[-1][1])
+
+
+def _wrap(items: Sequence[str], width: int) -> list[str]:
+    lines, line = [], ""
+    for i, item in enumerate(items):
+        piece = item + ("," if i < len(items) - 1 else "")
+        if line and len(line) + 1 + len(piece) > width:
+            lines.append(line)
+            line = piece
+        else:
+            line = f"{line} {piece}" if line else piece
+    if line:
+        lines.append(line)
+    return lines
+
+
+def _named_sets(module: ast.Module) -> dict[tuple[str, ...], str]:
+    """Candidate label tuples of the space's ``ops NAME = [...]`` sets, by their labels."""
+    opsets = {s.name: s for s in module.body if isinstance(s, ast.OpSetDecl)}
+
+    def expand(name: str, seen: frozenset[str]) -> list[str]:
+        labels: list[str] = []
+        for op in opsets[name].ops.ops:
+            step = op.steps[0]
+            if len(op.steps) == 1 and not step.args and step.func in opsets and step.func not in seen:
+                labels += expand(step.func, seen | {step.func})
+            else:
+                labels.append(format_op(op))
+        return labels
+
+    found: dict[tuple[str, ...], str] = {}
+    for name in opsets:
+        found.setdefault(tuple(expand(name, frozenset({name}))), name)
+    return found
+
+
+def cell_types(ir: NetworkIR) -> dict[str, list[str]]:
+    """Architecture types in network order (nested cells last), each with its cell-graph keys."""
+    order = [ir.macro.nodes[n]["cell_key"] for n in ir.order() if ir.macro.nodes[n]["kind"] == "cell"]
+    order += [k for k in ir.cells if k not in order]
+    types: dict[str, list[str]] = {}
+    for key in dict.fromkeys(order):
+        types.setdefault(ir.cells[key].graph["type_name"], []).append(key)
+    return types
+
+
+def _signature(g: nx.DiGraph) -> str:
+    args = ", ".join(f"{k} = {v}" for k, v in g.graph["args"])
+    return f"{g.graph['name']}({args})" if args else g.graph["name"]
+
+
+def _input_names(inputs: Sequence[str], nested: bool) -> dict[str, str]:
+    """c_{k-2}, c_{k-1} for the inputs of a network cell (DARTS' notation); nested cells keep their names."""
+    if nested:
+        return {n: f"<B>{_esc(n)}</B>" for n in inputs}
+    k = len(inputs)
+    return {n: f"<B>c<SUB>k-{k - i}</SUB></B>" for i, n in enumerate(inputs)}
+
+
+# ---- cells -----------------------------------------------------------------------------
+
+
+@attrs.define
+class _Sets:
+    """Names for candidate sets used on several edges; listed once in the title."""
+
+    named: dict[tuple[str, ...], str]
+    used: dict[str, tuple[str, ...]] = attrs.Factory(dict)
+
+    def name_for(self, labels: tuple[str, ...], uses: int) -> str | None:
+        name = self.named.get(labels)
+        if name is None and len(labels) >= 5 and uses >= 2:
+            name = f"set {chr(ord('A') + sum(1 for n in self.used if n.startswith('set ')))}"
+            self.named[labels] = name
+        if name is not None:
+            self.used.setdefault(name, labels)
+        return name
+
+    def legend(self, width: int = 96) -> list[str]:
+        lines = []
+        for name, labels in self.used.items():
+            wrapped = _wrap(list(labels), width)
+            lines.append(f"<B>{_esc(name)}</B> = [{_esc(wrapped[0])}")
+            lines += ["    " + _esc(w) for w in wrapped[1:]]
+            lines[-1] += "]"
+        return lines
+
+
+def _add_cell(
+    g: graphviz.Digraph,
+    ir: NetworkIR,
+    keys: list[str],
+    run: RunView | None,
+    sets: _Sets,
+    prefix: str,
+    nested: bool,
+) -> list[str]:
+    """Draw the cell type whose graphs are ``keys`` (shapes from the first) into ``g``; returns title lines."""
+    cell = ir.cells[keys[0]]
+    inst = cell.graph["instance"]
+    node_id = {n: f"{prefix}{n if n != OUTPUT else 'output'}" for n in cell.nodes}
+    has_choices = any(d["choice"] for _, _, d in cell.edges(data=True))
+    names = _input_names(inst.inputs, nested)
+
+    # inputs, with the preprocessing the compiler inserted in front of them
+    fed_by: dict[str, str] = {}
+    for n in inst.inputs:
+        d = cell.nodes[n]
+        label = f"{names[n]}<BR/>" + _small(f"{_esc(n)} · {_shape(d['arrives'])}" if not nested else _shape(d["shape"]))
+        g.node(node_id[n], _html(label), shape="box", style="rounded,filled", fillcolor=INPUT_FILL, color="#6a9f64")
+        fed_by[n] = node_id[n]
+        lines = _adapter_lines(ir, keys, n)
+        if lines:
+            aid = f"{prefix}{n}__adapter"
+            g.node(
+                aid,
+                _html("<BR/>".join(lines)),
+                shape="box",
+                style="dashed,filled,rounded",
+                fillcolor=ADAPTER_FILL,
+                color=ADAPTER,
+                fontcolor=ADAPTER,
+            )
+            g.edge(node_id[n], aid, color=ADAPTER, style="dashed", arrowsize="0.6")
+            fed_by[n] = aid
+    with g.subgraph() as same:  # inputs (or their adapters) side by side at the left
+        same.attr(rank="same")
+        for n in inst.inputs:
+            same.node(fed_by[n])
+
+    # intermediate nodes and the output
+    for n, d in cell.nodes(data=True):
+        if d["kind"] == "node":
+            extra = f" · keep {d['keep']}" if d.get("keep") and has_choices else ""
+            sub = d["merge"] if d["merge"] != "sum" and cell.in_degree(n) > 1 else ""
+            text = " · ".join(x for x in (_shape(d["shape"]), sub) if x) + extra
+            g.node(
+                node_id[n],
+                _html(f"<B>{_esc(n)}</B><BR/>{_small(text)}"),
+                shape="box",
+                style="rounded,filled",
+                fillcolor=NODE_FILL,
+                color="#5b86b5",
+            )
+        elif d["kind"] == "output":
+            head = "<B>output</B>" if nested else "<B>c<SUB>k</SUB></B>"
+            merge = d["merge"] if cell.in_degree(n) > 1 else ""
+            text = " · ".join(x for x in (merge, _shape(d["shape"])) if x)
+            g.node(
+                node_id[n],
+                _html(f"{head}<BR/>{_small(text)}"),
+                shape="box",
+                style="rounded,filled",
+                fillcolor=OUTPUT_FILL,
+                color="#b59d2f",
+            )
+
+    # edges: one per choice point (bundled candidates), one per fixed op
+    uses: dict[tuple[str, ...], int] = {}
+    for _, _, d in cell.edges(data=True):
+        if d["choice"]:
+            labels = tuple(c.label for c in d["candidates"])
+            uses[labels] = uses.get(labels, 0) + 1
+    strengths = {}
+    if run is not None:
+        for _, _, d in cell.edges(data=True):
+            if d["choice"] in run.weights:
+                strengths[d["choice"]] = _strength(d["candidates"], run.weights[d["choice"]])
+    lo, hi = (min(strengths.values()), max(strengths.values())) if strengths else (0.0, 1.0)
+    common = None
+    if run is None and len(uses) == 1 and sum(uses.values()) >= 2:
+        common = sets.name_for(*next(iter(uses.items())))
+    # edges into one node share a colour (where colour does not show gate weights): which label
+    # belongs to which edge stays clear where edges cross
+    inner = [n for n, d in cell.nodes(data=True) if d["kind"] == "node"]
+    target_color = {n: TARGET_COLORS[i % len(TARGET_COLORS)] for i, n in enumerate(inner)}
+    for u, v, d in cell.edges(data=True):
+        src = fed_by.get(u, node_id[u])
+        if v == OUTPUT:
+            g.edge(src, node_id[v], color=MUTED, arrowsize="0.7")
+            continue
+        if d["choice"] and run is not None and d["choice"] in run.weights:
+            t = _emphasis(strengths[d["choice"]], lo, hi, len(d["candidates"]))
+            attrs_ = _weighted_edge(d, run.weights[d["choice"]], run.decisions.get(d["choice"], -1), t)
+        elif d["choice"]:
+            attrs_ = _choice_edge(d, sets, uses, common, target_color[v])
+        else:
+            attrs_ = _fixed_edge(d, target_color[v])
+        g.edge(src, node_id[v], **attrs_)
+
+    # title
+    n_choices = sum(1 for _, _, d in cell.edges(data=True) if d["choice"])
+    head = f'<FONT POINT-SIZE="16"><B>cell {_esc(cell.graph["type_name"])}</B></FONT>'
+    sigs = list(dict.fromkeys(_signature(ir.cells[k]) for k in keys))
+    if len(keys) > 1:
+        head += "  " + _esc(f"shared by {len(keys)} instances: {', '.join(sigs)}")
+    elif sigs[0] != cell.graph["type_name"]:
+        head += "  " + _esc(sigs[0])
+    title = [head]
+    parts = []
+    if n_choices:
+        parts.append(f"{n_choices} choice point{'s' if n_choices != 1 else ''}")
+        if common is not None and run is None:
+            parts[-1] += f", each picks one op of {common}"
+    else:
+        parts.append("fixed: one op per edge")
+    if cell.graph["input_stride"] != 1:
+        parts.append(
+            f"stride {cell.graph['input_stride']} on the edges from the input{'s' if len(inst.inputs) > 1 else ''}"
+        )
+    if len(keys) > 1:
+        parts.append(f"shapes for {_signature(cell)}")
+    title.append(_esc(" · ".join(parts)))
+    if run is not None and n_choices:
+        epoch = f"after epoch {run.epoch}" if run.epoch is not None else "at the end"
+        where = f"gate weights {epoch} of run {run.name}"
+        if len(" · ".join(parts)) + len(where) > 90:
+            title.append(_esc(where))
+        else:
+            title[-1] += _esc(f" · {where}")
+        title.append(
+            _small(
+                f'<FONT COLOR="{_ramp(1.0)}">solid: kept</FONT>'
+                + _esc(f" ({run.rule}) · ")
+                + f'<FONT COLOR="{MUTED}">dashed: dropped</FONT>'
+                + _esc(" · colour and width: the strongest non-none weight · labels: top candidates"),
+                "#444444",
+                10,
+            )
+        )
+    return title
+
+
+def _adapter_lines(ir: NetworkIR, keys: list[str], name: str) -> list[str]:
+    """The preprocessing of input ``name``: the first instance's adapter, and the kinds other instances need."""
+    first = ir.cells[keys[0]].nodes[name]["preprocess"]
+    lines = []
+    if first is not None:
+        lines.append(
+            f"<B>{_esc(first.kind)}</B>"
+            + _small(f"<BR/>{_shape(first.shape_in)} → {_shape(first.shape_out)}", ADAPTER, 8)
+        )
+    others: dict[str, int] = {}
+    for key in keys[1:]:
+        pre = ir.cells[key].nodes[name]["preprocess"]
+        if pre is not None and (first is None or pre.kind != first.kind):
+            others[pre.kind] = others.get(pre.kind, 0) + 1
+    for kind, n in others.items():
+        where = f"{n} other instance{'s' if n != 1 else ''}" if first is not None else f"{n} of {len(keys)} instances"
+        lines.append(f"<B>{_esc(kind)}</B>" + _small(f" in {where}", ADAPTER, 8))
+    return lines
+
+
+def _emphasis(strength: float, lo: float, hi: float, n: int) -> float:
+    """0..1: how strong an edge is among the cell's edges (differences under 0.02 count as none),
+    or how far its weight is above uniform, whichever is larger."""
+    relative = (strength - lo) / max(hi - lo, 0.02)
+    uniform = 1.0 / max(n, 1)
+    absolute = (strength - uniform) / (1.0 - uniform) if n > 1 else 1.0
+    return min(max(relative, absolute, 0.0), 1.0)
+
+
+def _strength(cands: Sequence[Any], weights: Sequence[float]) -> float:
+    real = [w for c, w in zip(cands, weights) if not c.is_none]
+    return max(real) if real else max(weights)
+
+
+def _fixed_edge(d: dict[str, Any], color: str) -> dict[str, str]:
+    cand = d["candidates"][0]
+    if cand.is_none:
+        return {"label": _html(_small(_esc(cand.label), MUTED, 10)), "color": DROPPED, "style": "dashed"}
+    return {
+        "label": _html(f'<FONT POINT-SIZE="11">{_esc(cand.label)}</FONT>'),
+        "color": color,
+        "fontcolor": color,
+        "penwidth": "1.6",
+    }
+
+
+def _candidate_line(cand: Any) -> str:
+    line = f'<FONT POINT-SIZE="9">{_esc(cand.label)}</FONT>'
+    if cand.adapter is not None:
+        a = cand.adapter
+        line += _small(f" +widen {a.shape_in[0]}→{a.shape_out[0]}", ADAPTER, 8)
+    return line
+
+
+def _choice_edge(
+    d: dict[str, Any], sets: _Sets, uses: dict[tuple[str, ...], int], common: str | None, color: str
+) -> dict[str, str]:
+    """A choice edge of a space: its candidate set by name (listed in the title) or its candidates."""
+    cands = d["candidates"]
+    labels = tuple(c.label for c in cands)
+    adapted = [c for c in cands if c.adapter is not None]
+    name = sets.name_for(labels, uses.get(labels, 1)) if common is not None or len(labels) > 4 else None
+    if name is not None and name == common:
+        rows = [_candidate_line(c) for c in adapted]  # every edge has it: the title says so once
+    elif name is not None and len(labels) > 4:
+        rows = [f'<FONT POINT-SIZE="10"><I>{_esc(name)}</I></FONT>'] + [_candidate_line(c) for c in adapted]
+    else:
+        rows = [_candidate_line(c) for c in cands]
+    tooltip = f"{d['choice']}: " + " | ".join(labels)
+    return {
+        "label": _html("<BR/>".join(rows)) if rows else "",
+        "color": color,
+        "fontcolor": color,
+        "penwidth": "1.3",
+        "arrowsize": "0.7",
+        "tooltip": tooltip,
+    }
+
+
+def _table(rows: list[str]) -> str:
+    """Label rows in a borderless table: its padding keeps a thick edge off the text."""
+    cells = "".join(f"<TR><TD>{r}</TD></TR>" for r in rows)
+    return f'<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">{cells}</TABLE>'
+
+
+def _weighted_edge(d: dict[str, Any], weights: Sequence[float], chosen: int | None, t: float) -> dict[str, str]:
+    """A choice edge of a run: kept solid and coloured by its weight, dropped dashed and grey.
+    The kept edge names its candidate and the runner-up, a dropped edge its strongest candidate."""
+    cands = d["candidates"]
+    order = sorted(range(len(cands)), key=lambda i: -weights[i])
+    digits = 4 if max(weights) - min(weights) < 0.01 else 3
+    kept = chosen is not None and chosen >= 0 and not cands[chosen].is_none
+    tooltip = f"{d['choice']}: " + ", ".join(f"{cands[i].label} {weights[i]:.{digits}f}" for i in order)
+    if kept:
+        c = cands[chosen]
+        rows = [f'<FONT POINT-SIZE="11"><B>{_esc(c.label)}</B> {weights[chosen]:.{digits}f}</FONT>']
+        if c.adapter is not None:
+            rows[-1] += _small(f" +widen {c.adapter.shape_in[0]}→{c.adapter.shape_out[0]}", ADAPTER, 8)
+        rows += [_small(f"{_esc(cands[i].label)} {weights[i]:.{digits}f}", MUTED, 9) for i in order if i != chosen][:1]
+        return {
+            "label": _html(_table(rows)),
+            "color": _ramp(t),
+            "penwidth": f"{1.6 + 3.0 * t:.2f}",
+            "fontcolor": _ramp(1.0),
+            "tooltip": tooltip,
+        }
+    rows = [_small(f"{_esc(cands[i].label)} {weights[i]:.{digits}f}", MUTED, 9) for i in order[:1]]
+    return {
+        "label": _html(_table(rows)),
+        "color": DROPPED,
+        "penwidth": "0.9",
+        "style": "dashed",
+        "arrowsize": "0.6",
+        "tooltip": tooltip,
+    }
+
+
+def _graph_attrs() -> dict[str, str]:
+    return {
+        "rankdir": "LR",
+        "fontname": FONT,
+        "labelloc": "t",
+        "labeljust": "l",
+        "nodesep": "0.3",
+        "ranksep": "0.55",
+        "pad": "0.25",
+        "bgcolor": "white",
+        "newrank": "true",
+    }
+
+
+def _node_attrs() -> dict[str, str]:
+    return {"fontname": FONT, "fontsize": "13", "margin": "0.12,0.05", "penwidth": "1.2"}
+
+
+def _edge_attrs() -> dict[str, str]:
+    return {"fontname": FONT, "fontsize": "10", "arrowsize": "0.8"}
+
+
+def _title(lines: list[str], legend: list[str]) -> str:
+    body = '<BR ALIGN="LEFT"/>'.join(lines)
+    if legend:
+        body += '<BR ALIGN="LEFT"/>' + '<BR ALIGN="LEFT"/>'.join(_small(x, "#444444", 10) for x in legend)
+    return _html(body + '<BR ALIGN="LEFT"/>')
+
+
+def _nested_types(ir: NetworkIR) -> set[str]:
+    top = {
+        ir.cells[ir.macro.nodes[n]["cell_key"]].graph["type_name"] for n in ir.macro if "cell_key" in ir.macro.nodes[n]
+    }
+    return {g.graph["type_name"] for g in ir.cells.values()} - top
+
+
+def cell_graph(ir: NetworkIR, type_name: str, run: RunView | None = None) -> graphviz.Digraph:
+    """One cell type as a graphviz Digraph (renders in Jupyter; ``.pipe(format="svg")``)."""
+    keys = cell_types(ir)[type_name]
+    g = graphviz.Digraph(
+        name=re.sub(r"\W", "_", type_name), graph_attr=_graph_attrs(), node_attr=_node_attrs(), edge_attr=_edge_attrs()
+    )
+    sets = _Sets(_named_sets(ir.space.module))
+    title = _add_cell(g, ir, keys, run, sets, "", type_name in _nested_types(ir))
+    g.attr(label=_title(title, sets.legend()))
+    if run is not None and len(ir.cells[keys[0]].edges) > 8:
+        g.attr(rankdir="TB")  # many labelled edges: top to bottom keeps the picture compact and legible
+    return g
+
+
+def space_graph(ir: NetworkIR, run: RunView | None = None, types: Sequence[str] | None = None) -> graphviz.Digraph:
+    """Every cell type (or ``types``) as one Digraph, one cluster per cell."""
+    all_types = cell_types(ir)
+    types = list(types) if types is not None else list(all_types)
+    if len(types) == 1:
+        return cell_graph(ir, types[0], run)
+    g = graphviz.Digraph(
+        name=re.sub(r"\W", "_", ir.space.name),
+        graph_attr={**_graph_attrs(), "compound": "true"},
+        node_attr=_node_attrs(),
+        edge_attr=_edge_attrs(),
+    )
+    sets = _Sets(_named_sets(ir.space.module))
+    nested = _nested_types(ir)
+    # dot stacks the clusters of a left-to-right graph bottom up: add them last to first
+    for i, t in reversed(list(enumerate(types))):
+        with g.subgraph(name=f"cluster_{i}") as sub:
+            title = _add_cell(sub, ir, all_types[t], run, sets, f"c{i}_", t in nested)
+            sub.attr(label=_title(title, []), style="rounded", color="#cfcfcf", margin="14")
+    legend = sets.legend()
+    head = f'<FONT POINT-SIZE="18"><B>space {_esc(ir.space.name)}</B></FONT>'
+    g.attr(label=_title([head], legend))
+    return g
+
+
+# ---- the macro network -----------------------------------------------------------------
+
+
+def network_graph(ir: NetworkIR) -> graphviz.Digraph:
+    """The macro network: data, stem, cells and ops in order, head; every item with its output shape."""
+    g = graphviz.Digraph(
+        name=re.sub(r"\W", "_", ir.space.name) + "_network",
+        graph_attr={**_graph_attrs(), "rankdir": "TB", "ranksep": "0.35", "nodesep": "0.5"},
+        node_attr={**_node_attrs(), "shape": "box", "style": "rounded,filled"},
+        edge_attr=_edge_attrs(),
+    )
+    fills: dict[str, str] = {}
+    for n in ir.order():
+        d = ir.macro.nodes[n]
+        kind = d["kind"]
+        shape = _small(_shape(d["shape"]), "#555555", 10)
+        if kind == "data":
+            g.node(n, _html(f"<B>input</B> {_esc(ir.kind)}<BR/>{shape}"), fillcolor=INPUT_FILL, color="#6a9f64")
+        elif kind in ("stem", "head", "op"):
+            head = {"stem": "stem", "head": "head", "op": "op"}[kind]
+            text = f"<B>{head}</B> {_esc(d.get('label', ''))}<BR/>{shape}" if d.get("label") else f"<B>{head}</B>"
+            fill = OUTPUT_FILL if kind == "head" else "#eeeeee"
+            g.node(n, _html(text), fillcolor=fill, color="#8a8a8a")
+        else:
+            cg = ir.cells[d["cell_key"]]
+            type_name = cg.graph["type_name"]
+            fill = fills.setdefault(type_name, CELL_FILLS[len(fills) % len(CELL_FILLS)])
+            notes = [_shape(d["shape"])]
+            if cg.graph["input_stride"] != 1:
+                notes.insert(0, f"stride {cg.graph['input_stride']}")
+            pre = [
+                f"{i}: {cg.nodes[i]['preprocess'].kind}"
+                for i in cg.graph["instance"].inputs
+                if cg.nodes[i]["preprocess"]
+            ]
+            text = f"<B>cell {_esc(n)}</B>  {_esc(_signature(cg))}<BR/>{_small(_esc(' · '.join(notes)), '#555555', 10)}"
+            if pre:
+                text += "<BR/>" + _small(_esc("adapters " + ", ".join(pre)), ADAPTER, 8)
+            g.node(n, _html(text), fillcolor=fill, color="#5b86b5")
+    for u, v, d in ir.macro.edges(data=True):
+        target = ir.macro.nodes[v]
+        label = ""
+        if target["kind"] == "cell":
+            inputs = ir.cells[target["cell_key"]].graph["instance"].inputs
+            if len(inputs) > 1:  # which input an edge feeds; a one-input cell needs no note
+                label = ", ".join(inputs[p] for p in d.get("ports", []))
+        consecutive = ir.order().index(v) - ir.order().index(u) == 1
+        g.edge(
+            u,
+            v,
+            label=_html(_small(_esc(label), MUTED, 8)) if label else "",
+            color=EDGE if consecutive else MUTED,
+            style="solid" if consecutive else "dashed",
+            weight="10" if consecutive else "1",
+        )
+    title = f'<FONT POINT-SIZE="16"><B>network of space {_esc(ir.space.name)}</B></FONT>'
+    sub = _esc(f"input {ir.kind} {_shape(ir.input_shape)}, {ir.classes} classes; shapes after each item")
+    g.attr(label=_title([title, sub], []))
+    return g
+
+
+# ---- output ----------------------------------------------------------------------------
+
+
+def dot_available() -> bool:
+    return shutil.which("dot") is not None
+
+
+def render_bytes(graph: graphviz.Digraph, fmt: str) -> bytes:
+    """SVG, PNG or PDF bytes of ``graph``; raises GraphvizNotFoundError without graphviz's dot."""
+    if not dot_available():
+        raise GraphvizNotFoundError("dot")
+    if fmt == "png":
+        graph = graph.copy()
+        graph.graph_attr["dpi"] = str(PNG_DPI)
+    try:
+        return graph.pipe(format=fmt)
+    except graphviz.ExecutableNotFound:
+        raise GraphvizNotFoundError("dot") from None
+
+
+def svg_text(graph: graphviz.Digraph) -> str:
+    return render_bytes(graph, "svg").decode("utf-8")
+
+
+def load_ir(
+    space: Any,
+    input_shape: tuple[int, ...] | None = None,
+    classes: int | None = None,
+    data: Any = None,
+) -> NetworkIR:
+    """The IR of a checked space; shape and classes from the arguments, else ``data``, else the space's data."""
+    if data is not None and (input_shape is None or classes is None):
+        from dasdsl import data as data_mod
+
+        ds = data_mod.load(data, space.input_kind)
+        input_shape = input_shape or ds.shape
+        classes = classes or ds.classes
+    return space.graph(input_shape, classes)
+
+
+def macro_graph(space: Any, input_shape: tuple[int, ...] | None = None, classes: int | None = None) -> graphviz.Digraph:
+    """The macro network of a CheckedSpace (stem, cells, ops, head with shapes) as a graphviz Digraph."""
+    return network_graph(load_ir(space, input_shape, classes))
+
+
+def cells_graph(space: Any, input_shape: tuple[int, ...] | None = None, classes: int | None = None) -> graphviz.Digraph:
+    """Every cell type of a CheckedSpace as one graphviz Digraph (a cluster per cell)."""
+    return space_graph(load_ir(space, input_shape, classes))
+
+
+def space_svg(space: Any) -> str | None:
+    """The cells of a CheckedSpace as SVG text (its ``_repr_svg_``); None where that cannot be drawn."""
+    try:
+        return svg_text(cells_graph(space))
+    except (GraphvizNotFoundError, DasError):
+        return None
+
+
+def _usage(message: str, hint: str | None = None) -> DasError:
+    return DasError([error(message, Span.unknown("<command line>"), hint)])
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "cell"
+
+
+def select_types(ir: NetworkIR, cell: str | None) -> list[str]:
+    """Cell types to draw: all, or those matching ``cell`` (a type name, a cell name or an instance key)."""
+    types = cell_types(ir)
+    if cell is None:
+        return list(types)
+    chosen = [
+        t for t, keys in types.items() if cell in (t, t.split("#")[0], ir.cells[keys[0]].graph["name"]) or cell in keys
+    ]
+    if not chosen:
+        raise _usage(f"space '{ir.space.name}' has no cell '{cell}'", f"its cells: {', '.join(types)}")
+    return chosen
+
+
+def outputs_for(out: Path, names: list[str]) -> list[Path]:
+    """``out`` itself for one picture, else ``out-<name>.ext`` per picture."""
+    if len(names) == 1:
+        return [out]
+    return [out.with_name(f"{out.stem}-{_slug(n)}{out.suffix}") for n in names]
+
+
+def write_graphs(graphs: list[tuple[graphviz.Digraph, Path]]) -> tuple[list[Path], bool]:
+    """Write every graph in the format of its path's suffix. Returns (paths, dot_missing): without
+    graphviz's dot the .dot sources are written next to the requested files instead."""
+    written = []
+    try:
+        for graph, path in graphs:
+            fmt = path.suffix.lstrip(".").lower()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if fmt in ("dot", "gv"):
+                path.write_text(graph.source, encoding="utf-8")
+            else:
+                path.write_bytes(render_bytes(graph, fmt))
+            written.append(path)
+    except GraphvizNotFoundError:
+        dots = []
+        for graph, path in graphs:
+            dot = path.with_suffix(".dot")
+            dot.write_text(graph.source, encoding="utf-8")
+            dots.append(dot)
+        return dots, True
+    return written, False
+
+
+def missing_dot_line(dots: list[Path], fmt: str) -> str:
+    more = f" (and {len(dots) - 1} more)" if len(dots) > 1 else ""
+    return (
+        f"dasdsl: graphviz's 'dot' program was not found, so wrote {dots[0]}{more} instead; "
+        f"{INSTALL_HINT}, then rerun or run: dot -T{fmt} {dots[0]} -o {dots[0].with_suffix('.' + fmt)}"
+    )
+
+
+def render_command(
+    file: str | None,
+    output: str | None = None,
+    cell: str | None = None,
+    run_dir: str | None = None,
+    macro: bool = False,
+    data: Any = None,
+    input_shape: tuple[int, ...] | None = None,
+    classes: int | None = None,
+    plugins: Sequence[str] = (),
+) -> int:
+    """``dasdsl render``: write the pictures, print their paths (or the install hint), return the exit code."""
+    from dasdsl import load
+
+    if file is None and run_dir is None:
+        raise _usage("dasdsl render needs a FILE (or --run RUN_DIR)")
+    if run_dir is not None and not Path(run_dir).is_dir():
+        raise _usage(f"{run_dir} is not a run directory")
+    plugins = list(plugins)
+    if run_dir is not None:
+        config = read_config(run_dir)
+        plugins += [p for p in config.get("plugins", []) or [] if p not in plugins]
+        if data is None and isinstance(config.get("search"), dict):
+            data = config["search"].get("data")
+    path = Path(file) if file is not None else Path(run_dir) / "space.das"
+    space = load(path, plugins)
+    for w in space.warnings:
+        print(w.render(space.source), file=sys.stderr)
+    ir = load_ir(space, input_shape, classes, data)
+    out = Path(output) if output else Path(f"{path.stem}{'-network' if macro else ''}.svg")
+    fmt = out.suffix.lstrip(".").lower()
+    if fmt not in (*FORMATS, "dot", "gv"):
+        raise _usage(f"cannot write '{out.suffix or out.name}' files", "name the output .svg, .png, .pdf or .dot")
+    if macro:
+        graphs = [(network_graph(ir), out)]
+    else:
+        run = load_run(run_dir, ir) if run_dir is not None else None
+        if run_dir is not None and run is None:
+            print(f"dasdsl: {run_dir} has no gate weights yet (log.jsonl is empty); drawing the space", file=sys.stderr)
+        types = select_types(ir, cell)
+        graphs = [(cell_graph(ir, t, run), p) for t, p in zip(types, outputs_for(out, types))]
+    written, missing = write_graphs(graphs)
+    if missing:
+        print(missing_dot_line(written, fmt if fmt in FORMATS else "svg"), file=sys.stderr)
+    else:
+        for p in written:
+            print(p)
+    return 0
