@@ -238,7 +238,7 @@ def _overrides(args: argparse.Namespace) -> dict:
     from dasdsl.config import parse_override
 
     found: dict = {}
-    for key in ("data", "epochs", "batch", "seed", "split", "hypergradient", "gate", "finetune", "precision"):
+    for key in ("data", "epochs", "batch", "seed", "split", "hypergradient", "gate", "finetune", "precision", "top"):
         value = getattr(args, key, None)
         if value is not None:
             found[key] = parse_override(key, _das_value(key, value))
@@ -293,7 +293,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.resume:
         given = [
             f"--{k.replace('_', '-')}"
-            for k in ("data", "epochs", "batch", "seed", "split", "hypergradient", "gate", "finetune", "precision")
+            for k in (
+                "data",
+                "epochs",
+                "batch",
+                "seed",
+                "split",
+                "hypergradient",
+                "gate",
+                "finetune",
+                "precision",
+                "top",
+            )
             if getattr(args, k) is not None
         ]
         if args.space or args.set or given:
@@ -409,26 +420,39 @@ def _finish_run(run, out: Path, source: str, progress: _Progress) -> None:  # no
     from dasdsl.search import evaluate
 
     cfg, device = run.cfg, run.device
-    text, decisions, weights = r.discretize(run)
+    ranked, weights = r.discretize(run)
     _, supernet_acc = evaluate(run.net, run.data.x_valid, run.data.y_valid)
-    result = r.space_from_text(text, str(out / "result.das"))
-    fixed = result.network(run.data.shape, run.data.classes).to(device)
-    r.inherit_weights(fixed, run.net, run.ir, decisions)
-    _, discrete_acc = evaluate(fixed, run.data.x_valid, run.data.y_valid)
+    finals = []
+    for index, (text, decisions, _, bound) in enumerate(ranked, start=1):
+        result = r.space_from_text(text, str(out / "result.das"))
+        fixed = result.network(run.data.shape, run.data.classes).to(device)
+        r.inherit_weights(fixed, run.net, run.ir, decisions)
+        _, discrete_acc = evaluate(fixed, run.data.x_valid, run.data.y_valid)
+        header = r.result_header(
+            source, cfg, cfg.epochs, supernet_acc, discrete_acc, run.ir, weights, decisions, (index, len(ranked)), bound
+        )
+        finals.append((result, fixed, discrete_acc, format_das(r.with_data(result.module, cfg.data), header)))
+    result, fixed, discrete_acc, text = finals[0]
     summary = {
         "supernet_valid_acc": supernet_acc,
         "discretized_valid_acc": discrete_acc,
         "discretization_gap": supernet_acc - discrete_acc,
         "epochs": cfg.epochs,
     }
+    if len(finals) > 1:
+        summary["top"] = [
+            {"file": f"result-{i}.das", "score": ranked[i - 1][2], "discretized_valid_acc": f[2]}
+            for i, f in enumerate(finals, start=1)
+        ]
     if cfg.finetune:
         progress.start(f"fine-tune {cfg.finetune} epochs")
         r.train_fixed(fixed, run.data, cfg.finetune, cfg.batch, cfg.w_lr, cfg.seed, progress=progress.update)
         summary["finetuned_valid_acc"] = evaluate(fixed, run.data.x_valid, run.data.y_valid)[1]
     summary["discretized_test_acc"] = evaluate(fixed, run.data.x_test, run.data.y_test)[1]
-    header = r.result_header(source, cfg, cfg.epochs, supernet_acc, discrete_acc, run.ir, weights, decisions)
-    final = format_das(r.with_data(result.module, cfg.data), header)
-    r.write_text_atomic(out / "result.das", final)
+    r.write_text_atomic(out / "result.das", text)
+    if len(finals) > 1:
+        for i, final in enumerate(finals, start=1):
+            r.write_text_atomic(out / f"result-{i}.das", final[3])
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     print(_summary_text(result, summary, out))
     from dasdsl.report import report_after_run
@@ -455,6 +479,11 @@ def _summary_text(result, summary: dict, out: Path) -> str:  # noqa: ANN001
     if "finetuned_valid_acc" in summary:
         lines.append(f"after fine-tuning: valid accuracy {summary['finetuned_valid_acc']:.3f}")
     lines.append(f"test accuracy of the discretized network: {summary['discretized_test_acc']:.3f}")
+    for entry in summary.get("top", []):
+        lines.append(
+            f"  {entry['file']}: score {entry['score']:.3f}, valid accuracy with inherited weights "
+            f"{entry['discretized_valid_acc']:.3f}"
+        )
     lines.append(f"result: {out / 'result.das'}")
     return "\n".join(lines)
 
@@ -630,6 +659,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hypergradient", choices=["first_order", "second_order", "exact"], default=None)
     p.add_argument("--gate", default=None, help='e.g. softmax or "sigmoid(temperature = anneal(5.0 -> 0.05))"')
     p.add_argument("--finetune", type=int, default=None, metavar="N", help="fine-tune the result N epochs")
+    p.add_argument("--top", type=int, default=None, metavar="K", help="write the K best architectures")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any search setting, in .das syntax")
     p.add_argument("--device", default="auto", help="cpu, cuda or auto")
     p.add_argument("--out", default="runs", help="folder for run directories (default runs/)")

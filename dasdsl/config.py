@@ -47,7 +47,7 @@ class SearchConfig:
     discretize: str = "argmax"
     threshold: float = 0.5
     penalties: tuple[tuple[str, Any, float], ...] = ()  # (kind, argument, lambda)
-    constraints: tuple[tuple[str, float], ...] = ()
+    constraints: tuple[tuple[str, int | float], ...] = ()
     partial_channels: int = 1
     finetune: int = 0
     top: int = 1
@@ -217,7 +217,10 @@ def _constraint(p: Any) -> tuple[str, float]:
     kind = _name(p, "constraint", ("min_nonskip_per_path", "max_skip", "max_params", "max_flops"))
     if not isinstance(p, Setting) or len(p.args) != 1:
         raise _fail(f"{kind} takes one number: {kind}(1)")
-    return (kind, float(_number(p.args[0], kind, positive=kind != "max_skip")))
+    value = _number(p.args[0], kind, positive=kind != "max_skip")
+    if kind in ("min_nonskip_per_path", "max_skip") and (not isinstance(value, int) or value < 0):
+        raise _fail(f"{kind} needs a non-negative integer, got {_show(value)}")
+    return (kind, value)
 
 
 def parse_override(key: str, text: str) -> tuple[Any, ...]:

@@ -166,6 +166,13 @@ class Run:
         )
         self.net.to(self.device)
         self.searcher = Searcher(self.net, self.cfg, gate_penalty(self.cfg, self.ir), world=self.world)
+        if self.cfg.constraints or self.cfg.top > 1:  # an impossible constraint is reported before any training
+            from dasdsl.constraints import best
+            from dasdsl.cost import costs
+
+            uniform = {k: [1.0 / len(c.labels)] * len(c.labels) for k, c in self.ir.choices.items()}
+            measures = {k.removeprefix("max_") for k, _ in self.cfg.constraints if k in ("max_params", "max_flops")}
+            best(self.ir, uniform, self.cfg.constraints, top=1, costs={m: costs(self.ir, m) for m in measures})
         if self.out is not None and not (self.out / CHECKPOINT).exists():  # killed before its first checkpoint
             self.trim_log(0)
 
@@ -311,16 +318,33 @@ def inherit_weights(
     return missing
 
 
-def discretize(run: Run) -> tuple[str, dict[str, int | None], dict[str, list[float]]]:
-    """The result .das text and its decisions."""
+def discretize(run: Run) -> tuple[list[tuple[str, dict[str, int | None], float, float | None]], dict[str, list[float]]]:
+    """The ranked results as (.das text, decisions, score, optimality bound or None) and the final gate weights.
+
+    Without constraints and with ``top 1`` this is the discretization rule itself; with constraints or
+    ``top k`` it is the exact constrained k-best search of dasdsl.constraints over the gate weights."""
     assert run.ir is not None
     weights = run.gate_weights()
-    if run.cfg.discretize == "perturbation":
+    cfg = run.cfg
+    if cfg.constraints or cfg.top > 1:
+        from dasdsl.constraints import best
+        from dasdsl.cost import costs
+
+        measures = {kind.removeprefix("max_") for kind, _ in cfg.constraints if kind in ("max_params", "max_flops")}
+        tables = {m: costs(run.ir, m) for m in measures}
+        choice_weights = {k: w for k, w in weights.items() if k in run.ir.choices}
+        ranked = [
+            (r.decisions, r.score, r.bound)
+            for r in best(run.ir, choice_weights, cfg.constraints, top=cfg.top, costs=tables)
+        ]
+    elif cfg.discretize == "perturbation":
         decisions = perturbation_decisions(run)
+        ranked = [(decisions, score(run.ir, weights, decisions), None)]
     else:
-        decisions = decide(run.ir, weights, run.cfg.discretize, run.cfg.threshold)
-    module = to_module(run.space, run.ir, decisions)
-    return format_das(module), decisions, weights
+        decisions = decide(run.ir, weights, cfg.discretize, cfg.threshold)
+        ranked = [(decisions, score(run.ir, weights, decisions), None)]
+    results = [(format_das(to_module(run.space, run.ir, d)), d, sc, bound) for d, sc, bound in ranked]
+    return results, weights
 
 
 def perturbation_decisions(run: Run, samples: int = 512) -> dict[str, int | None]:
@@ -493,12 +517,19 @@ def result_header(
     ir: NetworkIR,
     weights: dict[str, list[float]],
     decisions: dict[str, int | None],
+    rank: tuple[int, int] = (1, 1),
+    bound: float | None = None,
 ) -> list[str]:
     head = [
         f"searched from {source}, seed {cfg.seed}, {epochs_done} epochs on {cfg.data}, "
         f"valid acc {supernet_acc:.3f} (supernet) / {discrete_acc:.3f} (discretized)",
-        f"score {score(ir, weights, decisions):.3f} (sum of the chosen candidates' gate weights)",
+        f"score {score(ir, weights, decisions):.3f} (sum of the chosen candidates' gate weights)"
+        + (f", rank {rank[0]} of the top {rank[1]}" if rank[1] > 1 else ""),
     ]
+    if cfg.constraints:
+        head.append("constraints: " + ", ".join(f"{k}({v:g})" for k, v in cfg.constraints) + " (met exactly)")
+    if bound is not None:
+        head.append(f"budget search: the optimal score is at most {bound:.3f} (Lagrangian bound)")
     return head + header_lines(ir, weights, decisions)
 
 

@@ -75,3 +75,101 @@ def test_perturbation_discretization_runs_end_to_end(tmp_path: Path) -> None:
     result = dasdsl.load(run / "result.das")
     assert result.count() == 1
     assert 0.0 <= summary["discretized_valid_acc"] <= 1.0
+
+
+def test_top_k_and_constraints_from_the_command_line(tmp_path: Path) -> None:
+    from dasdsl.constraints import best
+
+    code = main(
+        [
+            "run",
+            str(SMALL),
+            "--epochs",
+            "1",
+            "--batch",
+            "32",
+            "--quiet",
+            "--out",
+            str(tmp_path),
+            "--top",
+            "3",
+            "--set",
+            "constraint=min_nonskip_per_path(1), max_skip(1)",
+            "--set",
+            ARCH,
+        ]
+    )
+    assert code == 0
+    (run,) = tmp_path.iterdir()
+    summary = json.loads((run / "summary.json").read_text())
+    scores = [entry["score"] for entry in summary["top"]]
+    assert scores == sorted(scores, reverse=True) and len(scores) == 3
+    gates = json.loads((run / "log.jsonl").read_text().splitlines()[-1])["gates"]
+    space = dasdsl.load(run / "space.das")
+    ir = space.graph((1, 8, 8), 10)
+    expected = best(ir, gates, [("min_nonskip_per_path", 1), ("max_skip", 1)], top=3)
+    assert [r.score for r in expected] == pytest.approx(scores)
+    for i in range(1, 4):
+        result = dasdsl.load(run / f"result-{i}.das")
+        assert result.count() == 1
+        assert "constraints: min_nonskip_per_path(1), max_skip(1) (met exactly)" in result.source
+    body = (run / "result.das").read_text().split("\nspace ", 1)[1]
+    assert body == (run / "result-1.das").read_text().split("\nspace ", 1)[1]
+
+
+def test_impossible_constraint_fails_before_training(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(
+        [
+            "run",
+            str(SMALL),
+            "--epochs",
+            "50",
+            "--quiet",
+            "--out",
+            str(tmp_path),
+            "--set",
+            "constraint=min_nonskip_per_path(9)",
+        ]
+    )
+    assert code == 1
+    assert "no architecture of cell 'cell' satisfies min_nonskip_per_path 9" in capsys.readouterr().err
+    assert not tmp_path.exists() or not any(tmp_path.iterdir())
+
+
+def test_bf16_search_and_fp16_second_order_refusal(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pooling = str(ROOT / "spaces" / "pooling.das")
+    assert (
+        main(
+            [
+                "run",
+                pooling,
+                "--epochs",
+                "1",
+                "--precision",
+                "bf16",
+                "--hypergradient",
+                "second_order",
+                "--quiet",
+                "--out",
+                str(tmp_path / "bf16"),
+            ]
+        )
+        == 0
+    )
+    code = main(
+        [
+            "run",
+            pooling,
+            "--epochs",
+            "1",
+            "--precision",
+            "fp16",
+            "--hypergradient",
+            "second_order",
+            "--quiet",
+            "--out",
+            str(tmp_path / "fp16"),
+        ]
+    )
+    assert code == 1
+    assert "does not work under fp16" in capsys.readouterr().err
