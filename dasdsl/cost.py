@@ -1,20 +1,55 @@
-"""Costs read off the IR: parameter counts of the supernet and of discrete architectures.
+"""Costs read off the IR: parameters, FLOPs and measured latency, per candidate of every choice.
 
-Discrete counts use affine BatchNorm (as in a fixed network) and include every
-inserted adapter, so a narrow candidate cannot look free because of its 1x1 projection.
-Instances that share architecture parameters make the same decision, so each
-candidate's cost is summed over all instances of its cell type.
+Every measure has the same structure, ``(fixed, {choice key: per-candidate tuple})``:
+``fixed`` is the cost outside every choice (stem, head, macro ops, input adapters of
+cells), and each candidate's cost is summed over all instances of its cell type
+(instances share architecture parameters, so they make the same decision). A
+discrete architecture costs ``fixed`` plus the chosen candidates' costs. One entry
+point, :func:`costs`, serves ``params``, ``flops`` and ``latency``.
+
+- ``params``: trainable parameters with affine BatchNorm (as in a fixed network).
+- ``flops``: multiply-accumulates (MACs) of the convolution and linear layers, per
+  sample, for the shapes of the IR: a convolution costs
+  ``C_out * prod(output spatial) * C_in / groups * prod(kernel)``, a linear layer
+  ``out * in`` per position; biases, BatchNorm, activations, pooling and the
+  gate mixing count 0. Counted by forward hooks on a meta-device forward of one
+  sample (real tensors on CPU if a plugin op cannot run on ``meta``), so strides,
+  padding and factorized reduces get their exact output sizes. Only
+  ``nn.Conv1d/2d/3d`` and ``nn.Linear`` modules count (also inside plugin ops).
+- ``latency``: forward time in milliseconds per batch, the median of R runs after
+  warm-up, measured by :func:`profile_latency` (``dasdsl profile``) on one device
+  and read back from its JSON table.
+
+Adapters are part of costs: a ``widen`` adapter (the learnable 1x1 conv that brings a
+narrow candidate to the widest width) counts in its candidate's cost, so a narrow
+candidate cannot look free; ``reduce`` and ``project`` adapters of cell inputs are
+in ``fixed``. A cell used as a candidate (hierarchical spaces) counts whole, at
+supernet size, inside its outer candidate.
 """
 
 from __future__ import annotations
 
+import json
+import math
+import platform
+import statistics
+import time
 from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
 import attrs
 import torch
+from torch import nn
 
+from dasdsl.errors import DasError, Span, error
 from dasdsl.ir import NetworkIR
 from dasdsl.lower import MixedEdge, Supernet, count_parameters
+
+MEASURES = ("params", "flops", "latency")
+LATENCY_FORMAT = "dasdsl-latency/1"
+Costs = tuple[float, dict[str, tuple[float, ...]]]
 
 
 @attrs.frozen
@@ -25,12 +60,8 @@ class ParamSummary:
     candidate_params: dict[str, tuple[int, ...]]  # choice key -> params of each candidate, all instances
 
 
-def candidate_params(ir: NetworkIR) -> tuple[int, dict[str, list[int]]]:
-    """(parameters outside every choice, per choice key the parameters of each candidate)."""
-    with torch.device("meta"):
-        net = Supernet(ir, affine=True)
-    per_choice: dict[str, list[int]] = {}
-    inside = 0
+def _top_level_edges(net: Supernet) -> list[MixedEdge]:
+    """The mixed edges that are not inside another choice's candidate (those count with their candidate)."""
     nested = {
         id(m)
         for outer in net.modules()
@@ -38,23 +69,274 @@ def candidate_params(ir: NetworkIR) -> tuple[int, dict[str, list[int]]]:
         for m in outer.candidates.modules()
         if isinstance(m, MixedEdge)
     }
-    for module in net.modules():
-        # a cell used as a candidate counts whole (at supernet size) inside its outer candidate
-        if isinstance(module, MixedEdge) and id(module) not in nested:
-            counts = [count_parameters(c) for c in module.candidates]
-            inside += sum(counts)
-            acc = per_choice.setdefault(module.key, [0] * len(counts))
-            for i, n in enumerate(counts):
-                acc[i] += n
+    return [m for m in net.modules() if isinstance(m, MixedEdge) and id(m) not in nested]
+
+
+def candidate_params(ir: NetworkIR) -> tuple[int, dict[str, list[int]]]:
+    """(parameters outside every choice, per choice key the parameters of each candidate)."""
+    with torch.device("meta"):
+        net = Supernet(ir, affine=True)
+    per_choice: dict[str, list[int]] = {}
+    inside = 0
+    # a cell used as a candidate counts whole (at supernet size) inside its outer candidate
+    for module in _top_level_edges(net):
+        counts = [count_parameters(c) for c in module.candidates]
+        inside += sum(counts)
+        acc = per_choice.setdefault(module.key, [0] * len(counts))
+        for i, n in enumerate(counts):
+            acc[i] += n
     weights = count_parameters(net) - sum(p.numel() for p in net.arch_parameters())
     return weights - inside, per_choice
 
 
-def param_summary(ir: NetworkIR) -> ParamSummary:
-    with torch.device("meta"):
-        supernet = Supernet(ir)
-    supernet_params = sum(p.numel() for p in supernet.weight_parameters())
-    fixed, per_choice = candidate_params(ir)
+# -- FLOPs (MACs of conv and linear layers, per sample)
+
+_CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+
+
+def layer_macs(module: nn.Module, output: torch.Tensor) -> int:
+    """Multiply-accumulates of one conv or linear call, per sample (``output`` has a batch dimension)."""
+    per_sample = math.prod(output.shape[1:])
+    if isinstance(module, _CONVS):
+        return per_sample * (module.in_channels // module.groups) * math.prod(module.kernel_size)
+    if isinstance(module, nn.Linear):
+        return per_sample * module.in_features
+    return 0
+
+
+def _count_flops(ir: NetworkIR, device: str) -> tuple[int, dict[str, list[int]]]:
+    with torch.device(device):
+        net = Supernet(ir, affine=True)
+    net.eval()
+    owner: dict[int, tuple[str, int]] = {}
+    per_choice: dict[str, list[int]] = {}
+    for edge in _top_level_edges(net):
+        per_choice.setdefault(edge.key, [0] * len(edge.candidates))
+        for i, cand in enumerate(edge.candidates):
+            for m in cand.modules():
+                owner[id(m)] = (edge.key, i)
+    fixed = 0
+
+    def hook(module: nn.Module, _inputs: Any, output: torch.Tensor) -> None:
+        nonlocal fixed
+        macs = layer_macs(module, output)
+        where = owner.get(id(module))
+        if where is None:
+            fixed += macs
+        else:
+            per_choice[where[0]][where[1]] += macs
+
+    handles = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, (*_CONVS, nn.Linear))]
+    try:
+        with torch.no_grad():
+            net(torch.zeros(1, *ir.input_shape, device=device))
+    finally:
+        for h in handles:
+            h.remove()
+    return fixed, per_choice
+
+
+def candidate_flops(ir: NetworkIR) -> tuple[int, dict[str, list[int]]]:
+    """(MACs outside every choice, per choice key the MACs of each candidate), per sample, all instances."""
+    try:
+        return _count_flops(ir, "meta")
+    except DasError:
+        raise
+    except Exception:  # noqa: BLE001 - a plugin op that cannot run on meta tensors: count on real ones
+        return _count_flops(ir, "cpu")
+
+
+# -- latency (measured per device, stored as a JSON table)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _median_ms(fn: Callable[[], Any], device: torch.device, repeats: int, warmup: int) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        _sync(device)
+        start = time.perf_counter()
+        fn()
+        _sync(device)
+        times.append(time.perf_counter() - start)
+    return 1000.0 * statistics.median(times)
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return platform.processor() or platform.machine() or "cpu"
+
+
+def profile_latency(
+    ir: NetworkIR,
+    device: torch.device | str = "cpu",
+    batch: int = 64,
+    repeats: int = 10,
+    warmup: int = 3,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Forward time (ms per batch of ``batch``, median of ``repeats`` after ``warmup`` runs) of every candidate.
+
+    Each candidate runs alone on the input its edge sees in a forward of the whole
+    network (eval mode, affine BN, no autograd); times add up over the instances
+    of a cell type. The fixed part is a forward of the network with every choice
+    replaced by its recorded output. ``none`` costs 0.
+    """
+    device = torch.device(device)
+    torch.manual_seed(seed)
+    net = Supernet(ir, affine=True).to(device).eval()
+    edges = _top_level_edges(net)
+    seen: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def record(module: nn.Module, args: tuple, output: torch.Tensor) -> None:
+        seen[id(module)] = (args[0].detach(), output.detach())
+
+    x = torch.randn(batch, *ir.input_shape, device=device)
+    handles = [e.register_forward_hook(record) for e in edges]
+    try:
+        with torch.no_grad():
+            net(x)
+    finally:
+        for h in handles:
+            h.remove()
+    per_choice: dict[str, list[float]] = {}
+    with torch.no_grad():
+        net.ctx.weights = net.gate_weights()  # cells nested in candidates read their gates
+        try:
+            for edge in edges:
+                acc = per_choice.setdefault(edge.key, [0.0] * len(edge.candidates))
+                inp = seen[id(edge)][0]
+                for i in edge.active:
+                    cand = edge.candidates[i]
+                    acc[i] += _median_ms(lambda c=cand, x=inp: c(x), device, repeats, warmup)
+        finally:
+            net.ctx.weights = {}
+        for edge in edges:  # the rest of the network: every choice answers with its recorded output
+            edge.forward = (lambda out: lambda *_a, **_k: out)(seen[id(edge)][1])  # type: ignore[method-assign]
+        net.fixed_weights = {}
+        try:
+            fixed = _median_ms(lambda: net(x), device, repeats, warmup)
+        finally:
+            for edge in edges:
+                del edge.forward
+            net.fixed_weights = None
+    labels = {key: ir.choices[key].labels for key in per_choice}
+    return {
+        "format": LATENCY_FORMAT,
+        "space": ir.space.name,
+        "input_shape": list(ir.input_shape),
+        "classes": ir.classes,
+        "device": device.type,
+        "device_name": _device_name(device),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "batch": batch,
+        "repeats": repeats,
+        "warmup": warmup,
+        "unit": "ms per batch (median)",
+        "fixed": fixed,
+        "choices": {key: dict(zip(labels[key], times)) for key, times in per_choice.items()},
+    }
+
+
+def _table_error(where: str, message: str, hint: str | None = None) -> DasError:
+    return DasError(
+        [error(message, Span.unknown(where), hint or "measure it again for this space: dasdsl profile SPACE -o FILE")]
+    )
+
+
+def _top_level_keys(ir: NetworkIR) -> list[str]:
+    """Choice keys on the edges of the cells the macro network runs (the keys every cost lists)."""
+    keys: list[str] = []
+    for node in ir.order():
+        data = ir.macro.nodes[node]
+        if data["kind"] != "cell":
+            continue
+        for _, _, d in ir.cells[data["cell_key"]].edges(data=True):
+            if d.get("choice") is not None and d["choice"] not in keys:
+                keys.append(d["choice"])
+    return keys
+
+
+def latency_costs(ir: NetworkIR, table: str | Path | Mapping[str, Any]) -> Costs:
+    """Read a latency table (a path or the loaded JSON) and check that it was measured for this IR."""
+    where = "<latency table>"
+    if not isinstance(table, Mapping):
+        where = str(table)
+        try:
+            table = json.loads(Path(table).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise _table_error(
+                where, f"no latency table {where}", f"measure one for this space: dasdsl profile SPACE -o {where}"
+            ) from None
+        except (OSError, ValueError) as exc:
+            raise _table_error(where, f"cannot read latency table {where}: {exc}") from None
+    if not isinstance(table, Mapping) or table.get("format") != LATENCY_FORMAT:
+        raise _table_error(where, f"{where} is not a dasdsl latency table (format {LATENCY_FORMAT})")
+    measured = (list(table.get("input_shape", [])), table.get("classes"))
+    if measured != (list(ir.input_shape), ir.classes):
+        shape = "x".join(str(s) for s in table.get("input_shape", []))
+        raise _table_error(
+            where,
+            f"latency table {where} was measured for input {shape} and {table.get('classes')} classes, "
+            f"the search runs on {'x'.join(map(str, ir.input_shape))} and {ir.classes} classes",
+        )
+    choices = table.get("choices")
+    if not isinstance(choices, Mapping):
+        raise _table_error(where, f"latency table {where} has no 'choices'")
+    per_choice: dict[str, tuple[float, ...]] = {}
+    for key in _top_level_keys(ir):
+        row = choices.get(key)
+        if not isinstance(row, Mapping):
+            raise _table_error(where, f"latency table {where} has no entry for choice '{key}'")
+        missing = [label for label in ir.choices[key].labels if label not in row]
+        if missing:
+            raise _table_error(where, f"latency table {where} has no time for {', '.join(missing)} on choice '{key}'")
+        per_choice[key] = tuple(float(row[label]) for label in ir.choices[key].labels)
+    extra = sorted(set(choices) - set(per_choice))
+    if extra:
+        raise _table_error(where, f"latency table {where} has choices this space lacks: {', '.join(extra)}")
+    return float(table.get("fixed", 0.0)), per_choice
+
+
+def costs(ir: NetworkIR, measure: str, table: str | Path | Mapping[str, Any] | None = None) -> Costs:
+    """``(fixed cost, {choice key: cost of each candidate, summed over all instances})`` for
+    ``params`` (parameters), ``flops`` (MACs of conv and linear layers per sample) or ``latency``
+    (ms per batch, read from ``table``, a file written by ``dasdsl profile`` or its loaded JSON)."""
+    if measure == "params":
+        fixed, per = candidate_params(ir)
+    elif measure == "flops":
+        fixed, per = candidate_flops(ir)
+    elif measure == "latency":
+        if table is None:
+            raise DasError(
+                [
+                    error(
+                        "the latency cost needs a latency table",
+                        Span.unknown("<search settings>"),
+                        "measure one with dasdsl profile SPACE -o latency.json, "
+                        'then --set latency_table="latency.json"',
+                    )
+                ]
+            )
+        return latency_costs(ir, table)
+    else:
+        raise ValueError(f"unknown cost measure {measure!r}; expected one of {', '.join(MEASURES)}")
+    return fixed, {k: tuple(v) for k, v in per.items()}
+
+
+def extremes(ir: NetworkIR, fixed: float, per_choice: Mapping[str, Sequence[float]]) -> tuple[float, float]:
+    """Cost of the cheapest and of the most expensive discrete architecture.
+
+    A node without ``keep`` takes one candidate per edge (``none`` included); a node
+    with ``keep k`` keeps its k cheapest (dearest) edges, never with ``none``.
+    """
     smallest = largest = fixed
     by_node: dict[tuple[str, str], list[str]] = defaultdict(list)
     for key, info in ir.choices.items():
@@ -74,4 +356,13 @@ def param_summary(ir: NetworkIR) -> ParamSummary:
                 highs.append(max(real) if real else 0)
             smallest += sum(sorted(lows)[: info.keep])
             largest += sum(sorted(highs, reverse=True)[: info.keep])
+    return smallest, largest
+
+
+def param_summary(ir: NetworkIR) -> ParamSummary:
+    with torch.device("meta"):
+        supernet = Supernet(ir)
+    supernet_params = sum(p.numel() for p in supernet.weight_parameters())
+    fixed, per_choice = candidate_params(ir)
+    smallest, largest = extremes(ir, fixed, per_choice)
     return ParamSummary(supernet_params, smallest, largest, {k: tuple(v) for k, v in per_choice.items()})
