@@ -285,7 +285,9 @@ def gate_penalty(cfg: SearchConfig, ir: NetworkIR | None) -> Callable[[Supernet]
         weights = net.gate_weights()
         total = torch.zeros(())
         for kind, lam in terms:
-            for w in weights.values():
+            for key, w in weights.items():
+                if ir is not None and key not in ir.choices:  # PC-DARTS edge normalization is no gate
+                    continue
                 if kind == "l1":
                     total = total + lam * w.abs().sum()
                 elif kind == "entropy":
