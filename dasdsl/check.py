@@ -36,6 +36,7 @@ SEARCH_KEYS = (
     "latency_table",
 )
 RESERVED = ("classes",)
+MAX_REPEAT = 10_000  # cells or blocks in one `x N`: a guard against typos such as `x 10000000000`
 
 
 class Unknown:
@@ -1159,6 +1160,12 @@ class _Checker:
                 repeat = 1
                 if item.repeat is not None:
                     r = self.positive_int(item.repeat, self.constants, "a repeat count")
+                    if isinstance(r, int) and r > MAX_REPEAT:
+                        self.err(
+                            f"a repeat count of {r:,} is more than a network can hold (at most {MAX_REPEAT:,})",
+                            item.repeat.span,
+                        )
+                        r = None
                     repeat = r if isinstance(r, int) else 1
                 name = item.call.func
                 if name in self.cells:

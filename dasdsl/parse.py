@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -30,11 +31,15 @@ class _BracketNewlines:
 
     always_accept = ("_NL",)
 
+    def __init__(self) -> None:
+        self.open: list[Token] = []  # the brackets still open where the last parse stopped
+
     def process(self, stream):
         # No look-ahead buffering here: the contextual lexer lexes each token in
         # the parser state reached by the tokens already yielded.
         depth = 0
         last_was_newline = False
+        self.open = []
         for tok in stream:
             if tok.type == "_NL":
                 if depth == 0 and not last_was_newline:
@@ -44,8 +49,10 @@ class _BracketNewlines:
             last_was_newline = False
             if tok.type in ("LPAR", "LSQB"):
                 depth += 1
+                self.open.append(tok)
             elif tok.type in ("RPAR", "RSQB") and depth > 0:
                 depth -= 1
+                self.open.pop()
             yield tok
 
 
@@ -61,6 +68,7 @@ class _CommentSink:
 
 
 _SINK = _CommentSink()
+_BRACKETS = _BracketNewlines()
 
 
 @functools.cache
@@ -71,7 +79,7 @@ def _parser() -> Lark:
         lexer="contextual",
         propagate_positions=True,
         maybe_placeholders=False,
-        postlex=_BracketNewlines(),
+        postlex=_BRACKETS,
         lexer_callbacks={"COMMENT": _SINK},
         cache=True,  # a parse table cached in the temp folder: fast start of every later process
     )
@@ -80,6 +88,7 @@ def _parser() -> Lark:
 def parse(text: str, file: str = "<string>") -> ast.Module:
     """Parse .das text into an AST; raise DasError (never anything else) on bad input."""
     _SINK.tokens = []
+    _BRACKETS.open = []
     try:
         tree = _parser().parse(text)
     except UnexpectedInput as exc:
@@ -212,7 +221,9 @@ def _syntax_error(exc: UnexpectedInput, text: str, file: str) -> Any:
         exp = _expected_text(set(expected))
         if exp:
             msg += f"; {exp}"
-        hint = "a '{' block is not closed" if "RBRACE" in expected else None
+        hint = _unclosed_bracket(line, text, at_end=True) or (
+            "a '{' block is not closed" if "RBRACE" in expected else None
+        )
         return error(msg, Span(file, line, max(col, 1), line, max(col, 1) + 1), hint)
     assert isinstance(exc, UnexpectedToken)
     tok = exc.token
@@ -226,7 +237,30 @@ def _syntax_error(exc: UnexpectedInput, text: str, file: str) -> Any:
     exp = _expected_text(set(exc.expected))
     if exp:
         msg += f"; {exp}"
-    return error(msg, Span(file, line, col, line, end), _hint_for_token(tok, set(exc.expected), exc))
+    hint = _unclosed_bracket(line, text) or _hint_for_token(tok, set(exc.expected), exc)
+    return error(msg, Span(file, line, col, line, end), hint)
+
+
+# a line that starts a statement: after an unclosed '(' or '[' on an earlier line, the likely culprit
+_STATEMENT_START = re.compile(
+    r"[\t ]*(?:(?:space|input|let|ops|op|unshared|cell|node|output|network|search|stem|cells|head)\b|\})"
+)
+
+
+def _unclosed_bracket(line: int, text: str, at_end: bool = False) -> str | None:
+    """A hint naming the innermost '(' or '[' left open: at the end of the file, or when the error is on a
+    later line that starts a statement.
+
+    Newlines inside brackets are dropped, so an unclosed bracket runs on into the next
+    statements and the parser stops somewhere there, far from the real mistake.
+    """
+    if not _BRACKETS.open:
+        return None
+    bracket = _BRACKETS.open[-1]
+    lines = text.split("\n")
+    if not at_end and (bracket.line >= line or not _STATEMENT_START.match(lines[line - 1])):
+        return None
+    return f"the '{bracket}' at line {bracket.line}, column {bracket.column} is not closed"
 
 
 def _hint_for_char(ch: str) -> str | None:

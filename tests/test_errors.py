@@ -128,7 +128,7 @@ network {
 """,
         # newlines inside brackets are not statement ends, so the parser notices at the next token
         (4, 1, "unexpected 'cell'"),
-        None,
+        "the '[' at line 3, column 9 is not closed",
         id="unclosed-bracket",
     ),
     pytest.param(

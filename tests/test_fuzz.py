@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+import signal
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import attrs
@@ -18,6 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SPACES = sorted((ROOT / "spaces").glob("*.das"))
 SOURCES = [p.read_text(encoding="utf-8") for p in SPACES]
 
+LOADS_SECONDS = 5.0  # per text; the shipped spaces load in milliseconds
 FUZZ = settings(max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck))
 
 
@@ -29,13 +34,37 @@ def _check_diagnostic(d: Diagnostic, text: str, n_lines: int) -> None:
     assert isinstance(d.render(text), str)
 
 
+class TookTooLongError(Exception):
+    """Raised in the middle of loads by a timer: a hang is a bug too (and must not stall the suite)."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum: int, frame: object) -> None:
+        raise TookTooLongError(f"dasdsl.loads ran for more than {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    # fires again every second after the first: an exception raised in a gc callback is swallowed
+    signal.setitimer(signal.ITIMER_REAL, seconds, 1.0)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def assert_loads_cleanly(text: str) -> None:
     """Only DasError may escape loads; each diagnostic points into the text and renders."""
     # lines as the parser counts them: split at "\n" only; a text ending in "\n" has an
     # empty last line there, where an end-of-file error may point
     n_lines = text.count("\n") + 1
     try:
-        space = dasdsl.loads(text)
+        with time_limit(LOADS_SECONDS):
+            space = dasdsl.loads(text)
     except DasError as exc:
         assert exc.diagnostics
         assert any(d.severity == "error" for d in exc.diagnostics)
@@ -50,15 +79,20 @@ def assert_loads_cleanly(text: str) -> None:
 
 # ---- random text ---------------------------------------------------------------------------
 
-KEYWORD_WORDS = (
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+KEYWORD_WORDS = _words(
     "space input let ops op cell node output keep merge then with network stem cells head search unshared x"
-).split()
-NAME_WORDS = (
-    # names the shipped spaces use: ops, cells, nodes, constants, arguments, search values
-    "darts nb201 normal reduce stage block c C s0 s1 n0 n1 n2 n3 a b y z concat sum classes stride image sequence "
-    "vector none skip conv conv_bn sep_conv dil_conv max_pool avg_pool resblock linear relu bn global_avg_pool "
-    "dilation out data epochs gate softmax gumbel tau sgd lr digits"
-).split()
+)
+# names the shipped spaces use: ops, cells, nodes, constants, arguments, search values
+NAME_WORDS = _words(
+    "darts nb201 normal reduce stage block c C s0 s1 n0 n1 n2 n3 a b y z concat sum classes stride "
+    "image sequence vector none skip conv conv_bn sep_conv dil_conv max_pool avg_pool resblock "
+    "linear relu bn global_avg_pool dilation out data epochs gate softmax gumbel tau sgd lr digits"
+)
 NUMBER_WORDS = ["0", "1", "2", "3", "16", "0.5", "3e-4", ".5", "1E+3", "99999999999999999999"]
 STRING_WORDS = ['"digits"', '"a\\"b"', '""']
 WORDS = KEYWORD_WORDS + NAME_WORDS + NUMBER_WORDS + STRING_WORDS
@@ -141,42 +175,14 @@ def test_mutated_spaces_raise_only_das_errors(text: str) -> None:
 # Random ASTs over a small pool of names, printed: always valid syntax, so they reach the checker.
 
 POOL = ["C", "c", "k", "x", "y", "s0", "s1", "n0", "n1", "normal", "reduce", "darts", "block", "classes", "stride"]
-OPS = [
-    "none",
-    "skip",
-    "conv",
-    "conv_bn",
-    "sep_conv",
-    "dil_conv",
-    "max_pool",
-    "avg_pool",
-    "resblock",
-    "linear",
-    "relu",
-    "bn",
-    "global_avg_pool",
-]
+OPS = _words("none skip conv conv_bn sep_conv dil_conv max_pool avg_pool resblock linear relu bn global_avg_pool")
 pool_names = st.sampled_from(POOL)
 op_names = st.sampled_from(OPS + POOL)
-KEYS = [
-    "data",
-    "epochs",
-    "batch",
-    "split",
-    "seed",
-    "weights",
-    "arch",
-    "gate",
-    "hypergradient",
-    "discretize",
-    "penalty",
-    "top",
-    "lr",
-]
+KEYS = _words("data epochs batch split seed weights arch gate hypergradient discretize penalty top lr")
 leaves = st.one_of(
     st.sampled_from([0, 1, 2, 3, 16, 10**30]).map(ast.Number),
     st.sampled_from([0.0, 0.5, 2.5, 1e300]).map(ast.Number),
-    st.sampled_from(POOL + ["softmax", "digits", "sgd", "cosine", "zzz"]).map(ast.Name),
+    st.sampled_from([*POOL, "softmax", "digits", "sgd", "cosine", "zzz"]).map(ast.Name),
     st.sampled_from(["", "digits", "a\\b"]).map(ast.String),
 )
 
@@ -266,7 +272,7 @@ well_formed = st.builds(
 )
 
 
-@FUZZ
+@settings(FUZZ, max_examples=500)  # slower per example: a module is built and printed first
 @given(well_formed)
 def test_well_formed_texts_raise_only_das_errors(text: str) -> None:
     assert_loads_cleanly(text)
@@ -277,25 +283,36 @@ def test_shipped_spaces_load(text: str) -> None:
     assert_loads_cleanly(text)
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        "",
-        "\n",
-        "space",
-        "space s\n",
-        "space s\r\n",
-        "space s\ninput image\ncell c {\n",
-        "space s\ninput image\nlet a = " + "-" * 3000 + "1\n",
-        "space s\ninput image\nlet a = " + "1 + " * 3000 + "1\n",
-        "space s\ninput image\nlet a = " + "(" * 3000 + "1" + ")" * 3000 + "\n",
-        "space s\ninput image\nsearch {\n    gate " + "f(" * 1000 + ")" * 1000 + "\n}\n",
-        "space s\ninput image\f# a comment after a form feed\nlet a = \x85\n",
-        "space s\u2028x\n",
-        "\ufeffspace s\n",
-    ],
-    ids=lambda t: repr(t[:24]),
-)
+_CELL = "cell c {\n    input x\n    node y = x ~ skip\n    output y\n}\n"
+EDGE_CASES = {
+    "empty": "",
+    "newline": "\n",
+    "space-only": "space",
+    "no-input": "space s\n",
+    "crlf": "space s\r\n",
+    "unclosed-cell-at-eof": "space s\ninput image\ncell c {\n",
+    # deep parse trees: an error, not a RecursionError
+    "3000-negations": "space s\ninput image\nlet a = " + "-" * 3000 + "1\n",
+    "3000-term-sum": "space s\ninput image\nlet a = " + "1 + " * 3000 + "1\n",
+    "3000-parentheses": "space s\ninput image\nlet a = " + "(" * 3000 + "1" + ")" * 3000 + "\n",
+    "1000-nested-calls": "space s\ninput image\nsearch {\n    gate " + "f(" * 1000 + ")" * 1000 + "\n}\n",
+    # characters str.splitlines() takes for line breaks but the parser does not
+    "form-feed-and-nel": "space s\ninput image\f# a comment after a form feed\nlet a = \x85\n",
+    "line-separator": "space s\u2028x\n",
+    "byte-order-mark": "\ufeffspace s\n",
+    "unicode-digits": "space s\ninput image(\u0663, \u0664\u0665, 2)\n",
+    # cycles between op sets
+    "op-set-contains-itself": "space s\nops a = [a]\n" + _CELL.replace("~ skip", "~ a"),
+    "op-sets-contain-each-other": "space s\ninput image\nops a = [b]\nops b = [skip, a]\n"
+    + _CELL.replace("~ skip", "~ a")
+    + "network {\n    cells c\n}\n",
+    # a repeat count far beyond any real network: an error, not a hang
+    "huge-cell-repeat": "space s\ninput image\n" + _CELL + "network {\n    cells c x 99999999999999999999\n}\n",
+    "huge-op-repeat": "space s\ninput image\nnetwork {\n    cells relu x 99999999999999999999\n}\n",
+}
+
+
+@pytest.mark.parametrize("text", list(EDGE_CASES.values()), ids=list(EDGE_CASES))
 def test_edge_case_texts(text: str) -> None:
     assert_loads_cleanly(text)
 
@@ -334,10 +351,20 @@ def test_missing_tilde() -> None:
 
 
 def test_unclosed_bracket() -> None:
+    # the list runs on into the next statements (newlines inside brackets do not count),
+    # so the hint must name the bracket that is left open
     text = _darts_with("dil_conv(5, dilation = 2),\n]", "dil_conv(5, dilation = 2),\n")
     d = _error_of(text)
-    assert "unexpected" in d.message
-    assert "']'" in d.message or (d.hint is not None and "'['" in d.hint)
+    assert d.message.startswith("unexpected")
+    assert "']'" in d.message
+    assert d.hint == "the '[' at line 10, column 13 is not closed"
+    assert text.split("\n")[9][12] == "["
+
+
+def test_unclosed_bracket_in_a_cell() -> None:
+    text = _darts_with("(s0, s1) ~ darts              keep 2", "(s0, s1) ~ [skip, conv(3)")
+    d = _error_of(text)
+    assert d.hint is not None and "'[' at line 17" in d.hint and "is not closed" in d.hint
 
 
 def test_unclosed_brace() -> None:
@@ -350,5 +377,23 @@ def test_unclosed_brace() -> None:
 
 def test_unclosed_paren() -> None:
     d = _error_of("space s\ninput image\nlet C = (1 + 2\nlet D = 3\n")
-    assert "unexpected" in d.message
-    assert d.span.line >= 3
+    assert d.message.startswith("unexpected 'let'")
+    assert d.hint == "the '(' at line 3, column 9 is not closed"
+    d = _error_of("space s\ninput image\nlet C = (1 + 2\n")
+    assert d.message.startswith("unexpected end of file")
+    assert d.hint == "the '(' at line 3, column 9 is not closed"
+
+
+def test_an_error_inside_a_multi_line_list_is_not_blamed_on_the_bracket() -> None:
+    d = _error_of("space s\nops a = [skip,\n    conv(3) conv(5)]\n")
+    assert d.message.startswith("unexpected 'conv'")
+    assert d.span.line == 3
+    assert d.hint is None or "not closed" not in d.hint
+
+
+def test_too_deep_nesting_is_an_error() -> None:
+    d = _error_of(EDGE_CASES["3000-term-sum"])
+    assert d.message == "expression nested too deeply (more than 100 levels)"
+    assert d.span.line == 3
+    d = _error_of(EDGE_CASES["3000-negations"])
+    assert d.message == "expression nested too deeply (more than 100 levels)"
