@@ -120,6 +120,10 @@ class Searcher:
             self.device_type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None
         )
 
+    def _full(self, logits: torch.Tensor) -> torch.Tensor:
+        """Logits for the loss: float32 under autocast, untouched otherwise (float64 networks stay float64)."""
+        return logits.float() if self.amp_dtype is not None else logits
+
     def _reduce(self, tensors: list[torch.Tensor]) -> list[torch.Tensor]:
         return average(tensors, self.world)
 
@@ -128,7 +132,7 @@ class Searcher:
         self.w_opt.zero_grad(set_to_none=True)
         with self._autocast():
             logits = self.model(x)
-            loss = self.loss_fn(logits.float(), y)
+            loss = self.loss_fn(self._full(logits), y)
         self.scaler.scale(loss).backward()
         self.scaler.unscale_(self.w_opt)
         nn.utils.clip_grad_norm_(self.weights, self.cfg.grad_clip)
@@ -162,7 +166,7 @@ class Searcher:
     def _loss(self, params: dict[str, torch.Tensor], batch: Batch) -> torch.Tensor:
         x, y = batch
         with self._autocast():
-            return self.loss_fn(functional_call(self.net, params, (x,), strict=False).float(), y)
+            return self.loss_fn(self._full(functional_call(self.net, params, (x,), strict=False)), y)
 
     def _arch_grad(self, loss: torch.Tensor) -> list[torch.Tensor]:
         grads = torch.autograd.grad(loss, self.net.arch_parameters(), allow_unused=True)
