@@ -20,9 +20,24 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def timed(nproc: int, args: argparse.Namespace) -> float:
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "dasdsl", "run", args.space, "--epochs", str(args.epochs), "--batch",
-               str(args.batch), "--device", args.device, "--out", tmp, "--quiet", "--set",
-               f"hypergradient={args.hypergradient}"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "dasdsl",
+            "run",
+            args.space,
+            "--epochs",
+            str(args.epochs),
+            "--batch",
+            str(args.batch),
+            "--device",
+            args.device,
+            "--out",
+            tmp,
+            "--quiet",
+            "--set",
+            f"hypergradient={args.hypergradient}",
+        ]
         if nproc > 1:
             cmd += ["--nproc", str(nproc)]
         start = time.perf_counter()
@@ -41,11 +56,15 @@ def main() -> None:
     args = parser.parse_args()
     one = timed(1, args)
     many = timed(args.nproc, args)
-    print(f"{Path(args.space).name}, {args.epochs} epoch(s), global batch {args.batch}, {args.hypergradient}, "
-          f"device {args.device}")
+    print(
+        f"{Path(args.space).name}, {args.epochs} epoch(s), global batch {args.batch}, {args.hypergradient}, "
+        f"device {args.device}"
+    )
     print(f"  1 process : {one:7.1f} s")
-    print(f"  {args.nproc} processes: {many:7.1f} s   speed-up {one / many:.2f}x (includes start-up and the "
-          "end-of-run discretization, which rank 0 does alone)")
+    print(
+        f"  {args.nproc} processes: {many:7.1f} s   speed-up {one / many:.2f}x (includes start-up and the "
+        "end-of-run discretization, which rank 0 does alone)"
+    )
 
 
 if __name__ == "__main__":
