@@ -498,7 +498,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     device = r.pick_device(args.device)
     space = r.load_space(args.file, args.plugin)
     spec = args.data or (space.search.get("data", (None,))[0]) or data_mod.default_source(space.input_kind)
-    ds = data_mod.load(_das_spec(spec), space.input_kind)
+    ds = data_mod.load(spec, space.input_kind)  # 'npz:PATH' and search-block values alike
     split = r.split_data(ds, 0.9, args.seed, device)
     r.seed_everything(args.seed)
     net = space.network(split.shape, split.classes).to(device)
@@ -539,13 +539,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     (out / "summary.json").write_text(json.dumps({"test_acc": test_acc, "epochs": args.epochs}) + "\n")
     print(f"test accuracy: {test_acc:.3f} ({len(split.x_test)} samples); model: {out / 'model.pt'}")
     return EXIT_OK
-
-
-def _das_spec(spec: object) -> object:
-    if isinstance(spec, str) and ":" in spec and "(" not in spec:
-        name, path = spec.split(":", 1)
-        return f"{name}({path})"
-    return spec
 
 
 def cmd_profile(args: argparse.Namespace) -> int:

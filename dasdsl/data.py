@@ -269,9 +269,6 @@ def load(spec: Any, kind: str) -> Dataset:
     return Dataset(name, x.astype(np.float32), y, x_test.astype(np.float32), y_test, classes)
 
 
-_KNOWN = {"digits": ((1, 8, 8), 10), "mnist1d": ((1, 40), 10), "synthetic": (None, 4)}
-
-
 def describe(space: Any) -> tuple[tuple[int, ...], int]:
     """Input shape and class count of the space's data without training on it."""
     spec = space.search.get("data", (None,))[0] or default_source(space.input_kind)

@@ -98,8 +98,3 @@ def op_shape(name: str, args: dict[str, Any], shape: Shape, stride: int) -> Shap
             n *= size
         return (n,)
     raise AssertionError(f"no shape rule for op {name!r}")
-
-
-def takes_stride(name: str) -> bool:
-    """Ops that honour the stride of their context (edges out of a reduction cell's inputs)."""
-    return name not in ("relu", "gelu", "tanh", "bn", "dropout", "linear", "global_avg_pool", "flatten")
