@@ -10,6 +10,19 @@ from pathlib import Path
 from dasdsl.errors import DasError
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
+# `dasdsl run` flags that set a search setting of the same name
+RUN_SETTING_FLAGS = (
+    "data",
+    "epochs",
+    "batch",
+    "seed",
+    "split",
+    "hypergradient",
+    "gate",
+    "finetune",
+    "precision",
+    "top",
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -107,9 +120,8 @@ def _data_for(space, args: argparse.Namespace) -> tuple[tuple[int, ...], int]:
 
     if args.input_shape is not None and args.classes is not None:
         return args.input_shape, args.classes
-    spec = args.data or (space.search.get("data", (None,))[0]) or data.default_source(space.input_kind)
-    ds = data.load(spec, space.input_kind)
-    return args.input_shape or ds.shape, args.classes or ds.classes
+    shape, classes = data.describe(space, args.data)
+    return args.input_shape or shape, args.classes or classes
 
 
 def compile_report(ir) -> str:
@@ -238,7 +250,7 @@ def _overrides(args: argparse.Namespace) -> dict:
     from dasdsl.config import parse_override
 
     found: dict = {}
-    for key in ("data", "epochs", "batch", "seed", "split", "hypergradient", "gate", "finetune", "precision", "top"):
+    for key in RUN_SETTING_FLAGS:
         value = getattr(args, key, None)
         if value is not None:
             found[key] = parse_override(key, _das_value(key, value))
@@ -279,6 +291,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     import os
     import shutil
 
+    import dasdsl
     from dasdsl import distributed
     from dasdsl import run as r
     from dasdsl.config import SearchConfig
@@ -291,22 +304,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         device = r.pick_device(f"cuda:{world.local_rank}")
     quiet = args.quiet or not world.main
     if args.resume:
-        given = [
-            f"--{k.replace('_', '-')}"
-            for k in (
-                "data",
-                "epochs",
-                "batch",
-                "seed",
-                "split",
-                "hypergradient",
-                "gate",
-                "finetune",
-                "precision",
-                "top",
-            )
-            if getattr(args, k) is not None
-        ]
+        given = [f"--{k.replace('_', '-')}" for k in RUN_SETTING_FLAGS if getattr(args, k) is not None]
         if args.space or args.set or given:
             drop = ", ".join(given or (["SPACE"] if args.space else ["--set"]))
             message = f"--resume continues a run with the settings it started with; drop {drop}"
@@ -329,7 +327,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         if not args.space:
             raise DasError([_usage_diag("dasdsl run needs a SPACE file (or --resume RUN_DIR)")])
-        space = r.load_space(args.space, args.plugin)
+        space = dasdsl.load(args.space, plugins=args.plugin)
         if world.main:
             for w in space.warnings:
                 print(w.render(space.source), file=sys.stderr)
@@ -491,13 +489,14 @@ def _summary_text(result, summary: dict, out: Path) -> str:  # noqa: ANN001
 def cmd_train(args: argparse.Namespace) -> int:
     import json
 
+    import dasdsl
     from dasdsl import data as data_mod
     from dasdsl import run as r
     from dasdsl.search import evaluate
 
     device = r.pick_device(args.device)
-    space = r.load_space(args.file, args.plugin)
-    spec = args.data or (space.search.get("data", (None,))[0]) or data_mod.default_source(space.input_kind)
+    space = dasdsl.load(args.file, plugins=args.plugin)
+    spec = data_mod.spec_for(space, args.data)
     ds = data_mod.load(spec, space.input_kind)  # 'npz:PATH' and search-block values alike
     split = r.split_data(ds, 0.9, args.seed, device)
     r.seed_everything(args.seed)

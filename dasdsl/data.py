@@ -269,8 +269,12 @@ def load(spec: Any, kind: str) -> Dataset:
     return Dataset(name, x.astype(np.float32), y, x_test.astype(np.float32), y_test, classes)
 
 
-def describe(space: Any) -> tuple[tuple[int, ...], int]:
+def spec_for(space: Any, override: Any = None) -> Any:
+    """The data a space runs on: the command line's, else its search block's, else the default."""
+    return override or space.search.get("data", (None,))[0] or default_source(space.input_kind)
+
+
+def describe(space: Any, override: Any = None) -> tuple[tuple[int, ...], int]:
     """Input shape and class count of the space's data without training on it."""
-    spec = space.search.get("data", (None,))[0] or default_source(space.input_kind)
-    ds = load(spec, space.input_kind)
+    ds = load(spec_for(space, override), space.input_kind)
     return ds.shape, ds.classes

@@ -91,14 +91,16 @@ def _epochs(records: list[dict[str, Any]]) -> list[int]:
     return [int(r.get("epoch", i + 1)) for i, r in enumerate(records)]
 
 
-def _style(ax: Any, epochs: list[int], ylabel: str | None = None) -> None:
-    ax.set_xlabel("epoch", fontsize=9)
+def _style(ax: Any, epochs: list[int], ylabel: str | None = None, *, panel: bool = False) -> None:
+    """Common axis look; ``panel`` is the smaller variant of the per-choice gate panels."""
+    if not panel:
+        ax.set_xlabel("epoch", fontsize=9)
     if ylabel:
         ax.set_ylabel(ylabel, fontsize=9)
-    ax.tick_params(labelsize=8)
-    ax.grid(True, alpha=0.3, linewidth=0.6)
+    ax.tick_params(labelsize=7 if panel else 8)
+    ax.grid(True, alpha=0.3, linewidth=0.5 if panel else 0.6)
     ax.spines[["top", "right"]].set_visible(False)
-    if len(epochs) <= 12:
+    if len(epochs) <= (8 if panel else 12):
         ax.set_xticks(epochs)
     if len(epochs) == 1:
         ax.set_xlim(epochs[0] - 1, epochs[0] + 1)
@@ -143,13 +145,7 @@ def gates_figure(records: list[dict[str, Any]], labels: dict[str, list[str]], ti
             )
             handles.setdefault(name, line)
         ax.set_title(_short(key), fontsize=8.5)
-        ax.tick_params(labelsize=7)
-        ax.grid(True, alpha=0.3, linewidth=0.5)
-        ax.spines[["top", "right"]].set_visible(False)
-        if len(epochs) <= 8:
-            ax.set_xticks(epochs)
-        if len(epochs) == 1:
-            ax.set_xlim(epochs[0] - 1, epochs[0] + 1)
+        _style(ax, epochs, panel=True)
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
     for ax in axes[-1]:

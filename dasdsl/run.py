@@ -168,11 +168,9 @@ class Run:
         self.searcher = Searcher(self.net, self.cfg, gate_penalty(self.cfg, self.ir), world=self.world)
         if self.cfg.constraints or self.cfg.top > 1:  # an impossible constraint is reported before any training
             from dasdsl.constraints import best
-            from dasdsl.cost import costs
 
             uniform = {k: [1.0 / len(c.labels)] * len(c.labels) for k, c in self.ir.choices.items()}
-            measures = {k.removeprefix("max_") for k, _ in self.cfg.constraints if k in ("max_params", "max_flops")}
-            best(self.ir, uniform, self.cfg.constraints, top=1, costs={m: costs(self.ir, m) for m in measures})
+            best(self.ir, uniform, self.cfg.constraints, top=1, costs=budget_costs(self.ir, self.cfg))
         if self.out is not None and not (self.out / CHECKPOINT).exists():  # killed before its first checkpoint
             self.trim_log(0)
 
@@ -328,10 +326,8 @@ def discretize(run: Run) -> tuple[list[tuple[str, dict[str, int | None], float, 
     cfg = run.cfg
     if cfg.constraints or cfg.top > 1:
         from dasdsl.constraints import best
-        from dasdsl.cost import costs
 
-        measures = {kind.removeprefix("max_") for kind, _ in cfg.constraints if kind in ("max_params", "max_flops")}
-        tables = {m: costs(run.ir, m) for m in measures}
+        tables = budget_costs(run.ir, cfg)
         choice_weights = {k: w for k, w in weights.items() if k in run.ir.choices}
         ranked = [
             (r.decisions, r.score, r.bound)
@@ -345,6 +341,14 @@ def discretize(run: Run) -> tuple[list[tuple[str, dict[str, int | None], float, 
         ranked = [(decisions, score(run.ir, weights, decisions), None)]
     results = [(format_das(to_module(run.space, run.ir, d)), d, sc, bound) for d, sc, bound in ranked]
     return results, weights
+
+
+def budget_costs(ir: NetworkIR, cfg: SearchConfig) -> dict[str, Any]:
+    """The cost tables the budget constraints (max_params, max_flops) of ``cfg`` need."""
+    from dasdsl.cost import costs
+
+    measures = {kind.removeprefix("max_") for kind, _ in cfg.constraints if kind in ("max_params", "max_flops")}
+    return {m: costs(ir, m) for m in measures}
 
 
 def perturbation_decisions(run: Run, samples: int = 512) -> dict[str, int | None]:
@@ -475,12 +479,6 @@ def random_shift(pad: int) -> Callable[[torch.Tensor, torch.Generator], torch.Te
         return out
 
     return augment
-
-
-def load_space(path: str, plugins: list[str] | tuple[str, ...] = ()) -> CheckedSpace:
-    from dasdsl import load
-
-    return load(path, plugins)
 
 
 def space_from_text(text: str, file: str) -> CheckedSpace:

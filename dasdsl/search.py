@@ -177,15 +177,20 @@ class Searcher:
     def first_order(self, valid: Batch) -> list[torch.Tensor]:
         return self._arch_grad(self._loss({}, valid))
 
-    def _virtual_step(self, grads: list[torch.Tensor], lr: float) -> list[torch.Tensor]:
-        """w - lr * (momentum buffer * mu + grad + weight_decay * w): the SGD step DARTS unrolls."""
+    def _virtual_step(
+        self, grads: list[torch.Tensor], lr: float, start: list[torch.Tensor] | None = None
+    ) -> list[torch.Tensor]:
+        """w - lr * (momentum buffer * mu + grad + weight_decay * w): the SGD step DARTS unrolls.
+
+        ``start`` replaces w (differentiable copies for the exact hypergradient); the momentum
+        buffers are always those of the real weights."""
         out = []
-        for w, g in zip(self.weights, grads):
-            d = g + self.cfg.w_weight_decay * w
+        for w, x, g in zip(self.weights, start or self.weights, grads):
+            d = g + self.cfg.w_weight_decay * x
             buf = self.w_opt.state.get(w, {}).get("momentum_buffer")
             if buf is not None:
                 d = d + self.cfg.w_momentum * buf
-            out.append(w - lr * d)
+            out.append(x - lr * d)
         return out
 
     def _lr(self) -> float:
@@ -218,13 +223,8 @@ class Searcher:
         params = [w.detach().requires_grad_(True) for w in self.weights]
         loss_t = self._loss(dict(zip(self.w_names, params)), train)
         g_train = torch.autograd.grad(loss_t, params, create_graph=True, allow_unused=True)
-        unrolled = []
-        for w, p, g in zip(self.weights, params, g_train):
-            d = (torch.zeros_like(p) if g is None else g) + self.cfg.w_weight_decay * p
-            buf = self.w_opt.state.get(w, {}).get("momentum_buffer")
-            if buf is not None:
-                d = d + self.cfg.w_momentum * buf
-            unrolled.append(p - lr * d)
+        grads = [torch.zeros_like(p) if g is None else g for p, g in zip(params, g_train)]
+        unrolled = self._virtual_step(grads, lr, start=params)
         return self._arch_grad(self._loss(dict(zip(self.w_names, unrolled)), valid))
 
     # -- state for checkpoints
