@@ -15,8 +15,72 @@ from torch import nn
 from dasdsl.shapes import Shape
 
 
+def useful_taps(n: int, k: int, dilation: int, padding: int, stride: int) -> tuple[int, int]:
+    """The first and last kernel tap that ever reads a real input element (not padding) along a
+    dimension of ``n`` elements; the taps outside never touch the input and contribute exactly 0."""
+    length = (n + 2 * padding - dilation * (k - 1) - 1) // stride + 1
+    hits = [t for t in range(k) if any(0 <= j * stride - padding + dilation * t < n for j in range(length))]
+    return (hits[0], hits[-1]) if hits else (0, k - 1)
+
+
+class _TightConv:
+    """A convolution that computes exactly what ``nn.ConvNd`` computes, cheaper on small inputs.
+
+    DARTS' cells run 5x5 and dilated kernels on 4x4 and 2x2 maps, where most taps only ever read
+    zero padding; oneDNN still pays for them (a dilated 5x5 depthwise conv on a 2x2 map costs 15x a
+    3x3 one). Taps that never reach the input are cropped (symmetrically, so the output size stays),
+    a depthwise conv cropped to one tap is a per-channel scale, and a 1x1 conv of a channels-last
+    image is a matrix product. The parameters are those of ``nn.ConvNd``: same names, same
+    gradients (the cropped taps' gradient is exactly 0, as it is for the full kernel).
+    """
+
+    _crops: dict[tuple[int, ...], tuple[tuple[int, ...], tuple[int, ...]]]
+
+    def _crop(self, spatial: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """Per spatial dimension, the taps to drop at each end and the padding left."""
+        cache = self.__dict__.setdefault("_crops", {})
+        if spatial not in cache:
+            drops, pads = [], []
+            for n, k, d, p, s in zip(spatial, self.kernel_size, self.dilation, self.padding, self.stride):
+                lo, hi = useful_taps(n, k, d, p, s)
+                m = min(lo, k - 1 - hi, p // d)
+                drops.append(m)
+                pads.append(p - d * m)
+            cache[spatial] = (tuple(drops), tuple(pads))
+        return cache[spatial]
+
+    def _conv_forward(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        if self.padding_mode != "zeros" or isinstance(self.padding, str) or x.dim() != len(self.kernel_size) + 2:
+            return super()._conv_forward(x, weight, bias)  # type: ignore[misc]
+        rank = len(self.kernel_size)
+        drops, pads = self._crop(tuple(x.shape[2:]))
+        if any(drops):
+            index = (slice(None), slice(None), *(slice(m, k - m) for m, k in zip(drops, self.kernel_size)))
+            weight = weight[index]
+        taps = tuple(weight.shape[2:])
+        if all(t == 1 for t in taps) and not any(pads):
+            strided = x[(slice(None), slice(None), *(slice(None, None, s) for s in self.stride))]
+            if self.groups == self.in_channels == self.out_channels:  # depthwise, one tap: a scale
+                y = strided * weight.reshape((1, -1) + (1,) * rank)
+                return y if bias is None else y + bias.reshape((1, -1) + (1,) * rank)
+            if self.groups == 1 and rank == 2 and x.stride(1) == 1:
+                # pointwise on channels-innermost (NHWC) memory: a matrix product; the result is channels-last
+                y = nn.functional.linear(strided.permute(0, 2, 3, 1), weight.flatten(1), bias)
+                return y.permute(0, 3, 1, 2)
+        conv = nn.functional.conv2d if rank == 2 else nn.functional.conv1d
+        return conv(x, weight, bias, self.stride, pads, self.dilation, self.groups)
+
+
+class Conv1d(_TightConv, nn.Conv1d):
+    pass
+
+
+class Conv2d(_TightConv, nn.Conv2d):
+    pass
+
+
 def conv_cls(rank: int) -> type[nn.Module]:
-    return {1: nn.Conv1d, 2: nn.Conv2d}[rank]
+    return {1: Conv1d, 2: Conv2d}[rank]
 
 
 def bn(channels: int, rank: int, affine: bool) -> nn.Module:

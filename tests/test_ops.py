@@ -1,0 +1,98 @@
+"""The op modules' fast paths compute exactly what the plain torch modules compute."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+import dasdsl
+from dasdsl.config import resolve
+from dasdsl.ops import Conv1d, Conv2d, useful_taps
+from dasdsl.search import Searcher, _layout_of
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _reference(conv: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The plain nn.ConvNd computation with the same weight."""
+    plain = nn.Conv2d if isinstance(conv, nn.Conv2d) else nn.Conv1d
+    return plain._conv_forward(conv, x, conv.weight, conv.bias)
+
+
+CASES = [
+    # (spatial size, kernel, dilation, stride, depthwise)
+    (n, k, d, s, dw)
+    for n, k, d, s, dw in itertools.product((1, 2, 3, 4, 5, 8), (1, 3, 5, 7), (1, 2, 3), (1, 2), (True, False))
+    if not (k == 1 and d > 1)
+]
+
+
+@pytest.mark.parametrize("n,k,d,s,depthwise", CASES)
+@pytest.mark.parametrize("rank,channels_last", [(2, False), (2, True), (1, False)])
+def test_tight_conv_equals_plain_conv(n, k, d, s, depthwise, rank, channels_last):
+    torch.manual_seed(n * 100 + k * 10 + d + s)
+    c = 6
+    cls = Conv2d if rank == 2 else Conv1d
+    groups, pad = (c if depthwise else 1), d * (k - 1) // 2
+    conv = cls(c, c, k, stride=s, padding=pad, dilation=d, groups=groups, bias=not depthwise).double()
+    x = torch.randn(3, c, *([n] * rank), dtype=torch.float64)
+    if channels_last:
+        conv = conv.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    x.requires_grad_(True)
+    got = conv(x)
+    want = _reference(conv, x)
+    assert got.shape == want.shape
+    torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+    grad_out = torch.randn_like(want)
+    got_grads = torch.autograd.grad(got, [x, conv.weight], grad_out)
+    want_grads = torch.autograd.grad(want, [x, conv.weight], grad_out)
+    for g, w in zip(got_grads, want_grads):
+        torch.testing.assert_close(g, w, rtol=1e-12, atol=1e-12)
+
+
+def test_useful_taps_crop_what_only_reads_padding():
+    # a dilated 5x5 kernel on a 2-wide map: only the centre tap ever reads the input
+    assert useful_taps(2, 5, 2, 4, 1) == (2, 2)
+    # a 5x5 kernel on a 2-wide map: the outer ring reads padding only
+    assert useful_taps(2, 5, 1, 2, 1) == (1, 3)
+    # on an 8-wide map every tap of a 3x3 kernel is used
+    assert useful_taps(8, 3, 1, 1, 1) == (0, 2)
+
+
+def test_stand_in_weights_keep_the_weights_memory_layout():
+    """The unrolled and perturbed weights of second_order keep the channels-last layout of the real ones
+    (an NCHW stand-in kernel silently turns the whole supernet's activations NCHW, 1.3x slower)."""
+    w = torch.randn(48, 1, 3, 3).contiguous(memory_format=torch.channels_last)
+    t = torch.randn(48, 1, 3, 3, requires_grad=True)
+    out = _layout_of(t * 2, w)
+    assert out.stride() == w.stride()
+    out.sum().backward()
+    assert torch.equal(t.grad, torch.full_like(t, 2.0))
+
+
+def test_second_order_runs_channels_last_throughout():
+    """Every convolution of a second-order step of the DARTS space sees a channels-last input."""
+    space = dasdsl.load(ROOT / "spaces" / "darts.das")
+    net = space.supernet((1, 8, 8), 10)
+    searcher = Searcher(net, resolve(space.search))
+    layouts: list[bool] = []
+
+    def record(module: nn.Module, args: tuple[torch.Tensor, ...]) -> None:
+        x = args[0]
+        if x.shape[1] > 1 and x.shape[2] > 1 and x.is_contiguous():  # unambiguous NCHW
+            layouts.append(False)
+        else:
+            layouts.append(True)
+
+    for module in net.modules():
+        if isinstance(module, Conv2d):
+            module.register_forward_pre_hook(record)
+    x = torch.randn(8, 1, 8, 8)
+    y = torch.arange(8) % 10
+    searcher.arch_step((x, y), (x, y))
+    assert layouts and all(layouts)
