@@ -28,9 +28,11 @@ class _TightConv:
 
     DARTS' cells run 5x5 and dilated kernels on 4x4 and 2x2 maps, where most taps only ever read
     zero padding; oneDNN still pays for them (a dilated 5x5 depthwise conv on a 2x2 map costs 15x a
-    3x3 one). Taps that never reach the input are cropped (symmetrically, so the output size stays),
-    a depthwise conv cropped to one tap is a per-channel scale, and a 1x1 conv of a channels-last
-    image is a matrix product. The parameters are those of ``nn.ConvNd``: same names, same
+    3x3 one), and its dilated kernels are slow on any map. Taps that never reach the input are
+    cropped (symmetrically, so the output size stays), a depthwise conv cropped to one tap is a
+    per-channel scale, a 1x1 conv of a channels-last image is a matrix product, and a dilated conv
+    becomes an undilated one of the inputs it reads (every d-th under a stride of d, the d x d
+    phases under stride 1). The parameters are those of ``nn.ConvNd``: same names, same
     gradients (the cropped taps' gradient is exactly 0, as it is for the full kernel).
     """
 
@@ -68,7 +70,33 @@ class _TightConv:
                 y = nn.functional.linear(strided.permute(0, 2, 3, 1), weight.flatten(1), bias)
                 return y.permute(0, 3, 1, 2)
         conv = nn.functional.conv2d if rank == 2 else nn.functional.conv1d
+        d = self.dilation[0]
+        if d > 1 and all(e == d for e in self.dilation) and all(p % d == 0 for p in pads):
+            if all(s % d == 0 for s in self.stride):
+                # every output reads only the inputs at multiples of d: an undilated conv of those
+                stride = tuple(s // d for s in self.stride)
+                every_d = x[(slice(None), slice(None), *(slice(None, None, d),) * rank)]
+                return conv(every_d, weight, bias, stride, tuple(p // d for p in pads), 1, self.groups)
+            if rank == 2 and self.stride == (1, 1) and x.stride(1) == 1 and all(n % d == 0 for n in x.shape[2:]):
+                return _phase_conv(x, weight, bias, d, tuple(p // d for p in pads), self.groups)
         return conv(x, weight, bias, self.stride, pads, self.dilation, self.groups)
+
+
+def _phase_conv(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, d: int, padding: tuple[int, ...], groups: int
+) -> torch.Tensor:
+    """A stride-1 conv with dilation d of a channels-last image as an undilated conv of its d x d phases.
+
+    Output (a*d + r) reads inputs (a + t - p/d)*d + r: the phase r only. The phases are stacked on the
+    batch axis (one copy in NHWC memory, and one back), which oneDNN runs 1.1-3.5x faster than the
+    dilated kernel on the maps of DARTS' cells."""
+    n, c, h, w = x.shape
+    nhwc = x.permute(0, 2, 3, 1).reshape(n, h // d, d, w // d, d, c)
+    phases = nhwc.permute(0, 2, 4, 1, 3, 5).reshape(n * d * d, h // d, w // d, c).permute(0, 3, 1, 2)
+    y = nn.functional.conv2d(phases, weight, bias, 1, padding, 1, groups)
+    c_out = y.shape[1]
+    back = y.permute(0, 2, 3, 1).reshape(n, d, d, h // d, w // d, c_out).permute(0, 3, 1, 4, 2, 5)
+    return back.reshape(n, h, w, c_out).permute(0, 3, 1, 2)
 
 
 class Conv1d(_TightConv, nn.Conv1d):

@@ -26,7 +26,7 @@ def _reference(conv: nn.Module, x: torch.Tensor) -> torch.Tensor:
 CASES = [
     # (spatial size, kernel, dilation, stride, depthwise)
     (n, k, d, s, dw)
-    for n, k, d, s, dw in itertools.product((1, 2, 3, 4, 5, 8), (1, 3, 5, 7), (1, 2, 3), (1, 2), (True, False))
+    for n, k, d, s, dw in itertools.product((1, 2, 3, 4, 5, 6, 8), (1, 3, 5, 7), (1, 2, 3), (1, 2, 3), (True, False))
     if not (k == 1 and d > 1)
 ]
 
