@@ -96,3 +96,21 @@ def test_second_order_runs_channels_last_throughout():
     y = torch.arange(8) % 10
     searcher.arch_step((x, y), (x, y))
     assert layouts and all(layouts)
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_dilated_fast_paths_have_exact_second_derivatives(stride):
+    """The exact hypergradient differentiates through the backward pass: the phase conv (whose
+    backward restacks the phases from the saved input) and the every-d-th conv must support that."""
+    torch.manual_seed(stride)
+    conv = Conv2d(2, 2, 3, stride=stride, padding=2, dilation=2, groups=2, bias=False).double()
+    conv = conv.to(memory_format=torch.channels_last)
+    x = torch.randn(1, 2, 4, 4, dtype=torch.float64).contiguous(memory_format=torch.channels_last)
+    x.requires_grad_(True)
+    weight = conv.weight
+
+    def f(inp: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        return conv._conv_forward(inp, w, None)
+
+    assert torch.autograd.gradcheck(f, (x, weight))
+    assert torch.autograd.gradgradcheck(f, (x, weight))
