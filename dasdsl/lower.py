@@ -110,8 +110,9 @@ class MixedEdge(nn.Module):
         w = self.ctx.weights[self.key]
         out = None
         for i in self.active:
-            term = w[i] * self.candidates[i](x)
-            out = term if out is None else out + term
+            y = self.candidates[i](x)
+            # one accumulator, added to in place: fewer short-lived full-size tensors (less heap growth)
+            out = y * w[i] if out is None else out.addcmul_(y, w[i])
         if out is None:  # only `none` on this edge
             return x.mul(0.0)
         return out
@@ -283,9 +284,9 @@ def _merge(how: str, tensors: list[torch.Tensor]) -> torch.Tensor:
         return tensors[0]
     if how == "concat":
         return torch.cat(tensors, dim=1)
-    out = tensors[0]
-    for t in tensors[1:]:
-        out = out + t
+    out = tensors[0] + tensors[1]  # a new tensor (an input may be another node's value), then in place
+    for t in tensors[2:]:
+        out.add_(t)
     return out
 
 
