@@ -63,8 +63,9 @@ class _TightConv:
         if all(t == 1 for t in taps) and not any(pads):
             strided = x[(slice(None), slice(None), *(slice(None, None, s) for s in self.stride))]
             if self.groups == self.in_channels == self.out_channels:  # depthwise, one tap: a scale
-                y = strided * weight.reshape((1, -1) + (1,) * rank)
-                return y if bias is None else y + bias.reshape((1, -1) + (1,) * rank)
+                shape = (1, -1) + (1,) * rank  # in the input's dtype, as the conv would be under autocast
+                y = strided * weight.reshape(shape).to(strided.dtype)
+                return y if bias is None else y + bias.reshape(shape).to(strided.dtype)
             if self.groups == 1 and rank == 2 and x.stride(1) == 1:
                 # pointwise on channels-innermost (NHWC) memory: a matrix product; the result is channels-last
                 y = nn.functional.linear(strided.permute(0, 2, 3, 1), weight.flatten(1), bias)
@@ -77,7 +78,8 @@ class _TightConv:
                 stride = tuple(s // d for s in self.stride)
                 every_d = x[(slice(None), slice(None), *(slice(None, None, d),) * rank)]
                 return conv(every_d, weight, bias, stride, tuple(p // d for p in pads), 1, self.groups)
-            if rank == 2 and self.stride == (1, 1) and x.stride(1) == 1 and all(n % d == 0 for n in x.shape[2:]):
+            phased = x.device.type == "cpu" and rank == 2 and self.stride == (1, 1) and x.stride(1) == 1
+            if phased and all(n % d == 0 for n in x.shape[2:]):  # measured on oneDNN only
                 return _phase_conv(x, weight, bias, d, tuple(p // d for p in pads), self.groups)
         return conv(x, weight, bias, self.stride, pads, self.dilation, self.groups)
 
