@@ -7,6 +7,7 @@ dimensions: 2 for images, 1 for sequences, 0 for vectors.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import torch
@@ -23,6 +24,21 @@ def useful_taps(n: int, k: int, dilation: int, padding: int, stride: int) -> tup
     return (hits[0], hits[-1]) if hits else (0, k - 1)
 
 
+Dims = tuple[int, ...]
+
+
+@functools.cache
+def _crop(spatial: Dims, kernel: Dims, dilation: Dims, padding: Dims, stride: Dims) -> tuple[Dims, Dims]:
+    """Per spatial dimension, the taps to drop at each end of the kernel and the padding left."""
+    drops, pads = [], []
+    for n, k, d, p, s in zip(spatial, kernel, dilation, padding, stride):
+        lo, hi = useful_taps(n, k, d, p, s)
+        m = min(lo, k - 1 - hi, p // d)
+        drops.append(m)
+        pads.append(p - d * m)
+    return tuple(drops), tuple(pads)
+
+
 class _TightConv:
     """A convolution that computes exactly what ``nn.ConvNd`` computes, cheaper on small inputs.
 
@@ -36,26 +52,11 @@ class _TightConv:
     gradients (the cropped taps' gradient is exactly 0, as it is for the full kernel).
     """
 
-    _crops: dict[tuple[int, ...], tuple[tuple[int, ...], tuple[int, ...]]]
-
-    def _crop(self, spatial: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
-        """Per spatial dimension, the taps to drop at each end and the padding left."""
-        cache = self.__dict__.setdefault("_crops", {})
-        if spatial not in cache:
-            drops, pads = [], []
-            for n, k, d, p, s in zip(spatial, self.kernel_size, self.dilation, self.padding, self.stride):
-                lo, hi = useful_taps(n, k, d, p, s)
-                m = min(lo, k - 1 - hi, p // d)
-                drops.append(m)
-                pads.append(p - d * m)
-            cache[spatial] = (tuple(drops), tuple(pads))
-        return cache[spatial]
-
     def _conv_forward(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
         if self.padding_mode != "zeros" or isinstance(self.padding, str) or x.dim() != len(self.kernel_size) + 2:
             return super()._conv_forward(x, weight, bias)  # type: ignore[misc]
         rank = len(self.kernel_size)
-        drops, pads = self._crop(tuple(x.shape[2:]))
+        drops, pads = _crop(tuple(x.shape[2:]), self.kernel_size, self.dilation, self.padding, self.stride)
         if any(drops):
             index = (slice(None), slice(None), *(slice(m, k - m) for m, k in zip(drops, self.kernel_size)))
             weight = weight[index]
