@@ -16,6 +16,13 @@ def _span() -> Span:
 # ---- expressions ------------------------------------------------------------
 
 
+def number_value(text: str) -> int | float:
+    """The value a number's spelling stands for: an int for digits only, else a float."""
+    if text.isdigit():
+        return int(text)
+    return float(text)
+
+
 @attrs.frozen
 class Number:
     value: int | float
@@ -55,10 +62,6 @@ class Call:
     @property
     def positional(self) -> tuple[Expr, ...]:
         return tuple(a.value for a in self.args if a.name is None)
-
-    @property
-    def keywords(self) -> dict[str, Expr]:
-        return {a.name: a.value for a in self.args if a.name is not None}
 
 
 @attrs.frozen

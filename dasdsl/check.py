@@ -368,20 +368,22 @@ class _Checker:
         seen: dict[str, tuple[str, Span]] = {}
 
         def declare(name: str, kind: str, span: Span) -> bool:
-            where = self.name_span(span, name, after=1 if kind != "cell" else _words_before_name(span, self))
+            def where() -> Span:
+                return self.name_span(span, name, after=1 if kind != "cell" else _words_before_name(span, self))
+
             if name in RESERVED:
-                self.err(f"'{name}' is reserved (the number of classes of the data)", where)
+                self.err(f"'{name}' is reserved (the number of classes of the data)", where())
                 return False
             if name in seen:
                 prev_kind, prev_span = seen[name]
                 self.err(
                     f"duplicate name '{name}': already defined as {prev_kind} at line {prev_span.line}",
-                    where,
+                    where(),
                     "rename one of them",
                 )
                 return False
             if kind in ("op", "op set") and oplib.lookup(name) is not None:
-                self.err(f"'{name}' is a built-in op and cannot be redefined", where)
+                self.err(f"'{name}' is a built-in op and cannot be redefined", where())
                 return False
             seen[name] = (kind, span)
             return True
@@ -519,7 +521,7 @@ class _Checker:
             if not symbols:
                 self.err(f"'{e.func}(...)' is not a value here", e.span, "op calls go after '~' or in the network")
                 return None
-            args = [self.eval(a.value, env, symbols=True) for a in e.args if a.name is None]
+            args = [self.eval(v, env, symbols=True) for v in e.positional]
             kwargs = [(a.name, self.eval(a.value, env, symbols=True)) for a in e.args if a.name is not None]
             if any(v is None for v in args) or any(v is None for _, v in kwargs):
                 return None
@@ -563,17 +565,17 @@ class _Checker:
 
     def _call(self, call: ast.Call, env: dict[str, Any], *, in_choice: bool = False) -> list[OpRef] | None:
         name = call.func
-        where = self.name_span(call.span, name)
         if name in self.opsets:
             self.err(
                 f"op set '{name}' is a list of candidates, not one op",
-                where,
+                self.name_span(call.span, name),
                 f"use it alone after '~' (x ~ {name}) or inside a candidate list ([{name}, ...])",
             )
             return None
         if name in self.opdefs:
             self.used.add(name)
             decl = self.opdefs[name]
+            where = self.name_span(call.span, name)
             names = [n for n, _ in self._expanding]
             if name in names:
                 self._op_cycle(names.index(name), where)
@@ -599,7 +601,7 @@ class _Checker:
                 if n_inputs != 1:
                     self.err(
                         f"cell '{name}' has {n_inputs} inputs and cannot be used as an op",
-                        where,
+                        self.name_span(call.span, name),
                         "a cell used as an op (a candidate on an edge) reads exactly one input",
                     )
                     return None
@@ -608,6 +610,7 @@ class _Checker:
             return [OpRef(name, tuple(args.items()), call.span, is_cell=True)]
         spec = oplib.lookup(name)
         if spec is None:
+            where = self.name_span(call.span, name)
             known = [*oplib.known_names(), *self.opdefs, *self.cells]
             if in_choice and not call.args:
                 known += list(self.opsets)
@@ -617,10 +620,10 @@ class _Checker:
             return None
         if self.input_kind not in spec.kinds:
             why = "pooling" if "pool" in name else "a spatial op"
-            vector_ops = [n for n in oplib.known_names() if "vector" in oplib.lookup(n).kinds]  # type: ignore[union-attr]
+            vector_ops = [n for n in oplib.known_names() if not oplib.lookup(n).spatial_only]  # type: ignore[union-attr]
             self.err(
                 f"'{name}' is {why} and needs image or sequence input; this space's input is {self.input_kind}",
-                where,
+                self.name_span(call.span, name),
                 "vector spaces use " + ", ".join(vector_ops),
             )
             return None
@@ -634,13 +637,12 @@ class _Checker:
         members = [n for n, _ in self._expanding[start:]]
         # the call inside members[i]'s body that leads to the next member
         calls = [span for _, span in self._expanding[start + 1 :]] + [where]
-        lines = [self.opdefs[m].span.line for m in members]
-        first = lines.index(min(lines))
-        order = members[first:] + members[:first]
-        message = f"op '{order[0]}' is defined in terms of itself"
-        if len(order) > 1:
-            message += ": " + " -> ".join([*order, order[0]])
-        self.err(message, calls[first], "an op may only use built-in ops and ops defined without it")
+        first, order, path = _rotate_cycle(members, [self.opdefs[m].span.line for m in members])
+        self.err(
+            f"op '{order[0]}' is defined in terms of itself{path}",
+            calls[first],
+            "an op may only use built-in ops and ops defined without it",
+        )
 
     def _base_decl(self, name: str) -> ast.CellDecl | None:
         """The cell body a (possibly derived) cell stands for; None for unknown bases and cycles."""
@@ -759,12 +761,7 @@ class _Checker:
             env.update(args)
             if decl.input_stride is not None:
                 s = self.positive_int(decl.input_stride, env, "an input stride")
-                if self.input_kind == "vector":
-                    self.err(
-                        "'with input stride' needs image or sequence input; this space's input is vector",
-                        self._stride_span(decl),
-                        "a vector has no resolution to reduce: remove 'with input stride'",
-                    )
+                if self._reject_vector_stride(decl):
                     return None
                 if s is None:
                     return None
@@ -790,12 +787,7 @@ class _Checker:
         if decl.input_stride is not None and stride is None:  # `cell reduce(c) with input stride 2 { ... }`
             env = dict(self.constants)
             env.update(args)
-            if self.input_kind == "vector":
-                self.err(
-                    "'with input stride' needs image or sequence input; this space's input is vector",
-                    self._stride_span(decl),
-                    "a vector has no resolution to reduce: remove 'with input stride'",
-                )
+            if self._reject_vector_stride(decl):
                 return None
             s = self.positive_int(decl.input_stride, env, "an input stride")
             if s is None:
@@ -806,15 +798,25 @@ class _Checker:
 
     def _derive_cycle(self, members: list[str]) -> None:
         """Report ``cell a = b``, ``cell b = a`` once, at the earliest declaration in the cycle."""
-        lines = [self.cells[m].span.line for m in members]
-        first = lines.index(min(lines))
-        order = members[first:] + members[:first]
+        _, order, path = _rotate_cycle(members, [self.cells[m].span.line for m in members])
         decl = self.cells[order[0]]
         assert isinstance(decl, ast.CellDerive)
-        message = f"cell '{order[0]}' is derived from itself"
-        if len(order) > 1:
-            message += ": " + " -> ".join([*order, order[0]])
-        self.err(message, decl.base.span, "derive a cell from a cell declared with a '{ ... }' body")
+        self.err(
+            f"cell '{order[0]}' is derived from itself{path}",
+            decl.base.span,
+            "derive a cell from a cell declared with a '{ ... }' body",
+        )
+
+    def _reject_vector_stride(self, decl: ast.CellDecl | ast.CellDerive) -> bool:
+        """Report 'with input stride' in a space whose input is vector; True when reported."""
+        if self.input_kind != "vector":
+            return False
+        self.err(
+            "'with input stride' needs image or sequence input; this space's input is vector",
+            self._stride_span(decl),
+            "a vector has no resolution to reduce: remove 'with input stride'",
+        )
+        return True
 
     def _stride_span(self, decl: ast.CellDecl | ast.CellDerive) -> Span:
         """From 'with' to the end of the stride value."""
@@ -827,6 +829,14 @@ class _Checker:
         if not found:
             return value
         return Span(value.file, value.line, found[-1].start() + 1, value.end_line, value.end_column)
+
+    def _cell_name_span(self, decl: ast.CellDecl) -> Span:
+        return self.name_span(decl.span, decl.name, _words_before_name(decl.span, self))
+
+    def _source_span(self, group: ast.EdgeGroup, i: int) -> Span:
+        """The i-th source of an edge group (``(x, x)``: the second ``x`` for i = 1)."""
+        src = group.sources[i]
+        return self.name_span(group.span, src, occurrence=group.sources[:i].count(src))
 
     def _cell_body(
         self,
@@ -843,15 +853,22 @@ class _Checker:
         outputs = [s for s in decl.body if isinstance(s, ast.CellOutput)]
         node_decls = [s for s in decl.body if isinstance(s, ast.NodeDecl)]
         ok = True
-        cell_name = self.name_span(decl.span, decl.name, _words_before_name(decl.span, self))
         if not inputs_stmts:
-            self.err(f"cell '{decl.name}' has no 'input'", cell_name, "add 'input x' as the cell's first line")
+            self.err(
+                f"cell '{decl.name}' has no 'input'",
+                self._cell_name_span(decl),
+                "add 'input x' as the cell's first line",
+            )
             ok = False
         for extra in inputs_stmts[1:]:
             self.err(f"cell '{decl.name}' declares its inputs twice", extra.span, "list all inputs on one 'input' line")
             ok = False
         if not outputs:
-            self.err(f"cell '{decl.name}' has no 'output'", cell_name, "add 'output NODE' as the cell's last line")
+            self.err(
+                f"cell '{decl.name}' has no 'output'",
+                self._cell_name_span(decl),
+                "add 'output NODE' as the cell's last line",
+            )
             ok = False
         for extra in outputs[1:]:
             self.err(f"cell '{decl.name}' has two outputs", extra.span, "a cell has one 'output' line")
@@ -902,21 +919,26 @@ class _Checker:
             ok = False
         listed: set[str] = set()
         for i, o in enumerate(out.names):
-            where = self.name_span(out.span, o, (1 if out.merge is None else 0) + i)
             if o not in names:
-                self.err(f"unknown node '{o}' in the output of cell '{decl.name}'", where, _suggest(o, names))
+                self.err(
+                    f"unknown node '{o}' in the output of cell '{decl.name}'",
+                    self.name_span(out.span, o, (1 if out.merge is None else 0) + i),
+                    _suggest(o, names),
+                )
                 ok = graph_ok = False
             elif o in listed:
-                self.err(f"node '{o}' appears twice in the output of cell '{decl.name}'", where)
+                self.err(
+                    f"node '{o}' appears twice in the output of cell '{decl.name}'",
+                    self.name_span(out.span, o, (1 if out.merge is None else 0) + i),
+                )
                 ok = False
             listed.add(o)
         if not graph_ok:
             return None
         try:
+            topo = list(nx.topological_sort(graph))
+        except nx.NetworkXUnfeasible:
             cycle = nx.find_cycle(graph)
-        except nx.NetworkXNoCycle:
-            cycle = None
-        if cycle:
             u, v = cycle[0]
             path = " -> ".join([u] + [b for _, b in cycle])
             nd = next(n for n in node_decls if n.name == v)
@@ -945,11 +967,10 @@ class _Checker:
                     self.name_span(inputs_stmts[0].span, n, 1),
                     "remove it, or read it in a node",
                 )
-        if ok:
-            self._dead_nodes(decl, node_decls, nodes, inputs, out.names, names)
         if not ok:
             return None
-        order = [n for n in nx.topological_sort(graph) if n in nodes]
+        self._dead_nodes(decl, node_decls, nodes, inputs, out.names, names, topo)
+        order = [n for n in topo if n in nodes]
         return CellInstance(
             name=outer.name,
             type_name=type_name,
@@ -971,12 +992,16 @@ class _Checker:
         inputs: tuple[str, ...],
         output: tuple[str, ...],
         names: dict[str, Span],
+        topo: list[str],
     ) -> None:
-        """Warn about nodes that are always zero or whose value never reaches the output."""
+        """Warn about nodes that are always zero or whose value never reaches the output.
+
+        ``topo`` is the cell's names (inputs and nodes) in topological order.
+        """
         live = nx.DiGraph()
         live.add_nodes_from(names)
         zero: set[str] = set()
-        for name in nx.topological_sort(nx.DiGraph([(e.source, e.target) for n in nodes.values() for e in n.edges])):
+        for name in topo:
             node = nodes.get(name)
             if node is None:
                 continue
@@ -989,17 +1014,16 @@ class _Checker:
         for o in output:
             affecting |= nx.ancestors(live, o)
         for nd in node_decls:
-            where = self.name_span(nd.span, nd.name, 1)
             if nd.name in zero:
                 self.warn(
                     f"node '{nd.name}' of cell '{decl.name}' is always zero (dead node)",
-                    where,
+                    self.name_span(nd.span, nd.name, 1),
                     "every edge into it is 'none' or reads a node that is always zero",
                 )
             elif nd.name not in affecting:
                 self.warn(
                     f"node '{nd.name}' of cell '{decl.name}' never affects the output (dead node)",
-                    where,
+                    self.name_span(nd.span, nd.name, 1),
                     "every path from it to the output goes through 'none'",
                 )
         for n in inputs:
@@ -1029,19 +1053,24 @@ class _Checker:
             if cands is None:
                 ok = False
             for i, src in enumerate(group.sources):
-                where = self.name_span(group.span, src, occurrence=group.sources[:i].count(src))
                 if src not in names:
                     if report_unknown:
-                        self.err(f"unknown node '{src}' in cell '{cell}'", where, _suggest(src, names))
+                        self.err(
+                            f"unknown node '{src}' in cell '{cell}'",
+                            self._source_span(group, i),
+                            _suggest(src, names),
+                        )
                     ok = False
                     continue
                 if src == nd.name:
-                    self.err(f"node '{nd.name}' reads itself", where, "a cell is a DAG")
+                    self.err(f"node '{nd.name}' reads itself", self._source_span(group, i), "a cell is a DAG")
                     ok = False
                     continue
                 if src in seen_sources:
                     self.err(
-                        f"node '{nd.name}' reads '{src}' twice", where, "one edge per source; list candidates in []"
+                        f"node '{nd.name}' reads '{src}' twice",
+                        self._source_span(group, i),
+                        "one edge per source; list candidates in []",
                     )
                     ok = False
                     continue
@@ -1131,12 +1160,11 @@ class _Checker:
                 parts = (cand,) if cand is not None else ()
                 ok = ok and cand is not None
             for cand in parts:
-                if cand.label in labels:
-                    self.err(
-                        f"duplicate candidate '{cand.label}'", op.span, "each candidate may appear once in a choice"
-                    )
+                label = cand.label
+                if label in labels:
+                    self.err(f"duplicate candidate '{label}'", op.span, "each candidate may appear once in a choice")
                     ok = False
-                labels.add(cand.label)
+                labels.add(label)
                 result.append(cand)
         return tuple(result) if ok else None
 
@@ -1195,23 +1223,22 @@ class _Checker:
     def _cell_types(self, network: Network | None) -> dict[str, CellInstance]:
         """One instance per architecture type; shared instances must agree in their choices."""
         types: dict[str, CellInstance] = {}
-        first_use: dict[str, CellInstance] = {}
         if network is None:
             return types
-        pending = [(item.cell, self.name_span(item.span, item.cell.name)) for item in network.items if item.cell]
+        # each instance with the span and name of its use, for the error
+        pending = [(item.cell, item.span, item.cell.name) for item in network.items if item.cell]
         while pending:
-            inst, where = pending.pop(0)
+            inst, span, used_as = pending.pop(0)
             if inst.type_name in types:
-                difference = _difference(first_use[inst.type_name], inst)
+                difference = _difference(types[inst.type_name], inst)
                 if difference is not None:
                     self.err(
                         f"instances of cell '{inst.name}' differ but share architecture parameters: {difference}",
-                        where,
+                        self.name_span(span, used_as),
                         f"declare 'unshared cell {inst.name}' to give each instance its own architecture parameters",
                     )
                 continue
             types[inst.type_name] = inst
-            first_use[inst.type_name] = inst
             for edge in inst.edges:
                 for cand in edge.candidates:
                     for ref in cand.nested_cells:
@@ -1226,7 +1253,7 @@ class _Checker:
                             continue
                         nested = self.instantiate(ref.name, dict(ref.args), ref.span)
                         if nested is not None:
-                            pending.append((nested, self.name_span(ref.span, ref.name)))
+                            pending.append((nested, ref.span, ref.name))
         return types
 
     def _nesting_cycles(self) -> None:
@@ -1245,15 +1272,10 @@ class _Checker:
                         if key not in spans or (span.line, span.column) < (spans[key].line, spans[key].column):
                             spans[key] = span
         for cycle in sorted(nx.simple_cycles(graph), key=lambda c: sorted(c)):
-            lines = [self.cells[m].span.line for m in cycle]
-            first = lines.index(min(lines))
-            order = cycle[first:] + cycle[:first]
+            _, order, path = _rotate_cycle(cycle, [self.cells[m].span.line for m in cycle])
             self._contains_itself.update(order)
-            message = f"cell '{order[0]}' contains itself"
-            if len(order) > 1:
-                message += ": " + " -> ".join([*order, order[0]])
             self.err(
-                message,
+                f"cell '{order[0]}' contains itself{path}",
                 spans[(order[0], order[1 % len(order)])],
                 "a cell used as an op may not use, directly or through other cells, the cell it is in",
             )
@@ -1263,16 +1285,15 @@ class _Checker:
         result: dict[str, tuple[Any, ...]] = {}
         for block in blocks[:1]:
             for entry in block.entries:
-                where = self.name_span(entry.span, entry.key)
                 if entry.key not in SEARCH_KEYS:
                     self.err(
                         f"unknown search setting '{entry.key}'",
-                        where,
+                        self.name_span(entry.span, entry.key),
                         _suggest(entry.key, SEARCH_KEYS) or "see docs/language.md for the settings",
                     )
                     continue
                 if entry.key in result:
-                    self.err(f"search setting '{entry.key}' is given twice", where)
+                    self.err(f"search setting '{entry.key}' is given twice", self.name_span(entry.span, entry.key))
                     continue
                 values = tuple(self.eval(v, self.constants, symbols=True) for v in entry.values)
                 if all(v is not None for v in values):
@@ -1290,6 +1311,18 @@ class _Checker:
                 self.warn(
                     f"cell '{name}' is never used", self.name_span(decl.span, name, _words_before_name(decl.span, self))
                 )
+
+
+def _rotate_cycle(members: list[str], lines: list[int]) -> tuple[int, list[str], str]:
+    """A cycle rotated to start at the member with the earliest line (``lines[i]`` is ``members[i]``'s).
+
+    Returns that member's index in ``members``, the rotated members, and the path text for a message:
+    ``": a -> b -> a"``, or ``""`` for a single member.
+    """
+    first = lines.index(min(lines))
+    order = members[first:] + members[:first]
+    path = ": " + " -> ".join([*order, order[0]]) if len(order) > 1 else ""
+    return first, order, path
 
 
 def _suggest(name: str, choices: Iterable[str]) -> str | None:

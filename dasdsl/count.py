@@ -12,6 +12,7 @@ exactly by summing over which nested cells are in use.
 from __future__ import annotations
 
 from itertools import combinations
+from math import prod
 
 import attrs
 
@@ -71,15 +72,11 @@ def count_architectures(space: CheckedSpace) -> int:
     subsets = [frozenset(s) for r in range(len(nested) + 1) for s in combinations(nested, r)]
     for used in subsets:
         allowed = always | used
-        at_most = 1
-        for name in [*top, *sorted(used)]:
-            at_most *= _cell_count(types[name], allowed)
+        counts = {name: _cell_count(types[name], allowed) for name in [*top, *sorted(used)]}
+        at_most = prod(counts.values())
         for smaller, value in exact.items():
             if smaller < used:
-                free = 1
-                for name in used - smaller:
-                    free *= _cell_count(types[name], allowed)
-                at_most -= value * free
+                at_most -= value * prod(counts[name] for name in used - smaller)
         exact[used] = at_most
     return sum(exact.values())
 

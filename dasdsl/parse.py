@@ -87,8 +87,7 @@ def _parser() -> Lark:
 
 def parse(text: str, file: str = "<string>") -> ast.Module:
     """Parse .das text into an AST; raise DasError (never anything else) on bad input."""
-    _SINK.tokens = []
-    _BRACKETS.open = []
+    _SINK.tokens = []  # (the post-lexer resets _BRACKETS.open itself when it starts)
     try:
         tree = _parser().parse(text)
     except UnexpectedInput as exc:
@@ -102,7 +101,9 @@ def parse(text: str, file: str = "<string>") -> ast.Module:
         if isinstance(exc.orig_exc, DasError):
             raise DasError(exc.orig_exc.diagnostics, text) from None
         raise
-    comments = tuple(_comment(tok, text) for tok in _SINK.tokens)
+    # lines as lark counts them: at "\n" only (str.splitlines also splits at \f, \v, \x85, \u2028, ...)
+    lines = text.split("\n") if _SINK.tokens else []
+    comments = tuple(_comment(tok, lines) for tok in _SINK.tokens)
     return ast.Module(module.space, module.body, comments, span=module.span)
 
 
@@ -139,34 +140,22 @@ def parse_file(path: str | Path) -> ast.Module:
     return parse(text, str(path))
 
 
-def _comment(tok: Token, text: str) -> ast.Comment:
-    # lark counts lines by "\n" only; str.splitlines also splits at \f, \v, \x85, \u2028, ...
-    line_text = text.split("\n")[tok.line - 1]
+def _comment(tok: Token, lines: list[str]) -> ast.Comment:
+    """``lines``: the text split at line feeds, as lark counts lines."""
+    line_text = lines[tok.line - 1]
     own_line = line_text[: tok.column - 1].strip() == ""
     return ast.Comment(str(tok).rstrip(), tok.line, own_line)
 
 
 # ---- syntax errors ----------------------------------------------------------------
 
+# terminals with a literal text (LPAR, UNSHARED, ...) are described by it: '(' or 'unshared'
 _TERMINAL_WORDS = {
     "NAME": "a name",
     "NUMBER": "a number",
     "STRING": "a string",
     "_NL": "end of line",
     "$END": "end of file",
-    "LPAR": "'('",
-    "RPAR": "')'",
-    "LSQB": "'['",
-    "RSQB": "']'",
-    "LBRACE": "'{'",
-    "RBRACE": "'}'",
-    "COMMA": "','",
-    "EQUAL": "'='",
-    "TILDE": "'~'",
-    "PLUS": "'+'",
-    "MINUS": "'-'",
-    "STAR": "'*'",
-    "UNSHARED": "'unshared'",
 }
 
 
@@ -291,12 +280,6 @@ def _hint_for_token(tok: Token, expected: set[str], exc: UnexpectedToken) -> str
 # ---- parse tree -> AST ----------------------------------------------------------------
 
 
-def _number(text: str) -> int | float:
-    if text.isdigit():
-        return int(text)
-    return float(text)
-
-
 @v_args(meta=True)
 class _Builder(Transformer):
     """Turns Lark's parse tree into ast nodes carrying spans."""
@@ -348,27 +331,27 @@ class _Builder(Transformer):
         return tuple(str(c) for c in children)
 
     # -- cells
-    def cell_decl(self, meta: Any, children: list) -> ast.CellDecl:
-        unshared = bool(children) and isinstance(children[0], Token) and children[0].type == "UNSHARED"
-        if unshared:
-            children = children[1:]
-        name, rest = str(children[0]), children[1:]
-        params: tuple[str, ...] = ()
-        if rest and isinstance(rest[0], tuple):
-            params, rest = rest[0], rest[1:]
-        stride = None
-        if rest and not isinstance(rest[0], (ast.CellInputs, ast.NodeDecl, ast.CellOutput)):
-            stride, rest = rest[0], rest[1:]
-        return ast.CellDecl(name, params, tuple(rest), unshared, stride, span=self._span(meta))
-
-    def cell_derive(self, meta: Any, children: list) -> ast.CellDerive:
+    @staticmethod
+    def _cell_head(children: list) -> tuple[bool, str, tuple[str, ...], list]:
+        """``unshared? cell NAME params?``: the flag, the name, the parameters, and the children after them."""
         unshared = isinstance(children[0], Token) and children[0].type == "UNSHARED"
         if unshared:
             children = children[1:]
         name, rest = str(children[0]), list(children[1:])
         params: tuple[str, ...] = ()
-        if rest and isinstance(rest[0], tuple) and not isinstance(rest[0], Token):
+        if rest and isinstance(rest[0], tuple):  # a Token is a str, never a tuple
             params = rest.pop(0)
+        return unshared, name, params, rest
+
+    def cell_decl(self, meta: Any, children: list) -> ast.CellDecl:
+        unshared, name, params, rest = self._cell_head(children)
+        stride = None
+        if rest and not isinstance(rest[0], (ast.CellInputs, ast.NodeDecl, ast.CellOutput)):
+            stride = rest.pop(0)
+        return ast.CellDecl(name, params, tuple(rest), unshared, stride, span=self._span(meta))
+
+    def cell_derive(self, meta: Any, children: list) -> ast.CellDerive:
+        unshared, name, params, rest = self._cell_head(children)
         base_tok = rest.pop(0)
         args: tuple[ast.Arg, ...] = ()
         if rest and isinstance(rest[0], list):
@@ -474,14 +457,14 @@ class _Builder(Transformer):
     def spaced_setting(self, meta: Any, children: list) -> ast.Call:
         name, value = children
         if value.type == "NUMBER":
-            arg_value: ast.Expr = ast.Number(_number(str(value)), str(value), span=self._tok_span(value))
+            arg_value: ast.Expr = ast.Number(ast.number_value(str(value)), str(value), span=self._tok_span(value))
         else:
             arg_value = ast.Name(str(value), span=self._tok_span(value))
         return ast.Call(str(name), (ast.Arg(None, arg_value, span=arg_value.span),), span=self._span(meta))
 
     # -- expressions
     def number(self, meta: Any, children: list) -> ast.Number:
-        return ast.Number(_number(str(children[0])), str(children[0]), span=self._span(meta))
+        return ast.Number(ast.number_value(str(children[0])), str(children[0]), span=self._span(meta))
 
     def string(self, meta: Any, children: list) -> ast.String:
         raw = str(children[0])[1:-1]

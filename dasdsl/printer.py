@@ -20,10 +20,6 @@ def format_das(module: ast.Module, header: Iterable[str] = ()) -> str:
     return _Printer(module.comments).module(module, list(header))
 
 
-def format_expr(expr: ast.Expr) -> str:
-    return _Printer(()).expr(expr)
-
-
 def format_op(op: ast.OpExpr | ast.Call) -> str:
     printer = _Printer(())
     return printer.op_call(op) if isinstance(op, ast.Call) else printer.op_expr(op)
@@ -267,7 +263,7 @@ def _rows(ops: tuple[ast.OpExpr, ...], texts: list[str], width: int) -> list[lis
 def _number_text(n: ast.Number) -> str:
     """The source spelling when it still means the same value, else a canonical one."""
     if n.text is not None:
-        parsed: int | float = int(n.text) if n.text.isdigit() else float(n.text)
+        parsed = ast.number_value(n.text)
         if parsed == n.value and type(parsed) is type(n.value):
             return n.text
     if isinstance(n.value, bool) or not isinstance(n.value, (int, float)):

@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-from dasdsl.errors import DasError, Span, did_you_mean, error
+from dasdsl.errors import DasError, Span, error
 from dasdsl.oplib import BUILTIN_SPECS, OpSpec, Param
 
 
@@ -78,7 +78,7 @@ def load_plugins(modules: list[str] | tuple[str, ...], span: Span | None = None)
                     error(
                         f"plugin module {module!r} failed to import: {type(exc).__name__}: {exc}",
                         where,
-                        did_you_mean(module, []) or "check that the module is on PYTHONPATH",
+                        "check that the module is on PYTHONPATH",
                     )
                 ]
             ) from None
