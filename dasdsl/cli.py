@@ -316,10 +316,15 @@ def cmd_run(args: argparse.Namespace) -> int:
             meta = json.loads((out / "config.json").read_text(encoding="utf-8"))
             cfg = SearchConfig.from_json(meta["search"])
             source = str(meta["source"])
+            recorded = meta.get("plugins") or []  # the plugin modules the run started with
+            if not isinstance(recorded, list) or not all(isinstance(m, str) for m in recorded):
+                raise TypeError(f"plugins must be a list of module names, not {recorded!r}")
         except (ValueError, KeyError, TypeError) as exc:
             message = f"{out / 'config.json'} is damaged ({type(exc).__name__}: {exc}); the run cannot be resumed"
             raise DasError([_usage_diag(message)]) from None
-        space = r.space_from_text((out / "space.das").read_text(encoding="utf-8"), str(out / "space.das"))
+        plugins = list(dict.fromkeys([*recorded, *args.plugin]))
+        space_file = out / "space.das"
+        space = dasdsl.loads(space_file.read_text(encoding="utf-8"), str(space_file), plugins=plugins)
         run = r.Run(space, cfg, device, out, source, world=world)
         run.setup()
         if (out / r.CHECKPOINT).exists():
@@ -413,6 +418,7 @@ def _finish_run(run, out: Path, source: str, progress: _Progress) -> None:  # no
     """Discretize, measure the gap, fine-tune if asked, write result.das, summary.json and the report."""
     import json
 
+    import dasdsl
     from dasdsl import run as r
     from dasdsl.printer import format_das
     from dasdsl.search import evaluate
@@ -422,7 +428,7 @@ def _finish_run(run, out: Path, source: str, progress: _Progress) -> None:  # no
     _, supernet_acc = evaluate(run.net, run.data.x_valid, run.data.y_valid)
     finals = []
     for index, (text, decisions, _, bound) in enumerate(ranked, start=1):
-        result = r.space_from_text(text, str(out / "result.das"))
+        result = dasdsl.loads(text, str(out / "result.das"))  # plugin ops are registered by now
         fixed = result.network(run.data.shape, run.data.classes).to(device)
         r.inherit_weights(fixed, run.net, run.ir, decisions)
         _, discrete_acc = evaluate(fixed, run.data.x_valid, run.data.y_valid)
@@ -616,6 +622,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from dasdsl.config import HYPERGRADIENTS, PRECISIONS
+
     parser = _Parser(prog="dasdsl", description="Differentiable architecture search from .das files.")
     parser.add_argument("--version", action="version", version="dasdsl 0.1.0")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -648,16 +656,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, default=None)
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--split", type=float, default=None, help="share of the training data for the weights")
-    p.add_argument("--hypergradient", choices=["first_order", "second_order", "exact"], default=None)
+    p.add_argument("--hypergradient", choices=HYPERGRADIENTS, default=None)
     p.add_argument("--gate", default=None, help='e.g. softmax or "sigmoid(temperature = anneal(5.0 -> 0.05))"')
     p.add_argument("--finetune", type=int, default=None, metavar="N", help="fine-tune the result N epochs")
     p.add_argument("--top", type=int, default=None, metavar="K", help="write the K best architectures")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any search setting, in .das syntax")
-    p.add_argument("--device", default="auto", help="cpu, cuda or auto")
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
     p.add_argument("--out", default="runs", help="folder for run directories (default runs/)")
     p.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue an interrupted run")
     p.add_argument("--nproc", type=int, default=None, metavar="N", help="search with N processes (torchrun)")
-    p.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default=None, help="autocast precision")
+    p.add_argument("--precision", choices=PRECISIONS, default=None, help="autocast precision")
     p.add_argument("--plugin", action="append", default=[], metavar="MODULE")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_run)
@@ -679,7 +687,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default=None, help="take shape and classes from a data source (digits, mnist1d, ...)")
     p.add_argument("--input-shape", type=_shape_arg, default=None, metavar="C,H,W", help="e.g. 3,32,32")
     p.add_argument("--classes", type=int, default=None, help="number of classes")
-    p.add_argument("--device", default="auto", help="cpu, cuda or auto")
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
     p.add_argument("--batch", type=int, default=None, help="batch size timed (default: the space's, else 64)")
     p.add_argument("--repeats", type=int, default=10, help="timed runs per candidate; the median is kept")
     p.add_argument("--warmup", type=int, default=3, help="untimed runs first")

@@ -18,6 +18,7 @@ HYPERGRADIENTS = ("first_order", "second_order", "exact")
 GATES = ("softmax", "sigmoid", "gumbel")
 SCHEDULES = ("constant", "linear", "exponential", "cosine")
 DISCRETIZE = ("argmax", "threshold", "perturbation")
+PRECISIONS = ("fp32", "bf16", "fp16")
 
 
 @attrs.frozen
@@ -158,7 +159,7 @@ def resolve(search: dict[str, tuple[Any, ...]], base: SearchConfig | None = None
                 _number(kw.get("weight_decay", c["a_weight_decay"]), "weight_decay", positive=False)
             )
         elif key == "precision":
-            c["precision"] = _name(v, "precision", ("fp32", "bf16", "fp16"))
+            c["precision"] = _name(v, "precision", PRECISIONS)
         elif key == "hypergradient":
             c["hypergradient"] = _name(v, "hypergradient", HYPERGRADIENTS)
         elif key == "gate":

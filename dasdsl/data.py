@@ -78,16 +78,18 @@ def _as_kind(x: np.ndarray, kind: str, name: str) -> np.ndarray:
     raise _fail(f"data '{name}' has samples of shape {x.shape[1:]}, but the space's input is sequence (C, L)")
 
 
+def _holdout(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A fixed 80/20 train/test split (a permutation seeded 1234) of data that comes without a test part."""
+    order = np.random.default_rng(1234).permutation(len(x))
+    cut = int(0.8 * len(x))
+    return x[order[:cut]], y[order[:cut]], x[order[cut:]], y[order[cut:]]
+
+
 def _digits() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     from sklearn.datasets import load_digits
 
     d = load_digits()
-    x = (d.images.astype(np.float32) / 16.0)[:, None]
-    y = d.target.astype(np.int64)
-    order = np.random.default_rng(1234).permutation(len(x))  # a fixed test split
-    x, y = x[order], y[order]
-    cut = int(0.8 * len(x))
-    return x[:cut], y[:cut], x[cut:], y[cut:]
+    return _holdout((d.images.astype(np.float32) / 16.0)[:, None], d.target.astype(np.int64))
 
 
 def mnist1d(n: int = 5000, length: int = 40, seed: int = 42) -> tuple[np.ndarray, np.ndarray]:
@@ -197,9 +199,7 @@ def _npz(path: str, kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
                 f"npz: x{part} has shape {np.shape(xs)} but y{part} {np.shape(ys)}; expected one label per sample"
             )
     if not has_test:
-        order = np.random.default_rng(1234).permutation(len(x))
-        cut = int(0.8 * len(x))
-        x, y, x_test, y_test = x[order[:cut]], y[order[:cut]], x[order[cut:]], y[order[cut:]]
+        x, y, x_test, y_test = _holdout(x, y)
     for name, arr in (("x", x), ("x_test", x_test)):
         if not np.issubdtype(arr.dtype, np.number):
             raise _fail(f"npz: array {name} has dtype {arr.dtype}; expected numbers")
@@ -266,7 +266,7 @@ def load(spec: Any, kind: str) -> Dataset:
             f"data '{name}': labels run up to {classes - 1}, more classes than the {len(y) + len(y_test)} samples",
             "labels must be class indices 0 .. K-1",
         )
-    return Dataset(name, x.astype(np.float32), y, x_test.astype(np.float32), y_test, classes)
+    return Dataset(name, x.astype(np.float32, copy=False), y, x_test.astype(np.float32, copy=False), y_test, classes)
 
 
 def spec_for(space: Any, override: Any = None) -> Any:

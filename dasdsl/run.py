@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -49,8 +50,12 @@ class Split:
     y_valid: torch.Tensor
     x_test: torch.Tensor
     y_test: torch.Tensor
-    shape: tuple[int, ...]
     classes: int
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The shape of one sample."""
+        return tuple(self.x_train.shape[1:])
 
 
 def split_data(ds: data_mod.Dataset, share: float, seed: int, device: torch.device) -> Split:
@@ -70,7 +75,6 @@ def split_data(ds: data_mod.Dataset, share: float, seed: int, device: torch.devi
         t(ds.y_train[order[cut:]]),
         t(ds.x_test),
         t(ds.y_test),
-        ds.shape,
         ds.classes,
     )
 
@@ -82,13 +86,25 @@ def seed_everything(seed: int) -> None:
 
 
 def pick_device(name: str) -> torch.device:
+    """cpu, cuda (the current GPU), cuda:N (GPU number N) or auto (cuda where there is one, else cpu)."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise _fail("--device cuda, but no CUDA device is available", "use --device cpu or auto")
-    if name not in ("cpu", "cuda"):
-        raise _fail(f"unknown device {name!r}", "use cpu, cuda or auto")
-    return torch.device(name)
+    if name == "cpu":
+        return torch.device("cpu")
+    found = re.fullmatch(r"cuda(?::([0-9]+))?", name)
+    if found is None:
+        raise _fail(f"unknown device {name!r}", "use cpu, cuda, cuda:N or auto")
+    if not torch.cuda.is_available():
+        raise _fail(f"--device {name}, but no CUDA device is available", "use --device cpu or auto")
+    if found[1] is None:
+        return torch.device("cuda")
+    index, count = int(found[1]), torch.cuda.device_count()
+    if index >= count:
+        raise _fail(
+            f"--device {name}, but this machine has {count} CUDA device{'' if count == 1 else 's'}",
+            f"use cuda:0 to cuda:{count - 1}, cuda or auto" if count > 1 else "use cuda:0, cuda or auto",
+        )
+    return torch.device("cuda", index)
 
 
 def batches(n: int, batch: int, seed: int, epoch: int) -> list[torch.Tensor]:
@@ -146,6 +162,7 @@ class Run:
     searcher: Searcher | None = None
     start_epoch: int = 0
     world: World = SINGLE
+    budget: dict[str, Any] | None = None  # the cost tables of the budget constraints, built once in setup
 
     def setup(self) -> None:
         seed_everything(self.cfg.seed)
@@ -169,8 +186,9 @@ class Run:
         if self.cfg.constraints or self.cfg.top > 1:  # an impossible constraint is reported before any training
             from dasdsl.constraints import best
 
+            self.budget = budget_costs(self.ir, self.cfg)
             uniform = {k: [1.0 / len(c.labels)] * len(c.labels) for k, c in self.ir.choices.items()}
-            best(self.ir, uniform, self.cfg.constraints, top=1, costs=budget_costs(self.ir, self.cfg))
+            best(self.ir, uniform, self.cfg.constraints, top=1, costs=self.budget)
         if self.out is not None and not (self.out / CHECKPOINT).exists():  # killed before its first checkpoint
             self.trim_log(0)
 
@@ -300,11 +318,12 @@ def inherit_weights(
             chosen = decisions.get(module.key)
             if chosen is not None:
                 mixed_prefix[name + "."] = f"{name}.candidates.{chosen}."
+    prefixes = sorted(mixed_prefix, key=len)  # outer choices first, then cells nested in them
     target = fixed.state_dict()
     missing = []
     for name in target:
         src_name = name
-        for prefix in sorted(mixed_prefix, key=len):  # outer choices first, then cells nested in them
+        for prefix in prefixes:
             replacement = mixed_prefix[prefix]
             if src_name.startswith(prefix) and not src_name.startswith(replacement):
                 src_name = replacement + src_name[len(prefix) :]
@@ -327,17 +346,18 @@ def discretize(run: Run) -> tuple[list[tuple[str, dict[str, int | None], float, 
     if cfg.constraints or cfg.top > 1:
         from dasdsl.constraints import best
 
-        tables = budget_costs(run.ir, cfg)
+        tables = run.budget if run.budget is not None else budget_costs(run.ir, cfg)
         choice_weights = {k: w for k, w in weights.items() if k in run.ir.choices}
         ranked = [
             (r.decisions, r.score, r.bound)
             for r in best(run.ir, choice_weights, cfg.constraints, top=cfg.top, costs=tables)
         ]
-    elif cfg.discretize == "perturbation":
-        decisions = perturbation_decisions(run)
-        ranked = [(decisions, score(run.ir, weights, decisions), None)]
     else:
-        decisions = decide(run.ir, weights, cfg.discretize, cfg.threshold)
+        decisions = (
+            perturbation_decisions(run)
+            if cfg.discretize == "perturbation"
+            else decide(run.ir, weights, cfg.discretize, cfg.threshold)
+        )
         ranked = [(decisions, score(run.ir, weights, decisions), None)]
     results = [(format_das(to_module(run.space, run.ir, d)), d, sc, bound) for d, sc, bound in ranked]
     return results, weights

@@ -13,7 +13,7 @@ Hypergradients of L_val(w - xi * dL_train/dw, alpha) with respect to alpha:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -30,8 +30,10 @@ Batch = tuple[torch.Tensor, torch.Tensor]
 
 def temperature_at(cfg: SearchConfig, epoch: int) -> float:
     """tau0 -> tau1 over the run: constant, linear, exponential or cosine."""
-    if cfg.tau_schedule == "constant" or cfg.epochs <= 1:
-        return cfg.tau0 if cfg.tau_schedule == "constant" else cfg.tau1 if epoch >= cfg.epochs - 1 else cfg.tau0
+    if cfg.tau_schedule == "constant":
+        return cfg.tau0
+    if cfg.epochs <= 1:  # no room to anneal: the end temperature from the last epoch on
+        return cfg.tau1 if epoch >= cfg.epochs - 1 else cfg.tau0
     t = min(max(epoch / (cfg.epochs - 1), 0.0), 1.0)
     if cfg.tau_schedule == "linear":
         return cfg.tau0 + (cfg.tau1 - cfg.tau0) * t
@@ -84,14 +86,15 @@ class Searcher:
         self.device_type = next(net.parameters()).device.type
         self.amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.precision)
         self.scaler = torch.amp.GradScaler(self.device_type, enabled=cfg.precision == "fp16")
-        self.weights = list(net.weight_parameters())
-        self.w_names = [n for n, p in net.named_parameters() if not n.startswith(("alphas.", "betas."))]
+        self.arch = net.arch_parameters()
+        arch_ids = {id(a) for a in self.arch}
+        named = [(n, p) for n, p in net.named_parameters() if id(p) not in arch_ids]
+        self.w_names = [n for n, _ in named]
+        self.weights = [p for _, p in named]
         self.w_opt = torch.optim.SGD(
             self.weights, lr=cfg.w_lr, momentum=cfg.w_momentum, weight_decay=cfg.w_weight_decay
         )
-        self.a_opt = torch.optim.Adam(
-            net.arch_parameters(), lr=cfg.a_lr, betas=cfg.a_betas, weight_decay=cfg.a_weight_decay
-        )
+        self.a_opt = torch.optim.Adam(self.arch, lr=cfg.a_lr, betas=cfg.a_betas, weight_decay=cfg.a_weight_decay)
         t_max = max(cfg.epochs, 1)
         if cfg.w_schedule == "cosine":
             self.schedule: torch.optim.lr_scheduler.LRScheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
@@ -110,7 +113,8 @@ class Searcher:
 
     def step(self, train: Batch, valid: Batch) -> tuple[float, float]:
         """One architecture step, then one weight step; returns (train loss, train accuracy)."""
-        self.net.train()
+        if not self.net.training:  # train() walks every module: only after an evaluation switched to eval mode
+            self.net.train()
         self.arch_step(train, valid)
         return self.weight_step(train)
 
@@ -138,7 +142,7 @@ class Searcher:
         nn.utils.clip_grad_norm_(self.weights, self.cfg.grad_clip)
         self.scaler.step(self.w_opt)
         self.scaler.update()
-        for a in self.net.arch_parameters():
+        for a in self.arch:
             a.grad = None
         return float(loss.detach()), float((logits.argmax(1) == y).float().mean())
 
@@ -146,9 +150,9 @@ class Searcher:
         self.a_opt.zero_grad(set_to_none=True)
         grads = self.hypergradient(train, valid)
         if self.penalty is not None:
-            extra = torch.autograd.grad(self.penalty(self.net), self.net.arch_parameters(), allow_unused=True)
+            extra = torch.autograd.grad(self.penalty(self.net), self.arch, allow_unused=True)
             grads = [g if e is None else g + e for g, e in zip(grads, extra)]
-        for a, g in zip(self.net.arch_parameters(), grads):
+        for a, g in zip(self.arch, grads):
             a.grad = g.detach()
         self.a_opt.step()
 
@@ -169,10 +173,7 @@ class Searcher:
             return self.loss_fn(self._full(functional_call(self.net, params, (x,), strict=False)), y)
 
     def _arch_grad(self, loss: torch.Tensor) -> list[torch.Tensor]:
-        grads = torch.autograd.grad(loss, self.net.arch_parameters(), allow_unused=True)
-        return self._reduce(
-            [torch.zeros_like(a) if g is None else g for a, g in zip(self.net.arch_parameters(), grads)]
-        )
+        return self._reduce(_filled(torch.autograd.grad(loss, self.arch, allow_unused=True), self.arch))
 
     def first_order(self, valid: Batch) -> list[torch.Tensor]:
         return self._arch_grad(self._loss({}, valid))
@@ -199,15 +200,12 @@ class Searcher:
     def second_order(self, train: Batch, valid: Batch) -> list[torch.Tensor]:
         lr = self._lr()
         g_train = torch.autograd.grad(self._loss({}, train), self.weights, allow_unused=True)
-        g_train = self._reduce([torch.zeros_like(w) if g is None else g for w, g in zip(self.weights, g_train)])
+        g_train = self._reduce(_filled(g_train, self.weights))
         unrolled = [w.detach().requires_grad_(True) for w in self._virtual_step(list(g_train), lr)]
         loss_v = self._loss(dict(zip(self.w_names, unrolled)), valid)
-        grads = torch.autograd.grad(loss_v, [*self.net.arch_parameters(), *unrolled], allow_unused=True)
-        n_arch = len(self.net.arch_parameters())
-        both = self._reduce(
-            [torch.zeros_like(t) if g is None else g for t, g in zip([*self.net.arch_parameters(), *unrolled], grads)]
-        )
-        d_alpha, v = both[:n_arch], both[n_arch:]
+        inputs = [*self.arch, *unrolled]
+        both = self._reduce(_filled(torch.autograd.grad(loss_v, inputs, allow_unused=True), inputs))
+        d_alpha, v = both[: len(self.arch)], both[len(self.arch) :]
         norm = torch.sqrt(sum((t * t).sum() for t in v))
         if float(norm) == 0.0:
             return d_alpha
@@ -223,8 +221,7 @@ class Searcher:
         params = [w.detach().requires_grad_(True) for w in self.weights]
         loss_t = self._loss(dict(zip(self.w_names, params)), train)
         g_train = torch.autograd.grad(loss_t, params, create_graph=True, allow_unused=True)
-        grads = [torch.zeros_like(p) if g is None else g for p, g in zip(params, g_train)]
-        unrolled = self._virtual_step(grads, lr, start=params)
+        unrolled = self._virtual_step(_filled(g_train, params), lr, start=params)
         return self._arch_grad(self._loss(dict(zip(self.w_names, unrolled)), valid))
 
     # -- state for checkpoints
@@ -239,6 +236,11 @@ class Searcher:
         self.w_opt.load_state_dict(state["w_opt"])
         self.a_opt.load_state_dict(state["a_opt"])
         self.schedule.load_state_dict(state["schedule"])
+
+
+def _filled(grads: Sequence[torch.Tensor | None], like: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+    """``torch.autograd.grad(..., allow_unused=True)``'s gradients with zeros for the unused inputs."""
+    return [torch.zeros_like(t) if g is None else g for t, g in zip(like, grads)]
 
 
 def _layout_of(t: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
@@ -277,7 +279,7 @@ def normalised_costs(cfg: SearchConfig, ir: NetworkIR, measure: str) -> dict[str
     return {k: torch.tensor(v, dtype=torch.float32) / largest for k, v in per_choice.items()}
 
 
-def gate_penalty(cfg: SearchConfig, ir: NetworkIR | None) -> Callable[[Supernet], torch.Tensor] | None:
+def gate_penalty(cfg: SearchConfig, ir: NetworkIR) -> Callable[[Supernet], torch.Tensor] | None:
     """l1, entropy and zero-one penalties on the gate weights, and the expected cost of ``cost(measure, lambda)``.
 
     The cost term is ``lambda * sum over choices of sum_i w_i * cost_i / cost of the largest architecture``
@@ -288,19 +290,24 @@ def gate_penalty(cfg: SearchConfig, ir: NetworkIR | None) -> Callable[[Supernet]
     """
     terms = [(k, lam) for k, _, lam in cfg.penalties if k in ("l1", "entropy", "zero_one") and lam > 0]
     cost_terms = [(measure, lam) for k, measure, lam in cfg.penalties if k == "cost" and lam > 0]
-    if cost_terms and ir is None:
-        raise ValueError("cost penalties need the network IR")
-    priced = [(lam, normalised_costs(cfg, ir, measure)) for measure, lam in cost_terms] if ir is not None else []
+    priced = [(lam, normalised_costs(cfg, ir, measure)) for measure, lam in cost_terms]
     if not terms and not priced:
         return None
+    placed: dict[tuple[torch.device, torch.dtype], list[tuple[float, dict[str, torch.Tensor]]]] = {}
+
+    def on(w: torch.Tensor) -> list[tuple[float, dict[str, torch.Tensor]]]:
+        """The cost tables on the gate weights' device and dtype, converted once."""
+        where = (w.device, w.dtype)
+        if where not in placed:
+            placed[where] = [(lam, {k: c.to(w.device, w.dtype) for k, c in table.items()}) for lam, table in priced]
+        return placed[where]
 
     def penalty(net: Supernet) -> torch.Tensor:
         weights = net.gate_weights()
         total = torch.zeros(())
         for kind, lam in terms:
-            for key, w in weights.items():
-                if ir is not None and key not in ir.choices:  # PC-DARTS edge normalization is no gate
-                    continue
+            for key in ir.choices:  # not the PC-DARTS edge normalization weights: they are no gates
+                w = weights[key]
                 if kind == "l1":
                     total = total + lam * w.abs().sum()
                 elif kind == "entropy":
@@ -308,10 +315,11 @@ def gate_penalty(cfg: SearchConfig, ir: NetworkIR | None) -> Callable[[Supernet]
                     total = total + lam * -(p * torch.log(p.clamp_min(1e-12))).sum()
                 else:  # FairDARTS zero-one loss: push every gate to 0 or 1
                     total = total + lam * -((w - 0.5) ** 2).mean()
-        for lam, per_choice in priced:
-            for key, c in per_choice.items():
-                w = weights[key]
-                total = total + lam * (w * c.to(w.device, w.dtype)).sum()
+        if priced and weights:  # every gate weight lives on the supernet's device, in its dtype
+            for lam, per_choice in on(next(iter(weights.values()))):
+                for key, c in per_choice.items():
+                    w = weights[key]
+                    total = total + lam * (w * c).sum()
         return total
 
     return penalty

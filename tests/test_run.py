@@ -24,6 +24,8 @@ import torch
 
 from dasdsl.cli import main
 from dasdsl.config import SearchConfig
+from dasdsl.errors import DasError
+from dasdsl.run import pick_device
 
 ROOT = Path(__file__).resolve().parent.parent
 POOLING = str(ROOT / "spaces" / "pooling.das")
@@ -457,6 +459,58 @@ def test_resume_before_the_first_checkpoint_keeps_one_record_per_epoch(
     code, _, err = cli(capsys, "run", "--resume", str(small_run), "--quiet")
     assert code == 0, err
     assert [r["epoch"] for r in records(small_run)] == [1, 2]
+
+
+PLUGIN_SPACE = """space plugged
+input image
+
+cell c(w) {
+    input x
+    node y = x ~ [skip, test_scale]
+    output y
+}
+
+network {
+    stem  conv_bn(3, out = 4)
+    cells c(4)
+    head  global_avg_pool then linear(classes)
+}
+"""
+
+
+def test_resume_of_a_run_with_plugin_ops(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """The plugins a run started with are recorded in config.json and loaded again by --resume."""
+    space = tmp_path / "plugged.das"
+    space.write_text(PLUGIN_SPACE)
+    args = ["run", str(space), "--data", "synthetic", "--epochs", "1", "--batch", "16", "--out", str(tmp_path / "runs")]
+    code, _, err = cli(capsys, *args, "--plugin", "tests.plugins.good_ops", "--quiet")
+    assert code == 0, err
+    run = only_dir(tmp_path / "runs")
+    assert json.loads((run / "config.json").read_text())["plugins"] == ["tests.plugins.good_ops"]
+    before = (run / "result.das").read_text()
+    # a fresh process: in this one the plugin's ops stay registered from the first run
+    done = dasdsl(ROOT, "run", "--resume", str(run), "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert (run / "result.das").read_text() == before
+
+
+def test_pick_device(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert pick_device("cpu") == torch.device("cpu")
+    for name in ("gpu", "cuda:", "cuda:x", "cuda:-1", "cuda1"):
+        with pytest.raises(DasError, match="unknown device"):
+            pick_device(name)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for name in ("cuda", "cuda:0"):
+        with pytest.raises(DasError, match="no CUDA device is available"):
+            pick_device(name)
+    assert pick_device("auto") == torch.device("cpu")
+    # cuda:N, as a process of a multi-GPU search asks for its own GPU (no GPU needed to build the device)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert pick_device("cuda:1") == torch.device("cuda", 1)
+    assert pick_device("cuda") == torch.device("cuda")
+    with pytest.raises(DasError, match="has 2 CUDA devices"):
+        pick_device("cuda:2")
 
 
 # -- 5. dasdsl train
