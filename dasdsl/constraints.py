@@ -487,12 +487,11 @@ def _run(
     ctx: _Ctx,
     keeper: Any,
     weights: Mapping[str, Sequence[int]],
-    costs: Sequence[_Budget] = (),
-    position: Mapping[str, int] | None = None,
+    costs: Sequence[_Budget],
+    position: Mapping[str, int],
     rest: Sequence[tuple[int, ...]] | None = None,
 ) -> tuple[dict[tuple[int, int], list[Entry]], tuple[int, ...]]:
     """The DP over one cell type: {(capped output count, skips): entries}, and the key positions of the codes."""
-    assert position is not None
     c, s = ctx.min_nonskip, ctx.max_skip
     track_path = c > 0
     zero = (0,) * len(costs)

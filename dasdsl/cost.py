@@ -34,7 +34,6 @@ import math
 import platform
 import statistics
 import time
-from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -338,11 +337,11 @@ def extremes(ir: NetworkIR, fixed: float, per_choice: Mapping[str, Sequence[floa
     with ``keep k`` keeps its k cheapest (dearest) edges, never with ``none``.
     """
     smallest = largest = fixed
-    by_node: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for key, info in ir.choices.items():
-        if key in per_choice:  # choices of cells used as candidates are inside their outer candidate
-            by_node[(info.cell_type, info.target)].append(key)
-    for keys in by_node.values():
+    for node_keys in ir.choices_by_node().values():
+        # choices of cells used as candidates are inside their outer candidate
+        keys = [key for key in node_keys if key in per_choice]
+        if not keys:
+            continue
         info = ir.choices[keys[0]]
         if info.keep is None:
             for key in keys:

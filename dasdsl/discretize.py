@@ -16,7 +16,7 @@ import attrs
 
 from dasdsl import ast
 from dasdsl.check import Candidate, CellInstance, CheckedSpace
-from dasdsl.ir import NetworkIR, choice_key
+from dasdsl.ir import NetworkIR, choice_key, edge_norm_key
 
 Decision = dict[str, int | None]  # choice key -> chosen candidate index, None: the edge is dropped
 
@@ -35,10 +35,7 @@ def decide(
 ) -> Decision:
     """Pick candidates per choice point from gate weights."""
     decisions: Decision = {}
-    by_node: dict[tuple[str, str], list[str]] = {}
-    for key, info in ir.choices.items():
-        by_node.setdefault((info.cell_type, info.target), []).append(key)
-    for keys in by_node.values():
+    for keys in ir.choices_by_node().values():
         info = ir.choices[keys[0]]
         if info.keep is None:
             for key in keys:
@@ -51,7 +48,7 @@ def decide(
                     decisions[key] = best
             continue
         scored = []
-        beta = weights.get(f"{info.cell_type}:{info.target}:edges")  # PC-DARTS edge normalization
+        beta = weights.get(edge_norm_key(info.cell_type, info.target))  # PC-DARTS edge normalization
         for order, key in enumerate(keys):
             w = list(weights[key])
             real = [i for i, label in enumerate(ir.choices[key].labels) if label != "none"]
@@ -93,7 +90,7 @@ def _substitute(node: Any, mapping: dict[str, ast.Expr]) -> Any:
 
 def _base_decl(space: CheckedSpace, name: str) -> tuple[ast.CellDecl, dict[str, ast.Expr], tuple[str, ...], bool]:
     """The CellDecl a (possibly derived) cell stands on, the parameter substitution, its params, unshared."""
-    decls = {s.name: s for s in space.module.body if isinstance(s, (ast.CellDecl, ast.CellDerive))}
+    decls = space.checker.cells
     decl = decls[name]
     params, unshared = decl.params, decl.unshared
     mapping: dict[str, ast.Expr] = {}
@@ -169,28 +166,32 @@ def _cell_result(
     return ast.CellDecl(new_name, params, body_t, unshared and "#" not in inst.type_name, stride)
 
 
+def result_cell_name(module: ast.Module, type_name: str) -> str:
+    """The name a cell type's cell gets in the result: an unshared instance ``name#i`` becomes
+    ``name_i`` (with ``_`` appended while that names another cell or op of ``module``)."""
+    if "#" not in type_name:
+        return type_name
+    taken = {s.name for s in module.body if isinstance(s, (ast.CellDecl, ast.CellDerive, ast.OpDefDecl))}
+    name, index = type_name.split("#")
+    candidate = f"{name}_{index}"
+    while candidate in taken:
+        candidate += "_"
+    return candidate
+
+
 def to_module(space: CheckedSpace, ir: NetworkIR, decisions: Decision) -> ast.Module:
     """The discretized space as an AST: every choice replaced by its decision."""
     types = space.cell_types
-    taken = {s.name for s in space.module.body if isinstance(s, (ast.CellDecl, ast.CellDerive, ast.OpDefDecl))}
-
-    def unshared_name(type_name: str) -> str:
-        name, index = type_name.split("#")
-        candidate = f"{name}_{index}"
-        while candidate in taken:
-            candidate += "_"
-        return candidate
-
+    cell_names = {t.split("#")[0] for t in types}
     new_cells: dict[str, ast.CellDecl] = {}
     used_nested: set[str] = set()
     for type_name, inst in types.items():
-        new_name = unshared_name(type_name) if "#" in type_name else type_name
-        cell = _cell_result(space, ir, inst, decisions, new_name)
+        cell = _cell_result(space, ir, inst, decisions, result_cell_name(space.module, type_name))
         new_cells[type_name] = cell
         for stmt in cell.body:
             if isinstance(stmt, ast.NodeDecl):
                 for g in stmt.edges:
-                    used_nested.update(c.func for c in g.candidates.steps if c.func in {t.split("#")[0] for t in types})
+                    used_nested.update(c.func for c in g.candidates.steps if c.func in cell_names)
     network_types = [item.cell.type_name for item in (space.macro.items if space.macro else ()) if item.cell]
     keep_types = set(network_types) | used_nested
     body: list[ast.TopStmt] = []
@@ -223,14 +224,7 @@ def _network(net: ast.NetworkDecl, space: CheckedSpace, new_cells: dict[str, ast
             continue
         items: list[ast.CellItem] = []
         for item in stmt.items:
-            decl = next(
-                (
-                    s
-                    for s in space.module.body
-                    if isinstance(s, (ast.CellDecl, ast.CellDerive)) and s.name == item.call.func
-                ),
-                None,
-            )
+            decl = space.checker.cells.get(item.call.func)
             if decl is None or not decl.unshared:
                 items.append(item)
                 if decl is not None:

@@ -105,9 +105,21 @@ class NetworkIR:
         """Macro nodes in execution order."""
         return list(nx.topological_sort(self.macro))
 
+    def choices_by_node(self) -> dict[tuple[str, str], list[str]]:
+        """The choice keys grouped by the node they feed, ``(cell_type, target)``, in ``choices`` order."""
+        by_node: dict[tuple[str, str], list[str]] = {}
+        for key, info in self.choices.items():
+            by_node.setdefault((info.cell_type, info.target), []).append(key)
+        return by_node
+
 
 def choice_key(cell_type: str, source: str, target: str) -> str:
     return f"{cell_type}:{source}->{target}"
+
+
+def edge_norm_key(cell_type: str, node: str) -> str:
+    """The key of a node's edge-normalization weights (PC-DARTS), beside the choice keys."""
+    return f"{cell_type}:{node}:edges"
 
 
 def _fail(message: str, span: Span, hint: str | None = None) -> DasError:
@@ -213,7 +225,7 @@ class _Builder:
             for edge in node.edges:
                 src_shape = g.nodes[edge.source]["shape"]
                 stride = inst.input_stride if edge.source in inst.inputs else 1
-                cands, shape = self.edge(inst, edge.candidates, src_shape, stride, edge.is_choice, edge.span)
+                cands, shape = self.edge(inst, edge.candidates, src_shape, stride, edge.span)
                 key_ = choice_key(inst.type_name, edge.source, edge.target) if edge.is_choice else None
                 if key_ is not None:
                     self.choices.setdefault(
@@ -249,7 +261,6 @@ class _Builder:
         candidates: tuple[Candidate, ...],
         shape: Shape,
         stride: int,
-        is_choice: bool,
         span: Span,
     ) -> tuple[tuple[CandidateIR, ...], Shape]:
         built = [(c, *self.chain(c, shape, stride)) for c in candidates]
@@ -260,19 +271,16 @@ class _Builder:
         widest = max(out[0] for _, _, out in built)
         result = []
         for cand, steps, out in built:
+            target = (widest, *out[1:])
             adapter = None
-            if is_choice and out[0] != widest and not cand.is_none:
-                target = (widest, *out[1:])
+            if out != target and not cand.is_none:  # a fixed edge has one candidate, always the widest
                 adapter = Adapter(
                     "widen",
                     out,
                     target,
                     f"'{cand.label}' gives {out[0]} channels, the widest candidate {widest}: learnable 1x1 conv",
                 )
-                out = target
-            elif cand.is_none:
-                out = (widest, *out[1:])
-            result.append(CandidateIR(cand.label, steps, out, adapter, cand.is_none, cand.is_skip, cand))
+            result.append(CandidateIR(cand.label, steps, target, adapter, cand.is_none, cand.is_skip, cand))
         return tuple(result), (widest, *next(iter(spatial)))
 
     def merge(self, how: str, shapes: list[tuple[Any, Shape]], what: str, span: Span) -> Shape:

@@ -11,15 +11,16 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
+import attrs
+import networkx as nx
 import torch
 from torch import nn
 
 from dasdsl import registry
+from dasdsl.config import GATES
 from dasdsl.errors import DasError, error
-from dasdsl.ir import OUTPUT, Adapter, CandidateIR, NetworkIR, Step
+from dasdsl.ir import OUTPUT, Adapter, CandidateIR, NetworkIR, Step, edge_norm_key
 from dasdsl.ops import build_adapter, build_op
-
-GATES = ("softmax", "sigmoid", "gumbel")
 
 
 class GateContext:
@@ -107,12 +108,12 @@ class MixedEdge(nn.Module):
         self.ctx = ctx
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        w = self.ctx.weights[self.key]
+        ws = self.ctx.weights[self.key].unbind(0)
         out = None
         for i in self.active:
             y = self.candidates[i](x)
             # one accumulator, added to in place: fewer short-lived full-size tensors (less heap growth)
-            out = y * w[i] if out is None else out.addcmul_(y, w[i])
+            out = y * ws[i] if out is None else out.addcmul_(y, ws[i])
         if out is None:  # only `none` on this edge
             return x.mul(0.0)
         return out
@@ -151,8 +152,6 @@ class PartialMixedEdge(MixedEdge):
 
 def _partial_candidates(cands: tuple[CandidateIR, ...], k: int, span_edge: str) -> tuple[CandidateIR, ...]:
     """The candidates rebuilt for 1/k of the channels; only width-keeping candidates qualify."""
-    import attrs
-
     out = []
     for cand in cands:
         if cand.adapter is not None or any(s.cell_key or s.shape_out[0] != s.shape_in[0] for s in cand.steps):
@@ -187,11 +186,6 @@ def _partial_candidates(cands: tuple[CandidateIR, ...], k: int, span_edge: str) 
     return tuple(out)
 
 
-def edge_norm_key(cell_type: str, node: str) -> str:
-    """The key of a node's edge-normalization weights (PC-DARTS), beside the choice keys."""
-    return f"{cell_type}:{node}:edges"
-
-
 class CellModule(nn.Module):
     """One cell instance: preprocessing of its inputs, then its nodes in topological order."""
 
@@ -208,7 +202,8 @@ class CellModule(nn.Module):
         super().__init__()
         g = ir.cells[key]
         self.ctx = ctx
-        self.norm: dict[str, tuple[str, dict[str, int]]] = {}  # node -> (edge-norm key, choice key -> index)
+        # node -> (edge-norm key, per incoming edge its position in the node's beta, None on a fixed edge)
+        self.norm: dict[str, tuple[str, tuple[int | None, ...]]] = {}
         self.key = key
         self.inputs = [n for n, d in g.nodes(data=True) if d["kind"] == "input"]
         self.preprocess = nn.ModuleList(
@@ -219,44 +214,36 @@ class CellModule(nn.Module):
         )
         self.edges = nn.ModuleDict()
         self.plan: list[tuple[str, str, list[tuple[str, str]]]] = []
-        order = [n for n in _topo(g) if g.nodes[n]["kind"] == "node"]
+        order = [n for n in nx.lexicographical_topological_sort(g) if g.nodes[n]["kind"] == "node"]
         for node in order:
             incoming = []
+            positions: list[int | None] = []  # of the choice edges among the node's choice edges
+            n_choices = 0
             for src in g.predecessors(node):
                 data = g.edges[src, node]
                 name = f"{src}->{node}"
+                edge_name = name.replace(".", "_")
                 cands = data["candidates"]
-                if data["choice"] is not None and mixed and partial > 1:
-                    reduced = _partial_candidates(cands, partial, name)
-                    module: nn.Module = PartialMixedEdge(
-                        data["choice"],
-                        [build_candidate(c, ir, ctx, affine, mixed) for c in reduced],
-                        [c.is_none for c in cands],
-                        ctx,
-                        partial,
-                        data["stride"],
-                        len(data["shape"]) - 1,
-                    )
-                elif data["choice"] is not None and mixed:
-                    module = MixedEdge(
-                        data["choice"],
-                        [build_candidate(c, ir, ctx, affine, mixed) for c in cands],
-                        [c.is_none for c in cands],
-                        ctx,
-                    )
+                if data["choice"] is not None and mixed:
+                    built = _partial_candidates(cands, partial, name) if partial > 1 else cands
+                    modules = [build_candidate(c, ir, ctx, affine, mixed) for c in built]
+                    is_none = [c.is_none for c in cands]
+                    if partial > 1:
+                        stride, rank = data["stride"], len(data["shape"]) - 1
+                        module: nn.Module = PartialMixedEdge(
+                            data["choice"], modules, is_none, ctx, partial, stride, rank
+                        )
+                    else:
+                        module = MixedEdge(data["choice"], modules, is_none, ctx)
                 else:
                     assert len(cands) == 1, f"edge {name} has {len(cands)} candidates in a fixed network"
                     module = build_candidate(cands[0], ir, ctx, affine, mixed)
-                self.edges[name.replace(".", "_")] = module
-                incoming.append((src, name.replace(".", "_")))
-            choice_edges = [
-                g.edges[src, node]["choice"] for src in g.predecessors(node) if g.edges[src, node]["choice"] is not None
-            ]
-            if mixed and partial > 1 and len(choice_edges) > 1:
-                self.norm[node] = (
-                    edge_norm_key(g.graph["type_name"], node),
-                    {c: i for i, c in enumerate(choice_edges)},
-                )
+                self.edges[edge_name] = module
+                incoming.append((src, edge_name))
+                positions.append(n_choices if data["choice"] is not None else None)
+                n_choices += data["choice"] is not None
+            if mixed and partial > 1 and n_choices > 1:
+                self.norm[node] = (edge_norm_key(g.graph["type_name"], node), tuple(positions))
             self.plan.append((node, g.nodes[node]["merge"], incoming))
         self.output = [u for u, _ in g.in_edges(OUTPUT)]
         self.output_merge = g.nodes[OUTPUT]["merge"]
@@ -269,12 +256,9 @@ class CellModule(nn.Module):
         for node, merge, incoming in self.plan:
             outs = [self.edges[name](values[src]) for src, name in incoming]
             if node in self.norm:  # edge normalization: each choice edge weighted by softmax(beta)
-                key, index = self.norm[node]
+                key, positions = self.norm[node]
                 beta = self.ctx.weights[key]
-                outs = [
-                    o * beta[index[e.key]] if isinstance(e, MixedEdge) else o
-                    for o, e in zip(outs, (self.edges[name] for _, name in incoming))
-                ]
+                outs = [o if j is None else o * beta[j] for o, j in zip(outs, positions)]
             values[node] = _merge(merge, outs)
         return _merge(self.output_merge, [values[n] for n in self.output])
 
@@ -288,12 +272,6 @@ def _merge(how: str, tensors: list[torch.Tensor]) -> torch.Tensor:
     for t in tensors[2:]:
         out.add_(t)
     return out
-
-
-def _topo(g) -> list[str]:
-    import networkx as nx
-
-    return list(nx.lexicographical_topological_sort(g))
 
 
 def _sequential(steps: tuple[Step, ...], ir: NetworkIR, ctx: GateContext, affine: bool) -> nn.Module:
@@ -379,8 +357,8 @@ class Supernet(Network):
         norms: dict[str, int] = {}
         for module in self.modules():
             if isinstance(module, CellModule):
-                for key, index in module.norm.values():
-                    norms[key] = len(index)
+                for key, positions in module.norm.values():
+                    norms[key] = sum(j is not None for j in positions)
         self.edge_keys = sorted(norms)
         self.betas = nn.ParameterList([nn.Parameter(1e-3 * torch.randn(norms[k])) for k in self.edge_keys])
 

@@ -13,13 +13,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from dasdsl.shapes import Shape
+from dasdsl.shapes import Shape, conv_size
 
 
 def useful_taps(n: int, k: int, dilation: int, padding: int, stride: int) -> tuple[int, int]:
     """The first and last kernel tap that ever reads a real input element (not padding) along a
     dimension of ``n`` elements; the taps outside never touch the input and contribute exactly 0."""
-    length = (n + 2 * padding - dilation * (k - 1) - 1) // stride + 1
+    length = conv_size(n, k, stride, padding, dilation)
     hits = [t for t in range(k) if any(0 <= j * stride - padding + dilation * t < n for j in range(length))]
     return (hits[0], hits[-1]) if hits else (0, k - 1)
 
@@ -245,7 +245,7 @@ def build_op(name: str, args: dict[str, Any], shape_in: Shape, stride: int, affi
         pool = {1: nn.AvgPool1d, 2: nn.AvgPool2d}[rank]
         return pool(k, stride=s, padding=k // 2, count_include_pad=False)
     if name == "conv":
-        k, d = args["k"], args.get("dilation") or 1
+        k, d = args["k"], args["dilation"]
         return relu_conv_bn(c, out, k, s, d * (k - 1) // 2, d, rank, affine)
     if name == "conv_bn":
         k = args["k"]
@@ -255,7 +255,7 @@ def build_op(name: str, args: dict[str, Any], shape_in: Shape, stride: int, affi
     if name == "sep_conv":
         return sep_conv(c, out, args["k"], s, rank, affine)
     if name == "dil_conv":
-        return dil_conv(c, out, args["k"], s, args.get("dilation") or 2, rank, affine)
+        return dil_conv(c, out, args["k"], s, args["dilation"], rank, affine)
     if name == "linear":
         return nn.Linear(c, args["out"])
     if name == "widen":

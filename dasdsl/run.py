@@ -22,14 +22,13 @@ import torch
 
 from dasdsl import ast
 from dasdsl import data as data_mod
-from dasdsl.check import CheckedSpace, check
+from dasdsl.check import CheckedSpace
 from dasdsl.config import SearchConfig, resolve
 from dasdsl.discretize import decide, header_lines, score, to_module
 from dasdsl.distributed import SINGLE, World, shard
 from dasdsl.errors import DasError, Span, error
 from dasdsl.ir import NetworkIR
 from dasdsl.lower import FixedNetwork, MixedEdge, Supernet, entropy
-from dasdsl.parse import parse
 from dasdsl.printer import format_das
 from dasdsl.search import Searcher, evaluate, gate_penalty
 
@@ -407,13 +406,10 @@ def perturbation_decisions(run: Run, samples: int = 512) -> dict[str, int | None
         best = max(range(len(labels)), key=lambda i: (drops[i], float(current[key][i])))
         decisions[key] = best
         current[key] = torch.nn.functional.one_hot(torch.tensor(best), len(labels)).to(current[key])
-    by_node: dict[tuple[str, str], list[str]] = {}
-    for key, info in ir.choices.items():
-        if info.keep is not None:
-            by_node.setdefault((info.cell_type, info.target), []).append(key)
-    for keys in by_node.values():
-        keep = ir.choices[keys[0]].keep
-        assert keep is not None
+    for keys in ir.choices_by_node().values():
+        keep = ir.choices[keys[0]].keep  # a node's setting, the same on every edge into it
+        if keep is None:
+            continue
         hurt = []
         for key in keys:
             trial = dict(current)
@@ -499,10 +495,6 @@ def random_shift(pad: int) -> Callable[[torch.Tensor, torch.Generator], torch.Te
         return out
 
     return augment
-
-
-def space_from_text(text: str, file: str) -> CheckedSpace:
-    return check(parse(text, file), text)
 
 
 def new_run_dir(root: str | Path, space: str) -> Path:

@@ -15,7 +15,7 @@ from dasdsl.cost import costs, extremes, param_summary
 from dasdsl.discretize import to_module
 from dasdsl.errors import DasError
 from dasdsl.printer import format_das
-from dasdsl.run import space_from_text
+from dasdsl.render import last_record
 from dasdsl.search import gate_penalty
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,7 +58,7 @@ def test_flops_of_a_hand_computable_space() -> None:
 
 
 def _fixed_network_cost(space, ir, decisions: dict[str, int], measure: str) -> float:  # noqa: ANN001
-    result = space_from_text(format_das(to_module(space, ir, decisions)), "result.das")
+    result = dasdsl.loads(format_das(to_module(space, ir, decisions)), "result.das")
     fixed_ir = result.graph(ir.input_shape, ir.classes)
     assert not fixed_ir.has_choices
     total, per = costs(fixed_ir, measure)
@@ -169,7 +169,7 @@ def _search_gates(tmp_path: Path, lam: float) -> tuple[list[float], str]:
     )
     assert code == 0
     (run,) = out.iterdir()
-    last = json.loads((run / "log.jsonl").read_text().splitlines()[-1])
+    last = last_record(run)
     return last["gates"]["widths:x->y"], (run / "result.das").read_text()
 
 
