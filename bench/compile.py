@@ -5,36 +5,40 @@ Run by hand: ``python bench/compile.py``. Prints the median of each stage over 5
 
 from __future__ import annotations
 
+import importlib.util
 import statistics
-import time
+import sys
 from pathlib import Path
 
 import torch
 
-from dasdsl.check import check
-from dasdsl.ir import build_ir
-from dasdsl.lower import Supernet
-from dasdsl.parse import _parser, parse
+from dasdsl.parse import _parser
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _compile_scaling():
+    """bench/compile_scaling.py by path (bench/ is no package)."""
+    if "compile_scaling" not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            "compile_scaling", Path(__file__).resolve().with_name("compile_scaling.py")
+        )
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["compile_scaling"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["compile_scaling"]
+
+
 def main() -> None:
+    compile_once = _compile_scaling().compile_once
     torch.set_num_threads(1)
     _parser()
     text = (ROOT / "spaces" / "darts.das").read_text()
     rows: dict[str, list[float]] = {"parse": [], "check": [], "ir": [], "lower": [], "total": []}
     for _ in range(5):
-        t0 = time.perf_counter()
-        module = parse(text, "darts.das")
-        t1 = time.perf_counter()
-        space = check(module, text, classes=10)
-        t2 = time.perf_counter()
-        ir = build_ir(space, (3, 32, 32), 10)
-        t3 = time.perf_counter()
-        Supernet(ir)
-        t4 = time.perf_counter()
-        for key, value in zip(rows, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t4 - t0)):
+        stages = compile_once(text, (3, 32, 32), "darts.das")[0]
+        times = (stages["parse"], stages["check"], stages["ir"], stages["torch"])
+        for key, value in zip(rows, (*times, sum(times))):
             rows[key].append(value)
     for key, values in rows.items():
         print(f"{key:>6}: {1e3 * statistics.median(values):8.1f} ms (median of 5)")

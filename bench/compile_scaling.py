@@ -57,14 +57,16 @@ def generated_space(cells: int, kind: str) -> str:
 STAGES = ("parse", "check", "ir", "torch")
 
 
-def compile_once(text: str) -> tuple[dict[str, float], int, int]:
+def compile_once(
+    text: str, shape: tuple[int, ...] = SHAPE, file: str = "scaling.das"
+) -> tuple[dict[str, float], int, int]:
     """Seconds per stage, and the supernet's weight and alpha-vector counts."""
     t0 = time.perf_counter()
-    module = parse(text, "scaling.das")
+    module = parse(text, file)
     t1 = time.perf_counter()
     space = check(module, text, classes=10)
     t2 = time.perf_counter()
-    ir = build_ir(space, SHAPE, 10)
+    ir = build_ir(space, shape, 10)
     t3 = time.perf_counter()
     net = Supernet(ir)
     t4 = time.perf_counter()

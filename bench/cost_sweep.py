@@ -43,7 +43,8 @@ def main() -> None:
     from dasdsl import data as data_mod
     from dasdsl.cli import main as cli
     from dasdsl.cost import costs
-    from dasdsl.lower import count_parameters
+    from dasdsl.lower import FixedNetwork, count_parameters
+    from dasdsl.plot import read_log
 
     lambdas = [float(x) for x in args.lambdas.split(",")]
     ds = data_mod.load(args.data, dasdsl.load(args.space).input_kind)
@@ -67,9 +68,9 @@ def main() -> None:
             (run,) = out.iterdir()
             summary = json.loads((run / "summary.json").read_text())
             result = dasdsl.load(run / "result.das")
-            records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+            records = read_log(run)
             ir = result.graph(ds.shape, ds.classes)
-            params = count_parameters(result.network(ds.shape, ds.classes))
+            params = count_parameters(FixedNetwork(ir))
             macs = costs(ir, "flops")[0]
             chosen = Counter(
                 label

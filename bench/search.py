@@ -23,6 +23,8 @@ def main() -> None:
     parser.add_argument("--space", default=str(ROOT / "spaces" / "darts.das"))
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
+    from dasdsl.plot import read_log
+
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         cmd = [
@@ -43,7 +45,7 @@ def main() -> None:
             print(proc.stderr)
             raise SystemExit(proc.returncode)
         (run,) = Path(tmp).iterdir()
-        records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+        records = read_log(run)
         summary = json.loads((run / "summary.json").read_text())
     print(
         f"{Path(args.space).name}: {args.epochs} epochs in {wall:.1f} s wall ({wall / 60:.2f} min, "

@@ -42,6 +42,7 @@ import torch
 from torch import nn
 
 from dasdsl.config import SearchConfig
+from dasdsl.lower import Supernet
 from dasdsl.search import Searcher
 
 
@@ -97,7 +98,7 @@ class Pair:
         if only != "baseline":
             space = db.dasdsl_space(c, layers)
             self.ir = space.graph(shape, CLASSES)
-            self.net = space.supernet(shape, CLASSES)
+            self.net = Supernet(self.ir)
             self.searcher = Searcher(self.net, CFG)
         if only is None:
             n_base, n_net = db.count_weights(self.base), sum(p.numel() for p in self.net.weight_parameters())

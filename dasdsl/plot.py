@@ -7,12 +7,12 @@ no global backend is switched and nothing needs a display).
 from __future__ import annotations
 
 import io
-import json
 import math
 from pathlib import Path
 from typing import Any
 
-from dasdsl.errors import DasError, Span, error
+from dasdsl.errors import DasError
+from dasdsl.render import _fail, _records, read_config, run_plugins
 
 PLOTS = ("gates", "temperature", "loss_acc", "skips")
 DPI = 110
@@ -32,10 +32,6 @@ _PALETTE = (
 )
 
 
-def _fail(message: str, hint: str | None = None) -> DasError:
-    return DasError([error(message, Span.unknown("<command line>"), hint)])
-
-
 def read_log(run_dir: str | Path) -> list[dict[str, Any]]:
     """The complete records of a run's log.jsonl (a line cut short by a kill is skipped)."""
     path = Path(run_dir) / "log.jsonl"
@@ -43,14 +39,7 @@ def read_log(run_dir: str | Path) -> list[dict[str, Any]]:
         raise _fail(f"{run_dir} is not a run directory")
     if not path.is_file():
         raise _fail(f"{run_dir} has no log.jsonl", "the run has not finished an epoch yet")
-    records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict):
-            records.append(record)
+    records = _records(path)
     if not records:
         raise _fail(f"{path} holds no epochs yet", "plot once the run has finished an epoch")
     return records
@@ -59,18 +48,20 @@ def read_log(run_dir: str | Path) -> list[dict[str, Any]]:
 def choice_labels(run_dir: str | Path) -> dict[str, list[str]]:
     """Candidate labels per choice key, from the run's space.das (empty if it cannot be read)."""
     import dasdsl
-    from dasdsl.ir import choice_key
 
     run_dir = Path(run_dir)
-    try:
-        config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
-        plugins = [p for p in config.get("plugins", []) or [] if isinstance(p, str)]
-    except (OSError, ValueError, AttributeError):
-        plugins = []
+    plugins = run_plugins(read_config(run_dir))
     try:
         space = dasdsl.loads((run_dir / "space.das").read_text(encoding="utf-8"), str(run_dir / "space.das"), plugins)
     except (DasError, OSError, UnicodeDecodeError, ImportError):
         return {}
+    return space_labels(space)
+
+
+def space_labels(space: Any) -> dict[str, list[str]]:
+    """Candidate labels per choice key of a checked space."""
+    from dasdsl.ir import choice_key
+
     labels: dict[str, list[str]] = {}
     for type_name, inst in space.cell_types.items():
         for edge in inst.choices:
@@ -221,11 +212,20 @@ def skips_figure(records: list[dict[str, Any]]) -> Any:
     return fig
 
 
-def figures(run_dir: str | Path) -> dict[str, Any]:
-    """Every figure of a run by name (see PLOTS)."""
-    records = read_log(run_dir)
+def figures(
+    run_dir: str | Path,
+    *,
+    records: list[dict[str, Any]] | None = None,
+    labels: dict[str, list[str]] | None = None,
+) -> dict[str, Any]:
+    """Every figure of a run by name (see PLOTS); ``records`` (read_log's) and ``labels`` (choice_labels')
+    where they are read already."""
+    if records is None:
+        records = read_log(run_dir)
+    if labels is None:
+        labels = choice_labels(run_dir)
     return {
-        "gates": gates_figure(records, choice_labels(run_dir), f"gate weights per choice point ({Path(run_dir).name})"),
+        "gates": gates_figure(records, labels, f"gate weights per choice point ({Path(run_dir).name})"),
         "temperature": temperature_figure(records),
         "loss_acc": loss_acc_figure(records),
         "skips": skips_figure(records),

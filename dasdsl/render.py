@@ -76,64 +76,103 @@ class RunView:
     rule: str = "argmax"
 
 
-def last_record(run_dir: str | Path) -> dict[str, Any] | None:
-    """The last complete record of a run's log.jsonl, or None."""
-    log = Path(run_dir) / "log.jsonl"
-    if not log.is_file():
-        return None
-    for line in reversed(log.read_text(encoding="utf-8").splitlines()):
+def _fail(message: str, hint: str | None = None) -> DasError:
+    """An error about the command line's arguments (a run directory, an output file)."""
+    return DasError([error(message, Span.unknown("<command line>"), hint)])
+
+
+def _records(path: Path) -> list[dict[str, Any]]:
+    """The complete records of a JSONL file (a line cut short by a kill is skipped); [] without the file."""
+    if not path.is_file():
+        return []
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
         try:
             record = json.loads(line)
-        except ValueError:  # a line cut short by a kill
+        except ValueError:
             continue
         if isinstance(record, dict):
-            return record
-    return None
+            records.append(record)
+    return records
 
 
-def read_config(run_dir: str | Path) -> dict[str, Any]:
+def last_record(run_dir: str | Path) -> dict[str, Any] | None:
+    """The last complete record of a run's log.jsonl, or None."""
+    records = _records(Path(run_dir) / "log.jsonl")
+    return records[-1] if records else None
+
+
+def read_config(run_dir: str | Path, *, optional: bool = False) -> dict[str, Any] | None:
+    """A run's config.json; where it is missing, damaged or no JSON object: {} (None with ``optional``)."""
     path = Path(run_dir) / "config.json"
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        config = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return {}
+        config = None
+    if not isinstance(config, dict):
+        return None if optional else {}
+    return config
 
 
-def load_run(run_dir: str | Path, ir: NetworkIR) -> RunView | None:
-    """Final gate weights and decisions of a run for the choice points of ``ir``; None without a log."""
+def run_plugins(config: dict[str, Any] | None) -> list[str]:
+    """The plugin modules a run's config.json names."""
+    return [p for p in (config or {}).get("plugins") or [] if isinstance(p, str)]
+
+
+def run_data(config: dict[str, Any] | None) -> Any:
+    """The data spec of a run's config.json (its search settings), or None."""
+    search = (config or {}).get("search")
+    return search.get("data") if isinstance(search, dict) else None
+
+
+def load_run(
+    run_dir: str | Path,
+    ir: NetworkIR,
+    *,
+    record: dict[str, Any] | None = None,
+    config: dict[str, Any] | None = None,
+    result: Any = None,
+) -> RunView | None:
+    """Final gate weights and decisions of a run for the choice points of ``ir``; None without a log.
+    ``record`` (the last log.jsonl record), ``config`` (config.json) and ``result`` (result.das, checked)
+    where they are read already."""
     from dasdsl.config import SearchConfig
     from dasdsl.discretize import decide
 
     run_dir = Path(run_dir)
-    record = last_record(run_dir)
+    if record is None:
+        record = last_record(run_dir)
     if record is None or not isinstance(record.get("gates"), dict):
         return None
     weights = {k: [float(x) for x in v] for k, v in record["gates"].items() if k in ir.choices}
     weights = {k: v for k, v in weights.items() if len(v) == len(ir.choices[k].labels)}
-    search = read_config(run_dir).get("search", {})
+    search = (config if config is not None else read_config(run_dir)).get("search", {})
     cfg = SearchConfig.from_json(search) if isinstance(search, dict) else SearchConfig()
     decisions: dict[str, int | None] = {}
     if len(weights) == len(ir.choices):
         decisions = decide(ir, weights, cfg.discretize, cfg.threshold)
-    decisions.update(_result_decisions(run_dir / "result.das", ir))
+    decisions.update(_result_decisions(run_dir / "result.das", ir, result))
     epoch = record.get("epoch")
     return RunView(weights, decisions, epoch if isinstance(epoch, int) else None, run_dir.name, cfg.discretize)
 
 
-def _result_decisions(path: Path, ir: NetworkIR) -> dict[str, int | None]:
-    """Decisions as result.das records them (it also drops nodes that no longer reach the output)."""
-    if not path.is_file():
-        return {}
+def _result_decisions(path: Path, ir: NetworkIR, result: Any = None) -> dict[str, int | None]:
+    """Decisions as result.das records them (it also drops nodes that no longer reach the output);
+    ``result`` is result.das checked already, else it is read from ``path``."""
     from dasdsl import loads
+    from dasdsl.discretize import result_cell_name
 
-    try:
-        result = loads(path.read_text(encoding="utf-8"), str(path))
-    except (DasError, OSError, UnicodeDecodeError):
-        return {}
+    if result is None:
+        if not path.is_file():
+            return {}
+        try:
+            result = loads(path.read_text(encoding="utf-8"), str(path))
+        except (DasError, OSError, UnicodeDecodeError):
+            return {}
     decisions: dict[str, int | None] = {}
     for key, info in ir.choices.items():
-        name = _result_cell_name(info.cell_type, result.cell_types)
-        if name is None:
+        name = result_cell_name(ir.space.module, info.cell_type)
+        if name not in result.cell_types:
             continue
         edge = next(
             (e for e in result.cell_types[name].edges if (e.source, e.target) == (info.source, info.target)), None
@@ -149,18 +188,6 @@ def _result_decisions(path: Path, ir: NetworkIR) -> dict[str, int | None]:
         if index is not None:
             decisions[key] = index
     return decisions
-
-
-def _result_cell_name(type_name: str, cells: dict[str, Any]) -> str | None:
-    if type_name in cells:
-        return type_name
-    if "#" in type_name:
-        name, index = type_name.split("#", 1)
-        for extra in range(4):
-            candidate = f"{name}_{index}" + "_" * extra
-            if candidate in cells:
-                return candidate
-    return None
 
 
 # ---- helpers ---------------------------------------------------------------------------
@@ -290,15 +317,23 @@ def _add_cell(
     cell = ir.cells[keys[0]]
     inst = cell.graph["instance"]
     node_id = {n: f"{prefix}{n if n != OUTPUT else 'output'}" for n in cell.nodes}
-    has_choices = any(d["choice"] for _, _, d in cell.edges(data=True))
+    uses: dict[tuple[str, ...], int] = {}  # candidate sets of the choice points, with their counts
+    for _, _, d in cell.edges(data=True):
+        if d["choice"]:
+            labels = tuple(c.label for c in d["candidates"])
+            uses[labels] = uses.get(labels, 0) + 1
+    n_choices = sum(uses.values())
     names = _input_names(inst.inputs, nested)
+
+    def _box(n: str, label: str, fill: str, color: str) -> None:
+        g.node(node_id[n], _html(label), shape="box", style="rounded,filled", fillcolor=fill, color=color)
 
     # inputs, with the preprocessing the compiler inserted in front of them
     fed_by: dict[str, str] = {}
     for n in inst.inputs:
         d = cell.nodes[n]
         label = f"{names[n]}<BR/>" + _small(f"{_esc(n)} · {_shape(d['arrives'])}" if not nested else _shape(d["shape"]))
-        g.node(node_id[n], _html(label), shape="box", style="rounded,filled", fillcolor=INPUT_FILL, color="#6a9f64")
+        _box(n, label, INPUT_FILL, "#6a9f64")
         fed_by[n] = node_id[n]
         lines = _adapter_lines(ir, keys, n)
         if lines:
@@ -322,36 +357,17 @@ def _add_cell(
     # intermediate nodes and the output
     for n, d in cell.nodes(data=True):
         if d["kind"] == "node":
-            extra = f" · keep {d['keep']}" if d.get("keep") and has_choices else ""
+            extra = f" · keep {d['keep']}" if d.get("keep") and n_choices else ""
             sub = d["merge"] if d["merge"] != "sum" and cell.in_degree(n) > 1 else ""
             text = " · ".join(x for x in (_shape(d["shape"]), sub) if x) + extra
-            g.node(
-                node_id[n],
-                _html(f"<B>{_esc(n)}</B><BR/>{_small(text)}"),
-                shape="box",
-                style="rounded,filled",
-                fillcolor=NODE_FILL,
-                color="#5b86b5",
-            )
+            _box(n, f"<B>{_esc(n)}</B><BR/>{_small(text)}", NODE_FILL, "#5b86b5")
         elif d["kind"] == "output":
             head = "<B>output</B>" if nested else "<B>c<SUB>k</SUB></B>"
             merge = d["merge"] if cell.in_degree(n) > 1 else ""
             text = " · ".join(x for x in (merge, _shape(d["shape"])) if x)
-            g.node(
-                node_id[n],
-                _html(f"{head}<BR/>{_small(text)}"),
-                shape="box",
-                style="rounded,filled",
-                fillcolor=OUTPUT_FILL,
-                color="#b59d2f",
-            )
+            _box(n, f"{head}<BR/>{_small(text)}", OUTPUT_FILL, "#b59d2f")
 
     # edges: one per choice point (bundled candidates), one per fixed op
-    uses: dict[tuple[str, ...], int] = {}
-    for _, _, d in cell.edges(data=True):
-        if d["choice"]:
-            labels = tuple(c.label for c in d["candidates"])
-            uses[labels] = uses.get(labels, 0) + 1
     strengths = {}
     if run is not None:
         for _, _, d in cell.edges(data=True):
@@ -380,7 +396,6 @@ def _add_cell(
         g.edge(src, node_id[v], **attrs_)
 
     # title
-    n_choices = sum(1 for _, _, d in cell.edges(data=True) if d["choice"])
     head = f'<FONT POINT-SIZE="16"><B>cell {_esc(cell.graph["type_name"])}</B></FONT>'
     sigs = list(dict.fromkeys(_signature(ir.cells[k]) for k in keys))
     if len(keys) > 1:
@@ -391,7 +406,7 @@ def _add_cell(
     parts = []
     if n_choices:
         parts.append(f"{n_choices} choice point{'s' if n_choices != 1 else ''}")
-        if common is not None and run is None:
+        if common is not None:  # set only without a run
             parts[-1] += f", each picks one op of {common}"
     else:
         parts.append("fixed: one op per edge")
@@ -575,14 +590,39 @@ def _nested_types(ir: NetworkIR) -> set[str]:
     return {g.graph["type_name"] for g in ir.cells.values()} - top
 
 
+@attrs.frozen
+class _Facts:
+    """What every cell picture of one IR needs: its cell types, the nested ones, the named candidate sets."""
+
+    types: dict[str, list[str]]
+    nested: set[str]
+    named: dict[tuple[str, ...], str]
+
+
+def _facts(ir: NetworkIR) -> _Facts:
+    return _Facts(cell_types(ir), _nested_types(ir), _named_sets(ir.space.module))
+
+
 def cell_graph(ir: NetworkIR, type_name: str, run: RunView | None = None) -> graphviz.Digraph:
     """One cell type as a graphviz Digraph (renders in Jupyter; ``.pipe(format="svg")``)."""
-    keys = cell_types(ir)[type_name]
+    return _cell_graph(ir, type_name, run, _facts(ir))
+
+
+def cell_graphs(
+    ir: NetworkIR, run: RunView | None = None, types: Sequence[str] | None = None
+) -> list[tuple[str, graphviz.Digraph]]:
+    """Every cell type (or ``types``) as its own Digraph, by type name."""
+    facts = _facts(ir)
+    return [(t, _cell_graph(ir, t, run, facts)) for t in (types if types is not None else facts.types)]
+
+
+def _cell_graph(ir: NetworkIR, type_name: str, run: RunView | None, facts: _Facts) -> graphviz.Digraph:
+    keys = facts.types[type_name]
     g = graphviz.Digraph(
         name=re.sub(r"\W", "_", type_name), graph_attr=_graph_attrs(), node_attr=_node_attrs(), edge_attr=_edge_attrs()
     )
-    sets = _Sets(_named_sets(ir.space.module))
-    title = _add_cell(g, ir, keys, run, sets, "", type_name in _nested_types(ir))
+    sets = _Sets(dict(facts.named))  # a copy: naming an unnamed set adds to it
+    title = _add_cell(g, ir, keys, run, sets, "", type_name in facts.nested)
     g.attr(label=_title(title, sets.legend()))
     if run is not None and len(ir.cells[keys[0]].edges) > 8:
         g.attr(rankdir="TB")  # many labelled edges: top to bottom keeps the picture compact and legible
@@ -591,22 +631,21 @@ def cell_graph(ir: NetworkIR, type_name: str, run: RunView | None = None) -> gra
 
 def space_graph(ir: NetworkIR, run: RunView | None = None, types: Sequence[str] | None = None) -> graphviz.Digraph:
     """Every cell type (or ``types``) as one Digraph, one cluster per cell."""
-    all_types = cell_types(ir)
-    types = list(types) if types is not None else list(all_types)
+    facts = _facts(ir)
+    types = list(types) if types is not None else list(facts.types)
     if len(types) == 1:
-        return cell_graph(ir, types[0], run)
+        return _cell_graph(ir, types[0], run, facts)
     g = graphviz.Digraph(
         name=re.sub(r"\W", "_", ir.space.name),
         graph_attr={**_graph_attrs(), "compound": "true"},
         node_attr=_node_attrs(),
         edge_attr=_edge_attrs(),
     )
-    sets = _Sets(_named_sets(ir.space.module))
-    nested = _nested_types(ir)
+    sets = _Sets(dict(facts.named))
     # dot stacks the clusters of a left-to-right graph bottom up: add them last to first
     for i, t in reversed(list(enumerate(types))):
         with g.subgraph(name=f"cluster_{i}") as sub:
-            title = _add_cell(sub, ir, all_types[t], run, sets, f"c{i}_", t in nested)
+            title = _add_cell(sub, ir, facts.types[t], run, sets, f"c{i}_", t in facts.nested)
             sub.attr(label=_title(title, []), style="rounded", color="#cfcfcf", margin="14")
     legend = sets.legend()
     head = f'<FONT POINT-SIZE="18"><B>space {_esc(ir.space.name)}</B></FONT>'
@@ -626,15 +665,16 @@ def network_graph(ir: NetworkIR) -> graphviz.Digraph:
         edge_attr=_edge_attrs(),
     )
     fills: dict[str, str] = {}
-    for n in ir.order():
+    order = ir.order()
+    pos = {n: i for i, n in enumerate(order)}
+    for n in order:
         d = ir.macro.nodes[n]
         kind = d["kind"]
         shape = _small(_shape(d["shape"]), "#555555", 10)
         if kind == "data":
             g.node(n, _html(f"<B>input</B> {_esc(ir.kind)}<BR/>{shape}"), fillcolor=INPUT_FILL, color="#6a9f64")
         elif kind in ("stem", "head", "op"):
-            head = {"stem": "stem", "head": "head", "op": "op"}[kind]
-            text = f"<B>{head}</B> {_esc(d.get('label', ''))}<BR/>{shape}" if d.get("label") else f"<B>{head}</B>"
+            text = f"<B>{kind}</B> {_esc(d.get('label', ''))}<BR/>{shape}" if d.get("label") else f"<B>{kind}</B>"
             fill = OUTPUT_FILL if kind == "head" else "#eeeeee"
             g.node(n, _html(text), fillcolor=fill, color="#8a8a8a")
         else:
@@ -660,7 +700,7 @@ def network_graph(ir: NetworkIR) -> graphviz.Digraph:
             inputs = ir.cells[target["cell_key"]].graph["instance"].inputs
             if len(inputs) > 1:  # which input an edge feeds; a one-input cell needs no note
                 label = ", ".join(inputs[p] for p in d.get("ports", []))
-        consecutive = ir.order().index(v) - ir.order().index(u) == 1
+        consecutive = pos[v] - pos[u] == 1
         g.edge(
             u,
             v,
@@ -707,11 +747,11 @@ def load_ir(
 ) -> NetworkIR:
     """The IR of a checked space; shape and classes from the arguments, else ``data``, else the space's data."""
     if data is not None and (input_shape is None or classes is None):
-        from dasdsl import data as data_mod
+        from dasdsl.data import describe
 
-        ds = data_mod.load(data, space.input_kind)
-        input_shape = input_shape or ds.shape
-        classes = classes or ds.classes
+        shape, n = describe(space, data)
+        input_shape = input_shape or shape
+        classes = classes or n
     return space.graph(input_shape, classes)
 
 
@@ -733,10 +773,6 @@ def space_svg(space: Any) -> str | None:
         return None
 
 
-def _usage(message: str, hint: str | None = None) -> DasError:
-    return DasError([error(message, Span.unknown("<command line>"), hint)])
-
-
 def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "cell"
 
@@ -750,7 +786,7 @@ def select_types(ir: NetworkIR, cell: str | None) -> list[str]:
         t for t, keys in types.items() if cell in (t, t.split("#")[0], ir.cells[keys[0]].graph["name"]) or cell in keys
     ]
     if not chosen:
-        raise _usage(f"space '{ir.space.name}' has no cell '{cell}'", f"its cells: {', '.join(types)}")
+        raise _fail(f"space '{ir.space.name}' has no cell '{cell}'", f"its cells: {', '.join(types)}")
     return chosen
 
 
@@ -807,15 +843,15 @@ def render_command(
     from dasdsl import load
 
     if file is None and run_dir is None:
-        raise _usage("dasdsl render needs a FILE (or --run RUN_DIR)")
+        raise _fail("dasdsl render needs a FILE (or --run RUN_DIR)")
     if run_dir is not None and not Path(run_dir).is_dir():
-        raise _usage(f"{run_dir} is not a run directory")
+        raise _fail(f"{run_dir} is not a run directory")
     plugins = list(plugins)
     if run_dir is not None:
         config = read_config(run_dir)
-        plugins += [p for p in config.get("plugins", []) or [] if p not in plugins]
-        if data is None and isinstance(config.get("search"), dict):
-            data = config["search"].get("data")
+        plugins += [p for p in run_plugins(config) if p not in plugins]
+        if data is None:
+            data = run_data(config)
     path = Path(file) if file is not None else Path(run_dir) / "space.das"
     space = load(path, plugins)
     for w in space.warnings:
@@ -824,7 +860,7 @@ def render_command(
     out = Path(output) if output else Path(f"{path.stem}{'-network' if macro else ''}.svg")
     fmt = out.suffix.lstrip(".").lower()
     if fmt not in (*FORMATS, "dot", "gv"):
-        raise _usage(f"cannot write '{out.suffix or out.name}' files", "name the output .svg, .png, .pdf or .dot")
+        raise _fail(f"cannot write '{out.suffix or out.name}' files", "name the output .svg, .png, .pdf or .dot")
     if macro:
         graphs = [(network_graph(ir), out)]
     else:
@@ -832,7 +868,7 @@ def render_command(
         if run_dir is not None and run is None:
             print(f"dasdsl: {run_dir} has no gate weights yet (log.jsonl is empty); drawing the space", file=sys.stderr)
         types = select_types(ir, cell)
-        graphs = [(cell_graph(ir, t, run), p) for t, p in zip(types, outputs_for(out, types))]
+        graphs = [(graph, p) for (_, graph), p in zip(cell_graphs(ir, run, types), outputs_for(out, types))]
     written, missing = write_graphs(graphs)
     if missing:
         print(missing_dot_line(written, fmt if fmt in FORMATS else "svg"), file=sys.stderr)

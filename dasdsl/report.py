@@ -10,7 +10,6 @@ line on how to install graphviz; a missing file leaves a note in its place.
 from __future__ import annotations
 
 import base64
-import html
 import json
 import re
 import sys
@@ -19,7 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from dasdsl.errors import DasError, Span, error
+from dasdsl.errors import DasError
+from dasdsl.render import _esc, _fail, read_config, run_data, run_plugins
 
 _CSS = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2em auto; max-width: 1200px;
@@ -38,14 +38,6 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .note { color: #8a5300; background: #fff6e5; border: 1px solid #f0d9a8; border-radius: 6px; padding: 0.5em 0.8em; }
 .gap-pos { color: #b03a2e; } .gap-neg { color: #1e7b34; }
 """
-
-
-def _fail(message: str, hint: str | None = None) -> DasError:
-    return DasError([error(message, Span.unknown("<command line>"), hint)])
-
-
-def _esc(text: Any) -> str:
-    return html.escape(str(text), quote=True)
 
 
 def _note(text: str) -> str:
@@ -96,17 +88,14 @@ def _section(title: str, build: Callable[[], str]) -> str:
 def _settings(config: dict[str, Any] | None) -> str:
     if config is None:
         return _note("config.json is missing or damaged")
-    rows = [
-        f"<tr><th>{_esc(k)}</th><td>{_esc(json.dumps(v) if not isinstance(v, str) else v)}</td></tr>"
-        for k, v in config.items()
-        if k != "search"
-    ]
+
+    def row(k: str, v: Any) -> str:
+        return f"<tr><th>{_esc(k)}</th><td>{_esc(json.dumps(v) if not isinstance(v, str) else v)}</td></tr>"
+
+    rows = [row(k, v) for k, v in config.items() if k != "search"]
     search = config.get("search")
     if isinstance(search, dict):
-        rows += [
-            f"<tr><th>{_esc(k)}</th><td>{_esc(json.dumps(v) if not isinstance(v, str) else v)}</td></tr>"
-            for k, v in search.items()
-        ]
+        rows += [row(k, v) for k, v in search.items()]
     return "<table>" + "".join(rows) + "</table>"
 
 
@@ -133,25 +122,6 @@ def _gap(summary: dict[str, Any] | None) -> str:
     return "<table>" + "".join(rows) + "</table>"
 
 
-def _curves(run_dir: Path) -> str:
-    from dasdsl.plot import figures, png_bytes
-
-    try:
-        figs = figures(run_dir)
-    except DasError as exc:
-        return _note(exc.diagnostics[0].message if exc.diagnostics else str(exc))
-    titles = {
-        "loss_acc": "loss and accuracy",
-        "gates": "gate weights of every choice point",
-        "temperature": "temperature and gate entropy",
-        "skips": "skip connections kept",
-    }
-    parts = []
-    for name in ("loss_acc", "gates", "temperature", "skips"):
-        parts.append(f"<h3>{_esc(titles[name])}</h3>" + _png(png_bytes(figs[name]), titles[name]))
-    return "\n".join(parts)
-
-
 def _graphs_html(graphs: list[tuple[str, Any]]) -> str:
     """Inline SVGs of graphviz graphs; their .dot source and the install hint without graphviz."""
     from dasdsl.render import INSTALL_HINT, GraphvizNotFoundError, svg_text
@@ -167,54 +137,116 @@ def _graphs_html(graphs: list[tuple[str, Any]]) -> str:
     return "\n".join(parts)
 
 
-def _ir_for(space: Any, config: dict[str, Any] | None) -> Any:
-    from dasdsl.render import load_ir
+class _Run:
+    """The files of a run directory, each read, parsed or built once per report. A failure is kept
+    and raised again in every section that needs it, so that each section falls back on its own."""
 
-    data = None
-    if config and isinstance(config.get("search"), dict):
-        data = config["search"].get("data")
-    return load_ir(space, data=data)
+    def __init__(self, run_dir: Path, config: dict[str, Any] | None) -> None:
+        self.dir = run_dir
+        self.config = config
+        self._memo: dict[str, tuple[bool, Any]] = {}
 
+    def _once(self, key: str, build: Callable[[], Any]) -> Any:
+        if key not in self._memo:
+            try:
+                self._memo[key] = (True, build())
+            except Exception as exc:  # noqa: BLE001 - raised again below, in each section that needs it
+                self._memo[key] = (False, exc)
+        ok, value = self._memo[key]
+        if not ok:
+            raise value
+        return value
 
-def _plugins(config: dict[str, Any] | None) -> list[str]:
-    plugins = (config or {}).get("plugins") or []
-    return [p for p in plugins if isinstance(p, str)]
+    def text(self, name: str) -> str | None:
+        return self._once(f"text {name}", lambda: _read(self.dir / name))
 
+    def space(self, name: str) -> Any:
+        """space.das or result.das, parsed and checked; None where the file is missing."""
+        import dasdsl
 
-def _weights(run_dir: Path, config: dict[str, Any] | None) -> str:
-    import dasdsl
-    from dasdsl.render import cell_graph, cell_types, load_run
+        def build() -> Any:
+            text = self.text(name)
+            if text is None:
+                return None
+            return dasdsl.loads(text, str(self.dir / name), run_plugins(self.config))
 
-    text = _read(run_dir / "space.das")
-    if text is None:
-        return _note("space.das is missing")
-    space = dasdsl.loads(text, str(run_dir / "space.das"), _plugins(config))
-    ir = _ir_for(space, config)
-    run = load_run(run_dir, ir)
-    if run is None:
-        return _note("log.jsonl holds no epochs yet")
-    return _graphs_html([(f"cell {t}", cell_graph(ir, t, run)) for t in cell_types(ir)])
+        return self._once(f"space {name}", build)
 
+    def records(self) -> list[dict[str, Any]]:
+        from dasdsl.plot import read_log
 
-def _derived(run_dir: Path, config: dict[str, Any] | None) -> str:
-    import dasdsl
-    from dasdsl.render import cell_graph, cell_types, network_graph
+        return self._once("log", lambda: read_log(self.dir))
 
-    text = _read(run_dir / "result.das")
-    if text is None:
-        return _note("result.das is missing: the run has not finished")
-    result = dasdsl.loads(text, str(run_dir / "result.das"), _plugins(config))
-    ir = _ir_for(result, config)
-    graphs = [(f"cell {t}", cell_graph(ir, t)) for t in cell_types(ir)]
-    graphs.append(("network", network_graph(ir)))
-    return _graphs_html(graphs)
+    def ir(self, space: Any) -> Any:
+        """The IR of space.das or result.das for the run's data, described once for both."""
+        data = run_data(self.config)
+        if data is None:
+            return space.graph()  # each space's own data, as render.load_ir does
+        from dasdsl.data import describe
 
+        shape, classes = self._once("data", lambda: describe(space, data))
+        return space.graph(shape, classes)
 
-def _text(path: Path) -> str:
-    text = _read(path)
-    if text is None:
-        return _note(f"{path.name} is missing")
-    return f"<pre>{_esc(text)}</pre>"
+    def labels(self) -> dict[str, list[str]]:
+        """Candidate labels per choice key; empty where space.das cannot be read (as plot.choice_labels)."""
+        from dasdsl.plot import space_labels
+
+        try:
+            space = self.space("space.das")
+        except (DasError, OSError, UnicodeDecodeError, ImportError):
+            return {}
+        return {} if space is None else space_labels(space)
+
+    def curves(self) -> str:
+        from dasdsl.plot import figures, png_bytes
+
+        try:
+            figs = figures(self.dir, records=self.records(), labels=self.labels())
+        except DasError as exc:
+            return _note(exc.diagnostics[0].message if exc.diagnostics else str(exc))
+        titles = {
+            "loss_acc": "loss and accuracy",
+            "gates": "gate weights of every choice point",
+            "temperature": "temperature and gate entropy",
+            "skips": "skip connections kept",
+        }
+        parts = []
+        for name in ("loss_acc", "gates", "temperature", "skips"):
+            parts.append(f"<h3>{_esc(titles[name])}</h3>" + _png(png_bytes(figs[name]), titles[name]))
+        return "\n".join(parts)
+
+    def cells(self, name: str) -> str:
+        """The cells of space.das with the final gate weights, or those of result.das and its network."""
+        from dasdsl.render import cell_graphs, load_run, network_graph
+
+        space = self.space(name)
+        if space is None:
+            missing = "space.das is missing" if name == "space.das" else f"{name} is missing: the run has not finished"
+            return _note(missing)
+        ir = self.ir(space)
+        if name != "space.das":
+            graphs = [(f"cell {t}", g) for t, g in cell_graphs(ir)]
+            return _graphs_html([*graphs, ("network", network_graph(ir))])
+        try:
+            record = self.records()[-1]
+        except DasError:
+            record = None
+        try:
+            result = self.space("result.das")
+        except (DasError, OSError, UnicodeDecodeError):
+            result = None  # load_run reads it again and finds no decisions in it
+        run = None
+        if record is not None:
+            run = load_run(self.dir, ir, record=record, config=self.config or {}, result=result)
+        if run is None:
+            return _note("log.jsonl holds no epochs yet")
+        return _graphs_html([(f"cell {t}", g) for t, g in cell_graphs(ir, run)])
+
+    def source(self, name: str) -> str:
+        text = self.text(name)
+        if text is None:
+            return _note(f"{name} is missing")
+        return f"<pre>{_esc(text)}</pre>"
 
 
 def build_report(run_dir: str | Path) -> str:
@@ -222,7 +254,7 @@ def build_report(run_dir: str | Path) -> str:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise _fail(f"{run_dir} is not a run directory")
-    config = _json(run_dir / "config.json")
+    config = read_config(run_dir, optional=True)
     if config is None and not (run_dir / "space.das").is_file():
         raise _fail(f"{run_dir} is not a run directory (no config.json / space.das)")
     summary = _json(run_dir / "summary.json")
@@ -235,6 +267,7 @@ def build_report(run_dir: str | Path) -> str:
     if summary is not None and isinstance(summary.get("discretization_gap"), (int, float)):
         facts.append(f"discretization gap {summary['discretization_gap']:+.3f}")
     sub = " · ".join(f for f in facts if f)
+    run = _Run(run_dir, config)
     page = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -244,11 +277,11 @@ def build_report(run_dir: str | Path) -> str:
         f"<h1>dasdsl run {_esc(run_dir.name)}</h1>",
         f'<p class="sub">{_esc(sub)}<br>report written {_esc(time.strftime("%Y-%m-%d %H:%M:%S"))}</p>',
         _section("Result", lambda: _gap(summary)),
-        _section("Curves", lambda: _curves(run_dir)),
-        _section("Gate weights at the end of the search", lambda: _weights(run_dir, config)),
-        _section("Derived architecture (result.das)", lambda: _derived(run_dir, config)),
-        _section("result.das", lambda: _text(run_dir / "result.das")),
-        _section("Search space (space.das)", lambda: _text(run_dir / "space.das")),
+        _section("Curves", run.curves),
+        _section("Gate weights at the end of the search", lambda: run.cells("space.das")),
+        _section("Derived architecture (result.das)", lambda: run.cells("result.das")),
+        _section("result.das", lambda: run.source("result.das")),
+        _section("Search space (space.das)", lambda: run.source("space.das")),
         _section("Settings (config.json)", lambda: _settings(config)),
         "</body></html>",
     ]

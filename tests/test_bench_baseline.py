@@ -18,22 +18,20 @@ from dasdsl.lower import Supernet
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _bench(name: str):
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / f"{name}.py")
+def _step_bench():
+    """bench/step_bench.py by path; it loads its siblings (darts_baseline) itself."""
+    if "step_bench" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("step_bench", ROOT / "bench" / "step_bench.py")
         module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
+        sys.modules["step_bench"] = module
         spec.loader.exec_module(module)
-    return sys.modules[name]
+    return sys.modules["step_bench"]
 
 
-db = _bench("darts_baseline")
-sb = _bench("step_bench")
+sb = _step_bench()
+db = sb.db
 TINY = sb.CONFIGS["tiny"]  # C=4, 5 cells, 3x16x16, batch 4
-
-
-def _rel(a: list[torch.Tensor], b: list[torch.Tensor]) -> float:
-    return sb.relative(a, b)
+_rel = sb.relative
 
 
 def test_parameter_counts_match_the_paper_configuration() -> None:

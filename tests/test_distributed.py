@@ -31,11 +31,11 @@ network {
 pytestmark = pytest.mark.skipif(not torch.distributed.is_available(), reason="torch built without distributed")
 
 
-def _run(tmp_path: Path, tag: str, *extra: str, epochs: int = 2) -> subprocess.CompletedProcess:
+def _cmd(tmp_path: Path, out: str, epochs: int, batch: int, *extra: str) -> list[str]:
+    """``python -m dasdsl run`` of the test space on synthetic data, quiet, into ``tmp_path / out``."""
     space = tmp_path / "ddp.das"
     space.write_text(SPACE)
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "DASDSL_TRACE_ARCH": str(tmp_path / tag)}
-    cmd = [
+    return [
         sys.executable,
         "-m",
         "dasdsl",
@@ -46,16 +46,17 @@ def _run(tmp_path: Path, tag: str, *extra: str, epochs: int = 2) -> subprocess.C
         "--epochs",
         str(epochs),
         "--batch",
-        "16",
-        "--seed",
-        "3",
-        "--hypergradient",
-        "second_order",
+        str(batch),
         "--out",
-        str(tmp_path / f"runs-{tag}"),
+        str(tmp_path / out),
         "--quiet",
         *extra,
     ]
+
+
+def _run(tmp_path: Path, tag: str, *extra: str, epochs: int = 2) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "DASDSL_TRACE_ARCH": str(tmp_path / tag)}
+    cmd = _cmd(tmp_path, f"runs-{tag}", epochs, 16, "--seed", "3", "--hypergradient", "second_order", *extra)
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
 
 
@@ -81,27 +82,8 @@ def test_two_gloo_processes_match_each_other_and_one_process(tmp_path: Path) -> 
 
 
 def test_batch_must_split_over_the_processes(tmp_path: Path) -> None:
-    space = tmp_path / "ddp.das"
-    space.write_text(SPACE)
     out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "dasdsl",
-            "run",
-            str(space),
-            "--data",
-            "synthetic",
-            "--epochs",
-            "1",
-            "--batch",
-            "15",
-            "--nproc",
-            "2",
-            "--out",
-            str(tmp_path / "runs"),
-            "--quiet",
-        ],
+        _cmd(tmp_path, "runs", 1, 15, "--nproc", "2"),
         env={**os.environ, "OMP_NUM_THREADS": "1"},
         capture_output=True,
         text=True,
@@ -126,26 +108,7 @@ def _children(pid: int) -> list[int]:
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to find the worker processes")
 def test_a_killed_worker_ends_the_job_and_keeps_the_checkpoint(tmp_path: Path) -> None:
-    space = tmp_path / "ddp.das"
-    space.write_text(SPACE)
-    cmd = [
-        sys.executable,
-        "-m",
-        "dasdsl",
-        "run",
-        str(space),
-        "--data",
-        "synthetic",
-        "--epochs",
-        "400",
-        "--batch",
-        "16",
-        "--nproc",
-        "2",
-        "--out",
-        str(tmp_path / "runs"),
-        "--quiet",
-    ]
+    cmd = _cmd(tmp_path, "runs", 400, 16, "--nproc", "2")
     proc = subprocess.Popen(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     checkpoint = None

@@ -9,7 +9,6 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -220,7 +219,6 @@ cell_stmts = st.one_of(
     pool_names.map(lambda n: ast.CellOutput((n,))),
     st.builds(ast.CellOutput, sources, st.sampled_from(["sum", "concat", "max"])),
 )
-_STRIDE = {"input_stride": st.none() | exprs} if "input_stride" in attrs.fields_dict(ast.CellDecl) else {}
 top_stmts = st.one_of(
     st.builds(
         ast.InputDecl,
@@ -236,7 +234,7 @@ top_stmts = st.one_of(
         params,
         st.lists(cell_stmts, min_size=1, max_size=5).map(tuple),
         st.booleans(),
-        **_STRIDE,
+        input_stride=st.none() | exprs,
     ),
     st.builds(ast.CellDerive, pool_names, params, op_calls, st.none() | exprs, st.booleans()),
     st.lists(

@@ -10,6 +10,7 @@ import torch
 
 import dasdsl
 from dasdsl.cli import main
+from dasdsl.render import last_record
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = ROOT / "tests" / "fixtures" / "small_nb201.das"
@@ -36,7 +37,7 @@ def _search(tmp_path: Path, tag: str, *settings: str, epochs: int = 12) -> tuple
         args += ["--set", s]
     assert main(args) == 0
     (run,) = (tmp_path / tag).iterdir()
-    last = json.loads((run / "log.jsonl").read_text().splitlines()[-1])
+    last = last_record(run)
     return last, json.loads((run / "summary.json").read_text())
 
 

@@ -7,7 +7,6 @@ import re
 from collections import Counter
 from pathlib import Path
 
-import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -271,7 +270,7 @@ top_stmts = st.one_of(
         params,
         st.lists(cell_stmts, min_size=1, max_size=5).map(tuple),
         st.booleans(),
-        **({"input_stride": st.none() | small_exprs} if "input_stride" in attrs.fields_dict(ast.CellDecl) else {}),
+        input_stride=st.none() | small_exprs,
     ),
     st.builds(ast.CellDerive, names, params, op_calls, st.none() | small_exprs, st.booleans()),
     st.lists(net_stmts, min_size=1, max_size=4).map(lambda body: ast.NetworkDecl(tuple(body))),
