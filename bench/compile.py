@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from dasdsl.parse import _parser
+from dasdsl.lang.parse import _parser
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -22,10 +22,10 @@ import time
 
 import torch
 
-from dasdsl.check import check
-from dasdsl.ir import build_ir
-from dasdsl.lower import Supernet
-from dasdsl.parse import _parser, parse
+from dasdsl.compiler.ir import build_ir
+from dasdsl.compiler.lower import Supernet
+from dasdsl.lang.check import check
+from dasdsl.lang.parse import _parser, parse
 
 SHAPE = (3, 8, 8)
 CELL = """cell {name}(c) {{

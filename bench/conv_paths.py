@@ -1,5 +1,5 @@
-"""What the exact convolution fast paths (dasdsl.ops._TightConv) and the channels-last stand-in weights
-of the second-order step (dasdsl.search._layout_of) buy on the DARTS space and the 8x8 digits.
+"""What the exact convolution fast paths (dasdsl.ops.modules._TightConv) and the channels-last stand-in weights
+of the second-order step (dasdsl.search.searcher._layout_of) buy on the DARTS space and the 8x8 digits.
 
 Run by hand: ``python bench/conv_paths.py [--repeats 5] [--threads 2]`` (about two minutes).
 
@@ -23,9 +23,10 @@ import torch
 from torch import nn
 
 import dasdsl
-from dasdsl import ops, search
-from dasdsl.config import resolve
-from dasdsl.search import Searcher
+from dasdsl.lang.settings import resolve
+from dasdsl.ops import modules as ops
+from dasdsl.search import searcher as search
+from dasdsl.search.searcher import Searcher
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -57,7 +58,7 @@ def searcher(dtype: torch.dtype = torch.float32) -> Searcher:
     torch.manual_seed(0)
     space = dasdsl.load(ROOT / "spaces" / "darts.das")
     net = space.supernet((1, 8, 8), 10).to(dtype)
-    return Searcher(net, resolve(space.search))
+    return Searcher(net, resolve(space.search_block))
 
 
 def batch(n: int, dtype: torch.dtype, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -40,11 +40,11 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     import dasdsl
-    from dasdsl import data as data_mod
     from dasdsl.cli import main as cli
-    from dasdsl.cost import costs
-    from dasdsl.lower import FixedNetwork, count_parameters
-    from dasdsl.plot import read_log
+    from dasdsl.compiler.cost import costs
+    from dasdsl.compiler.lower import FixedNetwork, count_parameters
+    from dasdsl.search import data as data_mod
+    from dasdsl.view.plot import read_log
 
     lambdas = [float(x) for x in args.lambdas.split(",")]
     ds = data_mod.load(args.data, dasdsl.load(args.space).input_kind)

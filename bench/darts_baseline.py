@@ -439,13 +439,13 @@ def _state_pairs(prefix_b: str, mod_b: nn.Module, prefix_d: str, mod_d: nn.Modul
 
 
 def _cells(supernet) -> list[tuple[str, Any]]:
-    from dasdsl.lower import CellModule
+    from dasdsl.compiler.lower import CellModule
 
     return [(name, m) for name, m in supernet.items.items() if isinstance(m, CellModule)]
 
 
 def _cell_type(cell) -> str:
-    from dasdsl.lower import MixedEdge
+    from dasdsl.compiler.lower import MixedEdge
 
     types = {e.key.split(":")[0] for e in cell.edges.values() if isinstance(e, MixedEdge)}
     assert len(types) == 1, types
@@ -464,7 +464,7 @@ def weight_mapping(baseline: Network, supernet, ir) -> tuple[dict[str, str], dic
     row (edge), and ``"columns"`` to the dasdsl candidate index of each baseline column (PRIMITIVES).
     Every tensor of both sides is paired exactly once, with equal shapes.
     """
-    from dasdsl.lower import MixedEdge
+    from dasdsl.compiler.lower import MixedEdge
 
     names: dict[str, str] = {}
     stem = supernet.items["stem"]

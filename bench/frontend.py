@@ -14,8 +14,8 @@ from pathlib import Path
 import torch
 
 import dasdsl
-from dasdsl.check import check
-from dasdsl.parse import _parser, parse
+from dasdsl.lang.check import check
+from dasdsl.lang.parse import _parser, parse
 
 ROOT = Path(__file__).resolve().parent.parent
 

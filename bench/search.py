@@ -23,7 +23,7 @@ def main() -> None:
     parser.add_argument("--space", default=str(ROOT / "spaces" / "darts.das"))
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
-    from dasdsl.plot import read_log
+    from dasdsl.view.plot import read_log
 
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()

@@ -41,9 +41,9 @@ import attrs
 import torch
 from torch import nn
 
-from dasdsl.config import SearchConfig
-from dasdsl.lower import Supernet
-from dasdsl.search import Searcher
+from dasdsl.compiler.lower import Supernet
+from dasdsl.lang.settings import SearchConfig
+from dasdsl.search.searcher import Searcher
 
 
 def _sibling(name: str):

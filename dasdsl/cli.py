@@ -46,7 +46,7 @@ def _power_of_ten(n: int) -> str:
 
 def cmd_check(args: argparse.Namespace) -> int:
     import dasdsl
-    from dasdsl.count import space_stats
+    from dasdsl.lang.count import space_stats
 
     status = EXIT_OK
     for file in args.files:
@@ -68,8 +68,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_fmt(args: argparse.Namespace) -> int:
-    from dasdsl.parse import parse
-    from dasdsl.printer import format_das
+    from dasdsl.lang.parse import parse
+    from dasdsl.lang.printer import format_das
 
     status = EXIT_OK
     for file in args.files:
@@ -116,7 +116,7 @@ def _fmt_shape(shape: tuple[int, ...]) -> str:
 
 
 def _data_for(space, args: argparse.Namespace) -> tuple[tuple[int, ...], int]:
-    from dasdsl import data
+    from dasdsl.search import data
 
     if args.input_shape is not None and args.classes is not None:
         return args.input_shape, args.classes
@@ -126,8 +126,8 @@ def _data_for(space, args: argparse.Namespace) -> tuple[tuple[int, ...], int]:
 
 def compile_report(ir) -> str:
     """The text `dasdsl compile` prints: per cell its nodes and shapes, choices, adapters; parameter counts."""
-    from dasdsl.cost import param_summary
-    from dasdsl.ir import OUTPUT
+    from dasdsl.compiler.cost import param_summary
+    from dasdsl.compiler.ir import OUTPUT
 
     lines = [f"space {ir.space.name}: input {ir.kind} {_fmt_shape(ir.input_shape)}, {ir.classes} classes"]
     lines.append("")
@@ -190,7 +190,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
     import json
 
     import dasdsl
-    from dasdsl.ir import to_json
+    from dasdsl.compiler.ir import to_json
 
     space = dasdsl.load(args.file, plugins=args.plugin)
     for w in space.warnings:
@@ -247,7 +247,7 @@ class _Progress:
 
 
 def _overrides(args: argparse.Namespace) -> dict:
-    from dasdsl.config import parse_override
+    from dasdsl.lang.settings import parse_override
 
     found: dict = {}
     for key in RUN_SETTING_FLAGS:
@@ -292,9 +292,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     import shutil
 
     import dasdsl
-    from dasdsl import distributed
-    from dasdsl import run as r
-    from dasdsl.config import SearchConfig
+    from dasdsl.lang.settings import SearchConfig
+    from dasdsl.search import distributed
+    from dasdsl.search import run as r
 
     if args.nproc and args.nproc > 1 and "WORLD_SIZE" not in os.environ:
         return _launch(args.nproc)
@@ -419,9 +419,9 @@ def _finish_run(run, out: Path, source: str, progress: _Progress) -> None:  # no
     import json
 
     import dasdsl
-    from dasdsl import run as r
-    from dasdsl.printer import format_das
-    from dasdsl.search import evaluate
+    from dasdsl.lang.printer import format_das
+    from dasdsl.search import run as r
+    from dasdsl.search.searcher import evaluate
 
     cfg, device = run.cfg, run.device
     ranked, weights = r.discretize(run)
@@ -459,7 +459,7 @@ def _finish_run(run, out: Path, source: str, progress: _Progress) -> None:  # no
             r.write_text_atomic(out / f"result-{i}.das", final[3])
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     print(_summary_text(result, summary, out))
-    from dasdsl.report import report_after_run
+    from dasdsl.view.report import report_after_run
 
     report_after_run(out)  # never fails the run: a line on stderr when the report cannot be written
 
@@ -467,8 +467,8 @@ def _finish_run(run, out: Path, source: str, progress: _Progress) -> None:  # no
 def _summary_text(result, summary: dict, out: Path) -> str:  # noqa: ANN001
     import attrs
 
-    from dasdsl import ast
-    from dasdsl.printer import format_das
+    from dasdsl.lang import ast
+    from dasdsl.lang.printer import format_das
 
     lines = ["derived architecture:"]
     cells_only = attrs.evolve(
@@ -496,9 +496,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     import json
 
     import dasdsl
-    from dasdsl import data as data_mod
-    from dasdsl import run as r
-    from dasdsl.search import evaluate
+    from dasdsl.search import data as data_mod
+    from dasdsl.search import run as r
+    from dasdsl.search.searcher import evaluate
 
     device = r.pick_device(args.device)
     space = dasdsl.load(args.file, plugins=args.plugin)
@@ -552,9 +552,9 @@ def cmd_profile(args: argparse.Namespace) -> int:
     import torch
 
     import dasdsl
-    from dasdsl import run as r
-    from dasdsl.config import SearchConfig
-    from dasdsl.cost import profile_latency
+    from dasdsl.compiler.cost import profile_latency
+    from dasdsl.lang.settings import SearchConfig
+    from dasdsl.search import run as r
 
     for name, least in (("batch", 1), ("repeats", 1), ("warmup", 0), ("threads", 1)):
         value = getattr(args, name)
@@ -570,7 +570,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
     ir = space.graph(shape, classes)
     batch = args.batch
     if batch is None:
-        given = space.search.get("batch", (None,))[0]
+        given = space.search_block.get("batch", (None,))[0]
         batch = given if isinstance(given, int) and not isinstance(given, bool) and given > 0 else SearchConfig().batch
     table = profile_latency(ir, device, batch=batch, repeats=args.repeats, warmup=args.warmup)
     table["source"] = args.space
@@ -591,7 +591,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from dasdsl.render import render_command
+    from dasdsl.view.render import render_command
 
     return render_command(
         args.file,
@@ -607,7 +607,7 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    from dasdsl.plot import plot_run
+    from dasdsl.view.plot import plot_run
 
     for path in plot_run(args.run_dir, args.output):
         print(path)
@@ -615,14 +615,14 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from dasdsl.report import write_report
+    from dasdsl.view.report import write_report
 
     print(write_report(args.run_dir, args.output))
     return EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from dasdsl.config import HYPERGRADIENTS, PRECISIONS
+    from dasdsl.lang.settings import HYPERGRADIENTS, PRECISIONS
 
     parser = _Parser(prog="dasdsl", description="Differentiable architecture search from .das files.")
     parser.add_argument("--version", action="version", version="dasdsl 0.1.0")

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 import dasdsl
-from dasdsl.lower import Supernet
+from dasdsl.compiler.lower import Supernet
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 import dasdsl
-from dasdsl.check import CheckedSpace, Unknown
-from dasdsl.count import count_architectures, space_stats
+from dasdsl.lang.check import CheckedSpace, Unknown
+from dasdsl.lang.count import count_architectures, space_stats
 
 SPACES = Path(__file__).resolve().parent.parent / "spaces"
 
@@ -293,12 +293,12 @@ def test_plain_ops_in_the_network_sequence() -> None:
 
 
 def test_search_settings_are_evaluated(darts: CheckedSpace) -> None:
-    assert darts.search["epochs"] == (50,)
-    assert darts.search["split"] == (0.5,)
-    weights = darts.search["weights"][0]
+    assert darts.search_block["epochs"] == (50,)
+    assert darts.search_block["split"] == (0.5,)
+    weights = darts.search_block["weights"][0]
     assert weights.func == "sgd"
     assert weights.kw()["lr"] == 0.025
-    assert darts.search["arch"][0].kw()["betas"] == (0.5, 0.999)
+    assert darts.search_block["arch"][0].kw()["betas"] == (0.5, 0.999)
 
 
 def test_example_spaces_have_no_warnings() -> None:

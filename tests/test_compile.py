@@ -10,9 +10,9 @@ import torch
 
 import dasdsl
 from dasdsl.cli import main
+from dasdsl.compiler.ir import OUTPUT
+from dasdsl.compiler.lower import MixedEdge, count_parameters, gate_weights
 from dasdsl.errors import DasError
-from dasdsl.ir import OUTPUT
-from dasdsl.lower import MixedEdge, count_parameters, gate_weights
 
 ROOT = Path(__file__).resolve().parent.parent
 SPACES = sorted((ROOT / "spaces").glob("*.das"))

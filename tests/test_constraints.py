@@ -21,12 +21,12 @@ from hypothesis import HealthCheck, event, given, reject, settings
 from hypothesis import strategies as st
 
 import dasdsl
-from dasdsl import constraints
-from dasdsl.constraints import Ranked, best
-from dasdsl.cost import candidate_params
-from dasdsl.discretize import Decision, decide, score
+from dasdsl.compiler.cost import candidate_params
+from dasdsl.compiler.ir import OUTPUT, NetworkIR
 from dasdsl.errors import DasError
-from dasdsl.ir import OUTPUT, NetworkIR
+from dasdsl.search import constraints
+from dasdsl.search.constraints import Ranked, best
+from dasdsl.search.discretize import Decision, decide, score
 
 ROOT = Path(__file__).resolve().parent.parent
 OPS = ["none", "skip", "conv(1)", "conv(3)", "avg_pool(3)"]

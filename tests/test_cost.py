@@ -10,13 +10,13 @@ import torch
 
 import dasdsl
 from dasdsl.cli import main
-from dasdsl.config import SearchConfig
-from dasdsl.cost import costs, extremes, param_summary
-from dasdsl.discretize import to_module
+from dasdsl.compiler.cost import costs, extremes, param_summary
 from dasdsl.errors import DasError
-from dasdsl.printer import format_das
-from dasdsl.render import last_record
-from dasdsl.search import gate_penalty
+from dasdsl.lang.printer import format_das
+from dasdsl.lang.settings import SearchConfig
+from dasdsl.search.discretize import to_module
+from dasdsl.search.searcher import gate_penalty
+from dasdsl.view.render import last_record
 
 ROOT = Path(__file__).resolve().parent.parent
 WIDTHS = ROOT / "spaces" / "widths.das"

@@ -14,8 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import dasdsl
-from dasdsl import ast, format_das
+from dasdsl import format_das
 from dasdsl.errors import DasError, Diagnostic
+from dasdsl.lang import ast
 
 ROOT = Path(__file__).resolve().parent.parent
 SPACES = sorted((ROOT / "spaces").glob("*.das"))

@@ -10,7 +10,7 @@ import torch
 
 import dasdsl
 from dasdsl.cli import main
-from dasdsl.render import last_record
+from dasdsl.view.render import last_record
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = ROOT / "tests" / "fixtures" / "small_nb201.das"
@@ -79,7 +79,7 @@ def test_perturbation_discretization_runs_end_to_end(tmp_path: Path) -> None:
 
 
 def test_top_k_and_constraints_from_the_command_line(tmp_path: Path) -> None:
-    from dasdsl.constraints import best
+    from dasdsl.search.constraints import best
 
     code = main(
         [

@@ -10,9 +10,9 @@ import torch
 from torch import nn
 
 import dasdsl
-from dasdsl.config import resolve
-from dasdsl.ops import Conv1d, Conv2d, useful_taps
-from dasdsl.search import Searcher, _layout_of
+from dasdsl.lang.settings import resolve
+from dasdsl.ops.modules import Conv1d, Conv2d, useful_taps
+from dasdsl.search.searcher import Searcher, _layout_of
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -79,7 +79,7 @@ def test_second_order_runs_channels_last_throughout():
     """Every convolution of a second-order step of the DARTS space sees a channels-last input."""
     space = dasdsl.load(ROOT / "spaces" / "darts.das")
     net = space.supernet((1, 8, 8), 10)
-    searcher = Searcher(net, resolve(space.search))
+    searcher = Searcher(net, resolve(space.search_block))
     layouts: list[bool] = []
 
     def record(module: nn.Module, args: tuple[torch.Tensor, ...]) -> None:

@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 
 import dasdsl
-from dasdsl import cli, render
-from dasdsl.discretize import decide, to_module
-from dasdsl.ir import OUTPUT
+from dasdsl import cli
+from dasdsl.compiler.ir import OUTPUT
+from dasdsl.search.discretize import decide, to_module
+from dasdsl.view import render
 
 ROOT = Path(__file__).resolve().parents[1]
 SPACES = sorted((ROOT / "spaces").glob("*.das"))
@@ -156,7 +157,7 @@ def test_dot_failing_to_start_is_the_same_as_missing(
 
 def fake_run(tmp_path: Path, epochs: int = 3) -> tuple[Path, dict[str, list[float]], dict[str, int | None]]:
     """A DARTS run directory as dasdsl run leaves it, with made-up gate weights (no training)."""
-    from dasdsl.printer import format_das
+    from dasdsl.lang.printer import format_das
 
     space = dasdsl.load(ROOT / "spaces/darts.das")
     ir = space.graph()
@@ -257,14 +258,14 @@ def test_plot_without_epochs_is_an_error(capsys: pytest.CaptureFixture[str], tmp
 
 
 def test_report_after_run_never_fails(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    from dasdsl.report import report_after_run
+    from dasdsl.view.report import report_after_run
 
     assert report_after_run(tmp_path / "missing") is None
     assert "no report.html" in capsys.readouterr().err
 
 
 def test_report_without_dot_shows_the_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from dasdsl.report import write_report
+    from dasdsl.view.report import write_report
 
     run, _, _ = fake_run(tmp_path)
     monkeypatch.setattr(render, "dot_available", lambda: False)

@@ -11,8 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dasdsl import ast, format_das, parse
-from dasdsl.parse import grammar_text
+from dasdsl import format_das, parse
+from dasdsl.lang import ast
+from dasdsl.lang.parse import grammar_text
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent

@@ -23,9 +23,9 @@ import pytest
 import torch
 
 from dasdsl.cli import main
-from dasdsl.config import SearchConfig
 from dasdsl.errors import DasError
-from dasdsl.run import pick_device
+from dasdsl.lang.settings import SearchConfig
+from dasdsl.search.run import pick_device
 
 ROOT = Path(__file__).resolve().parent.parent
 POOLING = str(ROOT / "spaces" / "pooling.das")

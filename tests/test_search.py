@@ -11,8 +11,8 @@ from torch.func import functional_call
 
 import dasdsl
 from dasdsl.cli import main
-from dasdsl.config import SearchConfig
-from dasdsl.search import Searcher, temperature_at
+from dasdsl.lang.settings import SearchConfig
+from dasdsl.search.searcher import Searcher, temperature_at
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -179,9 +179,9 @@ SPACES = ["darts", "nb201", "widths", "mlp", "hierarchical", "seq1d", "pooling"]
 def test_one_hot_supernet_equals_the_fixed_network_it_prints(name: str) -> None:
     """Differential test of search and printing: the emitted .das, with inherited weights, computes
     exactly what the supernet computes under one-hot gate weights on the chosen candidates."""
-    from dasdsl.discretize import decide, to_module
-    from dasdsl.printer import format_das
-    from dasdsl.run import inherit_weights
+    from dasdsl.lang.printer import format_das
+    from dasdsl.search.discretize import decide, to_module
+    from dasdsl.search.run import inherit_weights
 
     torch.manual_seed(1)
     space = dasdsl.load(ROOT / "spaces" / f"{name}.das")

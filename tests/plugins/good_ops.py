@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 import dasdsl
-from dasdsl.oplib import Param
+from dasdsl.ops.registry import Param
 
 
 class _Scale(nn.Module):

@@ -13,7 +13,10 @@ from typing import Any
 import attrs
 import numpy as np
 
+from dasdsl.compiler.ir import NetworkIR, build_ir
 from dasdsl.errors import DasError, Span, error
+from dasdsl.lang.check import CheckedSpace
+from dasdsl.lang.settings import parse_spec
 
 SOURCES = ("digits", "mnist1d", "cifar10", "npz", "synthetic")
 
@@ -36,26 +39,6 @@ class Dataset:
 
 def _fail(message: str, hint: str | None = None) -> DasError:
     return DasError([error(message, Span.unknown("<data>"), hint)])
-
-
-def parse_spec(spec: Any) -> tuple[str, str | None]:
-    """('digits', None) or ('npz', 'path') from a search-block value or a --data string."""
-    from dasdsl.check import Setting, Symbol
-
-    if isinstance(spec, Symbol):
-        return spec.name, None
-    if isinstance(spec, Setting):
-        if len(spec.args) != 1 or not isinstance(spec.args[0], str):
-            raise _fail(f"data source {spec.func}(...) takes one path in double quotes")
-        return spec.func, spec.args[0]
-    text = str(spec).strip()
-    if "(" in text and text.endswith(")"):
-        name, path = text[:-1].split("(", 1)
-        return name.strip(), path.strip().strip("\"'")
-    if ":" in text:
-        name, path = text.split(":", 1)
-        return name.strip(), path
-    return text, None
 
 
 def default_source(kind: str) -> str:
@@ -271,10 +254,27 @@ def load(spec: Any, kind: str) -> Dataset:
 
 def spec_for(space: Any, override: Any = None) -> Any:
     """The data a space runs on: the command line's, else its search block's, else the default."""
-    return override or space.search.get("data", (None,))[0] or default_source(space.input_kind)
+    return override or space.search_block.get("data", (None,))[0] or default_source(space.input_kind)
 
 
 def describe(space: Any, override: Any = None) -> tuple[tuple[int, ...], int]:
     """Input shape and class count of the space's data without training on it."""
     ds = load(spec_for(space, override), space.input_kind)
     return ds.shape, ds.classes
+
+
+def ir_for(
+    space: CheckedSpace, input_shape: tuple[int, ...] | None = None, classes: int | None = None, data: Any = None
+) -> NetworkIR:
+    """The IR of a space: shape and classes as given, else from ``data``, else the space's input declaration
+    and its own data."""
+    if data is not None and (input_shape is None or classes is None):
+        shape, n = describe(space, data)
+        input_shape = input_shape or shape
+        classes = classes or n
+    shape = tuple(input_shape) if input_shape is not None else space.input_shape
+    if shape is None or classes is None:
+        d_shape, d_classes = describe(space)
+        shape = shape or d_shape
+        classes = classes if classes is not None else d_classes
+    return build_ir(space, tuple(shape), int(classes))

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from dasdsl.errors import DasError
-from dasdsl.render import _fail, _records, read_config, run_plugins
+from dasdsl.lang.load import check_text
+from dasdsl.view.render import _fail, _records, read_config, run_plugins
 
 PLOTS = ("gates", "temperature", "loss_acc", "skips")
 DPI = 110
@@ -47,12 +48,10 @@ def read_log(run_dir: str | Path) -> list[dict[str, Any]]:
 
 def choice_labels(run_dir: str | Path) -> dict[str, list[str]]:
     """Candidate labels per choice key, from the run's space.das (empty if it cannot be read)."""
-    import dasdsl
-
     run_dir = Path(run_dir)
     plugins = run_plugins(read_config(run_dir))
     try:
-        space = dasdsl.loads((run_dir / "space.das").read_text(encoding="utf-8"), str(run_dir / "space.das"), plugins)
+        space = check_text((run_dir / "space.das").read_text(encoding="utf-8"), str(run_dir / "space.das"), plugins)
     except (DasError, OSError, UnicodeDecodeError, ImportError):
         return {}
     return space_labels(space)
@@ -60,7 +59,7 @@ def choice_labels(run_dir: str | Path) -> dict[str, list[str]]:
 
 def space_labels(space: Any) -> dict[str, list[str]]:
     """Candidate labels per choice key of a checked space."""
-    from dasdsl.ir import choice_key
+    from dasdsl.compiler.ir import choice_key
 
     labels: dict[str, list[str]] = {}
     for type_name, inst in space.cell_types.items():

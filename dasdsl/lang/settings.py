@@ -11,8 +11,8 @@ from typing import Any
 
 import attrs
 
-from dasdsl.check import RangeValue, Setting, Symbol
 from dasdsl.errors import DasError, Span, did_you_mean, error
+from dasdsl.lang.check import RangeValue, Setting, Symbol
 
 HYPERGRADIENTS = ("first_order", "second_order", "exact")
 GATES = ("softmax", "sigmoid", "gumbel")
@@ -124,8 +124,6 @@ def resolve(search: dict[str, tuple[Any, ...]], base: SearchConfig | None = None
     for key, values in search.items():
         v = values[0]
         if key == "data":
-            from dasdsl.data import parse_spec
-
             name, path = parse_spec(v)
             c["data"] = f"{name}:{path}" if path else name
         elif key in ("epochs", "batch", "seed", "finetune", "top", "partial_channels"):
@@ -226,8 +224,8 @@ def _constraint(p: Any) -> tuple[str, float]:
 
 def parse_override(key: str, text: str) -> tuple[Any, ...]:
     """A command-line value in .das syntax (``--set weights="sgd(lr = 0.1)"``), evaluated like the search block."""
-    from dasdsl.check import check
-    from dasdsl.parse import parse
+    from dasdsl.lang.check import check
+    from dasdsl.lang.parse import parse
 
     source = (
         f"space cli\ninput image\ncell c {{\n    input x\n    output x\n}}\nnetwork {{\n    cells c\n}}\n"
@@ -238,4 +236,22 @@ def parse_override(key: str, text: str) -> tuple[Any, ...]:
     except DasError as exc:
         first = exc.errors[0]
         raise _fail(f"cannot read the setting '{key} {text}': {first.message}", first.hint) from None
-    return space.search[key]
+    return space.search_block[key]
+
+
+def parse_spec(spec: Any) -> tuple[str, str | None]:
+    """('digits', None) or ('npz', 'path') from a search-block value or a --data string."""
+    if isinstance(spec, Symbol):
+        return spec.name, None
+    if isinstance(spec, Setting):
+        if len(spec.args) != 1 or not isinstance(spec.args[0], str):
+            raise _fail(f"data source {spec.func}(...) takes one path in double quotes")
+        return spec.func, spec.args[0]
+    text = str(spec).strip()
+    if "(" in text and text.endswith(")"):
+        name, path = text[:-1].split("(", 1)
+        return name.strip(), path.strip().strip("\"'")
+    if ":" in text:
+        name, path = text.split(":", 1)
+        return name.strip(), path
+    return text, None

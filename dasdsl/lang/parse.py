@@ -11,8 +11,8 @@ from typing import Any
 from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
-from dasdsl import ast
 from dasdsl.errors import DasError, Span, error
+from dasdsl.lang import ast
 
 GRAMMAR_NAME = "das.lark"
 
@@ -22,7 +22,7 @@ def grammar_text() -> str:
     packaged = resources.files("dasdsl").joinpath("grammars").joinpath(GRAMMAR_NAME)
     if packaged.is_file():
         return packaged.read_text(encoding="utf-8")
-    source_tree = Path(__file__).resolve().parent.parent / "grammars" / GRAMMAR_NAME
+    source_tree = Path(__file__).resolve().parents[2] / "grammars" / GRAMMAR_NAME
     return source_tree.read_text(encoding="utf-8")
 
 

@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from dasdsl.errors import DasError
-from dasdsl.render import _esc, _fail, read_config, run_data, run_plugins
+from dasdsl.lang.load import check_text
+from dasdsl.search.data import describe, ir_for
+from dasdsl.view.render import _esc, _fail, read_config, run_data, run_plugins
 
 _CSS = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2em auto; max-width: 1200px;
@@ -124,7 +126,7 @@ def _gap(summary: dict[str, Any] | None) -> str:
 
 def _graphs_html(graphs: list[tuple[str, Any]]) -> str:
     """Inline SVGs of graphviz graphs; their .dot source and the install hint without graphviz."""
-    from dasdsl.render import INSTALL_HINT, GraphvizNotFoundError, svg_text
+    from dasdsl.view.render import INSTALL_HINT, GraphvizNotFoundError, svg_text
 
     parts = []
     for title, graph in graphs:
@@ -162,18 +164,17 @@ class _Run:
 
     def space(self, name: str) -> Any:
         """space.das or result.das, parsed and checked; None where the file is missing."""
-        import dasdsl
 
         def build() -> Any:
             text = self.text(name)
             if text is None:
                 return None
-            return dasdsl.loads(text, str(self.dir / name), run_plugins(self.config))
+            return check_text(text, str(self.dir / name), run_plugins(self.config))
 
         return self._once(f"space {name}", build)
 
     def records(self) -> list[dict[str, Any]]:
-        from dasdsl.plot import read_log
+        from dasdsl.view.plot import read_log
 
         return self._once("log", lambda: read_log(self.dir))
 
@@ -181,15 +182,13 @@ class _Run:
         """The IR of space.das or result.das for the run's data, described once for both."""
         data = run_data(self.config)
         if data is None:
-            return space.graph()  # each space's own data, as render.load_ir does
-        from dasdsl.data import describe
-
+            return ir_for(space)  # each space's own data, as render does
         shape, classes = self._once("data", lambda: describe(space, data))
-        return space.graph(shape, classes)
+        return ir_for(space, shape, classes)
 
     def labels(self) -> dict[str, list[str]]:
         """Candidate labels per choice key; empty where space.das cannot be read (as plot.choice_labels)."""
-        from dasdsl.plot import space_labels
+        from dasdsl.view.plot import space_labels
 
         try:
             space = self.space("space.das")
@@ -198,7 +197,7 @@ class _Run:
         return {} if space is None else space_labels(space)
 
     def curves(self) -> str:
-        from dasdsl.plot import figures, png_bytes
+        from dasdsl.view.plot import figures, png_bytes
 
         try:
             figs = figures(self.dir, records=self.records(), labels=self.labels())
@@ -217,7 +216,7 @@ class _Run:
 
     def cells(self, name: str) -> str:
         """The cells of space.das with the final gate weights, or those of result.das and its network."""
-        from dasdsl.render import cell_graphs, load_run, network_graph
+        from dasdsl.view.render import cell_graphs, load_run, network_graph
 
         space = self.space(name)
         if space is None:

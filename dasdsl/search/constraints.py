@@ -104,9 +104,9 @@ from typing import Any
 import attrs
 import networkx as nx
 
-from dasdsl.discretize import Decision
+from dasdsl.compiler.ir import OUTPUT, NetworkIR
 from dasdsl.errors import DasError, Span, did_you_mean, error
-from dasdsl.ir import OUTPUT, NetworkIR
+from dasdsl.search.discretize import Decision
 
 __all__ = ["EXACT_LIMIT", "KINDS", "Ranked", "best"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from dasdsl import ast
+from dasdsl.lang import ast
 
 INDENT = "    "
 LINE_WIDTH = 88

@@ -9,9 +9,10 @@ from typing import Any
 import attrs
 import networkx as nx
 
-from dasdsl import ast, oplib
 from dasdsl.errors import DasError, Diagnostic, Span, did_you_mean, error, warning
-from dasdsl.printer import format_op
+from dasdsl.lang import ast
+from dasdsl.lang.printer import format_op
+from dasdsl.ops import registry
 
 INPUT_KINDS = {"image": 3, "sequence": 2, "vector": 1}
 MERGES = ("sum", "concat")
@@ -103,11 +104,11 @@ class Candidate:
 
     @property
     def is_none(self) -> bool:
-        return len(self.steps) == 1 and self.steps[0].name in oplib.ZERO_OPS
+        return len(self.steps) == 1 and self.steps[0].name in registry.ZERO_OPS
 
     @property
     def is_skip(self) -> bool:
-        return len(self.steps) == 1 and self.steps[0].name in oplib.IDENTITY_OPS
+        return len(self.steps) == 1 and self.steps[0].name in registry.IDENTITY_OPS
 
     @property
     def nested_cells(self) -> tuple[OpRef, ...]:
@@ -188,9 +189,9 @@ class CheckedSpace:
     input_kind: str
     input_shape: tuple[int, ...] | None
     constants: dict[str, Any]
-    macro: Network | None  # the network block, resolved (space.network(...) builds the torch module)
+    macro: Network | None  # the network block, resolved
     cell_types: dict[str, CellInstance]  # one representative instance per architecture type
-    search: dict[str, tuple[Any, ...]]
+    search_block: dict[str, tuple[Any, ...]]
     warnings: tuple[Diagnostic, ...]
     source: str | None = None
     checker: Any = attrs.field(default=None, eq=False, repr=False)
@@ -200,63 +201,6 @@ class CheckedSpace:
         inst = self.checker.instantiate(name, args, Span.unknown())
         assert inst is not None
         return inst
-
-    # -- the public API of a loaded space; later stages are imported lazily (no torch here)
-    def graph(self, input_shape: tuple[int, ...] | None = None, classes: int | None = None) -> Any:
-        """The IR (dasdsl.ir.NetworkIR) for data of ``input_shape`` and ``classes``."""
-        from dasdsl.ir import build_ir
-
-        shape, n = self._data_shape(input_shape, classes)
-        return build_ir(self, shape, n)
-
-    def supernet(self, input_shape: tuple[int, ...] | None = None, classes: int | None = None, **gate: Any) -> Any:
-        """A torch supernet: every choice mixed under a gate (``gate=``, ``temperature=``, ``hard=``)."""
-        from dasdsl.lower import Supernet
-
-        return Supernet(self.graph(input_shape, classes), **gate)
-
-    def network(self, input_shape: tuple[int, ...] | None = None, classes: int | None = None) -> Any:
-        """A plain torch network; only for a space with no choices left."""
-        from dasdsl.lower import FixedNetwork
-
-        ir = self.graph(input_shape, classes)
-        if ir.has_choices:
-            first = next(iter(ir.choices.values()))
-            raise DasError(
-                [
-                    error(
-                        f"space '{self.name}' still has {len(ir.choices)} "
-                        f"choice point{'' if len(ir.choices) == 1 else 's'} "
-                        f"(first: {first.key}); "
-                        "a fixed network needs one op per edge",
-                        self.module.space.span,
-                        "search it with 'dasdsl run', or build space.supernet(...)",
-                    )
-                ]
-            )
-        return FixedNetwork(ir)
-
-    def count(self) -> int:
-        """The exact number of distinct discrete architectures."""
-        from dasdsl.count import count_architectures
-
-        return count_architectures(self)
-
-    def _repr_svg_(self) -> str | None:
-        """The cells as one SVG (Jupyter shows a space as its picture); None without graphviz's dot."""
-        from dasdsl.render import space_svg
-
-        return space_svg(self)
-
-    def _data_shape(self, input_shape: tuple[int, ...] | None, classes: int | None) -> tuple[tuple[int, ...], int]:
-        shape = tuple(input_shape) if input_shape is not None else self.input_shape
-        if shape is None or classes is None:
-            from dasdsl.data import describe
-
-            d_shape, d_classes = describe(self)
-            shape = shape or d_shape
-            classes = classes if classes is not None else d_classes
-        return tuple(shape), int(classes)
 
 
 # ---- the checker ------------------------------------------------------------------------
@@ -357,7 +301,7 @@ class _Checker:
             constants=dict(self.constants),
             macro=network,
             cell_types=cell_types,
-            search=search,
+            search_block=search,
             warnings=tuple(diags),
             source=self.source,
             checker=self,
@@ -382,7 +326,7 @@ class _Checker:
                     "rename one of them",
                 )
                 return False
-            if kind in ("op", "op set") and oplib.lookup(name) is not None:
+            if kind in ("op", "op set") and registry.lookup(name) is not None:
                 self.err(f"'{name}' is a built-in op and cannot be redefined", where())
                 return False
             seen[name] = (kind, span)
@@ -401,7 +345,7 @@ class _Checker:
                     self.opdefs[stmt.name] = stmt
                     self._check_params(stmt.params, stmt.span)
             elif isinstance(stmt, (ast.CellDecl, ast.CellDerive)):
-                if oplib.lookup(stmt.name) is not None:
+                if registry.lookup(stmt.name) is not None:
                     self.err(
                         f"'{stmt.name}' is a built-in op and cannot name a cell",
                         self.name_span(stmt.span, stmt.name, _words_before_name(stmt.span, self)),
@@ -608,10 +552,10 @@ class _Checker:
             if args is None:
                 return None
             return [OpRef(name, tuple(args.items()), call.span, is_cell=True)]
-        spec = oplib.lookup(name)
+        spec = registry.lookup(name)
         if spec is None:
             where = self.name_span(call.span, name)
-            known = [*oplib.known_names(), *self.opdefs, *self.cells]
+            known = [*registry.known_names(), *self.opdefs, *self.cells]
             if in_choice and not call.args:
                 known += list(self.opsets)
                 self.err(f"unknown op or op set '{name}'", where, _suggest(name, known))
@@ -620,7 +564,7 @@ class _Checker:
             return None
         if self.input_kind not in spec.kinds:
             why = "pooling" if "pool" in name else "a spatial op"
-            vector_ops = [n for n in oplib.known_names() if not oplib.lookup(n).spatial_only]  # type: ignore[union-attr]
+            vector_ops = [n for n in registry.known_names() if not registry.lookup(n).spatial_only]  # type: ignore[union-attr]
             self.err(
                 f"'{name}' is {why} and needs image or sequence input; this space's input is {self.input_kind}",
                 self.name_span(call.span, name),
@@ -656,7 +600,7 @@ class _Checker:
         return decl
 
     def _bind(
-        self, call: ast.Call, params: tuple[str, ...], spec: oplib.OpSpec | None, env: dict[str, Any], what: str
+        self, call: ast.Call, params: tuple[str, ...], spec: registry.OpSpec | None, env: dict[str, Any], what: str
     ) -> dict[str, Any] | None:
         """Match positional and keyword arguments to parameters, check their types."""
         positional = [a for a in call.args if a.name is None]
@@ -1208,11 +1152,11 @@ class _Checker:
                         index += 1
                         if inst is not None:
                             items.append(NetItem(inst, None, item.span))
-                elif name not in self.opdefs and name not in self.opsets and oplib.lookup(name) is None:
+                elif name not in self.opdefs and name not in self.opsets and registry.lookup(name) is None:
                     self.err(
                         f"unknown cell or op '{name}'",
                         self.name_span(item.call.span, name),
-                        _suggest(name, [*self.cells, *self.opdefs, *oplib.known_names()]),
+                        _suggest(name, [*self.cells, *self.opdefs, *registry.known_names()]),
                     )
                 else:
                     cand = self._expand(ast.OpExpr((item.call,), span=item.call.span), self.constants)
@@ -1376,7 +1320,7 @@ def _plural(n: int | None, word: str) -> str:
 
 
 def _builtin_hint(name: str) -> str | None:
-    if oplib.lookup(name) is not None:
+    if registry.lookup(name) is not None:
         return f"'{name}' is an op; a cell is derived from another cell"
     return None
 
@@ -1393,7 +1337,7 @@ def _show(v: Any) -> str:
     return repr(v)
 
 
-def _signature_hint(name: str, params: tuple[str, ...], spec: oplib.OpSpec | None) -> str:
+def _signature_hint(name: str, params: tuple[str, ...], spec: registry.OpSpec | None) -> str:
     if spec is None:
         return f"signature: {name}({', '.join(params)})"
     parts = [

@@ -42,9 +42,9 @@ import attrs
 import torch
 from torch import nn
 
+from dasdsl.compiler.ir import NetworkIR
+from dasdsl.compiler.lower import MixedEdge, Supernet, count_parameters
 from dasdsl.errors import DasError, Span, error
-from dasdsl.ir import NetworkIR
-from dasdsl.lower import MixedEdge, Supernet, count_parameters
 
 MEASURES = ("params", "flops", "latency")
 LATENCY_FORMAT = "dasdsl-latency/1"

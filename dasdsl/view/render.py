@@ -34,10 +34,12 @@ import attrs
 import graphviz
 import networkx as nx
 
-from dasdsl import ast
+from dasdsl.compiler.ir import OUTPUT, NetworkIR
 from dasdsl.errors import DasError, Span, error
-from dasdsl.ir import OUTPUT, NetworkIR
-from dasdsl.printer import format_op
+from dasdsl.lang import ast
+from dasdsl.lang.load import check_file, check_text
+from dasdsl.lang.printer import format_op
+from dasdsl.search.data import ir_for
 
 FORMATS = ("svg", "png", "pdf")
 INSTALL_HINT = "install graphviz (apt-get install graphviz / brew install graphviz)"
@@ -136,8 +138,8 @@ def load_run(
     """Final gate weights and decisions of a run for the choice points of ``ir``; None without a log.
     ``record`` (the last log.jsonl record), ``config`` (config.json) and ``result`` (result.das, checked)
     where they are read already."""
-    from dasdsl.config import SearchConfig
-    from dasdsl.discretize import decide
+    from dasdsl.lang.settings import SearchConfig
+    from dasdsl.search.discretize import decide
 
     run_dir = Path(run_dir)
     if record is None:
@@ -159,14 +161,13 @@ def load_run(
 def _result_decisions(path: Path, ir: NetworkIR, result: Any = None) -> dict[str, int | None]:
     """Decisions as result.das records them (it also drops nodes that no longer reach the output);
     ``result`` is result.das checked already, else it is read from ``path``."""
-    from dasdsl import loads
-    from dasdsl.discretize import result_cell_name
+    from dasdsl.search.discretize import result_cell_name
 
     if result is None:
         if not path.is_file():
             return {}
         try:
-            result = loads(path.read_text(encoding="utf-8"), str(path))
+            result = check_text(path.read_text(encoding="utf-8"), str(path))
         except (DasError, OSError, UnicodeDecodeError):
             return {}
     decisions: dict[str, int | None] = {}
@@ -739,30 +740,14 @@ def svg_text(graph: graphviz.Digraph) -> str:
     return render_bytes(graph, "svg").decode("utf-8")
 
 
-def load_ir(
-    space: Any,
-    input_shape: tuple[int, ...] | None = None,
-    classes: int | None = None,
-    data: Any = None,
-) -> NetworkIR:
-    """The IR of a checked space; shape and classes from the arguments, else ``data``, else the space's data."""
-    if data is not None and (input_shape is None or classes is None):
-        from dasdsl.data import describe
-
-        shape, n = describe(space, data)
-        input_shape = input_shape or shape
-        classes = classes or n
-    return space.graph(input_shape, classes)
-
-
 def macro_graph(space: Any, input_shape: tuple[int, ...] | None = None, classes: int | None = None) -> graphviz.Digraph:
     """The macro network of a CheckedSpace (stem, cells, ops, head with shapes) as a graphviz Digraph."""
-    return network_graph(load_ir(space, input_shape, classes))
+    return network_graph(ir_for(space, input_shape, classes))
 
 
 def cells_graph(space: Any, input_shape: tuple[int, ...] | None = None, classes: int | None = None) -> graphviz.Digraph:
     """Every cell type of a CheckedSpace as one graphviz Digraph (a cluster per cell)."""
-    return space_graph(load_ir(space, input_shape, classes))
+    return space_graph(ir_for(space, input_shape, classes))
 
 
 def space_svg(space: Any) -> str | None:
@@ -840,8 +825,6 @@ def render_command(
     plugins: Sequence[str] = (),
 ) -> int:
     """``dasdsl render``: write the pictures, print their paths (or the install hint), return the exit code."""
-    from dasdsl import load
-
     if file is None and run_dir is None:
         raise _fail("dasdsl render needs a FILE (or --run RUN_DIR)")
     if run_dir is not None and not Path(run_dir).is_dir():
@@ -853,10 +836,10 @@ def render_command(
         if data is None:
             data = run_data(config)
     path = Path(file) if file is not None else Path(run_dir) / "space.das"
-    space = load(path, plugins)
+    space = check_file(path, plugins)
     for w in space.warnings:
         print(w.render(space.source), file=sys.stderr)
-    ir = load_ir(space, input_shape, classes, data)
+    ir = ir_for(space, input_shape, classes, data)
     out = Path(output) if output else Path(f"{path.stem}{'-network' if macro else ''}.svg")
     fmt = out.suffix.lstrip(".").lower()
     if fmt not in (*FORMATS, "dot", "gv"):

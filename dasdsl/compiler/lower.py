@@ -16,11 +16,11 @@ import networkx as nx
 import torch
 from torch import nn
 
-from dasdsl import registry
-from dasdsl.config import GATES
+from dasdsl.compiler.ir import OUTPUT, Adapter, CandidateIR, NetworkIR, Step, edge_norm_key
 from dasdsl.errors import DasError, error
-from dasdsl.ir import OUTPUT, Adapter, CandidateIR, NetworkIR, Step, edge_norm_key
-from dasdsl.ops import build_adapter, build_op
+from dasdsl.lang.settings import GATES
+from dasdsl.ops import registry
+from dasdsl.ops.modules import build_adapter, build_op
 
 
 class GateContext:

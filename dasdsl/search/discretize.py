@@ -14,9 +14,9 @@ from typing import Any
 
 import attrs
 
-from dasdsl import ast
-from dasdsl.check import Candidate, CellInstance, CheckedSpace
-from dasdsl.ir import NetworkIR, choice_key, edge_norm_key
+from dasdsl.compiler.ir import NetworkIR, choice_key, edge_norm_key
+from dasdsl.lang import ast
+from dasdsl.lang.check import Candidate, CellInstance, CheckedSpace
 
 Decision = dict[str, int | None]  # choice key -> chosen candidate index, None: the edge is dropped
 

@@ -20,17 +20,17 @@ import attrs
 import numpy as np
 import torch
 
-from dasdsl import ast
-from dasdsl import data as data_mod
-from dasdsl.check import CheckedSpace
-from dasdsl.config import SearchConfig, resolve
-from dasdsl.discretize import decide, header_lines, score, to_module
-from dasdsl.distributed import SINGLE, World, shard
+from dasdsl.compiler.ir import NetworkIR, build_ir
+from dasdsl.compiler.lower import FixedNetwork, MixedEdge, Supernet, entropy
 from dasdsl.errors import DasError, Span, error
-from dasdsl.ir import NetworkIR
-from dasdsl.lower import FixedNetwork, MixedEdge, Supernet, entropy
-from dasdsl.printer import format_das
-from dasdsl.search import Searcher, evaluate, gate_penalty
+from dasdsl.lang import ast
+from dasdsl.lang.check import CheckedSpace
+from dasdsl.lang.printer import format_das
+from dasdsl.lang.settings import SearchConfig, resolve
+from dasdsl.search import data as data_mod
+from dasdsl.search.discretize import decide, header_lines, score, to_module
+from dasdsl.search.distributed import SINGLE, World, shard
+from dasdsl.search.searcher import Searcher, evaluate, gate_penalty
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -167,7 +167,7 @@ class Run:
         seed_everything(self.cfg.seed)
         ds = data_mod.load(self.cfg.data, self.space.input_kind)
         self.data = split_data(ds, self.cfg.split, self.cfg.seed, self.device)
-        self.ir = self.space.graph(self.data.shape, self.data.classes)
+        self.ir = build_ir(self.space, self.data.shape, self.data.classes)
         if not self.ir.has_choices:
             raise _fail(
                 f"space '{self.space.name}' has no choices to search", "train it directly with 'dasdsl train FILE'"
@@ -183,7 +183,7 @@ class Run:
         self.net.to(self.device)
         self.searcher = Searcher(self.net, self.cfg, gate_penalty(self.cfg, self.ir), world=self.world)
         if self.cfg.constraints or self.cfg.top > 1:  # an impossible constraint is reported before any training
-            from dasdsl.constraints import best
+            from dasdsl.search.constraints import best
 
             self.budget = budget_costs(self.ir, self.cfg)
             uniform = {k: [1.0 / len(c.labels)] * len(c.labels) for k, c in self.ir.choices.items()}
@@ -343,7 +343,7 @@ def discretize(run: Run) -> tuple[list[tuple[str, dict[str, int | None], float, 
     weights = run.gate_weights()
     cfg = run.cfg
     if cfg.constraints or cfg.top > 1:
-        from dasdsl.constraints import best
+        from dasdsl.search.constraints import best
 
         tables = run.budget if run.budget is not None else budget_costs(run.ir, cfg)
         choice_weights = {k: w for k, w in weights.items() if k in run.ir.choices}
@@ -364,7 +364,7 @@ def discretize(run: Run) -> tuple[list[tuple[str, dict[str, int | None], float, 
 
 def budget_costs(ir: NetworkIR, cfg: SearchConfig) -> dict[str, Any]:
     """The cost tables the budget constraints (max_params, max_flops) of ``cfg`` need."""
-    from dasdsl.cost import costs
+    from dasdsl.compiler.cost import costs
 
     measures = {kind.removeprefix("max_") for kind, _ in cfg.constraints if kind in ("max_params", "max_flops")}
     return {m: costs(ir, m) for m in measures}
@@ -512,8 +512,8 @@ def new_run_dir(root: str | Path, space: str) -> Path:
 
 def config_for(space: CheckedSpace, overrides: dict[str, tuple[Any, ...]]) -> SearchConfig:
     """The space's search block, then the command line's settings."""
-    base = resolve(space.search)
-    if "data" not in space.search:
+    base = resolve(space.search_block)
+    if "data" not in space.search_block:
         base = attrs.evolve(base, data=data_mod.default_source(space.input_kind))
     return resolve(overrides, base) if overrides else base
 
@@ -545,7 +545,7 @@ def result_header(
 
 def with_data(module: ast.Module, data: str) -> ast.Module:
     """Record in the result's search block the data the search really used."""
-    from dasdsl.data import parse_spec
+    from dasdsl.search.data import parse_spec
 
     name, path = parse_spec(data)
     value: ast.Expr = ast.Call(name, (ast.Arg(None, ast.String(path)),)) if path else ast.Name(name)

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from dasdsl.shapes import Shape, conv_size
+from dasdsl.ops.shapes import Shape, conv_size
 
 
 def useful_taps(n: int, k: int, dilation: int, padding: int, stride: int) -> tuple[int, int]:

@@ -23,10 +23,10 @@ from typing import Any
 import attrs
 import networkx as nx
 
-from dasdsl import registry
-from dasdsl.check import Candidate, CellInstance, CheckedSpace, OpRef, Unknown, check
 from dasdsl.errors import DasError, Span, error
-from dasdsl.shapes import Shape, ShapeError, op_shape, reduce_shape
+from dasdsl.lang.check import Candidate, CellInstance, CheckedSpace, OpRef, Unknown, check
+from dasdsl.ops import registry
+from dasdsl.ops.shapes import Shape, ShapeError, op_shape, reduce_shape
 
 OUTPUT = "<output>"
 CELL_NODE_KINDS = ("input", "node", "output")

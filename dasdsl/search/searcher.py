@@ -19,11 +19,11 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from dasdsl.config import SearchConfig
-from dasdsl.distributed import SINGLE, World, average
+from dasdsl.compiler.ir import NetworkIR
+from dasdsl.compiler.lower import Supernet
 from dasdsl.errors import DasError, Span, error
-from dasdsl.ir import NetworkIR
-from dasdsl.lower import Supernet
+from dasdsl.lang.settings import SearchConfig
+from dasdsl.search.distributed import SINGLE, World, average
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 
@@ -270,7 +270,7 @@ def evaluate(net: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 256)
 def normalised_costs(cfg: SearchConfig, ir: NetworkIR, measure: str) -> dict[str, torch.Tensor]:
     """Per choice key the cost of each candidate (all instances summed) over the cost of the largest
     discrete architecture, so that the weight of ``cost(measure, lambda)`` does not depend on the scale."""
-    from dasdsl.cost import costs, extremes
+    from dasdsl.compiler.cost import costs, extremes
 
     fixed, per_choice = costs(ir, measure, table=cfg.latency_table if measure == "latency" else None)
     _, largest = extremes(ir, fixed, per_choice)

@@ -1,0 +1,1 @@
+"""The compiler: IR types and building, lowering to torch modules, cost model."""

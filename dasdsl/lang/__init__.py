@@ -1,0 +1,1 @@
+"""The language: AST, parser, printer, checker passes, counting, the search block's settings."""

@@ -1,0 +1,1 @@
+"""Views of spaces and runs: graphviz renders, matplotlib plots, the HTML report."""
