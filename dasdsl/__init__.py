@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dasdsl.api import Space, load, loads
 from dasdsl.errors import DasError, Diagnostic, Span
-from dasdsl.lang.check import CheckedSpace, check
+from dasdsl.lang.check import check
+from dasdsl.lang.checked import CheckedSpace
 from dasdsl.lang.parse import parse, parse_file
 from dasdsl.lang.printer import format_das
 from dasdsl.ops.registry import Param, op

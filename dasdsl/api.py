@@ -12,7 +12,7 @@ from typing import Any
 import attrs
 
 from dasdsl.errors import DasError, error
-from dasdsl.lang import check as _check
+from dasdsl.lang import checked as _check
 from dasdsl.lang.count import count_architectures
 from dasdsl.lang.load import check_file, check_text
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import dasdsl
-from dasdsl.lang.check import CheckedSpace, Unknown
+from dasdsl.lang.checked import CheckedSpace, Unknown
 from dasdsl.lang.count import count_architectures, space_stats
 
 SPACES = Path(__file__).resolve().parent.parent / "spaces"

@@ -24,7 +24,8 @@ import attrs
 import networkx as nx
 
 from dasdsl.errors import DasError, Span, error
-from dasdsl.lang.check import Candidate, CellInstance, CheckedSpace, OpRef, Unknown, check
+from dasdsl.lang.check import check
+from dasdsl.lang.checked import Candidate, CellInstance, CheckedSpace, OpRef, Unknown
 from dasdsl.ops import registry
 from dasdsl.ops.shapes import Shape, ShapeError, op_shape, reduce_shape
 

@@ -11,7 +11,20 @@ import networkx as nx
 
 from dasdsl.errors import DasError, Diagnostic, Span, did_you_mean, error, warning
 from dasdsl.lang import ast
-from dasdsl.lang.printer import format_op
+from dasdsl.lang.checked import (
+    Candidate,
+    CellInstance,
+    CheckedSpace,
+    Edge,
+    NetItem,
+    Network,
+    Node,
+    OpRef,
+    RangeValue,
+    Setting,
+    Symbol,
+    Unknown,
+)
 from dasdsl.ops import registry
 
 INPUT_KINDS = {"image": 3, "sequence": 2, "vector": 1}
@@ -38,169 +51,6 @@ SEARCH_KEYS = (
 )
 RESERVED = ("classes",)
 MAX_REPEAT = 10_000  # cells or blocks in one `x N`: a guard against typos such as `x 10000000000`
-
-
-class Unknown:
-    """A value known only at compile time (``classes``) or a cell parameter checked symbolically."""
-
-    def __init__(self, why: str) -> None:
-        self.why = why
-
-    def __repr__(self) -> str:
-        return f"<{self.why}>"
-
-
-@attrs.frozen
-class Setting:
-    """An evaluated call in the search block, e.g. ``sgd(lr = 0.025)``."""
-
-    func: str
-    args: tuple[Any, ...] = ()
-    kwargs: tuple[tuple[str, Any], ...] = ()
-
-    def kw(self) -> dict[str, Any]:
-        return dict(self.kwargs)
-
-
-@attrs.frozen
-class Symbol:
-    """A bare name in the search block (``softmax``, ``digits``, ``cosine``)."""
-
-    name: str
-
-
-@attrs.frozen
-class RangeValue:
-    start: Any
-    end: Any
-
-
-# ---- checked structures ----------------------------------------------------------------
-
-
-@attrs.frozen
-class OpRef:
-    """One resolved op (or nested cell) with its arguments by name."""
-
-    name: str
-    args: tuple[tuple[str, Any], ...]
-    span: Span = attrs.field(eq=False, repr=False)
-    is_cell: bool = False
-
-    def arg(self, name: str, default: Any = None) -> Any:
-        return dict(self.args).get(name, default)
-
-
-@attrs.frozen
-class Candidate:
-    """A candidate on an edge: a chain of op steps (composite ops expanded)."""
-
-    steps: tuple[OpRef, ...]
-    source: ast.OpExpr = attrs.field(eq=False, repr=False)
-
-    @property
-    def label(self) -> str:
-        return format_op(self.source)
-
-    @property
-    def is_none(self) -> bool:
-        return len(self.steps) == 1 and self.steps[0].name in registry.ZERO_OPS
-
-    @property
-    def is_skip(self) -> bool:
-        return len(self.steps) == 1 and self.steps[0].name in registry.IDENTITY_OPS
-
-    @property
-    def nested_cells(self) -> tuple[OpRef, ...]:
-        return tuple(s for s in self.steps if s.is_cell)
-
-
-@attrs.frozen
-class Edge:
-    source: str
-    target: str
-    candidates: tuple[Candidate, ...]
-    is_choice: bool
-    span: Span = attrs.field(eq=False, repr=False)
-
-
-@attrs.frozen
-class Node:
-    name: str
-    edges: tuple[Edge, ...]
-    keep: int | None
-    merge: str
-    span: Span = attrs.field(eq=False, repr=False)
-
-
-@attrs.frozen
-class CellInstance:
-    """A cell template applied to its arguments: what the compiler lowers."""
-
-    name: str
-    type_name: str  # architecture parameters are shared by instances with the same type_name
-    args: tuple[tuple[str, Any], ...]
-    inputs: tuple[str, ...]
-    nodes: tuple[Node, ...]  # topological order
-    output: tuple[str, ...]
-    output_merge: str
-    input_stride: int
-    unshared: bool
-    span: Span = attrs.field(eq=False, repr=False)
-
-    @property
-    def edges(self) -> list[Edge]:
-        return [e for n in self.nodes for e in n.edges]
-
-    @property
-    def choices(self) -> list[Edge]:
-        return [e for e in self.edges if e.is_choice]
-
-    def structure(self) -> tuple:
-        """What must agree between instances that share architecture parameters."""
-        return tuple(
-            (n.name, n.keep, tuple((e.source, tuple(c.label for c in e.candidates)) for e in n.edges))
-            for n in self.nodes
-        )
-
-
-@attrs.frozen
-class NetItem:
-    """One element of the macro sequence: a cell instance or a plain op."""
-
-    cell: CellInstance | None
-    op: Candidate | None
-    span: Span = attrs.field(eq=False, repr=False)
-
-
-@attrs.frozen
-class Network:
-    stem: Candidate | None
-    items: tuple[NetItem, ...]
-    head: Candidate | None
-
-
-@attrs.frozen
-class CheckedSpace:
-    """A space whose names are resolved and whose cells are instantiated for the network."""
-
-    module: ast.Module
-    name: str
-    input_kind: str
-    input_shape: tuple[int, ...] | None
-    constants: dict[str, Any]
-    macro: Network | None  # the network block, resolved
-    cell_types: dict[str, CellInstance]  # one representative instance per architecture type
-    search_block: dict[str, tuple[Any, ...]]
-    warnings: tuple[Diagnostic, ...]
-    source: str | None = None
-    checker: Any = attrs.field(default=None, eq=False, repr=False)
-
-    def instantiate(self, name: str, args: dict[str, Any]) -> CellInstance:
-        """A nested cell instance (hierarchical spaces) for the compiler."""
-        inst = self.checker.instantiate(name, args, Span.unknown())
-        assert inst is not None
-        return inst
 
 
 # ---- the checker ------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from math import prod
 
 import attrs
 
-from dasdsl.lang.check import Candidate, CellInstance, CheckedSpace
+from dasdsl.lang.checked import Candidate, CellInstance, CheckedSpace
 
 
 @attrs.frozen

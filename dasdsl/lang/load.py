@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from dasdsl.errors import DasError, Diagnostic, Span
-from dasdsl.lang.check import CheckedSpace, check
+from dasdsl.lang.check import check
+from dasdsl.lang.checked import CheckedSpace
 from dasdsl.lang.parse import parse
 from dasdsl.ops.registry import load_plugins
 

@@ -12,7 +12,7 @@ from typing import Any
 import attrs
 
 from dasdsl.errors import DasError, Span, did_you_mean, error
-from dasdsl.lang.check import RangeValue, Setting, Symbol
+from dasdsl.lang.checked import RangeValue, Setting, Symbol
 
 HYPERGRADIENTS = ("first_order", "second_order", "exact")
 GATES = ("softmax", "sigmoid", "gumbel")

@@ -15,7 +15,7 @@ import numpy as np
 
 from dasdsl.compiler.ir import NetworkIR, build_ir
 from dasdsl.errors import DasError, Span, error
-from dasdsl.lang.check import CheckedSpace
+from dasdsl.lang.checked import CheckedSpace
 from dasdsl.lang.settings import parse_spec
 
 SOURCES = ("digits", "mnist1d", "cifar10", "npz", "synthetic")

@@ -16,7 +16,7 @@ import attrs
 
 from dasdsl.compiler.ir import NetworkIR, choice_key, edge_norm_key
 from dasdsl.lang import ast
-from dasdsl.lang.check import Candidate, CellInstance, CheckedSpace
+from dasdsl.lang.checked import Candidate, CellInstance, CheckedSpace
 
 Decision = dict[str, int | None]  # choice key -> chosen candidate index, None: the edge is dropped
 

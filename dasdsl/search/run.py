@@ -24,7 +24,7 @@ from dasdsl.compiler.ir import NetworkIR, build_ir
 from dasdsl.compiler.lower import FixedNetwork, MixedEdge, Supernet, entropy
 from dasdsl.errors import DasError, Span, error
 from dasdsl.lang import ast
-from dasdsl.lang.check import CheckedSpace
+from dasdsl.lang.checked import CheckedSpace
 from dasdsl.lang.printer import format_das
 from dasdsl.lang.settings import SearchConfig, resolve
 from dasdsl.search import data as data_mod
