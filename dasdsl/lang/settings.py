@@ -2,16 +2,45 @@
 
 Every setting resolves to a plain JSON-able value so that ``config.json`` of a run
 records exactly what ran, and a resumed run can rebuild the same configuration.
+
+One table, ``SETTINGS``, holds one ``SearchSetting`` record per search-block key: its name,
+the parser that turns the evaluated values into ``SearchConfig`` fields, its default as
+shown to users, its ``dasdsl run`` flag (if any) and a one-line doc. Everything else is
+derived from it:
+
+- ``SEARCH_KEYS``: the keys a search block accepts, in table order.
+- ``check_entry(key, values) -> list[SettingError]``: the checker's search-block pass calls it
+  with an entry's evaluated values (only when none of them failed to evaluate). Each problem's
+  ``index`` says which value of the entry is wrong (None: the entry itself) and ``arg`` which
+  argument inside that value (a keyword name or a positional index; None: the whole value);
+  ``problem_span(entry, problem)`` turns that into the span to report::
+
+      for problem in check_entry(entry.key, values):
+          self.err(problem.message, problem_span(entry, problem), problem.hint)
+
+- ``resolve(search, base=None) -> SearchConfig``: evaluated entries on top of ``base``; a bad
+  value raises ``DasError`` (no location: the values may come from the command line).
+- ``FLAGGED`` (the records with a flag) and ``RUN_SETTING_FLAGS`` (their names, which are also
+  the argparse ``dest``): the CLI adds the flags with ``add_run_flags(parser)`` and turns a
+  given flag into search-block values with ``parse_flag(key, value)``; ``--set KEY=VALUE`` goes
+  through ``parse_override(key, text)``.
+- ``settings_table() -> str``: the markdown table in docs/search.md (between the
+  ``settings-table`` marker comments; tests/test_settings.py keeps the two equal).
 """
 
 from __future__ import annotations
 
+import argparse
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import attrs
 
 from dasdsl.errors import DasError, Span, did_you_mean, error
+from dasdsl.lang import ast
 from dasdsl.lang.checked import RangeValue, Setting, Symbol
 
 HYPERGRADIENTS = ("first_order", "second_order", "exact")
@@ -19,6 +48,10 @@ GATES = ("softmax", "sigmoid", "gumbel")
 SCHEDULES = ("constant", "linear", "exponential", "cosine")
 DISCRETIZE = ("argmax", "threshold", "perturbation")
 PRECISIONS = ("fp32", "bf16", "fp16")
+PENALTIES = ("l1", "entropy", "zero_one", "cost")
+COST_MEASURES = ("params", "flops", "latency")
+CONSTRAINTS = ("min_nonskip_per_path", "max_skip", "max_params", "max_flops")
+W_SCHEDULES = ("cosine", "constant")
 
 
 @attrs.frozen
@@ -77,15 +110,53 @@ def _tuple(v: Any) -> Any:
     return v
 
 
+# ---- errors ----------------------------------------------------------------------------
+
+
+class SettingError(Exception):
+    """A bad search-setting value, located within its entry.
+
+    ``index``: which value of the entry (``penalty l1(1e-3), cost(x, 1)`` has two), None for the
+    entry as a whole. ``arg``: inside that value, the keyword name or positional index of the
+    argument at fault (``lr`` in ``sgd(lr = -1)``), None for the whole value.
+    """
+
+    def __init__(self, message: str, hint: str | None = None, index: int | None = None, arg: str | int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.index = index
+        self.arg = arg
+
+    def __repr__(self) -> str:
+        return f"SettingError({self.message!r}, hint={self.hint!r}, index={self.index!r}, arg={self.arg!r})"
+
+
+@contextmanager
+def _at(*, index: int | None = None, arg: str | int | None = None) -> Iterator[None]:
+    """Locate the SettingErrors raised inside, unless an inner ``_at`` already did."""
+    try:
+        yield
+    except SettingError as exc:
+        if exc.index is None:
+            exc.index = index
+        if exc.arg is None:
+            exc.arg = arg
+        raise
+
+
 def _fail(message: str, hint: str | None = None) -> DasError:
     return DasError([error(message, Span.unknown("<search settings>"), hint)])
+
+
+# ---- value checks ----------------------------------------------------------------------
 
 
 def _number(v: Any, what: str, *, integer: bool = False, positive: bool = True) -> Any:
     ok = isinstance(v, (int, float)) and not isinstance(v, bool) and (not integer or isinstance(v, int))
     if not ok or (positive and v <= 0):
         kind = "a positive integer" if integer else ("a positive number" if positive else "a number")
-        raise _fail(f"{what} must be {kind}, got {_show(v)}")
+        raise SettingError(f"{what} must be {kind}, got {_show(v)}")
     return v
 
 
@@ -100,7 +171,9 @@ def _show(v: Any) -> str:
 def _name(v: Any, what: str, choices: tuple[str, ...]) -> str:
     name = v.name if isinstance(v, Symbol) else v.func if isinstance(v, Setting) else None
     if name not in choices:
-        raise _fail(f"unknown {what} {_show(v)}", did_you_mean(str(name), choices) or f"expected {', '.join(choices)}")
+        raise SettingError(
+            f"unknown {what} {_show(v)}", did_you_mean(str(name), choices) or f"expected {', '.join(choices)}"
+        )
     return name  # type: ignore[return-value]
 
 
@@ -110,142 +183,544 @@ def _kwargs(v: Any, what: str, allowed: tuple[str, ...]) -> dict[str, Any]:
     kw = v.kw()
     for key in kw:
         if key not in allowed:
-            raise _fail(
-                f"{what} has no setting '{key}'", did_you_mean(key, allowed) or f"it takes {', '.join(allowed)}"
-            )
+            hint = did_you_mean(key, allowed) or f"it takes {', '.join(allowed)}"
+            raise SettingError(f"{what} has no setting '{key}'", hint, arg=key)
     if v.args:
-        raise _fail(f"{what} takes keyword settings only, e.g. {what}({allowed[0]} = ...)")
+        raise SettingError(f"{what} takes keyword settings only, e.g. {what}({allowed[0]} = ...)", arg=0)
     return kw
 
 
-def resolve(search: dict[str, tuple[Any, ...]], base: SearchConfig | None = None) -> SearchConfig:
-    """Apply evaluated search-block entries (see dasdsl.check) on top of ``base``."""
-    c: dict[str, Any] = attrs.asdict(base or SearchConfig(), recurse=False)
-    for key, values in search.items():
-        v = values[0]
-        if key == "data":
-            name, path = parse_spec(v)
-            c["data"] = f"{name}:{path}" if path else name
-        elif key in ("epochs", "batch", "seed", "finetune", "top", "partial_channels"):
-            c[key] = _number(v, key, integer=True, positive=key not in ("seed", "finetune"))
-        elif key == "split":
-            if not isinstance(v, (int, float)) or not 0 < v < 1:
-                raise _fail(f"split must be a fraction between 0 and 1, got {_show(v)}")
-            c["split"] = float(v)
-        elif key == "grad_clip":
-            c["grad_clip"] = float(_number(v, key))
-        elif key == "weights":
-            _name(v, "weight optimizer", ("sgd",))
-            kw = _kwargs(v, "sgd", ("lr", "momentum", "weight_decay", "schedule", "lr_min"))
-            c["w_lr"] = float(_number(kw.get("lr", c["w_lr"]), "sgd lr"))
-            c["w_momentum"] = float(_number(kw.get("momentum", c["w_momentum"]), "sgd momentum", positive=False))
-            c["w_weight_decay"] = float(
-                _number(kw.get("weight_decay", c["w_weight_decay"]), "weight_decay", positive=False)
-            )
-            c["w_lr_min"] = float(_number(kw.get("lr_min", c["w_lr_min"]), "lr_min", positive=False))
-            if "schedule" in kw:
-                c["w_schedule"] = _name(kw["schedule"], "schedule", ("cosine", "constant"))
-        elif key == "arch":
-            _name(v, "architecture optimizer", ("adam",))
-            kw = _kwargs(v, "adam", ("lr", "betas", "weight_decay"))
-            c["a_lr"] = float(_number(kw.get("lr", c["a_lr"]), "adam lr"))
-            betas = kw.get("betas", c["a_betas"])
-            if not (isinstance(betas, tuple) and len(betas) == 2 and all(isinstance(b, (int, float)) for b in betas)):
-                raise _fail(f"adam betas must be a pair like (0.5, 0.999), got {_show(betas)}")
-            c["a_betas"] = (float(betas[0]), float(betas[1]))
-            c["a_weight_decay"] = float(
-                _number(kw.get("weight_decay", c["a_weight_decay"]), "weight_decay", positive=False)
-            )
-        elif key == "precision":
-            c["precision"] = _name(v, "precision", PRECISIONS)
-        elif key == "hypergradient":
-            c["hypergradient"] = _name(v, "hypergradient", HYPERGRADIENTS)
-        elif key == "gate":
-            c["gate"] = _name(v, "gate", GATES)
-            kw = _kwargs(v, c["gate"], ("temperature", "hard"))
-            if "hard" in kw:
-                c["hard"] = bool(kw["hard"])
-            t = kw.get("temperature")
-            if isinstance(t, (int, float)):
-                c["tau0"] = c["tau1"] = float(_number(t, "temperature"))
-                c["tau_schedule"] = "constant"
-            elif t is not None:
-                c["tau0"], c["tau1"], c["tau_schedule"] = _anneal(t)
-        elif key == "discretize":
-            c["discretize"] = _name(v, "discretization rule", DISCRETIZE)
-            if c["discretize"] == "threshold":
-                if not isinstance(v, Setting) or len(v.args) != 1:
-                    raise _fail("threshold takes one value: discretize threshold(0.5)")
-                c["threshold"] = float(_number(v.args[0], "threshold"))
-        elif key == "penalty":
-            c["penalties"] = tuple(_penalty(p) for p in values)
-        elif key == "constraint":
-            c["constraints"] = tuple(_constraint(p) for p in values)
-        elif key == "latency_table":
-            if not isinstance(v, str) or not v:
-                raise _fail(
-                    f"latency_table takes a file name in double quotes, got {_show(v)}", 'latency_table "latency.json"'
-                )
-            c["latency_table"] = str(Path(v).expanduser().resolve())  # relative to the working directory
-        else:
-            raise _fail(f"search setting '{key}' is not supported yet")
-    return SearchConfig(**c)
+# ---- the parsers: evaluated values (and the settings so far) to SearchConfig fields ------
+
+Parse = Callable[[tuple[Any, ...], Mapping[str, Any]], dict[str, Any]]
+
+
+def _one(fn: Callable[[Any, Mapping[str, Any]], dict[str, Any]]) -> Parse:
+    """A setting of one value (``_parse`` rejects more); its errors are located at value 0."""
+
+    def parse(values: tuple[Any, ...], c: Mapping[str, Any]) -> dict[str, Any]:
+        with _at(index=0):
+            return fn(values[0], c)
+
+    return parse
+
+
+def _each(field: str, fn: Callable[[Any], Any]) -> Parse:
+    """A setting of a list of values, each turned into one item of ``field``."""
+
+    def parse(values: tuple[Any, ...], c: Mapping[str, Any]) -> dict[str, Any]:
+        items = []
+        for i, v in enumerate(values):
+            with _at(index=i):
+                items.append(fn(v))
+        return {field: tuple(items)}
+
+    return parse
+
+
+def _integer(key: str, *, positive: bool = True) -> Parse:
+    return _one(lambda v, c: {key: _number(v, key, integer=True, positive=positive)})
+
+
+def _data(v: Any, c: Mapping[str, Any]) -> dict[str, Any]:
+    name, path = _spec(v)
+    return {"data": f"{name}:{path}" if path else name}
+
+
+def _split(v: Any, c: Mapping[str, Any]) -> dict[str, Any]:
+    if not isinstance(v, (int, float)) or not 0 < v < 1:
+        raise SettingError(f"split must be a fraction between 0 and 1, got {_show(v)}")
+    return {"split": float(v)}
+
+
+def _grad_clip(v: Any, c: Mapping[str, Any]) -> dict[str, Any]:
+    return {"grad_clip": float(_number(v, "grad_clip"))}
+
+
+def _weights(v: Any, c: Mapping[str, Any]) -> dict[str, Any]:
+    _name(v, "weight optimizer", ("sgd",))
+    kw = _kwargs(v, "sgd", ("lr", "momentum", "weight_decay", "schedule", "lr_min"))
+    out: dict[str, Any] = {}
+    with _at(arg="lr"):
+        out["w_lr"] = float(_number(kw.get("lr", c["w_lr"]), "sgd lr"))
+    with _at(arg="momentum"):
+        out["w_momentum"] = float(_number(kw.get("momentum", c["w_momentum"]), "sgd momentum", positive=False))
+    with _at(arg="weight_decay"):
+        out["w_weight_decay"] = float(
+            _number(kw.get("weight_decay", c["w_weight_decay"]), "weight_decay", positive=False)
+        )
+    with _at(arg="lr_min"):
+        out["w_lr_min"] = float(_number(kw.get("lr_min", c["w_lr_min"]), "lr_min", positive=False))
+    if "schedule" in kw:
+        with _at(arg="schedule"):
+            out["w_schedule"] = _name(kw["schedule"], "schedule", W_SCHEDULES)
+    return out
+
+
+def _arch(v: Any, c: Mapping[str, Any]) -> dict[str, Any]:
+    _name(v, "architecture optimizer", ("adam",))
+    kw = _kwargs(v, "adam", ("lr", "betas", "weight_decay"))
+    out: dict[str, Any] = {}
+    with _at(arg="lr"):
+        out["a_lr"] = float(_number(kw.get("lr", c["a_lr"]), "adam lr"))
+    betas = kw.get("betas", c["a_betas"])
+    if not (isinstance(betas, tuple) and len(betas) == 2 and all(isinstance(b, (int, float)) for b in betas)):
+        raise SettingError(f"adam betas must be a pair like (0.5, 0.999), got {_show(betas)}", arg="betas")
+    out["a_betas"] = (float(betas[0]), float(betas[1]))
+    with _at(arg="weight_decay"):
+        out["a_weight_decay"] = float(
+            _number(kw.get("weight_decay", c["a_weight_decay"]), "weight_decay", positive=False)
+        )
+    return out
+
+
+def _gate(v: Any, c: Mapping[str, Any]) -> dict[str, Any]:
+    gate = _name(v, "gate", GATES)
+    out: dict[str, Any] = {"gate": gate}
+    kw = _kwargs(v, gate, ("temperature", "hard"))
+    if "hard" in kw:
+        out["hard"] = bool(kw["hard"])
+    t = kw.get("temperature")
+    with _at(arg="temperature"):
+        if isinstance(t, (int, float)):
+            out["tau0"] = out["tau1"] = float(_number(t, "temperature"))
+            out["tau_schedule"] = "constant"
+        elif t is not None:
+            out["tau0"], out["tau1"], out["tau_schedule"] = _anneal(t)
+    return out
 
 
 def _anneal(t: Any) -> tuple[float, float, str]:
     if not (isinstance(t, Setting) and t.func == "anneal" and t.args and isinstance(t.args[0], RangeValue)):
-        raise _fail(f"temperature must be a number or anneal(T0 -> T1, schedule), got {_show(t)}")
+        raise SettingError(f"temperature must be a number or anneal(T0 -> T1, schedule), got {_show(t)}")
     rng = t.args[0]
     schedule = _name(t.args[1], "annealing schedule", SCHEDULES) if len(t.args) > 1 else "exponential"
     return float(_number(rng.start, "start temperature")), float(_number(rng.end, "end temperature")), schedule
 
 
+def _discretize(v: Any, c: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"discretize": _name(v, "discretization rule", DISCRETIZE)}
+    if out["discretize"] == "threshold":
+        if not isinstance(v, Setting) or len(v.args) != 1:
+            raise SettingError("threshold takes one value: discretize threshold(0.5)")
+        with _at(arg=0):
+            out["threshold"] = float(_number(v.args[0], "threshold"))
+    return out
+
+
 def _penalty(p: Any) -> tuple[str, Any, float]:
-    kind = _name(p, "penalty", ("l1", "entropy", "zero_one", "cost"))
+    kind = _name(p, "penalty", PENALTIES)
     if kind == "cost":
-        if len(p.args) != 2:
-            raise _fail("cost takes a measure and a weight: cost(params, 1e-2)")
-        measure = _name(p.args[0], "cost measure", ("params", "flops", "latency"))
-        return ("cost", measure, float(_number(p.args[1], "cost weight", positive=False)))
+        if not isinstance(p, Setting) or len(p.args) != 2:
+            raise SettingError("cost takes a measure and a weight: cost(params, 1e-2)")
+        with _at(arg=0):
+            measure = _name(p.args[0], "cost measure", COST_MEASURES)
+        with _at(arg=1):
+            return ("cost", measure, float(_number(p.args[1], "cost weight", positive=False)))
     if not isinstance(p, Setting) or len(p.args) != 1:
-        raise _fail(f"{kind} takes one weight: {kind}(1e-3)")
-    return (kind, None, float(_number(p.args[0], f"{kind} weight", positive=False)))
+        raise SettingError(f"{kind} takes one weight: {kind}(1e-3)")
+    with _at(arg=0):
+        return (kind, None, float(_number(p.args[0], f"{kind} weight", positive=False)))
 
 
-def _constraint(p: Any) -> tuple[str, float]:
-    kind = _name(p, "constraint", ("min_nonskip_per_path", "max_skip", "max_params", "max_flops"))
+def _constraint(p: Any) -> tuple[str, int | float]:
+    kind = _name(p, "constraint", CONSTRAINTS)
     if not isinstance(p, Setting) or len(p.args) != 1:
-        raise _fail(f"{kind} takes one number: {kind}(1)")
-    value = _number(p.args[0], kind, positive=kind != "max_skip")
-    if kind in ("min_nonskip_per_path", "max_skip") and (not isinstance(value, int) or value < 0):
-        raise _fail(f"{kind} needs a non-negative integer, got {_show(value)}")
+        raise SettingError(f"{kind} takes one number: {kind}(1)")
+    with _at(arg=0):
+        value = _number(p.args[0], kind, positive=kind != "max_skip")
+        if kind in ("min_nonskip_per_path", "max_skip") and (not isinstance(value, int) or value < 0):
+            raise SettingError(f"{kind} needs a non-negative integer, got {_show(value)}")
     return (kind, value)
 
 
+def _precision(v: Any, c: Mapping[str, Any]) -> dict[str, Any]:
+    return {"precision": _name(v, "precision", PRECISIONS)}
+
+
+def _hypergradient(v: Any, c: Mapping[str, Any]) -> dict[str, Any]:
+    return {"hypergradient": _name(v, "hypergradient", HYPERGRADIENTS)}
+
+
+def _latency_table(v: Any, c: Mapping[str, Any]) -> dict[str, Any]:
+    if not isinstance(v, str) or not v:
+        raise SettingError(
+            f"latency_table takes a file name in double quotes, got {_show(v)}", 'latency_table "latency.json"'
+        )
+    return {"latency_table": str(Path(v).expanduser().resolve())}  # relative to the working directory
+
+
+# ---- the table -------------------------------------------------------------------------
+
+
+@attrs.frozen
+class Flag:
+    """A ``dasdsl run`` flag that sets a search setting of the same name."""
+
+    help: str
+    type: Callable[[str], Any] | None = None  # argparse type; None keeps the text
+    choices: tuple[str, ...] | None = None
+    metavar: str | None = None
+    das: Callable[[str], str] | None = None  # the flag's text to .das syntax, where it differs
+
+    def argparse_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"default": None, "help": self.help}
+        if self.type is not None:
+            kwargs["type"] = self.type
+        if self.choices is not None:
+            kwargs["choices"] = self.choices
+        if self.metavar is not None:
+            kwargs["metavar"] = self.metavar
+        return kwargs
+
+
+@attrs.frozen
+class SearchSetting:
+    """One search-block key: how it is read, its default, its flag and its doc."""
+
+    name: str
+    parse: Parse  # (evaluated values, the settings so far as SearchConfig fields) -> the fields it sets
+    fields: tuple[str, ...]  # the SearchConfig fields it may set
+    default: str | None  # in .das syntax, as shown to users; None: off unless given
+    doc: str  # one line of markdown
+    flag: Flag | None = None
+    many: bool = False  # takes a comma-separated list of values
+    default_note: str = ""  # markdown after the default, e.g. where it differs by space
+
+    @property
+    def option(self) -> str | None:
+        return f"--{self.name.replace('_', '-')}" if self.flag is not None else None
+
+
+def _data_flag(text: str) -> str:
+    """``--data npz:PATH`` means ``data npz("PATH")``."""
+    if ":" in text and "(" not in text:
+        name, path = text.split(":", 1)
+        return f'{name}("{path}")'
+    return text
+
+
+_W = "sgd(lr = 0.025, momentum = 0.9, weight_decay = 3e-4, schedule = cosine, lr_min = 0.001)"
+
+SETTINGS: tuple[SearchSetting, ...] = (
+    SearchSetting(
+        "data",
+        _one(_data),
+        ("data",),
+        "digits",
+        '`digits`, `mnist1d`, `synthetic`, `cifar10("PATH")` or `npz("PATH")`; `--data npz:PATH` on the command line',
+        Flag("digits, mnist1d, synthetic, cifar10:PATH, npz:PATH", das=_data_flag),
+        default_note="`mnist1d` for sequence spaces",
+    ),
+    SearchSetting("epochs", _integer("epochs"), ("epochs",), "50", "search epochs", Flag("search epochs", int)),
+    SearchSetting(
+        "batch",
+        _integer("batch"),
+        ("batch",),
+        "64",
+        "global batch size (several processes take equal parts)",
+        Flag("batch size", int),
+    ),
+    SearchSetting(
+        "split",
+        _one(_split),
+        ("split",),
+        "0.5",
+        "share of the training data that trains the weights; the rest drives the architecture",
+        Flag("share of the training data for the weights", float),
+    ),
+    SearchSetting("seed", _integer("seed", positive=False), ("seed",), "0", "random seed", Flag("random seed", int)),
+    SearchSetting(
+        "weights",
+        _one(_weights),
+        ("w_lr", "w_momentum", "w_weight_decay", "w_lr_min", "w_schedule"),
+        _W,
+        "weight optimizer: SGD, learning rate `cosine` from `lr` to `lr_min` over the run, or `constant`",
+    ),
+    SearchSetting(
+        "arch",
+        _one(_arch),
+        ("a_lr", "a_betas", "a_weight_decay"),
+        "adam(lr = 3e-4, betas = (0.5, 0.999), weight_decay = 1e-3)",
+        "architecture optimizer",
+    ),
+    SearchSetting(
+        "hypergradient",
+        _one(_hypergradient),
+        ("hypergradient",),
+        "first_order",
+        "`first_order`, `second_order` (DARTS) or `exact`: see Hypergradients below",
+        Flag("the architecture gradient", choices=HYPERGRADIENTS),
+    ),
+    SearchSetting(
+        "gate",
+        _one(_gate),
+        ("gate", "hard", "tau0", "tau1", "tau_schedule"),
+        "softmax",
+        "`softmax`, `sigmoid`, `gumbel`, each with `temperature = T` or"
+        " `temperature = anneal(T0 -> T1, constant|linear|exponential|cosine)`; `gumbel(hard = 1)` is straight-through",
+        Flag('e.g. softmax or "sigmoid(temperature = anneal(5.0 -> 0.05))"'),
+    ),
+    SearchSetting(
+        "discretize",
+        _one(_discretize),
+        ("discretize", "threshold"),
+        "argmax",
+        "`argmax`, `threshold(t)`, `perturbation`: see Discretization below",
+    ),
+    SearchSetting(
+        "penalty",
+        _each("penalties", _penalty),
+        ("penalties",),
+        None,
+        "`l1(w)`, `entropy(w)`, `zero_one(w)`, `cost(params|flops|latency, w)`; several separated by commas",
+        many=True,
+    ),
+    SearchSetting(
+        "constraint",
+        _each("constraints", _constraint),
+        ("constraints",),
+        None,
+        "`min_nonskip_per_path(k)`, `max_skip(n)`, `max_params(N)`, `max_flops(N)`; met exactly at discretization",
+        many=True,
+    ),
+    SearchSetting(
+        "partial_channels",
+        _integer("partial_channels"),
+        ("partial_channels",),
+        "1",
+        "PC-DARTS: 1/k of the channels go through each mixed op, with edge normalization",
+    ),
+    SearchSetting("grad_clip", _one(_grad_clip), ("grad_clip",), "5", "gradient-norm clipping of the weights"),
+    SearchSetting(
+        "precision",
+        _one(_precision),
+        ("precision",),
+        "fp32",
+        "`fp32`, or `bf16` / `fp16` autocast (fp16 with loss scaling, first order only)",
+        Flag("autocast precision", choices=PRECISIONS),
+    ),
+    SearchSetting(
+        "finetune",
+        _integer("finetune", positive=False),
+        ("finetune",),
+        "0",
+        "epochs of fine-tuning the discretized network after the search",
+        Flag("fine-tune the result N epochs", int, metavar="N"),
+    ),
+    SearchSetting(
+        "top",
+        _integer("top"),
+        ("top",),
+        "1",
+        "write the k best architectures (`result-1.das` ... `result-k.das`)",
+        Flag("write the K best architectures", int, metavar="K"),
+    ),
+    SearchSetting(
+        "latency_table",
+        _one(_latency_table),
+        ("latency_table",),
+        None,
+        'the JSON of `dasdsl profile SPACE -o FILE` that `cost(latency, w)` reads, e.g. `"latency.json"`;'
+        " relative to the working directory",
+    ),
+)
+
+BY_NAME: dict[str, SearchSetting] = {s.name: s for s in SETTINGS}
+SEARCH_KEYS: tuple[str, ...] = tuple(BY_NAME)
+FLAGGED: tuple[SearchSetting, ...] = tuple(s for s in SETTINGS if s.flag is not None)
+RUN_SETTING_FLAGS: tuple[str, ...] = tuple(s.name for s in FLAGGED)
+
+
+# ---- checking and resolving ------------------------------------------------------------
+
+
+def check_entry(key: str, values: tuple[Any, ...]) -> list[SettingError]:
+    """The problems of one search-block entry (evaluated values), each located by index and arg.
+
+    Values are checked against the defaults (``weights sgd(momentum = 0.5)`` keeps the default
+    ``lr``); every value of a list setting is checked, so one entry may have several problems.
+    """
+    setting = BY_NAME.get(key)
+    if setting is None:
+        hint = suggest(key, SEARCH_KEYS) or "see docs/language.md for the settings"
+        return [SettingError(f"unknown search setting '{key}'", hint)]
+    current = MappingProxyType(attrs.asdict(SearchConfig(), recurse=False))
+    parts = [((v,), i) for i, v in enumerate(values)] if setting.many else [(values, None)]
+    problems = []
+    for part, index in parts:
+        try:
+            _parse(setting, part, current)
+        except SettingError as exc:
+            if index is not None:
+                exc.index = index
+            problems.append(exc)
+    return problems
+
+
+def _parse(setting: SearchSetting, values: tuple[Any, ...], current: Mapping[str, Any]) -> dict[str, Any]:
+    if not setting.many and len(values) != 1:
+        raise SettingError(
+            f"search setting '{setting.name}' takes one value, got {len(values)}",
+            "only penalty and constraint take a list",
+            index=1 if values else None,
+        )
+    return setting.parse(values, current)
+
+
+def problem_span(entry: ast.SearchEntry, problem: SettingError) -> Span:
+    """Where in ``entry`` a problem of ``check_entry`` lies: the argument, the value or the entry."""
+    if problem.index is None or not 0 <= problem.index < len(entry.values):
+        return entry.span
+    value = entry.values[problem.index]
+    if problem.arg is not None and isinstance(value, ast.Call):
+        if isinstance(problem.arg, int):
+            positional = [a for a in value.args if a.name is None]
+            found = positional[problem.arg] if problem.arg < len(positional) else None
+        else:
+            found = next((a for a in value.args if a.name == problem.arg), None)
+        if found is not None and found.span.line > 0:
+            return found.span
+    return value.span
+
+
+def resolve(search: dict[str, tuple[Any, ...]], base: SearchConfig | None = None) -> SearchConfig:
+    """Apply evaluated search-block entries (see dasdsl.lang.check) on top of ``base``, in order."""
+    c: dict[str, Any] = attrs.asdict(base or SearchConfig(), recurse=False)
+    for key, values in search.items():
+        setting = BY_NAME.get(key)
+        if setting is None:
+            raise _fail(f"search setting '{key}' is not supported yet")
+        try:
+            c.update(_parse(setting, values, MappingProxyType(c)))
+        except SettingError as exc:
+            raise _fail(exc.message, exc.hint) from None
+    return SearchConfig(**c)
+
+
+# ---- the command line ------------------------------------------------------------------
+
+
+def add_run_flags(parser: argparse.ArgumentParser) -> None:
+    """``--data``, ``--epochs``, ...: one flag per flagged setting, ``dest`` the setting's name."""
+    for s in FLAGGED:
+        assert s.flag is not None and s.option is not None
+        parser.add_argument(s.option, dest=s.name, **s.flag.argparse_kwargs())
+
+
+def parse_flag(key: str, value: object) -> tuple[Any, ...]:
+    """The search-block values of a flag's value (``--data npz:PATH``, ``--epochs 5``)."""
+    flag = BY_NAME[key].flag
+    text = str(value)
+    if flag is not None and flag.das is not None:
+        text = flag.das(text)
+    return parse_override(key, text)
+
+
 def parse_override(key: str, text: str) -> tuple[Any, ...]:
-    """A command-line value in .das syntax (``--set weights="sgd(lr = 0.1)"``), evaluated like the search block."""
-    from dasdsl.lang.check import check
+    """A command-line value in .das syntax (``--set weights="sgd(lr = 0.1)"``), evaluated like the search block.
+
+    Raises DasError for an unknown key or a value that does not read; the value itself is
+    checked by ``resolve``.
+    """
     from dasdsl.lang.parse import parse
 
-    source = (
-        f"space cli\ninput image\ncell c {{\n    input x\n    output x\n}}\nnetwork {{\n    cells c\n}}\n"
-        f"search {{\n    {key} {text}\n}}\n"
-    )
+    what = f"cannot read the setting '{key} {text}'"
+    if key not in BY_NAME:
+        hint = suggest(key, SEARCH_KEYS) or "see docs/language.md for the settings"
+        raise _fail(f"{what}: unknown search setting '{key}'", hint)
+    source = f"space cli\nsearch {{\n    {key} {text}\n}}\n"
     try:
-        space = check(parse(source, "<command line>"), source)
+        module = parse(source, "<command line>")
     except DasError as exc:
         first = exc.errors[0]
-        raise _fail(f"cannot read the setting '{key} {text}': {first.message}", first.hint) from None
-    return space.search_block[key]
+        raise _fail(f"{what}: {first.message}", first.hint) from None
+    blocks = module.statements(ast.SearchDecl)
+    entries = [e for b in blocks for e in b.entries]
+    if len(module.body) != 1 or len(entries) != 1 or entries[0].key != key:
+        raise _fail(f"{what}: expected a value in .das syntax", "e.g. --set 'weights=sgd(lr = 0.05)'")
+    try:
+        return tuple(evaluate_value(v) for v in entries[0].values)
+    except SettingError as exc:
+        raise _fail(f"{what}: {exc.message}", exc.hint) from None
+
+
+def evaluate_value(e: ast.Expr) -> Any:
+    """A search-block value without constants, as the checker evaluates it (bare names are symbols).
+
+    Raises SettingError (no index) for a value that does not compute (``-softmax``, ``1 // 0``).
+    """
+    if isinstance(e, (ast.Number, ast.String)):
+        return e.value
+    if isinstance(e, ast.Name):
+        return Symbol(e.id)
+    if isinstance(e, ast.Neg):
+        v = evaluate_value(e.operand)
+        if not _is_number(v):
+            raise SettingError("'-' needs a number")
+        return -v
+    if isinstance(e, ast.BinOp):
+        left, right = evaluate_value(e.left), evaluate_value(e.right)
+        if not (_is_number(left) and _is_number(right)):
+            raise SettingError(f"'{e.op}' needs numbers")
+        if e.op == "+":
+            return left + right
+        if e.op == "-":
+            return left - right
+        if e.op == "*":
+            return left * right
+        if right == 0:
+            raise SettingError("division by zero")
+        return left // right
+    if isinstance(e, ast.Tuple):
+        return tuple(evaluate_value(i) for i in e.items)
+    if isinstance(e, ast.Range):
+        return RangeValue(evaluate_value(e.start), evaluate_value(e.end))
+    if isinstance(e, ast.Call):
+        args = tuple(evaluate_value(v) for v in e.positional)
+        kwargs = tuple((a.name, evaluate_value(a.value)) for a in e.args if a.name is not None)
+        return Setting(e.func, args, kwargs)
+    raise AssertionError(f"unknown expression {e!r}")
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def suggest(name: str, choices: tuple[str, ...]) -> str | None:
+    """``did you mean X?`` for a misspelled name; also catches short names one edit away."""
+    others = sorted(set(choices) - {name})
+    hint = did_you_mean(name, others)
+    if hint is not None or len(name) < 2:
+        return hint
+    close = [c for c in others if _edit_distance(name.lower(), c.lower()) <= 1]
+    return "did you mean " + " or ".join(close[:3]) + "?" if close else None
+
+
+def _edit_distance(a: str, b: str) -> int:
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
 
 
 def parse_spec(spec: Any) -> tuple[str, str | None]:
     """('digits', None) or ('npz', 'path') from a search-block value or a --data string."""
+    try:
+        return _spec(spec)
+    except SettingError as exc:
+        raise _fail(exc.message, exc.hint) from None
+
+
+def _spec(spec: Any) -> tuple[str, str | None]:
     if isinstance(spec, Symbol):
         return spec.name, None
     if isinstance(spec, Setting):
         if len(spec.args) != 1 or not isinstance(spec.args[0], str):
-            raise _fail(f"data source {spec.func}(...) takes one path in double quotes")
+            raise SettingError(f"data source {spec.func}(...) takes one path in double quotes")
         return spec.func, spec.args[0]
     text = str(spec).strip()
     if "(" in text and text.endswith(")"):
@@ -255,3 +730,22 @@ def parse_spec(spec: Any) -> tuple[str, str | None]:
         name, path = text.split(":", 1)
         return name.strip(), path
     return text, None
+
+
+# ---- documentation ---------------------------------------------------------------------
+
+
+def settings_table() -> str:
+    """The markdown table of every search setting (docs/search.md holds exactly this)."""
+    rows = ["| setting | default | flag | meaning |", "|---|---|---|---|"]
+    for s in SETTINGS:
+        default = f"`{s.default}`" if s.default is not None else "none"
+        if s.default_note:
+            default += f" ({s.default_note})"
+        flag = f"`{s.option}`" if s.option else ""
+        rows.append(f"| `{s.name}` | {_cell(default)} | {flag} | {_cell(s.doc)} |")
+    return "\n".join(rows) + "\n"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
