@@ -27,7 +27,7 @@ from dasdsl.errors import DasError, Span, error
 from dasdsl.lang.check import check
 from dasdsl.lang.checked import Candidate, CellInstance, CheckedSpace, OpRef, Unknown
 from dasdsl.ops import registry
-from dasdsl.ops.shapes import Shape, ShapeError, op_shape, reduce_shape
+from dasdsl.ops.shapes import Shape, ShapeError, reduce_shape
 
 OUTPUT = "<output>"
 CELL_NODE_KINDS = ("input", "node", "output")
@@ -164,10 +164,7 @@ class _Builder:
             key = self.cell(inst, [shape], ref.span)
             return self.cells[key].nodes[OUTPUT]["shape"], key
         try:
-            plugin = registry.get(ref.name)
-            if plugin is not None:
-                return tuple(plugin.output_shape(shape, stride, args)), None
-            return op_shape(ref.name, args, shape, stride), None
+            return tuple(registry.get(ref.name).output_shape(shape, stride, args)), None
         except ShapeError as exc:
             raise _fail(f"{exc} (input shape {_fmt(shape)})", ref.span) from None
 

@@ -20,7 +20,7 @@ from dasdsl.compiler.ir import OUTPUT, Adapter, CandidateIR, NetworkIR, Step, ed
 from dasdsl.errors import DasError, error
 from dasdsl.lang.settings import GATES
 from dasdsl.ops import registry
-from dasdsl.ops.modules import build_adapter, build_op
+from dasdsl.ops.modules import build_adapter
 
 
 class GateContext:
@@ -60,16 +60,16 @@ def build_candidate(cand: CandidateIR, ir: NetworkIR, ctx: GateContext, affine: 
 def build_step(step: Step, ir: NetworkIR, ctx: GateContext, affine: bool, mixed: bool) -> nn.Module:
     if step.cell_key is not None:
         return CellModule(ir, step.cell_key, ctx, affine, mixed, single_input=True)
-    plugin = registry.get(step.name)
-    if plugin is not None:
-        try:
-            module = plugin.build(step.shape_in, step.stride, step.kwargs, affine=affine)
-        except Exception as exc:
-            raise DasError(
-                [error(f"plugin op '{step.name}' failed to build: {type(exc).__name__}: {exc}", step.span)]
-            ) from None
-        return PluginGuard(module, step)
-    return build_op(step.name, step.kwargs, step.shape_in, step.stride, affine)
+    op = registry.get(step.name)
+    if not op.plugin:
+        return op.build(step.shape_in, step.stride, step.kwargs, affine=affine)
+    try:
+        module = op.build(step.shape_in, step.stride, step.kwargs, affine=affine)
+    except Exception as exc:
+        raise DasError(
+            [error(f"plugin op '{step.name}' failed to build: {type(exc).__name__}: {exc}", step.span)]
+        ) from None
+    return PluginGuard(module, step)
 
 
 class PluginGuard(nn.Module):

@@ -1,4 +1,5 @@
-"""Torch modules of the built-in ops, rank-polymorphic, defined as in the DARTS and NAS-Bench-201 code.
+"""Torch modules of the built-in ops and the compiler's adapters, rank-polymorphic, defined as in the DARTS
+and NAS-Bench-201 code. dasdsl.ops.builtin builds the ops from these; build_adapter the adapters.
 
 Convolutions have no bias and are followed by BatchNorm; ``affine`` is False inside
 the supernet and True in fixed networks. ``rank`` is the number of spatial
@@ -13,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from dasdsl.ops.shapes import Shape, conv_size
+from dasdsl.ops.shapes import conv_size
 
 
 def useful_taps(n: int, k: int, dilation: int, padding: int, stride: int) -> tuple[int, int]:
@@ -177,6 +178,12 @@ def relu_conv_bn(
     )
 
 
+def conv_bn(c_in: int, c_out: int, k: int, stride: int, rank: int, affine: bool) -> nn.Sequential:
+    return nn.Sequential(
+        conv_cls(rank)(c_in, c_out, k, stride=stride, padding=k // 2, bias=False), bn(c_out, rank, affine)
+    )
+
+
 def sep_conv(c_in: int, c_out: int, k: int, stride: int, rank: int, affine: bool) -> nn.Sequential:
     conv, pad = conv_cls(rank), k // 2
     return nn.Sequential(
@@ -225,56 +232,6 @@ class ResBlock(nn.Module):
 class GlobalAvgPool(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x.mean(dim=tuple(range(2, x.dim())))
-
-
-def build_op(name: str, args: dict[str, Any], shape_in: Shape, stride: int, affine: bool) -> nn.Module:
-    """A built-in op's module for an input of ``shape_in`` (C, *spatial) under ``stride``."""
-    rank = len(shape_in) - 1
-    c = shape_in[0]
-    out = args.get("out") or c
-    s = args.get("stride") if args.get("stride") is not None else stride
-    if name == "none":
-        return Zero(s, rank)
-    if name == "skip":
-        return nn.Identity() if s == 1 else FactorizedReduce(c, c, rank, affine)
-    if name == "max_pool":
-        k = args["k"]
-        return {1: nn.MaxPool1d, 2: nn.MaxPool2d}[rank](k, stride=s, padding=k // 2)
-    if name == "avg_pool":
-        k = args["k"]
-        pool = {1: nn.AvgPool1d, 2: nn.AvgPool2d}[rank]
-        return pool(k, stride=s, padding=k // 2, count_include_pad=False)
-    if name == "conv":
-        k, d = args["k"], args["dilation"]
-        return relu_conv_bn(c, out, k, s, d * (k - 1) // 2, d, rank, affine)
-    if name == "conv_bn":
-        k = args["k"]
-        return nn.Sequential(conv_cls(rank)(c, out, k, stride=s, padding=k // 2, bias=False), bn(out, rank, affine))
-    if name == "resblock":
-        return ResBlock(c, args["out"], s, rank, affine)
-    if name == "sep_conv":
-        return sep_conv(c, out, args["k"], s, rank, affine)
-    if name == "dil_conv":
-        return dil_conv(c, out, args["k"], s, args["dilation"], rank, affine)
-    if name == "linear":
-        return nn.Linear(c, args["out"])
-    if name == "widen":
-        return build_adapter("widen", c, args["out"], rank, affine)
-    if name == "relu":
-        return nn.ReLU(inplace=False)
-    if name == "gelu":
-        return nn.GELU()
-    if name == "tanh":
-        return nn.Tanh()
-    if name == "bn":
-        return bn(c, rank, affine)
-    if name == "dropout":
-        return nn.Dropout(args.get("p", 0.5))
-    if name == "global_avg_pool":
-        return GlobalAvgPool()
-    if name == "flatten":
-        return nn.Flatten()
-    raise AssertionError(f"no module for op {name!r}")
 
 
 def build_adapter(kind: str, c_in: int, c_out: int, rank: int, affine: bool) -> nn.Module:

@@ -1,131 +1,162 @@
-"""The op registry: every op's signature (for the checker), and plugin ops' builders and shape rules.
+"""The op registry: one record (:class:`OpDef`) per op, built-in or plugin, in one dict.
 
-No torch here: ``dasdsl check`` imports this module, and must stay light.
+An op's record is everything the pipeline knows of it: its signature and the input kinds it
+accepts (for the checker), its shape rule (for the IR), its torch builder (for the lowering),
+an optional cost hook, and flags for the few roles other code reads (``zero``: the op that
+contributes nothing, ``identity``: the op that passes its input on).
+
+Built-in ops (:mod:`dasdsl.ops.builtin`) and plugin ops (``@dasdsl.op`` in a user module) are
+registered the same way: a module that calls :func:`register` (through :func:`define` or
+:func:`op`) when it is imported. The registry loads the built-in module the way it loads plugin
+modules, by name, on first use (:func:`_ensure_builtins`): ``builtin`` imports ``registry``,
+and ``registry`` never imports ``builtin`` statically, so the import graph has no cycle and
+every lookup still sees the built-ins.
+
+No torch here: ``dasdsl check`` imports this module, and must stay light (the built-in
+module imports torch only inside its builders).
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import attrs
 
-from dasdsl.errors import DasError, Span, error
+from dasdsl.errors import DasError, Span, did_you_mean, error
+from dasdsl.ops.shapes import Shape
 
 REQUIRED = object()
 
 SPATIAL = frozenset({"image", "sequence"})
 ALL_KINDS = frozenset({"image", "sequence", "vector"})
 
+ShapeRule = Callable[[Shape, int, dict[str, Any]], Shape]
+
+BUILTIN_MODULE = "dasdsl.ops.builtin"
+
 
 @attrs.frozen
 class Param:
+    """An op parameter: ``type`` is "int", "float" or "any"; an "int" must be positive (or, with
+    ``positive=False``, non-negative); a number with ``bounds=(lo, hi)`` must lie in [lo, hi)."""
+
     name: str
     type: str  # "int" | "float" | "any"
     default: object = REQUIRED
     positive: bool = True
+    bounds: tuple[float, float] | None = None
 
     @property
     def required(self) -> bool:
         return self.default is REQUIRED
 
 
+def same_shape(shape: Shape, stride: int, args: dict[str, Any]) -> Shape:
+    """The default shape rule: the output has the input's shape."""
+    return shape
+
+
 @attrs.frozen
-class OpSpec:
-    """What the checker knows of an op: its parameters and the input kinds it accepts."""
+class OpDef:
+    """One op, built in or plugin.
+
+    ``output_shape(shape_in, stride, args) -> shape`` and
+    ``build(shape_in, stride, args, affine=...) -> nn.Module`` take shapes as (C, *spatial);
+    ``stride`` comes from the context (a cell's input stride), ``args`` are the checked arguments.
+    ``cost(shape_in, stride, args) -> {measure: value}`` is an optional hook (built-ins have none:
+    their costs are measured on the built module).
+    ``plugin``: the lowering wraps the module in a shape guard and reports a failed build as a
+    user error. ``zero``/``identity``: the op is ``none``/``skip``. ``what``: what the checker
+    calls a spatial-only op given the wrong input kind ("pooling" or "a spatial op").
+    """
 
     name: str
+    output_shape: ShapeRule = attrs.field(repr=False)
+    build: Callable[..., Any] = attrs.field(repr=False)
     params: tuple[Param, ...] = ()
     kinds: frozenset[str] = ALL_KINDS
     doc: str = ""
+    cost: Callable[..., dict[str, float]] | None = attrs.field(default=None, repr=False)
+    plugin: bool = True
+    zero: bool = False
+    identity: bool = False
+    what: str = "a spatial op"
 
     @property
     def spatial_only(self) -> bool:
         return "vector" not in self.kinds
 
 
-def _p(name: str, type_: str = "int", default: object = REQUIRED, positive: bool = True) -> Param:
-    return Param(name, type_, default, positive)
+OpSpec = OpDef  # the checker's older name for what it reads of an op (params, kinds, doc, spatial_only)
+
+_REGISTRY: dict[str, OpDef] = {}
+_builtins_loaded = False
 
 
-_OUT = _p("out", "int", None)
-
-BUILTIN_SPECS: dict[str, OpSpec] = {
-    s.name: s
-    for s in [
-        OpSpec("none", (), ALL_KINDS, "zeros of the output shape (stride-aware)"),
-        OpSpec("skip", (), ALL_KINDS, "identity; under stride 2 a factorized reduce"),
-        OpSpec("max_pool", (_p("k"),), SPATIAL, "max pooling, padding k//2, stride from context"),
-        OpSpec("avg_pool", (_p("k"),), SPATIAL, "average pooling excluding padding, stride from context"),
-        OpSpec(
-            "conv",
-            (_p("k"), _OUT, _p("dilation", "int", 1), _p("stride", "int", None)),
-            SPATIAL,
-            "ReLU -> Conv -> BN",
-        ),
-        OpSpec("conv_bn", (_p("k"), _OUT, _p("stride", "int", None)), SPATIAL, "Conv -> BN (stems)"),
-        OpSpec(
-            "resblock",
-            (_p("out"), _p("stride", "int", 2)),
-            SPATIAL,
-            "NAS-Bench-201 residual reduction block",
-        ),
-        OpSpec("sep_conv", (_p("k"), _OUT), SPATIAL, "(ReLU -> depthwise k -> pointwise -> BN) twice"),
-        OpSpec(
-            "dil_conv",
-            (_p("k"), _p("dilation", "int", 2), _OUT),
-            SPATIAL,
-            "ReLU -> dilated depthwise -> pointwise -> BN",
-        ),
-        OpSpec("linear", (_p("out"),), ALL_KINDS, "fully connected layer"),
-        OpSpec("relu", (), ALL_KINDS, "ReLU"),
-        OpSpec("gelu", (), ALL_KINDS, "GELU"),
-        OpSpec("tanh", (), ALL_KINDS, "tanh"),
-        OpSpec("bn", (), ALL_KINDS, "batch normalisation"),
-        OpSpec("dropout", (_p("p", "float", 0.5, positive=False),), ALL_KINDS, "dropout with probability p"),
-        OpSpec("global_avg_pool", (), SPATIAL, "mean over all positions: (C, ...) -> (C)"),
-        OpSpec("widen", (_p("out"),), ALL_KINDS, "a learnable 1x1 conv (no BN) to out channels: the width adapter"),
-        OpSpec("flatten", (), ALL_KINDS, "(C, ...) -> (C * ...)"),
-    ]
-}
-
-ZERO_OPS = frozenset({"none"})
-IDENTITY_OPS = frozenset({"skip"})
+def _ensure_builtins() -> None:
+    """Import the built-in ops' module once, by name like a plugin module (see the module docstring)."""
+    global _builtins_loaded
+    if _builtins_loaded:
+        return
+    _builtins_loaded = True  # before the import: its own register() calls come back here
+    try:
+        importlib.import_module(BUILTIN_MODULE)
+    except BaseException:
+        _builtins_loaded = False
+        raise
 
 
-@attrs.frozen
-class PluginOp:
-    """A user op: its spec, a builder of its torch module, its shape rule and optional costs.
-
-    ``build(shape_in, stride, args, affine=...) -> nn.Module`` and
-    ``output_shape(shape_in, stride, args) -> shape`` take shapes as (C, *spatial).
-    """
-
-    spec: OpSpec
-    build: Callable[..., Any]
-    output_shape: Callable[..., tuple[int, ...]]
-    cost: Callable[..., dict[str, float]] | None = None
-
-
-_REGISTRY: dict[str, PluginOp] = {}
-
-
-def register(plugin: PluginOp) -> None:
-    name = plugin.spec.name
-    if name in BUILTIN_SPECS:
-        raise ValueError(f"op {name!r} is built in and cannot be registered again")
-    if name in _REGISTRY and _REGISTRY[name] is not plugin:
+def register(opdef: OpDef) -> OpDef:
+    """Add an op to the registry; a name already taken raises ValueError."""
+    _ensure_builtins()
+    name = opdef.name
+    existing = _REGISTRY.get(name)
+    if existing is not None and existing is not opdef:
+        if not existing.plugin:
+            raise ValueError(f"op {name!r} is built in and cannot be registered again")
         raise ValueError(f"op {name!r} is already registered")
-    _REGISTRY[name] = plugin
+    _REGISTRY[name] = opdef
+    return opdef
 
 
-def get(name: str) -> PluginOp | None:
-    return _REGISTRY.get(name)
+def define(
+    name: str,
+    *,
+    output_shape: ShapeRule = same_shape,
+    params: Iterable[Param] = (),
+    kinds: Iterable[str] = ALL_KINDS,
+    doc: str = "",
+    cost: Callable[..., dict[str, float]] | None = None,
+    plugin: bool = True,
+    zero: bool = False,
+    identity: bool = False,
+    what: str | None = None,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator: register the decorated builder as op ``name`` (its docstring is the doc if ``doc`` is empty).
 
+    The one way ops get defined: :func:`op` (plugins) and :mod:`dasdsl.ops.builtin` both use it.
+    ``what`` defaults by name, as the checker always has: "pooling" if the name has "pool" in it."""
 
-def names() -> list[str]:
-    return sorted(_REGISTRY)
+    def decorate(build: Callable[..., Any]) -> Callable[..., Any]:
+        opdef = OpDef(
+            name,
+            output_shape,
+            build,
+            tuple(params),
+            frozenset(kinds),
+            doc or (build.__doc__ or "").strip(),
+            cost,
+            plugin,
+            zero,
+            identity,
+            what if what is not None else ("pooling" if "pool" in name else "a spatial op"),
+        )
+        register(opdef)
+        return build
+
+    return decorate
 
 
 def op(
@@ -133,23 +164,17 @@ def op(
     *,
     params: tuple[Param, ...] | list[Param] = (),
     kinds: tuple[str, ...] = ("image", "sequence", "vector"),
-    output_shape: Callable[..., tuple[int, ...]] | None = None,
+    output_shape: ShapeRule | None = None,
     cost: Callable[..., dict[str, float]] | None = None,
     doc: str = "",
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorator: ``@dasdsl.op("mbconv", params=[Param("k", "int")], output_shape=...)`` on a builder."""
-
-    def decorate(build: Callable[..., Any]) -> Callable[..., Any]:
-        shape_rule = output_shape or (lambda shape, stride, args: shape)
-        spec = OpSpec(name, tuple(params), frozenset(kinds), doc or (build.__doc__ or "").strip())
-        register(PluginOp(spec, build, shape_rule, cost))
-        return build
-
-    return decorate
+    return define(name, output_shape=output_shape or same_shape, params=params, kinds=kinds, doc=doc, cost=cost)
 
 
 def load_plugins(modules: list[str] | tuple[str, ...], span: Span | None = None) -> None:
     """Import plugin modules; a module that fails to import is a user error, not a traceback."""
+    _ensure_builtins()  # first, so that a plugin reusing a built-in name is told so
     for module in modules:
         try:
             importlib.import_module(module)
@@ -166,13 +191,42 @@ def load_plugins(modules: list[str] | tuple[str, ...], span: Span | None = None)
             ) from None
 
 
-def lookup(name: str) -> OpSpec | None:
-    """A built-in or plugin op's spec, or None."""
-    if name in BUILTIN_SPECS:
-        return BUILTIN_SPECS[name]
-    plugin = _REGISTRY.get(name)
-    return plugin.spec if plugin is not None else None
+def lookup(name: str) -> OpDef | None:
+    """A built-in or plugin op's record, or None."""
+    _ensure_builtins()
+    return _REGISTRY.get(name)
+
+
+def get(name: str) -> OpDef:
+    """A built-in or plugin op's record; an unknown name raises KeyError (with "did you mean")."""
+    opdef = lookup(name)
+    if opdef is None:
+        hint = did_you_mean(name, _REGISTRY)
+        raise KeyError(f"unknown op {name!r}" + (f"; {hint}" if hint else ""))
+    return opdef
 
 
 def known_names() -> list[str]:
-    return sorted(set(BUILTIN_SPECS) | set(_REGISTRY))
+    _ensure_builtins()
+    return sorted(_REGISTRY)
+
+
+def is_zero(name: str) -> bool:
+    """Whether ``name`` is the zero op (``none``)."""
+    opdef = lookup(name)
+    return opdef is not None and opdef.zero
+
+
+def is_identity(name: str) -> bool:
+    """Whether ``name`` is the identity op (``skip``)."""
+    opdef = lookup(name)
+    return opdef is not None and opdef.identity
+
+
+def __getattr__(name: str) -> frozenset[str]:
+    """``ZERO_OPS`` and ``IDENTITY_OPS``, read off the records' flags (kept for dasdsl.lang.checked)."""
+    if name == "ZERO_OPS":
+        return frozenset(n for n in known_names() if _REGISTRY[n].zero)
+    if name == "IDENTITY_OPS":
+        return frozenset(n for n in known_names() if _REGISTRY[n].identity)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
