@@ -1,0 +1,174 @@
+"""The state every pass reads and writes: the module, diagnostics, symbol tables, expression folding."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from dasdsl.errors import Diagnostic, Span, error, warning
+from dasdsl.lang import ast
+from dasdsl.lang.checked import CellInstance, Network, RangeValue, Setting, Symbol, Unknown
+from dasdsl.lang.passes.text import is_number, show, suggest
+
+Env = dict[str, Any]  # names in scope: constants, then parameters
+
+
+class Context:
+    """One check of one module: what the passes have found so far, and the helpers they share."""
+
+    def __init__(self, module: ast.Module, source: str | None, classes: int | None) -> None:
+        self.module = module
+        self.source = source
+        # lines as the parser counts them (at line feeds only)
+        self.lines = [line.rstrip("\r") for line in source.split("\n")] if source is not None else None
+        self.diags: list[Diagnostic] = []
+        self.classes = classes
+        # symbol tables, filled by the names pass
+        self.constants: Env = {}
+        self.opsets: dict[str, ast.OpSetDecl] = {}
+        self.opdefs: dict[str, ast.OpDefDecl] = {}
+        self.cells: dict[str, ast.CellDecl | ast.CellDerive] = {}
+        self.used: set[str] = set()  # op sets, ops and cells referred to; the rest are warned about
+        self.input_kind = "image"
+        # bookkeeping shared by expansion and instantiation
+        self.instances: dict[tuple, CellInstance | None] = {}  # by (name, args, type name); None while building
+        self.expanding: list[tuple[str, Span]] = []  # op defs being expanded, with the call into each
+        self.contains_itself: set[str] = set()  # cells on a nesting cycle
+        # the results the final assembly reads
+        self.input_shape: tuple[int, ...] | None = None
+        self.network: Network | None = None
+        self.search: dict[str, tuple[Any, ...]] = {}
+        self.cell_types: dict[str, CellInstance] = {}
+
+    # -- diagnostics
+    def err(self, message: str, span: Span, hint: str | None = None) -> None:
+        self.diags.append(error(message, span, hint))
+
+    def warn(self, message: str, span: Span, hint: str | None = None) -> None:
+        self.diags.append(warning(message, span, hint))
+
+    def name_span(self, span: Span, name: str, after: int = 0, *, occurrence: int = 0) -> Span:
+        """The span of ``name`` as a whole word on the statement's first line, skipping ``after`` words.
+
+        ``occurrence`` picks a later appearance of the name (``(x, x)``: 1 for the second ``x``).
+        """
+        if self.lines is None or span.line <= 0 or span.line > len(self.lines):
+            return span
+        text = self.lines[span.line - 1]
+        start = span.column - 1
+        end = span.end_column - 1 if span.end_line == span.line else len(text)
+        pos = start
+        for _ in range(after):
+            m = re.compile(r"\S+").search(text, pos, end)
+            if not m:
+                break
+            pos = m.end()
+        pattern = re.compile(r"(?<![A-Za-z0-9_])" + re.escape(name) + r"(?![A-Za-z0-9_])")
+        m = pattern.search(text, pos, end)
+        for _ in range(occurrence):
+            if not m:
+                break
+            m = pattern.search(text, m.end(), end)
+        if not m:
+            return span
+        return Span(span.file, span.line, m.start() + 1, span.line, m.end() + 1)
+
+    def words_before_name(self, span: Span) -> int:
+        """Words before a cell's name in its declaration: ``cell`` or ``unshared cell``."""
+        if self.lines is None or span.line <= 0:
+            return 1
+        text = self.lines[span.line - 1][span.column - 1 :]
+        return 2 if text.startswith("unshared") else 1
+
+    # -- expressions
+    def eval(self, e: ast.Expr, env: Env, *, symbols: bool = False) -> Any:
+        """Fold an expression; None after reporting an error. ``symbols`` allows bare names."""
+        if isinstance(e, ast.Number):
+            return e.value
+        if isinstance(e, ast.String):
+            return e.value
+        if isinstance(e, ast.Name):
+            if e.id in env:
+                return env[e.id]
+            if e.id == "classes":
+                return self.classes if self.classes is not None else Unknown("classes")
+            if symbols:
+                return Symbol(e.id)
+            self.err(f"unknown name '{e.id}'", e.span, self._name_hint(e.id, env))
+            return None
+        if isinstance(e, ast.Neg):
+            v = self.eval(e.operand, env, symbols=symbols)
+            if v is None or isinstance(v, Unknown):
+                return v
+            if not is_number(v):
+                self.err("'-' needs a number", e.span)
+                return None
+            return -v
+        if isinstance(e, ast.BinOp):
+            return self._binop(e, env, symbols)
+        if isinstance(e, ast.Tuple):
+            items = [self.eval(i, env, symbols=symbols) for i in e.items]
+            return None if any(i is None for i in items) else tuple(items)
+        if isinstance(e, ast.Range):
+            start, end = self.eval(e.start, env, symbols=symbols), self.eval(e.end, env, symbols=symbols)
+            return None if start is None or end is None else RangeValue(start, end)
+        if isinstance(e, ast.Call):
+            if not symbols:
+                self.err(f"'{e.func}(...)' is not a value here", e.span, "op calls go after '~' or in the network")
+                return None
+            args = [self.eval(v, env, symbols=True) for v in e.positional]
+            kwargs = [(a.name, self.eval(a.value, env, symbols=True)) for a in e.args if a.name is not None]
+            if any(v is None for v in args) or any(v is None for _, v in kwargs):
+                return None
+            return Setting(e.func, tuple(args), tuple(kwargs))  # type: ignore[arg-type]
+        raise AssertionError(f"unknown expression {e!r}")
+
+    def _binop(self, e: ast.BinOp, env: Env, symbols: bool) -> Any:
+        left = self.eval(e.left, env, symbols=symbols)
+        right = self.eval(e.right, env, symbols=symbols)
+        if left is None or right is None:
+            return None
+        if isinstance(left, Unknown) or isinstance(right, Unknown):
+            return left if isinstance(left, Unknown) else right
+        if not (is_number(left) and is_number(right)):
+            self.err(f"'{e.op}' needs numbers", e.span)
+            return None
+        if e.op == "+":
+            return left + right
+        if e.op == "-":
+            return left - right
+        if e.op == "*":
+            return left * right
+        if right == 0:
+            self.err("division by zero", e.span)
+            return None
+        return left // right
+
+    def _name_hint(self, name: str, env: Env) -> str:
+        later = next((s for s in self.module.statements(ast.LetDecl) if s.name == name), None)
+        if later is not None:
+            return f"'{name}' is defined at line {later.span.line}; a constant must be defined before it is used"
+        hint = suggest(name, [*env, "classes"])
+        if hint is not None:
+            return hint
+        if env:
+            return "names in scope here: " + ", ".join(sorted(env, key=str.lower)) + ", classes"
+        return f"define it first: let {name} = ..."
+
+    def positive_int(self, e: ast.Expr, env: Env, what: str, allow_zero: bool = False) -> Any:
+        v = self.eval(e, env)
+        if v is None or isinstance(v, Unknown):
+            return v
+        if not isinstance(v, int):
+            self.err(f"{what} must be an integer, got {show(v)}", e.span)
+            return None
+        if v < 0 or (v == 0 and not allow_zero):
+            self.err(f"{what} must be {'non-negative' if allow_zero else 'positive'}, got {v}", e.span)
+            return None
+        return v
+
+    def scope(self, args: Env) -> Env:
+        """The constants, then ``args`` over them: the names in scope inside a cell or op body."""
+        env = dict(self.constants)
+        env.update(args)
+        return env

@@ -1,0 +1,76 @@
+"""Wording shared by the passes' diagnostics: suggestions, plurals, shown values, cycle paths, signatures."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from dasdsl.errors import did_you_mean
+from dasdsl.lang.checked import Symbol
+from dasdsl.ops import registry
+
+
+def suggest(name: str, choices: Iterable[str]) -> str | None:
+    """``did you mean X?`` for a misspelled name; also catches short names one edit away (c2 for c1)."""
+    choices = sorted(set(choices) - {name})
+    hint = did_you_mean(name, choices)
+    if hint is not None or len(name) < 2:
+        return hint
+    close = [c for c in choices if _edit_distance(name.lower(), c.lower()) <= 1]
+    return "did you mean " + " or ".join(close[:3]) + "?" if close else None
+
+
+def _edit_distance(a: str, b: str) -> int:
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+def rotate_cycle(members: list[str], lines: list[int]) -> tuple[int, list[str], str]:
+    """A cycle rotated to start at the member with the earliest line (``lines[i]`` is ``members[i]``'s).
+
+    Returns that member's index in ``members``, the rotated members, and the path text for a message:
+    ``": a -> b -> a"``, or ``""`` for a single member.
+    """
+    first = lines.index(min(lines))
+    order = members[first:] + members[:first]
+    path = ": " + " -> ".join([*order, order[0]]) if len(order) > 1 else ""
+    return first, order, path
+
+
+def plural(n: int | None, word: str) -> str:
+    if n is None:
+        return f"every {word}"
+    return f"{n} {word}{'s' if n != 1 else ''}"
+
+
+def is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def show(v: Any) -> str:
+    if isinstance(v, Symbol):
+        return v.name
+    if isinstance(v, str):
+        return f'"{v}"'
+    return repr(v)
+
+
+def builtin_hint(name: str) -> str | None:
+    if registry.lookup(name) is not None:
+        return f"'{name}' is an op; a cell is derived from another cell"
+    return None
+
+
+def signature_hint(name: str, params: tuple[str, ...], spec: registry.OpSpec | None) -> str:
+    if spec is None:
+        return f"signature: {name}({', '.join(params)})"
+    parts = [
+        p.name if p.required else f"{p.name} = {show(p.default) if p.default is not None else '...'}"
+        for p in spec.params
+    ]
+    return f"signature: {name}({', '.join(parts)})"
