@@ -1,50 +1,68 @@
 """The public Python API: load a space, inspect it, compile it, search it, train its result.
 
 This module sits on top of every stage and no stage imports it; the CLI is a thin layer over it.
+Every search setting of a space's ``search { ... }`` block can be given by name (``epochs=5``,
+``gate="sigmoid(temperature = anneal(5.0 -> 0.05))"``): the same table the checker and the CLI use.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import os
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import attrs
 
-from dasdsl.errors import DasError, error
-from dasdsl.lang import checked as _check
+from dasdsl.errors import DasError, Span, did_you_mean, error
+from dasdsl.lang import checked as _checked
+from dasdsl.lang import settings as _settings
 from dasdsl.lang.count import count_architectures
 from dasdsl.lang.load import check_file, check_text
+from dasdsl.lang.printer import format_das
+
+Callback = Callable[[dict[str, Any]], Any]  # gets each epoch's record (a line of log.jsonl); False stops the run
+
+
+def _fail(message: str, hint: str | None = None) -> DasError:
+    return DasError([error(message, Span.unknown("<arguments>"), hint)])
 
 
 @attrs.frozen
-class Space(_check.CheckedSpace):
+class Space(_checked.CheckedSpace):
     """A checked space with the pipeline's verbs: ``count``, ``graph``, ``supernet``, ``network``, ``render``,
-    ``search``. Shapes and classes come from the arguments, else the space's ``input`` line and its data."""
+    ``search``, ``train``, ``to_das``. Shapes and classes come from the arguments, else the space's ``input``
+    line and its data."""
 
     @classmethod
-    def of(cls, checked: _check.CheckedSpace) -> Space:
+    def of(cls, checked: _checked.CheckedSpace) -> Space:
         return checked if isinstance(checked, Space) else cls(**attrs.asdict(checked, recurse=False))
 
     def count(self) -> int:
         """The exact number of distinct discrete architectures."""
         return count_architectures(self)
 
+    def to_das(self) -> str:
+        """The space as .das text: its source where it has one, else the canonical printing of its AST."""
+        return self.source if self.source is not None else format_das(self.module)
+
     def graph(self, input_shape: tuple[int, ...] | None = None, classes: int | None = None, data: Any = None) -> Any:
-        """The IR (``dasdsl.compiler.ir.NetworkIR``) for data of ``input_shape`` and ``classes``."""
-        from dasdsl.search.data import ir_for  # data sources pull numpy and scikit-learn: not on `dasdsl check`
+        """The IR (``dasdsl.compiler.ir.NetworkIR``) for data of ``input_shape`` and ``classes`` (else ``data``'s,
+        else the space's own data)."""
+        from dasdsl.search.data import ir_for  # numpy, scikit-learn and torch: not on `dasdsl check`'s path
 
         return ir_for(self, input_shape, classes, data)
 
     def supernet(self, input_shape: tuple[int, ...] | None = None, classes: int | None = None, **gate: Any) -> Any:
         """A torch supernet: every choice mixed under a gate (``gate=``, ``temperature=``, ``hard=``)."""
-        from dasdsl.compiler.lower import Supernet  # torch: not imported by `dasdsl check`
+        from dasdsl.compiler.lower import Supernet  # torch: not on `dasdsl check`'s path
 
         return Supernet(self.graph(input_shape, classes), **gate)
 
     def network(self, input_shape: tuple[int, ...] | None = None, classes: int | None = None) -> Any:
         """A plain torch network; only for a space with no choices left."""
-        from dasdsl.compiler.lower import FixedNetwork  # torch: not imported by `dasdsl check`
+        from dasdsl.compiler.lower import FixedNetwork  # torch: not on `dasdsl check`'s path
 
         ir = self.graph(input_shape, classes)
         if ir.has_choices:
@@ -63,11 +81,84 @@ class Space(_check.CheckedSpace):
             )
         return FixedNetwork(ir)
 
+    def render(
+        self,
+        out: str | Path | None = None,
+        *,
+        cell: str | None = None,
+        macro: bool = False,
+        input_shape: tuple[int, ...] | None = None,
+        classes: int | None = None,
+        data: Any = None,
+    ) -> Any:
+        """Graphviz pictures of the cells (or of the macro network). Without ``out``: one graphviz ``Digraph``
+        of every cell (or the network); with ``out`` (.svg, .png, .pdf, .dot): the files written, one per cell."""
+        from dasdsl.view import render  # graphviz: only when a picture is asked for
+
+        ir = self.graph(input_shape, classes, data)
+        if out is None:
+            return render.network_graph(ir) if macro else render.space_graph(ir, None, render.select_types(ir, cell))
+        return render.write_ir(ir, Path(out), cell=cell, macro=macro)
+
     def _repr_svg_(self) -> str | None:
         """The cells as one SVG (Jupyter shows a space as its picture); None without graphviz's dot."""
         from dasdsl.view.render import space_svg  # graphviz: only when a picture is asked for
 
         return space_svg(self)
+
+    def search(
+        self,
+        data: Any = None,
+        *,
+        epochs: int | None = None,
+        seed: int | None = None,
+        out: str | Path | None = None,
+        progress: bool = True,
+        device: str = "auto",
+        callbacks: Sequence[Callback] = (),
+        classes: int | None = None,
+        **settings: Any,
+    ) -> SearchResult | None:
+        """Search the space (bilevel optimisation) and discretize it; see ``dasdsl.search``."""
+        return search(
+            self,
+            data,
+            epochs=epochs,
+            seed=seed,
+            out=out,
+            progress=progress,
+            device=device,
+            callbacks=callbacks,
+            classes=classes,
+            **settings,
+        )
+
+    def train(
+        self,
+        data: Any = None,
+        *,
+        epochs: int = 20,
+        batch: int = 64,
+        lr: float = 0.05,
+        seed: int = 0,
+        out: str | Path | None = None,
+        progress: bool = True,
+        device: str = "auto",
+        callbacks: Sequence[Callback] = (),
+    ) -> TrainResult:
+        """Train this space (no choices left) from scratch; see ``dasdsl.train``."""
+        return train(
+            self,
+            data,
+            epochs=epochs,
+            batch=batch,
+            lr=lr,
+            seed=seed,
+            out=out,
+            progress=progress,
+            device=device,
+            callbacks=callbacks,
+        )
 
 
 def loads(text: str, file: str = "<string>", plugins: Sequence[str] = ()) -> Space:
@@ -78,3 +169,371 @@ def loads(text: str, file: str = "<string>", plugins: Sequence[str] = ()) -> Spa
 def load(path: str | Path, plugins: Sequence[str] = ()) -> Space:
     """Parse and check a .das file: the entry point of the Python API."""
     return Space.of(check_file(path, plugins))
+
+
+# ---- results -----------------------------------------------------------------------------------
+
+
+@attrs.frozen(eq=False)
+class TrainResult:
+    """A trained fixed network: the module, per-epoch records, held-out test accuracy, the run directory."""
+
+    network: Any
+    history: tuple[dict[str, Any], ...]
+    test_acc: float
+    test_samples: int
+    run_dir: Path | None
+
+
+@attrs.frozen(eq=False)
+class SearchResult:
+    """The end of a search.
+
+    ``space`` is the derived architecture (a fixed ``Space``: ``.network()``, ``.to_das()``), ``top`` the k
+    best (``top`` setting; ``top[0]`` is ``space``), ``history`` the per-epoch records (log.jsonl),
+    ``summary`` the accuracies (supernet / discretized / fine-tuned / test, as summary.json), ``gates``
+    the final gate weights per choice point, ``network`` the derived network with the supernet's weights
+    (fine-tuned where the ``finetune`` setting asks), ``run_dir`` the run directory (None for ``out=None``).
+    """
+
+    space: Space
+    top: tuple[Space, ...]
+    history: tuple[dict[str, Any], ...]
+    summary: dict[str, Any]
+    gates: dict[str, list[float]]
+    network: Any
+    run_dir: Path | None
+    report: Path | None
+    settings: dict[str, Any]  # every resolved setting (config.json's "search")
+    _data: Any = attrs.field(repr=False)  # the caller's own arrays or datasets the search ran on; None for a source
+
+    def train(
+        self,
+        data: Any = None,
+        *,
+        epochs: int = 20,
+        batch: int = 64,
+        lr: float = 0.05,
+        seed: int = 0,
+        out: str | Path | None = None,
+        progress: bool = True,
+        device: str = "auto",
+        callbacks: Sequence[Callback] = (),
+    ) -> TrainResult:
+        """Train the derived architecture from scratch, as ``dasdsl train RESULT.das`` does; by default on
+        the data the search used."""
+        return train(
+            self.space,
+            data if data is not None else self._data,
+            epochs=epochs,
+            batch=batch,
+            lr=lr,
+            seed=seed,
+            out=out,
+            progress=progress,
+            device=device,
+            callbacks=callbacks,
+        )
+
+
+# ---- search, resume, train -----------------------------------------------------------------------
+
+
+def _das_text(key: str, value: Any) -> str:
+    """A Python value as the .das text of a search setting: numbers as numbers, strings as .das syntax,
+    lists (penalties, constraints) joined with commas."""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_das_text(key, v) for v in value)
+    text = str(value)
+    if key == "data" and ":" in text and "(" not in text:  # the command line's npz:PATH
+        name, path = text.split(":", 1)
+        return f'{name}("{path}")'
+    return text
+
+
+def _overrides(settings: dict[str, Any]) -> dict[str, tuple[Any, ...]]:
+    """Search settings by name (Python values or .das text) as evaluated search-block entries."""
+    found: dict[str, tuple[Any, ...]] = {}
+    for key, value in settings.items():
+        if value is None:
+            continue
+        if key not in _settings.SEARCH_KEYS:
+            raise _fail(
+                f"unknown search setting '{key}'",
+                did_you_mean(key, _settings.SEARCH_KEYS) or f"the settings: {', '.join(_settings.SEARCH_KEYS)}",
+            )
+        found[key] = _settings.parse_override(key, _das_text(key, value))
+    return found
+
+
+@contextlib.contextmanager
+def _reporter(progress: Any) -> Iterator[Any]:
+    """``progress``: True (a progress display on stderr), False (silence) or a reporter object."""
+    from dasdsl.search.workflow import Silent
+    from dasdsl.view.console import ProgressDisplay
+
+    if progress is True or progress is False:
+        if not progress:
+            yield Silent()
+            return
+        with ProgressDisplay() as display:
+            yield display
+    else:
+        yield progress
+
+
+def _device(name: str) -> Any:
+    from dasdsl.search import distributed
+    from dasdsl.search.run import pick_device
+
+    device = pick_device(name)
+    world = distributed.from_environment(device)
+    if world.distributed and device.type == "cuda":
+        device = pick_device(f"cuda:{world.local_rank}")
+    return device, world
+
+
+def _is_source(data: Any) -> bool:
+    return data is None or isinstance(data, (str, os.PathLike))
+
+
+def search(
+    space: Space,
+    data: Any = None,
+    *,
+    epochs: int | None = None,
+    seed: int | None = None,
+    out: str | Path | None = None,
+    progress: Any = True,
+    device: str = "auto",
+    callbacks: Sequence[Callback] = (),
+    classes: int | None = None,
+    plugins: Sequence[str] = (),
+    source: str | None = None,
+    on_run_dir: Callable[[Path], None] | None = None,
+    **settings: Any,
+) -> SearchResult | None:
+    """Search ``space`` and discretize it.
+
+    ``data``: a built-in source (``"digits"``, ``"mnist1d"``, ``"npz:PATH"``, ...), arrays ``(x, y)`` or
+    ``(x, y, x_test, y_test)``, or torch datasets ``train`` / ``(train, test)`` (batches are read as they
+    are drawn, so data larger than memory streams); None: the space's own ``data`` setting.
+    ``out``: a folder for the run directory (as ``dasdsl run --out``); None writes nothing to disk.
+    ``callbacks``: called with each epoch's record; one returning False stops the search after that epoch
+    (with a checkpoint where there is a run directory; ``dasdsl.resume`` continues it) and returns None.
+    Every other keyword is a search setting by name. Under torchrun, processes other than rank 0 return None.
+    """
+    from dasdsl.search import data as data_mod
+    from dasdsl.search import workflow
+    from dasdsl.search.run import config_for
+
+    if epochs is not None:
+        settings["epochs"] = epochs
+    if seed is not None:
+        settings["seed"] = seed
+    own_data = not _is_source(data)
+    if not own_data and data is not None:
+        settings["data"] = data
+    cfg = config_for(space, _overrides(settings))
+    torch_device, world = _device(device)
+    split = None
+    if own_data:
+        split = data_mod.user_split(data, space.input_kind, cfg.split, cfg.seed, torch_device, classes)
+        cfg = attrs.evolve(cfg, data=split.name)
+    with _reporter(progress if world.main else False) as reporter:
+        run = workflow.start(
+            space,
+            cfg,
+            torch_device,
+            out_root=out,
+            source=source or (space.module.span.file if space.module.span.file else "<string>"),
+            source_text=space.to_das() if isinstance(space, Space) else (space.source or format_das(space.module)),
+            plugins=plugins,
+            data=split,
+            world=world,
+        )
+        if on_run_dir is not None and run.out is not None and world.main:
+            on_run_dir(run.out)
+        finished, _ = workflow.search(run, reporter, callbacks)
+    return _result(finished, world, data if own_data else None)
+
+
+def resume(
+    run_dir: str | Path,
+    *,
+    data: Any = None,
+    progress: Any = True,
+    device: str = "auto",
+    callbacks: Sequence[Callback] = (),
+    plugins: Sequence[str] = (),
+    classes: int | None = None,
+    on_run_dir: Callable[[Path], None] | None = None,
+) -> SearchResult | None:
+    """Continue a killed or stopped run from its last complete checkpoint, with the settings it started with;
+    the result is the one an uninterrupted run gives. ``data``: the arrays or datasets again, for a run that
+    searched the caller's own data (a built-in source is loaded again by itself)."""
+    from dasdsl.search import data as data_mod
+    from dasdsl.search import workflow
+
+    torch_device, world = _device(device)
+    split = None
+    if not _is_source(data):
+        config = workflow.rundir.read_config(run_dir)
+        search_cfg = (config or {}).get("search", {})
+        space = workflow.rundir.read_space(run_dir, plugins=list(plugins) or None)
+        split = data_mod.user_split(
+            data,
+            space.input_kind,
+            float(search_cfg.get("split", 0.5)),
+            int(search_cfg.get("seed", 0)),
+            torch_device,
+            classes,
+        )
+    with _reporter(progress if world.main else False) as reporter:
+        run = workflow.resume(run_dir, torch_device, plugins=plugins, data=split, world=world)
+        if on_run_dir is not None and world.main:
+            on_run_dir(Path(run_dir))
+        finished, _ = workflow.search(run, reporter, callbacks)
+    return _result(finished, world, None if _is_source(data) else data)
+
+
+def _result(finished: Any, world: Any, own_data: Any = None) -> SearchResult | None:
+    from dasdsl.search import distributed
+
+    distributed.finish(world)
+    if finished is None:
+        return None
+    report = None
+    if finished.run_dir is not None:
+        from dasdsl.view.report import write_report  # the report needs graphviz and matplotlib
+
+        try:
+            report = write_report(finished.run_dir)
+        except Exception:  # noqa: BLE001 - the search itself succeeded; the CLI says the report is missing
+            report = None
+    name = str(finished.run_dir / "result.das") if finished.run_dir is not None else "<result>"
+    spaces = tuple(loads(text, name) for _, text in finished.results)  # the text as written: header and data
+    return SearchResult(
+        spaces[0],
+        spaces,
+        finished.history,
+        finished.summary,
+        finished.gates,
+        finished.network,
+        finished.run_dir,
+        report,
+        finished.cfg.to_json(),
+        own_data,
+    )
+
+
+def train(
+    space: Space | str | Path,
+    data: Any = None,
+    *,
+    epochs: int = 20,
+    batch: int = 64,
+    lr: float = 0.05,
+    seed: int = 0,
+    out: str | Path | None = None,
+    progress: Any = True,
+    device: str = "auto",
+    callbacks: Sequence[Callback] = (),
+    plugins: Sequence[str] = (),
+    classes: int | None = None,
+) -> TrainResult:
+    """Train a space with no choices left (a search result) from scratch, as ``dasdsl train`` does.
+
+    ``space``: a ``Space`` or a .das file. ``data`` as for ``search`` (None: the space's ``data`` setting);
+    ``out``: a folder for the run directory (config.json, log.jsonl, model.pt, summary.json), None writes nothing.
+    """
+    from dasdsl.search import data as data_mod
+    from dasdsl.search import workflow
+    from dasdsl.search.run import pick_device
+
+    for name, value in (("epochs", epochs), ("batch", batch), ("lr", lr)):
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0:
+            raise _fail(f"{name} must be a positive number, got {value!r}")
+    source = str(space) if not isinstance(space, _checked.CheckedSpace) else None
+    if not isinstance(space, _checked.CheckedSpace):
+        space = load(space, plugins)
+    torch_device = pick_device(device)
+    split = None
+    if not _is_source(data):
+        split = data_mod.user_split(data, space.input_kind, 0.9, seed, torch_device, classes)
+    with _reporter(progress) as reporter:
+        trained = workflow.train(
+            space,
+            torch_device,
+            epochs=epochs,
+            batch=batch,
+            lr=lr,
+            seed=seed,
+            data=split,
+            data_spec=data if _is_source(data) else None,
+            out_root=out,
+            source=source or space.module.span.file or "<string>",
+            reporter=reporter,
+            callbacks=callbacks,
+        )
+    return TrainResult(trained.network, trained.history, trained.test_acc, trained.test_samples, trained.run_dir)
+
+
+# ---- pictures of files and runs ------------------------------------------------------------------
+
+
+@attrs.frozen
+class Rendered:
+    """What ``render`` wrote: the files, whether graphviz's dot was missing (then .dot sources were
+    written), the format asked for, and notes for the reader (warnings of the space, a run without weights)."""
+
+    paths: tuple[Path, ...]
+    dot_missing: bool
+    format: str
+    notes: tuple[str, ...]
+
+
+def render(
+    file: str | Path | None = None,
+    out: str | Path | None = None,
+    *,
+    cell: str | None = None,
+    run_dir: str | Path | None = None,
+    macro: bool = False,
+    data: Any = None,
+    input_shape: tuple[int, ...] | None = None,
+    classes: int | None = None,
+    plugins: Sequence[str] = (),
+) -> Rendered:
+    """``dasdsl render``: pictures of a .das file's cells (or its network), coloured by a run's final gate
+    weights with ``run_dir`` (whose space.das is drawn when ``file`` is None)."""
+    from dasdsl.search import rundir
+    from dasdsl.view import render as view  # graphviz: only when a picture is asked for
+
+    if file is None and run_dir is None:
+        raise _fail("dasdsl render needs a FILE (or --run RUN_DIR)")
+    if run_dir is not None and not Path(run_dir).is_dir():
+        raise _fail(f"{run_dir} is not a run directory")
+    plugins = list(plugins)
+    if run_dir is not None:
+        config = rundir.read_config(run_dir)
+        plugins += [p for p in rundir.run_plugins(config) if p not in plugins]
+        if data is None:
+            data = rundir.run_data(config)
+    path = Path(file) if file is not None else Path(run_dir) / rundir.SPACE  # type: ignore[arg-type]
+    space = load(path, plugins)
+    notes = [w.render(space.source) for w in space.warnings]
+    ir = space.graph(input_shape, classes, data)
+    target = Path(out) if out else Path(f"{path.stem}{'-network' if macro else ''}.svg")
+    run = None
+    if run_dir is not None and not macro:
+        run = view.load_run(run_dir, ir)
+        if run is None:
+            notes.append(f"dasdsl: {run_dir} has no gate weights yet (log.jsonl is empty); drawing the space")
+    paths, missing = view.write_ir(ir, target, cell=cell, macro=macro, run=run)
+    fmt = target.suffix.lstrip(".").lower()
+    return Rendered(tuple(paths), missing, fmt if fmt in view.FORMATS else "svg", tuple(notes))

@@ -7,11 +7,13 @@ dtypes, label ranges, NaN) and split by seed into train / valid / test.
 from __future__ import annotations
 
 import pickle
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import attrs
 import numpy as np
+import torch
 
 from dasdsl.compiler.ir import NetworkIR, build_ir
 from dasdsl.errors import DasError, Span, error
@@ -230,7 +232,13 @@ def load(spec: Any, kind: str) -> Dataset:
         parts = _npz(path or "", kind)
     else:
         parts = synthetic(kind)
-    x, y, x_test, y_test = parts
+    return _validated(name, *parts, kind)
+
+
+def _validated(name: str, x: Any, y: Any, x_test: Any, y_test: Any, kind: str) -> Dataset:
+    """Arrays checked and shaped for a space whose input is ``kind``: finite inputs, integer labels."""
+    x, y, x_test, y_test = (np.asarray(a) for a in (x, y, x_test, y_test))
+    y, y_test = _labels(y, name), _labels(y_test, name)
     x, x_test = _as_kind(x, kind, name), _as_kind(x_test, kind, name)
     if x.shape[1:] != x_test.shape[1:]:
         raise _fail(f"data '{name}': training samples have shape {x.shape[1:]} but test samples {x_test.shape[1:]}")
@@ -250,6 +258,17 @@ def load(spec: Any, kind: str) -> Dataset:
             "labels must be class indices 0 .. K-1",
         )
     return Dataset(name, x.astype(np.float32, copy=False), y, x_test.astype(np.float32, copy=False), y_test, classes)
+
+
+def _labels(y: np.ndarray, name: str) -> np.ndarray:
+    """Class indices as int64; labels that are whole numbers stored as floats are accepted."""
+    if y.ndim != 1:
+        raise _fail(f"data '{name}': labels must be one class index per sample, got an array of shape {y.shape}")
+    if np.issubdtype(y.dtype, np.integer):
+        return y.astype(np.int64, copy=False)
+    if np.issubdtype(y.dtype, np.floating) and np.isfinite(y).all() and (np.mod(y, 1) == 0).all():
+        return y.astype(np.int64)
+    raise _fail(f"data '{name}': labels must be integer class indices 0 .. K-1, got {y.dtype} values")
 
 
 def spec_for(space: Any, override: Any = None) -> Any:
@@ -278,3 +297,182 @@ def ir_for(
         shape = shape or d_shape
         classes = classes if classes is not None else d_classes
     return build_ir(space, tuple(shape), int(classes))
+
+
+# ---- the parts a search draws batches from -------------------------------------------------
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+class Part:
+    """One part of the data (weight training, architecture validation or test), drawn by index."""
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def take(self, index: torch.Tensor) -> Batch:
+        """The samples at ``index`` (positions in this part), on the part's device."""
+        raise NotImplementedError
+
+    def head(self, n: int) -> Batch:
+        return self.take(torch.arange(min(n, len(self))))
+
+    def chunks(self, size: int) -> Iterator[Batch]:
+        """The whole part in order, ``size`` samples at a time (evaluation)."""
+        for start in range(0, len(self), size):
+            yield self.take(torch.arange(start, min(start + size, len(self))))
+
+
+@attrs.frozen(eq=False)
+class TensorPart(Part):
+    """Samples held as tensors on the device: the built-in sources and in-memory arrays."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def take(self, index: torch.Tensor) -> Batch:
+        return self.x[index], self.y[index]
+
+    def chunks(self, size: int) -> Iterator[Batch]:
+        for start in range(0, len(self.x), size):
+            yield self.x[start : start + size], self.y[start : start + size]
+
+
+@attrs.frozen(eq=False)
+class DatasetPart(Part):
+    """Samples of a ``torch.utils.data.Dataset`` read batch by batch: data larger than memory streams."""
+
+    dataset: Any  # indexable: dataset[i] -> (x, label)
+    indices: np.ndarray  # positions in ``dataset`` that form this part
+    device: torch.device
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def take(self, index: torch.Tensor) -> Batch:
+        samples = [self.dataset[int(self.indices[i])] for i in index.tolist()]
+        x = torch.stack([torch.as_tensor(s[0], dtype=torch.float32) for s in samples])
+        y = torch.as_tensor([int(s[1]) for s in samples], dtype=torch.int64)
+        return x.to(self.device), y.to(self.device)
+
+
+@attrs.frozen(eq=False)
+class Split:
+    """The three parts of a run's data: weights (train), architecture (valid), held-out test."""
+
+    train: Part
+    valid: Part
+    test: Part
+    classes: int
+    shape: tuple[int, ...]  # of one sample
+    name: str = "data"
+
+
+def _cut(n: int, share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A permutation fixed by seed, cut at ``share``: positions of the weight part and of the architecture part."""
+    order = np.random.default_rng(seed).permutation(n)
+    cut = int(round(share * n))
+    if cut < 2 or n - cut < 2:
+        raise _fail(f"split {share} leaves too few samples for one of the parts ({n} in all)")
+    return order[:cut], order[cut:]
+
+
+def split_data(ds: Dataset, share: float, seed: int, device: torch.device) -> Split:
+    """Fixed by seed: ``share`` of the training data trains weights, the rest drives the architecture."""
+    first, second = _cut(len(ds.x_train), share, seed)
+
+    def part(x: np.ndarray, y: np.ndarray) -> TensorPart:
+        return TensorPart(*(torch.from_numpy(np.ascontiguousarray(a)).to(device) for a in (x, y)))
+
+    return Split(
+        part(ds.x_train[first], ds.y_train[first]),
+        part(ds.x_train[second], ds.y_train[second]),
+        part(ds.x_test, ds.y_test),
+        ds.classes,
+        ds.shape,
+        ds.name,
+    )
+
+
+def _is_dataset(obj: Any) -> bool:
+    return isinstance(obj, torch.utils.data.Dataset)
+
+
+def _dataset_labels(ds: Any) -> np.ndarray:
+    """Every label of a dataset: its ``targets`` where it has them (torchvision's), else read sample by sample."""
+    targets = getattr(ds, "targets", None)
+    if targets is not None and len(targets) == len(ds):
+        return np.asarray([int(t) for t in targets])
+    return np.asarray([int(ds[i][1]) for i in range(len(ds))])
+
+
+def split_datasets(
+    train: Any, test: Any, share: float, seed: int, device: torch.device, kind: str, classes: int | None = None
+) -> Split:
+    """Parts of torch datasets: ``share`` of ``train`` for the weights, the rest for the architecture;
+    ``test`` held out (without one, a fixed 20% of ``train``). Samples are read when a batch is drawn."""
+    try:
+        n = len(train)
+        first_x = torch.as_tensor(train[0][0])
+    except Exception as exc:  # noqa: BLE001 - a user's dataset: any failure is theirs to see, in one line
+        raise _fail(f"cannot read the training dataset: {type(exc).__name__}: {exc}") from None
+    rank = {"image": 3, "sequence": 2, "vector": 1}[kind]
+    if first_x.dim() != rank:
+        raise _fail(
+            f"the dataset's samples have shape {tuple(first_x.shape)}, but the space's input is {kind}",
+            "a sample must be (C, H, W) for image, (C, L) for sequence, (F,) for vector spaces",
+        )
+    all_train = np.arange(n)
+    if test is None:
+        order = np.random.default_rng(1234).permutation(n)
+        all_train, test_idx, test = order[: int(0.8 * n)], order[int(0.8 * n) :], train
+    else:
+        test_idx = np.arange(len(test))
+    if len(test_idx) == 0:
+        raise _fail("the test dataset is empty")
+    if classes is None:
+        labels = _dataset_labels(train)
+        if labels.min() < 0:
+            raise _fail("the dataset has negative labels", "labels must be class indices 0 .. K-1")
+        classes = int(labels.max()) + 1
+    first, second = _cut(len(all_train), share, seed)
+    return Split(
+        DatasetPart(train, all_train[first], device),
+        DatasetPart(train, all_train[second], device),
+        DatasetPart(test, test_idx, device),
+        classes,
+        tuple(first_x.shape),
+        type(train).__name__,
+    )
+
+
+def user_split(
+    data: Any, kind: str, share: float, seed: int, device: torch.device, classes: int | None = None
+) -> Split:
+    """The Python API's ``data=``: arrays ``(x, y)`` or ``(x, y, x_test, y_test)`` (numpy or torch),
+    or torch datasets ``train`` / ``(train, test)``. Arrays are validated like a built-in source."""
+    parts = tuple(data) if isinstance(data, (tuple, list)) else (data,)
+    if parts and all(_is_dataset(p) for p in parts) and len(parts) <= 2:
+        return split_datasets(parts[0], parts[1] if len(parts) == 2 else None, share, seed, device, kind, classes)
+    if len(parts) not in (2, 4):
+        raise _fail(
+            "data must be a source name, arrays (x, y) or (x, y, x_test, y_test), or torch datasets (train[, test])",
+            f"got {type(data).__name__}" + (f" of {len(parts)} items" if isinstance(data, (tuple, list)) else ""),
+        )
+    arrays = [p.detach().cpu().numpy() if isinstance(p, torch.Tensor) else np.asarray(p) for p in parts]
+    if len(arrays) == 2:
+        if len(arrays[0]) != len(arrays[1]):
+            raise _fail(f"data: {len(arrays[0])} inputs but {len(arrays[1])} labels")
+        arrays = list(_holdout(arrays[0], arrays[1]))
+    x, y, x_test, y_test = arrays
+    for xs, ys, what in ((x, y, "training"), (x_test, y_test, "test")):
+        if len(xs) != len(ys):
+            raise _fail(f"data: {len(xs)} {what} inputs but {len(ys)} labels")
+    ds = _validated("arrays", x, y, x_test, y_test, kind)
+    if classes is not None and classes < ds.classes:
+        raise _fail(f"data: labels run up to {ds.classes - 1}, but classes = {classes}")
+    ds = attrs.evolve(ds, classes=classes or ds.classes)
+    return split_data(ds, share, seed, device)

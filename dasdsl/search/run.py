@@ -11,7 +11,6 @@ import json
 import os
 import random
 import re
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,54 +27,16 @@ from dasdsl.lang.checked import CheckedSpace
 from dasdsl.lang.printer import format_das
 from dasdsl.lang.settings import SearchConfig, resolve
 from dasdsl.search import data as data_mod
+from dasdsl.search import rundir
+from dasdsl.search.data import Split, TensorPart, split_data
 from dasdsl.search.discretize import decide, header_lines, score, to_module
 from dasdsl.search.distributed import SINGLE, World, shard
+from dasdsl.search.rundir import CHECKPOINT
 from dasdsl.search.searcher import Searcher, evaluate, gate_penalty
-
-CHECKPOINT = "checkpoint.pt"
 
 
 def _fail(message: str, hint: str | None = None) -> DasError:
     return DasError([error(message, Span.unknown("<run>"), hint)])
-
-
-@attrs.frozen
-class Split:
-    """Tensors of the three parts: weights (train), architecture (valid), held-out test."""
-
-    x_train: torch.Tensor
-    y_train: torch.Tensor
-    x_valid: torch.Tensor
-    y_valid: torch.Tensor
-    x_test: torch.Tensor
-    y_test: torch.Tensor
-    classes: int
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        """The shape of one sample."""
-        return tuple(self.x_train.shape[1:])
-
-
-def split_data(ds: data_mod.Dataset, share: float, seed: int, device: torch.device) -> Split:
-    """Fixed by seed: ``share`` of the training data trains weights, the rest drives the architecture."""
-    order = np.random.default_rng(seed).permutation(len(ds.x_train))
-    cut = int(round(share * len(order)))
-    if cut < 2 or len(order) - cut < 2:
-        raise _fail(f"split {share} leaves too few samples for one of the parts ({len(order)} in all)")
-
-    def t(a: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(np.ascontiguousarray(a)).to(device)
-
-    return Split(
-        t(ds.x_train[order[:cut]]),
-        t(ds.y_train[order[:cut]]),
-        t(ds.x_train[order[cut:]]),
-        t(ds.y_train[order[cut:]]),
-        t(ds.x_test),
-        t(ds.y_test),
-        ds.classes,
-    )
 
 
 def seed_everything(seed: int) -> None:
@@ -113,39 +74,6 @@ def batches(n: int, batch: int, seed: int, epoch: int) -> list[torch.Tensor]:
     return [perm[i : i + batch] for i in range(0, n - batch + 1, batch)]
 
 
-def save_atomic(obj: Any, path: Path) -> None:
-    """Write to a temporary file, fsync, rename: a reader sees the old or the new file, never half."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        torch.save(obj, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    try:
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except OSError:
-        pass
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def load_checkpoint(path: Path, device: torch.device) -> dict:
-    try:
-        return torch.load(path, map_location=device, weights_only=True)
-    except FileNotFoundError:
-        raise _fail(f"no checkpoint in {path.parent}", "the run stopped before its first epoch ended") from None
-    except Exception as exc:  # noqa: BLE001 - a damaged file is a user-level problem
-        raise _fail(f"cannot read checkpoint {path}: {type(exc).__name__}: {exc}") from None
-
-
 @attrs.define
 class Run:
     """Everything one search run needs; ``search()`` drives it."""
@@ -163,10 +91,13 @@ class Run:
     world: World = SINGLE
     budget: dict[str, Any] | None = None  # the cost tables of the budget constraints, built once in setup
 
-    def setup(self) -> None:
+    def setup(self, data: Split | None = None) -> None:
+        """Data, IR, supernet and searcher; ``data`` is the API's own data, else the settings' source is loaded."""
         seed_everything(self.cfg.seed)
-        ds = data_mod.load(self.cfg.data, self.space.input_kind)
-        self.data = split_data(ds, self.cfg.split, self.cfg.seed, self.device)
+        if data is None:
+            ds = data_mod.load(self.cfg.data, self.space.input_kind)
+            data = split_data(ds, self.cfg.split, self.cfg.seed, self.device)
+        self.data = data
         self.ir = build_ir(self.space, self.data.shape, self.data.classes)
         if not self.ir.has_choices:
             raise _fail(
@@ -194,7 +125,7 @@ class Run:
     # -- persistence
     def save(self, epoch: int) -> None:
         assert self.net is not None and self.searcher is not None
-        if not self.world.main:
+        if not self.world.main or self.out is None:  # an in-memory search (the API's out=None) writes nothing
             return
         state = {
             "epoch": epoch,
@@ -203,11 +134,11 @@ class Run:
             "torch_rng": torch.get_rng_state(),
             "config": json.dumps(self.cfg.to_json()),
         }
-        save_atomic(state, self.out / CHECKPOINT)
+        rundir.save_atomic(state, self.out / CHECKPOINT)
 
     def restore(self) -> None:
         assert self.net is not None and self.searcher is not None
-        state = load_checkpoint(self.out / CHECKPOINT, self.device)
+        state = rundir.load_checkpoint(self.out / CHECKPOINT, self.device)
         try:
             self.net.load_state_dict(state["model"])
             self.searcher.load_state_dict(state["search"])
@@ -224,20 +155,16 @@ class Run:
 
     def trim_log(self, epochs: int) -> None:
         """Drop the records written after the last complete checkpoint: those epochs are redone."""
-        if not self.world.main or self.out is None:
-            return
-        log = self.out / "log.jsonl"
-        if log.exists():
-            lines = log.read_text(encoding="utf-8").splitlines()
-            if len(lines) > epochs:
-                write_text_atomic(log, "".join(line + "\n" for line in lines[:epochs]))
+        if self.world.main and self.out is not None:
+            rundir.trim_log(self.out, epochs)
 
     def _diverged(self, message: str) -> DasError:
-        kept = (
-            f"the last complete checkpoint is kept in {self.out}"
-            if (self.out / CHECKPOINT).exists()
-            else "no epoch completed, so there is no checkpoint"
-        )
+        if self.out is None:
+            kept = "nothing was written (an in-memory search)"
+        elif (self.out / CHECKPOINT).exists():
+            kept = f"the last complete checkpoint is kept in {self.out}"
+        else:
+            kept = "no epoch completed, so there is no checkpoint"
         return _fail(message, f'{kept}; lower the learning rate (--set weights="sgd(lr = ...)") or the gradient clip')
 
     # -- the loop
@@ -259,12 +186,12 @@ class Run:
         d, cfg = self.data, self.cfg
         self.searcher.new_epoch(epoch)
         lr = self.searcher._lr()
-        train_idx = batches(len(d.x_train), cfg.batch, cfg.seed, epoch)
-        valid_idx = batches(len(d.x_valid), cfg.batch, cfg.seed + 1, epoch)
+        train_idx = batches(len(d.train), cfg.batch, cfg.seed, epoch)
+        valid_idx = batches(len(d.valid), cfg.batch, cfg.seed + 1, epoch)
         steps = min(len(train_idx), len(valid_idx))
         if steps == 0:
             raise _fail(
-                f"batch {cfg.batch} is larger than the data split ({len(d.x_train)} / {len(d.x_valid)})",
+                f"batch {cfg.batch} is larger than the data split ({len(d.train)} / {len(d.valid)})",
                 "lower --batch",
             )
         if cfg.batch % self.world.size:
@@ -276,7 +203,7 @@ class Run:
         trace = os.environ.get("DASDSL_TRACE_ARCH")
         for s in range(steps):
             ti, vi = shard(train_idx[s], self.world), shard(valid_idx[s], self.world)
-            loss, acc = self.searcher.step((d.x_train[ti], d.y_train[ti]), (d.x_valid[vi], d.y_valid[vi]))
+            loss, acc = self.searcher.step(d.train.take(ti), d.valid.take(vi))
             if trace:  # DASDSL_TRACE_ARCH=PREFIX: every step's architecture parameters, one file per process
                 with open(f"{trace}.rank{self.world.rank}.jsonl", "a", encoding="utf-8") as f:
                     f.write(json.dumps([a.detach().cpu().tolist() for a in self.net.arch_parameters()]) + "\n")
@@ -287,7 +214,7 @@ class Run:
             if progress:
                 progress(s + 1, steps, {"loss": float(np.mean(losses)), "acc": float(np.mean(accs))})
         self.searcher.end_epoch()
-        valid_loss, valid_acc = evaluate(self.net, d.x_valid, d.y_valid)
+        valid_loss, valid_acc = evaluate(self.net, d.valid)
         if not np.isfinite(valid_loss):  # the last weight step diverged: keep it out of the log and checkpoint
             raise self._diverged(f"the validation loss became {valid_loss} at the end of epoch {epoch + 1}")
         weights = self.gate_weights()
@@ -377,14 +304,14 @@ def perturbation_decisions(run: Run, samples: int = 512) -> dict[str, int | None
     Runs on up to ``samples`` validation samples, without fine-tuning between decisions."""
     assert run.net is not None and run.ir is not None and run.data is not None
     net, ir = run.net, run.ir
-    x, y = run.data.x_valid[:samples], run.data.y_valid[:samples]
+    x, y = run.data.valid.head(samples)
     with torch.no_grad():
         current = {k: v.detach().clone() for k, v in net.gate_weights().items()}
 
     def accuracy(weights: dict[str, torch.Tensor]) -> float:
         net.fixed_weights = weights
         try:
-            return evaluate(net, x, y)[1]
+            return evaluate(net, TensorPart(x, y))[1]
         finally:
             net.fixed_weights = None
 
@@ -434,8 +361,10 @@ def train_fixed(
     progress: Callable[[int, int, dict], None] | None = None,
     weight_decay: float = 3e-4,
     on_epoch: Callable[[dict], None] | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> list[dict]:
-    """Plain training of a fixed network: SGD with momentum, cosine schedule, gradient clipping."""
+    """Plain training of a fixed network: SGD with momentum, cosine schedule, gradient clipping;
+    ``stop`` is asked after each epoch whether to end early."""
     opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9, weight_decay=weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(epochs, 1))
     loss_fn = torch.nn.CrossEntropyLoss()
@@ -444,9 +373,9 @@ def train_fixed(
         net.train()
         g = torch.Generator().manual_seed(seed * 7919 + epoch)
         losses, accs = [], []
-        idx_batches = batches(len(data.x_train), batch, seed + 17, epoch)
+        idx_batches = batches(len(data.train), batch, seed + 17, epoch)
         for s, idx in enumerate(idx_batches):
-            x, y = data.x_train[idx], data.y_train[idx]
+            x, y = data.train.take(idx)
             if augment is not None:
                 x = augment(x, g)
             opt.zero_grad(set_to_none=True)
@@ -463,7 +392,7 @@ def train_fixed(
             if progress:
                 progress(s + 1, len(idx_batches), {"loss": float(np.mean(losses)), "acc": float(np.mean(accs))})
         sched.step()
-        valid_loss, valid_acc = evaluate(net, data.x_valid, data.y_valid)
+        valid_loss, valid_acc = evaluate(net, data.valid)
         if not np.isfinite(valid_loss):
             raise _fail(f"the validation loss became {valid_loss} at epoch {epoch + 1}", "lower the learning rate")
         history.append(
@@ -477,6 +406,8 @@ def train_fixed(
         )
         if on_epoch is not None:
             on_epoch(history[-1])
+        if stop is not None and stop():
+            break
     return history
 
 
@@ -495,19 +426,6 @@ def random_shift(pad: int) -> Callable[[torch.Tensor, torch.Generator], torch.Te
         return out
 
     return augment
-
-
-def new_run_dir(root: str | Path, space: str) -> Path:
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    base = Path(root) / f"{space}-{stamp}"
-    path, n = base, 1
-    while True:
-        try:
-            path.mkdir(parents=True)  # not exists() then mkdir(): two runs started in the same second both win
-            return path
-        except FileExistsError:
-            n += 1
-            path = base.with_name(f"{base.name}-{n}")
 
 
 def config_for(space: CheckedSpace, overrides: dict[str, tuple[Any, ...]]) -> SearchConfig:
@@ -545,9 +463,8 @@ def result_header(
 
 def with_data(module: ast.Module, data: str) -> ast.Module:
     """Record in the result's search block the data the search really used."""
-    from dasdsl.search.data import parse_spec
 
-    name, path = parse_spec(data)
+    name, path = data_mod.parse_spec(data)
     value: ast.Expr = ast.Call(name, (ast.Arg(None, ast.String(path)),)) if path else ast.Name(name)
     entry = ast.SearchEntry("data", (value,))
     body = []

@@ -23,6 +23,7 @@ from dasdsl.compiler.ir import NetworkIR
 from dasdsl.compiler.lower import Supernet
 from dasdsl.errors import DasError, Span, error
 from dasdsl.lang.settings import SearchConfig
+from dasdsl.search.data import Part
 from dasdsl.search.distributed import SINGLE, World, average
 
 Batch = tuple[torch.Tensor, torch.Tensor]
@@ -252,19 +253,19 @@ def _layout_of(t: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
     return torch.empty_like(ref, dtype=t.dtype).copy_(t)  # differentiable: copy_ has a backward
 
 
-def evaluate(net: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 256) -> tuple[float, float]:
-    """(mean loss, accuracy) in eval mode."""
+def evaluate(net: nn.Module, part: Part, batch: int = 256) -> tuple[float, float]:
+    """(mean loss, accuracy) over a data part, in eval mode."""
     was_training = net.training
     net.eval()
     loss_fn = nn.CrossEntropyLoss(reduction="sum")
     total, correct = 0.0, 0
     with torch.no_grad():
-        for i in range(0, len(x), batch):
-            logits = net(x[i : i + batch])
-            total += float(loss_fn(logits, y[i : i + batch]))
-            correct += int((logits.argmax(1) == y[i : i + batch]).sum())
+        for x, y in part.chunks(batch):
+            logits = net(x)
+            total += float(loss_fn(logits, y))
+            correct += int((logits.argmax(1) == y).sum())
     net.train(was_training)
-    return total / max(len(x), 1), correct / max(len(x), 1)
+    return total / max(len(part), 1), correct / max(len(part), 1)
 
 
 def normalised_costs(cfg: SearchConfig, ir: NetworkIR, measure: str) -> dict[str, torch.Tensor]:

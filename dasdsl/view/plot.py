@@ -13,7 +13,8 @@ from typing import Any
 
 from dasdsl.errors import DasError
 from dasdsl.lang.load import check_text
-from dasdsl.view.render import _fail, _records, read_config, run_plugins
+from dasdsl.search.rundir import read_config, read_records, run_plugins
+from dasdsl.view.render import _fail
 
 PLOTS = ("gates", "temperature", "loss_acc", "skips")
 DPI = 110
@@ -40,7 +41,7 @@ def read_log(run_dir: str | Path) -> list[dict[str, Any]]:
         raise _fail(f"{run_dir} is not a run directory")
     if not path.is_file():
         raise _fail(f"{run_dir} has no log.jsonl", "the run has not finished an epoch yet")
-    records = _records(path)
+    records = read_records(path)
     if not records:
         raise _fail(f"{path} holds no epochs yet", "plot once the run has finished an epoch")
     return records

@@ -22,10 +22,8 @@ from __future__ import annotations
 
 import html
 import itertools
-import json
 import re
 import shutil
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -37,9 +35,10 @@ import networkx as nx
 from dasdsl.compiler.ir import OUTPUT, NetworkIR
 from dasdsl.errors import DasError, Span, error
 from dasdsl.lang import ast
-from dasdsl.lang.load import check_file, check_text
+from dasdsl.lang.load import check_text
 from dasdsl.lang.printer import format_op
 from dasdsl.search.data import ir_for
+from dasdsl.search.rundir import last_record, read_config
 
 FORMATS = ("svg", "png", "pdf")
 INSTALL_HINT = "install graphviz (apt-get install graphviz / brew install graphviz)"
@@ -81,50 +80,6 @@ class RunView:
 def _fail(message: str, hint: str | None = None) -> DasError:
     """An error about the command line's arguments (a run directory, an output file)."""
     return DasError([error(message, Span.unknown("<command line>"), hint)])
-
-
-def _records(path: Path) -> list[dict[str, Any]]:
-    """The complete records of a JSONL file (a line cut short by a kill is skipped); [] without the file."""
-    if not path.is_file():
-        return []
-    records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict):
-            records.append(record)
-    return records
-
-
-def last_record(run_dir: str | Path) -> dict[str, Any] | None:
-    """The last complete record of a run's log.jsonl, or None."""
-    records = _records(Path(run_dir) / "log.jsonl")
-    return records[-1] if records else None
-
-
-def read_config(run_dir: str | Path, *, optional: bool = False) -> dict[str, Any] | None:
-    """A run's config.json; where it is missing, damaged or no JSON object: {} (None with ``optional``)."""
-    path = Path(run_dir) / "config.json"
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        config = None
-    if not isinstance(config, dict):
-        return None if optional else {}
-    return config
-
-
-def run_plugins(config: dict[str, Any] | None) -> list[str]:
-    """The plugin modules a run's config.json names."""
-    return [p for p in (config or {}).get("plugins") or [] if isinstance(p, str)]
-
-
-def run_data(config: dict[str, Any] | None) -> Any:
-    """The data spec of a run's config.json (its search settings), or None."""
-    search = (config or {}).get("search")
-    return search.get("data") if isinstance(search, dict) else None
 
 
 def load_run(
@@ -813,49 +768,15 @@ def missing_dot_line(dots: list[Path], fmt: str) -> str:
     )
 
 
-def render_command(
-    file: str | None,
-    output: str | None = None,
-    cell: str | None = None,
-    run_dir: str | None = None,
-    macro: bool = False,
-    data: Any = None,
-    input_shape: tuple[int, ...] | None = None,
-    classes: int | None = None,
-    plugins: Sequence[str] = (),
-) -> int:
-    """``dasdsl render``: write the pictures, print their paths (or the install hint), return the exit code."""
-    if file is None and run_dir is None:
-        raise _fail("dasdsl render needs a FILE (or --run RUN_DIR)")
-    if run_dir is not None and not Path(run_dir).is_dir():
-        raise _fail(f"{run_dir} is not a run directory")
-    plugins = list(plugins)
-    if run_dir is not None:
-        config = read_config(run_dir)
-        plugins += [p for p in run_plugins(config) if p not in plugins]
-        if data is None:
-            data = run_data(config)
-    path = Path(file) if file is not None else Path(run_dir) / "space.das"
-    space = check_file(path, plugins)
-    for w in space.warnings:
-        print(w.render(space.source), file=sys.stderr)
-    ir = ir_for(space, input_shape, classes, data)
-    out = Path(output) if output else Path(f"{path.stem}{'-network' if macro else ''}.svg")
+def write_ir(
+    ir: NetworkIR, out: Path, *, cell: str | None = None, macro: bool = False, run: RunView | None = None
+) -> tuple[list[Path], bool]:
+    """Pictures of an IR's cells (one file per cell type, or only ``cell``) or of its macro network, in the
+    format of ``out``'s suffix; returns (paths, dot_missing) as ``write_graphs``."""
     fmt = out.suffix.lstrip(".").lower()
     if fmt not in (*FORMATS, "dot", "gv"):
         raise _fail(f"cannot write '{out.suffix or out.name}' files", "name the output .svg, .png, .pdf or .dot")
     if macro:
-        graphs = [(network_graph(ir), out)]
-    else:
-        run = load_run(run_dir, ir) if run_dir is not None else None
-        if run_dir is not None and run is None:
-            print(f"dasdsl: {run_dir} has no gate weights yet (log.jsonl is empty); drawing the space", file=sys.stderr)
-        types = select_types(ir, cell)
-        graphs = [(graph, p) for (_, graph), p in zip(cell_graphs(ir, run, types), outputs_for(out, types))]
-    written, missing = write_graphs(graphs)
-    if missing:
-        print(missing_dot_line(written, fmt if fmt in FORMATS else "svg"), file=sys.stderr)
-    else:
-        for p in written:
-            print(p)
-    return 0
+        return write_graphs([(network_graph(ir), out)])
+    types = select_types(ir, cell)
+    return write_graphs([(graph, p) for (_, graph), p in zip(cell_graphs(ir, run, types), outputs_for(out, types))])

@@ -21,7 +21,8 @@ from typing import Any
 from dasdsl.errors import DasError
 from dasdsl.lang.load import check_text
 from dasdsl.search.data import describe, ir_for
-from dasdsl.view.render import _esc, _fail, read_config, run_data, run_plugins
+from dasdsl.search.rundir import read_config, run_data, run_plugins
+from dasdsl.view.render import _esc, _fail
 
 _CSS = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2em auto; max-width: 1200px;

@@ -1,0 +1,157 @@
+"""Run directories: the files a search or training run holds, written atomically, read tolerantly.
+
+``runs/<space>-<timestamp>/`` holds ``space.das`` (the space as searched), ``config.json`` (every
+resolved setting), ``log.jsonl`` (one record per epoch), ``checkpoint.pt`` (written atomically every
+epoch), and at the end ``result.das`` (``result-K.das`` for the k best), ``summary.json`` and
+``report.html``. A training run holds ``config.json``, ``log.jsonl``, ``model.pt`` and ``summary.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from dasdsl.errors import DasError, Span, error
+from dasdsl.lang.checked import CheckedSpace
+from dasdsl.lang.load import check_text
+
+SPACE = "space.das"
+CONFIG = "config.json"
+LOG = "log.jsonl"
+CHECKPOINT = "checkpoint.pt"
+RESULT = "result.das"
+SUMMARY = "summary.json"
+MODEL = "model.pt"
+
+
+def _fail(message: str, hint: str | None = None) -> DasError:
+    return DasError([error(message, Span.unknown("<run>"), hint)])
+
+
+def new_run_dir(root: str | Path, name: str) -> Path:
+    """A fresh ``root/<name>-<timestamp>[-n]`` folder."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    base = Path(root) / f"{name}-{stamp}"
+    path, n = base, 1
+    while True:
+        try:
+            path.mkdir(parents=True)  # not exists() then mkdir(): two runs started in the same second both win
+            return path
+        except FileExistsError:
+            n += 1
+            path = base.with_name(f"{base.name}-{n}")
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError:
+        pass
+
+
+def save_atomic(obj: Any, path: Path) -> None:
+    """``torch.save`` to a temporary file, fsync, rename: a reader sees the old or the new file, never half."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        torch.save(obj, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    write_text_atomic(path, json.dumps(data, indent=2) + "\n")
+
+
+def append_jsonl(path: Path, record: dict[str, Any]) -> None:
+    """One record per line, synced: a kill loses at most the line being written."""
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(record) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def trim_log(run_dir: Path, epochs: int) -> None:
+    """Drop the records written after the last complete checkpoint: those epochs are redone."""
+    log = run_dir / LOG
+    if log.exists():
+        lines = log.read_text(encoding="utf-8").splitlines()
+        if len(lines) > epochs:
+            write_text_atomic(log, "".join(line + "\n" for line in lines[:epochs]))
+
+
+def load_checkpoint(path: Path, device: torch.device) -> dict:
+    try:
+        return torch.load(path, map_location=device, weights_only=True)
+    except FileNotFoundError:
+        raise _fail(f"no checkpoint in {path.parent}", "the run stopped before its first epoch ended") from None
+    except Exception as exc:  # noqa: BLE001 - a damaged file is a user-level problem
+        raise _fail(f"cannot read checkpoint {path}: {type(exc).__name__}: {exc}") from None
+
+
+def read_records(path: Path) -> list[dict[str, Any]]:
+    """The complete records of a JSONL file (a line cut short by a kill is skipped); [] without the file."""
+    if not path.is_file():
+        return []
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records
+
+
+def last_record(run_dir: str | Path) -> dict[str, Any] | None:
+    """The last complete record of a run's log.jsonl, or None."""
+    records = read_records(Path(run_dir) / LOG)
+    return records[-1] if records else None
+
+
+def read_config(run_dir: str | Path, *, optional: bool = False) -> dict[str, Any] | None:
+    """A run's config.json; where it is missing, damaged or no JSON object: {} (None with ``optional``)."""
+    path = Path(run_dir) / CONFIG
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        config = None
+    if not isinstance(config, dict):
+        return None if optional else {}
+    return config
+
+
+def run_plugins(config: dict[str, Any] | None) -> list[str]:
+    """The plugin modules a run's config.json names."""
+    return [p for p in (config or {}).get("plugins") or [] if isinstance(p, str)]
+
+
+def run_data(config: dict[str, Any] | None) -> Any:
+    """The data spec of a run's config.json (its search settings), or None."""
+    search = (config or {}).get("search")
+    return search.get("data") if isinstance(search, dict) else None
+
+
+def read_space(run_dir: str | Path, name: str = SPACE, plugins: list[str] | None = None) -> CheckedSpace:
+    """space.das or result.das of a run directory, checked (with the run's plugins unless given)."""
+    path = Path(run_dir) / name
+    if plugins is None:
+        plugins = run_plugins(read_config(run_dir))
+    return check_text(path.read_text(encoding="utf-8"), str(path), plugins)

@@ -1,0 +1,328 @@
+"""The run workflow: start or resume a search, run its epochs, finish it; train a fixed network.
+
+The one copy of the workflow: ``dasdsl run``/``dasdsl train`` and the Python API
+(``Space.search``, ``dasdsl.resume``, ``dasdsl.train``) all call these functions. What a
+run shows goes through a ``Reporter`` (the CLI's and the API's progress display, or silence);
+what the user sees per epoch can also go to callbacks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import attrs
+import torch
+from torch import nn
+
+from dasdsl.compiler.ir import build_ir
+from dasdsl.compiler.lower import FixedNetwork
+from dasdsl.errors import DasError, Span, error
+from dasdsl.lang.checked import CheckedSpace
+from dasdsl.lang.load import check_text
+from dasdsl.lang.printer import format_das
+from dasdsl.lang.settings import SearchConfig
+from dasdsl.search import data as data_mod
+from dasdsl.search import distributed, rundir
+from dasdsl.search.data import Split
+from dasdsl.search.distributed import SINGLE, World
+from dasdsl.search.run import (
+    Run,
+    discretize,
+    inherit_weights,
+    random_shift,
+    result_header,
+    seed_everything,
+    train_fixed,
+    with_data,
+)
+from dasdsl.search.searcher import evaluate
+
+EpochCallback = Callable[[dict[str, Any]], Any]  # gets each epoch's record; returning False stops the run
+
+
+class Reporter(Protocol):
+    """What a run shows while it works (a progress display, or nothing)."""
+
+    def start(self, description: str) -> None: ...
+
+    def update(self, done: int, total: int, stats: dict[str, float]) -> None: ...
+
+    def epoch(self, record: dict[str, Any], epochs: int) -> None: ...
+
+
+class Silent:
+    """A reporter that shows nothing."""
+
+    def start(self, description: str) -> None:
+        pass
+
+    def update(self, done: int, total: int, stats: dict[str, float]) -> None:
+        pass
+
+    def epoch(self, record: dict[str, Any], epochs: int) -> None:
+        pass
+
+
+def _fail(message: str, hint: str | None = None) -> DasError:
+    return DasError([error(message, Span.unknown("<run>"), hint)])
+
+
+@attrs.frozen(eq=False)
+class Finished:
+    """What a finished search hands back: results best first, the summary, the final gate weights."""
+
+    cfg: SearchConfig
+    results: tuple[tuple[CheckedSpace, str], ...]  # (checked result, its .das text with header), best first
+    network: nn.Module  # the best result with the supernet's weights (fine-tuned where asked)
+    gates: dict[str, list[float]]
+    summary: dict[str, Any]
+    history: tuple[dict[str, Any], ...]
+    run_dir: Path | None
+    data: Split
+
+
+# ---- starting and resuming -----------------------------------------------------------------
+
+
+def start(
+    space: CheckedSpace,
+    cfg: SearchConfig,
+    device: torch.device,
+    *,
+    out_root: str | Path | None,
+    source: str,
+    source_text: str,
+    plugins: Sequence[str] = (),
+    data: Split | None = None,
+    world: World = SINGLE,
+) -> Run:
+    """A new run: data and supernet first (a bad start leaves no run directory behind), then, unless
+    ``out_root`` is None, a run directory with space.das and config.json."""
+    run = Run(space, cfg, device, None, source, world=world)
+    run.setup(data)
+    if out_root is None:
+        return run
+    out = None
+    if world.main:
+        out = rundir.new_run_dir(out_root, space.name)
+        (out / rundir.SPACE).write_text(source_text, encoding="utf-8")
+        meta = {
+            "source": source,
+            "device": str(device),
+            "processes": world.size,
+            "plugins": list(plugins),
+            "search": cfg.to_json(),
+        }
+        rundir.write_json(out / rundir.CONFIG, meta)
+    run.out = Path(str(distributed.broadcast_object(str(out) if out else "", world)))
+    return run
+
+
+def resume(
+    run_dir: str | Path,
+    device: torch.device,
+    *,
+    plugins: Sequence[str] = (),
+    data: Split | None = None,
+    world: World = SINGLE,
+) -> Run:
+    """A run continued from its directory: the settings it started with, the last complete checkpoint."""
+    out = Path(run_dir)
+    if not (out / rundir.CONFIG).is_file() or not (out / rundir.SPACE).is_file():
+        raise _fail(f"{out} is not a run directory (no config.json / space.das)")
+    meta = rundir.read_config(out, optional=True)
+    try:
+        if meta is None:
+            raise ValueError("not a JSON object")
+        cfg = SearchConfig.from_json(meta["search"])
+        source = str(meta["source"])
+        recorded = meta.get("plugins") or []  # the plugin modules the run started with
+        if not isinstance(recorded, list) or not all(isinstance(m, str) for m in recorded):
+            raise TypeError(f"plugins must be a list of module names, not {recorded!r}")
+    except (ValueError, KeyError, TypeError) as exc:
+        message = f"{out / rundir.CONFIG} is damaged ({type(exc).__name__}: {exc}); the run cannot be resumed"
+        raise _fail(message) from None
+    space = rundir.read_space(out, plugins=list(dict.fromkeys([*recorded, *plugins])))
+    run = Run(space, cfg, device, out, source, world=world)
+    run.setup(data)
+    if (out / rundir.CHECKPOINT).exists():
+        run.restore()
+    return run
+
+
+# ---- the search loop and its end -----------------------------------------------------------
+
+
+def search_epochs(
+    run: Run, reporter: Reporter | None = None, callbacks: Sequence[EpochCallback] = ()
+) -> tuple[list[dict[str, Any]], bool]:
+    """Run the remaining epochs, logging and checkpointing each; returns (records, stopped by a callback)."""
+    reporter = reporter or Silent()
+    cfg, records = run.cfg, []
+    for epoch in range(run.start_epoch, cfg.epochs):
+        reporter.start(f"search epoch {epoch + 1}/{cfg.epochs}")
+        record = run.epoch(epoch, reporter.update)
+        if run.world.main and run.out is not None:
+            rundir.append_jsonl(run.out / rundir.LOG, record)
+        run.save(epoch + 1)
+        records.append(record)
+        reporter.epoch(record, cfg.epochs)
+        if any(callback(record) is False for callback in callbacks):
+            return records, True
+    return records, False
+
+
+def history(run: Run, records: list[dict[str, Any]]) -> tuple[dict[str, Any], ...]:
+    """Every epoch's record: the run directory's log (earlier sessions of a resumed run too), else ``records``."""
+    if run.out is not None and run.world.main:
+        return tuple(rundir.read_records(run.out / rundir.LOG))
+    return tuple(records)
+
+
+def finish(run: Run, records: list[dict[str, Any]], reporter: Reporter | None = None) -> Finished:
+    """Discretize, measure the gap, fine-tune if asked; write result.das and summary.json where the run has
+    a directory."""
+    reporter = reporter or Silent()
+    assert run.data is not None and run.net is not None and run.ir is not None
+    cfg, device, out = run.cfg, run.device, run.out
+    ranked, weights = discretize(run)
+    _, supernet_acc = evaluate(run.net, run.data.valid)
+    name = str(out / rundir.RESULT) if out is not None else "<result>"
+    finals = []
+    for index, (text, decisions, _, bound) in enumerate(ranked, start=1):
+        result = check_text(text, name)  # plugin ops are registered by now
+        fixed = FixedNetwork(build_ir(result, run.data.shape, run.data.classes)).to(device)
+        inherit_weights(fixed, run.net, run.ir, decisions)
+        _, discrete_acc = evaluate(fixed, run.data.valid)
+        header = result_header(
+            run.source_path,
+            cfg,
+            cfg.epochs,
+            supernet_acc,
+            discrete_acc,
+            run.ir,
+            weights,
+            decisions,
+            (index, len(ranked)),
+            bound,
+        )
+        finals.append((result, fixed, discrete_acc, format_das(with_data(result.module, cfg.data), header)))
+    result, fixed, discrete_acc, text = finals[0]
+    summary: dict[str, Any] = {
+        "supernet_valid_acc": supernet_acc,
+        "discretized_valid_acc": discrete_acc,
+        "discretization_gap": supernet_acc - discrete_acc,
+        "epochs": cfg.epochs,
+    }
+    if len(finals) > 1:
+        summary["top"] = [
+            {"file": f"result-{i}.das", "score": ranked[i - 1][2], "discretized_valid_acc": f[2]}
+            for i, f in enumerate(finals, start=1)
+        ]
+    if cfg.finetune:
+        reporter.start(f"fine-tune {cfg.finetune} epochs")
+        train_fixed(fixed, run.data, cfg.finetune, cfg.batch, cfg.w_lr, cfg.seed, progress=reporter.update)
+        summary["finetuned_valid_acc"] = evaluate(fixed, run.data.valid)[1]
+    summary["discretized_test_acc"] = evaluate(fixed, run.data.test)[1]
+    if out is not None:
+        rundir.write_text_atomic(out / rundir.RESULT, text)
+        if len(finals) > 1:
+            for i, final in enumerate(finals, start=1):
+                rundir.write_text_atomic(out / f"result-{i}.das", final[3])
+        rundir.write_json(out / rundir.SUMMARY, summary)
+    return Finished(
+        cfg,
+        tuple((f[0], f[3]) for f in finals),
+        fixed,
+        weights,
+        summary,
+        history(run, records),
+        out,
+        run.data,
+    )
+
+
+def search(
+    run: Run, reporter: Reporter | None = None, callbacks: Sequence[EpochCallback] = ()
+) -> tuple[Finished | None, bool]:
+    """The remaining epochs, then the end of the run (rank 0 only). Returns (what finished, stopped early);
+    a run stopped by a callback is not finished: its checkpoint is where ``resume`` picks it up."""
+    records, stopped = search_epochs(run, reporter, callbacks)
+    finished = None
+    if run.world.main and not stopped:
+        finished = finish(run, records, reporter)
+    return finished, stopped
+
+
+# ---- training a fixed network ---------------------------------------------------------------
+
+
+@attrs.frozen(eq=False)
+class Trained:
+    """A trained fixed network with its per-epoch history and held-out test accuracy."""
+
+    network: nn.Module
+    history: tuple[dict[str, Any], ...]
+    test_acc: float
+    test_samples: int
+    run_dir: Path | None
+
+
+def train(
+    space: CheckedSpace,
+    device: torch.device,
+    *,
+    epochs: int,
+    batch: int,
+    lr: float,
+    seed: int,
+    data: Split | None = None,
+    data_spec: Any = None,
+    out_root: str | Path | None = None,
+    source: str = "<space>",
+    reporter: Reporter | None = None,
+    callbacks: Sequence[EpochCallback] = (),
+) -> Trained:
+    """Train a space with no choices left from scratch: SGD, cosine schedule, random shifts for images;
+    90% of the training data trains, 10% validates, the test part is held out."""
+    reporter = reporter or Silent()
+    spec = data_mod.spec_for(space, data_spec)
+    if data is None:
+        data = data_mod.split_data(data_mod.load(spec, space.input_kind), 0.9, seed, device)
+    seed_everything(seed)
+    ir = build_ir(space, data.shape, data.classes)
+    if ir.has_choices:
+        raise _fail(
+            f"space '{space.name}' still has {len(ir.choices)} choice point{'' if len(ir.choices) == 1 else 's'}; "
+            "only a space with one op per edge can be trained",
+            "search it first (dasdsl run), then train its result.das",
+        )
+    net = FixedNetwork(ir).to(device)
+    out = None
+    if out_root is not None:
+        out = rundir.new_run_dir(out_root, f"{space.name}-train")
+        config = {"source": source, "data": str(spec), "epochs": epochs, "batch": batch, "lr": lr, "seed": seed}
+        rundir.write_json(out / rundir.CONFIG, config)
+    augment = random_shift(max(1, data.shape[-1] // 8)) if space.input_kind == "image" else None
+
+    stop = []
+
+    def on_epoch(record: dict[str, Any]) -> None:
+        if out is not None:
+            rundir.append_jsonl(out / rundir.LOG, record)
+        reporter.epoch(record, epochs)
+        if any(callback(record) is False for callback in callbacks):
+            stop.append(record["epoch"])
+        reporter.start(f"train epoch {record['epoch'] + 1}/{epochs}")
+
+    reporter.start(f"train epoch 1/{epochs}")
+    records = train_fixed(
+        net, data, epochs, batch, lr, seed, augment, reporter.update, on_epoch=on_epoch, stop=lambda: bool(stop)
+    )
+    _, test_acc = evaluate(net, data.test)
+    if out is not None:
+        rundir.save_atomic(net.state_dict(), out / rundir.MODEL)
+        rundir.write_json(out / rundir.SUMMARY, {"test_acc": test_acc, "epochs": len(records)})
+    return Trained(net, tuple(records), test_acc, len(data.test), out)

@@ -1,0 +1,91 @@
+"""What a run shows on the terminal: the progress display, one line per epoch, the final summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import attrs
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from dasdsl.lang import ast
+from dasdsl.lang.printer import format_das
+
+
+class ProgressDisplay:
+    """A rich progress bar per epoch on stderr and a line per finished epoch; silent when ``quiet``."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.console = Console(stderr=True)
+        self.quiet = quiet
+        self.bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[stats]}"),
+            TimeElapsedColumn(),
+            console=self.console,
+            disable=quiet,
+            transient=True,
+        )
+        self.task: Any = None
+
+    def __enter__(self) -> ProgressDisplay:
+        self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.__exit__(*exc)
+
+    def start(self, description: str) -> None:
+        if self.task is not None:
+            self.bar.remove_task(self.task)
+        self.task = self.bar.add_task(description, total=None, stats="")
+
+    def update(self, done: int, total: int, stats: dict[str, float]) -> None:
+        text = "  ".join(f"{k} {v:.3f}" for k, v in stats.items())
+        self.bar.update(self.task, completed=done, total=total, stats=text)
+
+    def epoch(self, record: dict[str, Any], epochs: int) -> None:
+        self.log(epoch_line(record, epochs))
+
+    def log(self, text: str) -> None:
+        if not self.quiet:
+            self.console.print(text, highlight=False)
+
+
+def epoch_line(record: dict[str, Any], epochs: int) -> str:
+    """One finished epoch of a search (gate temperature and skips included) or of a training run."""
+    head = f"epoch {record['epoch']:>3}/{epochs}  train loss {record['train_loss']:.3f} acc {record['train_acc']:.3f}"
+    if "temperature" not in record:
+        return f"{head}  valid acc {record['valid_acc']:.3f}"
+    return (
+        f"{head}  valid loss {record['valid_loss']:.3f} acc {record['valid_acc']:.3f}  "
+        f"tau {record['temperature']:.3g}  skips {record['skip_count']}"
+    )
+
+
+def summary_text(result: Any, summary: dict[str, Any], out: Path | None) -> str:
+    """The end of a search: the derived cells and network, the accuracies, the files written."""
+    lines = ["derived architecture:"]
+    cells_only = attrs.evolve(
+        result.module, body=tuple(s for s in result.module.body if isinstance(s, (ast.CellDecl, ast.NetworkDecl)))
+    )
+    lines += ["  " + line for line in format_das(cells_only).splitlines()[1:] if line.strip()]
+    lines.append("")
+    lines.append(
+        f"valid accuracy: supernet {summary['supernet_valid_acc']:.3f}, discretized with inherited weights "
+        f"{summary['discretized_valid_acc']:.3f} (gap {summary['discretization_gap']:+.3f})"
+    )
+    if "finetuned_valid_acc" in summary:
+        lines.append(f"after fine-tuning: valid accuracy {summary['finetuned_valid_acc']:.3f}")
+    lines.append(f"test accuracy of the discretized network: {summary['discretized_test_acc']:.3f}")
+    for entry in summary.get("top", []):
+        lines.append(
+            f"  {entry['file']}: score {entry['score']:.3f}, valid accuracy with inherited weights "
+            f"{entry['discretized_valid_acc']:.3f}"
+        )
+    if out is not None:
+        lines.append(f"result: {out / 'result.das'}")
+    return "\n".join(lines)
