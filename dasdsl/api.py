@@ -248,6 +248,8 @@ def _das_text(key: str, value: Any) -> str:
         return repr(value)
     if isinstance(value, (list, tuple)):
         return ", ".join(_das_text(key, v) for v in value)
+    if isinstance(value, os.PathLike) and key != "data":  # a file (latency_table): a .das string
+        return '"' + os.fspath(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
     text = str(value)
     if key == "data" and ":" in text and "(" not in text:  # the command line's npz:PATH
         name, path = text.split(":", 1)

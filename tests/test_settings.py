@@ -372,3 +372,46 @@ def test_parse_override() -> None:
             s.parse_override(key, text)
         [diag] = exc.value.errors
         assert diag.message.startswith(f"cannot read the setting '{key} {text}': {message}"), diag.message
+
+
+# ---- the same code in the checker and in `dasdsl run --help` ---------------------------------
+
+
+def test_check_reports_bad_settings_located(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from dasdsl.cli import main
+
+    path = tmp_path / "bad.das"
+    path.write_text(SPACE.replace(SEARCH, BAD_SEARCH), encoding="utf-8")
+    assert main(["check", str(path)]) == 1
+    err = capsys.readouterr().err
+    lines = set(re.findall(r"bad\.das:(\d+:\d+): error: ", err))
+    # weights sgd(lr = -1) is line 11: the caret under `lr = -1`; cost(time, 1) under `time`;
+    # the second value of `epochs 5, 6`; the gate name
+    assert lines == {"11:17", "12:28", "13:16", "14:13"}, err
+    assert "error: sgd lr must be a positive number, got -1" in err
+    assert "error: unknown gate softmx" in err and "hint: did you mean softmax?" in err
+    assert "Traceback" not in err
+
+
+def test_check_and_run_agree_on_a_bad_setting(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`check` rejects with the message `run` gives: one code validates both."""
+    from dasdsl.cli import main
+
+    path = tmp_path / "bad.das"
+    path.write_text(SPACE.replace(SEARCH, "    gate softmx"), encoding="utf-8")
+    assert main(["check", str(path)]) == 1
+    checked = capsys.readouterr().err
+    with pytest.raises(DasError) as caught:
+        s.resolve({"gate": (Symbol("softmx"),)})
+    assert caught.value.errors[0].message in checked
+
+
+def test_run_help_comes_from_the_table(capsys: pytest.CaptureFixture[str]) -> None:
+    from dasdsl.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps help lines
+    for setting in s.FLAGGED:
+        assert setting.option in text
+        assert " ".join(setting.flag.help.split()) in text, setting.name

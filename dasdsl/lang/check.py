@@ -13,7 +13,7 @@ from dasdsl.lang.passes.context import Context
 from dasdsl.lang.passes.dag import MERGES
 from dasdsl.lang.passes.names import INPUT_KINDS, RESERVED
 from dasdsl.lang.passes.network import MAX_REPEAT
-from dasdsl.lang.passes.search_block import SEARCH_KEYS
+from dasdsl.lang.settings import SEARCH_KEYS
 
 __all__ = ["INPUT_KINDS", "MAX_REPEAT", "MERGES", "PASSES", "RESERVED", "SEARCH_KEYS", "Checker", "check"]
 

@@ -76,11 +76,11 @@ class Candidate:
 
     @property
     def is_none(self) -> bool:
-        return len(self.steps) == 1 and self.steps[0].name in registry.ZERO_OPS
+        return len(self.steps) == 1 and registry.is_zero(self.steps[0].name)
 
     @property
     def is_skip(self) -> bool:
-        return len(self.steps) == 1 and self.steps[0].name in registry.IDENTITY_OPS
+        return len(self.steps) == 1 and registry.is_identity(self.steps[0].name)
 
     @property
     def nested_cells(self) -> tuple[OpRef, ...]:

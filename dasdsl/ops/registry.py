@@ -89,8 +89,6 @@ class OpDef:
         return "vector" not in self.kinds
 
 
-OpSpec = OpDef  # the checker's older name for what it reads of an op (params, kinds, doc, spatial_only)
-
 _REGISTRY: dict[str, OpDef] = {}
 _builtins_loaded = False
 
@@ -221,12 +219,3 @@ def is_identity(name: str) -> bool:
     """Whether ``name`` is the identity op (``skip``)."""
     opdef = lookup(name)
     return opdef is not None and opdef.identity
-
-
-def __getattr__(name: str) -> frozenset[str]:
-    """``ZERO_OPS`` and ``IDENTITY_OPS``, read off the records' flags (kept for dasdsl.lang.checked)."""
-    if name == "ZERO_OPS":
-        return frozenset(n for n in known_names() if _REGISTRY[n].zero)
-    if name == "IDENTITY_OPS":
-        return frozenset(n for n in known_names() if _REGISTRY[n].identity)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -60,7 +60,7 @@ def _call(ctx: Context, call: ast.Call, env: Env, *, in_choice: bool = False) ->
             ctx.err(f"unknown op '{name}'", where, suggest(name, known))
         return None
     if ctx.input_kind not in spec.kinds:
-        why = "pooling" if "pool" in name else "a spatial op"
+        why = spec.what
         vector_ops = [n for n in registry.known_names() if not registry.lookup(n).spatial_only]  # type: ignore[union-attr]
         ctx.err(
             f"'{name}' is {why} and needs image or sequence input; this space's input is {ctx.input_kind}",
@@ -142,7 +142,7 @@ def _base_decl(ctx: Context, name: str) -> ast.CellDecl | None:
 
 
 def bind_args(
-    ctx: Context, call: ast.Call, params: tuple[str, ...], spec: registry.OpSpec | None, env: Env, what: str
+    ctx: Context, call: ast.Call, params: tuple[str, ...], spec: registry.OpDef | None, env: Env, what: str
 ) -> dict[str, Any] | None:
     """Match positional and keyword arguments to parameters, check their types."""
     positional = [a for a in call.args if a.name is None]
@@ -213,7 +213,7 @@ def _arg_value(ctx: Context, arg: ast.Arg, p: registry.Param | None, env: Env, w
     if v is not None and not isinstance(v, Unknown) and not is_number(v):
         ctx.err(f"{what} argument '{param}' must be a number, got {show(v)}", arg.value.span)
         return None
-    if is_number(v) and param == "p" and not 0 <= v < 1:
-        ctx.err(f"{what} argument 'p' must be in [0, 1), got {v}", arg.value.span)
+    if is_number(v) and p.bounds is not None and not p.bounds[0] <= v < p.bounds[1]:
+        ctx.err(f"{what} argument '{param}' must be in [{p.bounds[0]}, {p.bounds[1]}), got {v}", arg.value.span)
         return None
     return v

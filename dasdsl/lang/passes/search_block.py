@@ -7,27 +7,7 @@ from typing import Any
 from dasdsl.lang import ast
 from dasdsl.lang.passes.context import Context
 from dasdsl.lang.passes.text import suggest
-
-SEARCH_KEYS = (
-    "data",
-    "epochs",
-    "batch",
-    "split",
-    "seed",
-    "weights",
-    "arch",
-    "hypergradient",
-    "gate",
-    "discretize",
-    "penalty",
-    "constraint",
-    "partial_channels",
-    "grad_clip",
-    "precision",
-    "finetune",
-    "top",
-    "latency_table",
-)
+from dasdsl.lang.settings import SEARCH_KEYS, check_entry, problem_span
 
 
 def evaluate(ctx: Context) -> None:
@@ -53,8 +33,7 @@ def evaluate(ctx: Context) -> None:
 
 
 def validate_entry(ctx: Context, entry: ast.SearchEntry, values: tuple[Any, ...]) -> None:
-    """Check one evaluated entry's values against the settings table (to come: dasdsl.lang.settings).
-
-    Called once per known key given once whose values folded without errors; reports through
-    ``ctx.err``/``ctx.warn``. It checks nothing yet: the search block's behaviour is unchanged.
-    """
+    """Check one evaluated entry's values with the settings table: the code ``resolve`` runs, so
+    ``dasdsl check`` rejects what ``dasdsl run`` would, at the value's or argument's own location."""
+    for problem in check_entry(entry.key, values):
+        ctx.err(problem.message, problem_span(entry, problem), problem.hint)

@@ -66,7 +66,7 @@ def builtin_hint(name: str) -> str | None:
     return None
 
 
-def signature_hint(name: str, params: tuple[str, ...], spec: registry.OpSpec | None) -> str:
+def signature_hint(name: str, params: tuple[str, ...], spec: registry.OpDef | None) -> str:
     if spec is None:
         return f"signature: {name}({', '.join(params)})"
     parts = [
