@@ -261,3 +261,52 @@ def test_compile_cli_usage_error_on_bad_shape(capsys: pytest.CaptureFixture[str]
     with pytest.raises(SystemExit) as exc:
         main(["compile", str(ROOT / "spaces" / "widths.das"), "--input-shape", "3,x"])
     assert exc.value.code == 2
+
+
+# ---- mbconv: the op added in one place (dasdsl/ops/builtin.py) ----------------------------------
+
+MBCONV = """\
+space mb
+input {kind}
+cell blk(c) {{
+    input x
+    node y = x ~ {op}
+    output y
+}}
+network {{
+    stem  conv_bn(3, out = 8)
+    cells blk(8)
+    head  global_avg_pool then linear(classes)
+}}
+"""
+
+
+def test_mbconv_parameters_and_shapes() -> None:
+    """1x1 expand 8 -> 48, depthwise 3x3, 1x1 project 48 -> 8, three affine BNs: 1,408 weights; the
+    stem conv_bn(3, out = 8) on digits 88 and the head 90."""
+    space = dasdsl.loads(MBCONV.format(kind="image", op="mbconv(3)"))
+    net = space.network((1, 8, 8), 10)
+    assert count_parameters(net) == 1408 + 88 + 90
+    assert net(torch.randn(2, 1, 8, 8)).shape == (2, 10)
+    wider = dasdsl.loads(MBCONV.format(kind="image", op="mbconv(5, expand = 3, out = 8)")).network((1, 8, 8), 10)
+    # 8*24 + 2*24 + 24*25 + 2*24 + 24*8 + 2*8
+    assert count_parameters(wider) == 192 + 48 + 600 + 48 + 192 + 16 + 88 + 90
+
+
+def test_mbconv_on_sequences_and_under_stride() -> None:
+    space = dasdsl.loads(MBCONV.format(kind="sequence", op="[mbconv(3), mbconv(7, expand = 3)]"))
+    ir = space.graph((1, 40), 10)
+    assert ir.cells[next(iter(ir.cells))].nodes[OUTPUT]["shape"] == (8, 40)
+    assert space.supernet((1, 40), 10)(torch.randn(2, 1, 40)).shape == (2, 10)
+    strided = MBCONV.format(kind="image", op="[mbconv(3), max_pool(3)]").replace(
+        "cell blk(c) {", "cell blk(c) with input stride 2 {"
+    )
+    ir = dasdsl.loads(strided).graph((1, 8, 8), 10)
+    assert ir.cells[next(iter(ir.cells))].nodes[OUTPUT]["shape"] == (8, 4, 4)
+
+
+def test_mbconv_arguments_are_checked() -> None:
+    with pytest.raises(DasError, match="'mbconv' has no parameter 'expnd'"):
+        dasdsl.loads(MBCONV.format(kind="image", op="mbconv(3, expnd = 6)"))
+    with pytest.raises(DasError, match="needs image or sequence input"):
+        dasdsl.loads(MBCONV.format(kind="vector", op="mbconv(3)").replace("stem  conv_bn(3, out = 8)\n", ""))

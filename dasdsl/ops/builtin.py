@@ -178,6 +178,30 @@ def _dil_conv(shape: Shape, stride: int, args: Args, *, affine: bool) -> Any:
     return modules.dil_conv(c, _out(shape, args), k, s, d, rank, affine)
 
 
+@builtin_op(
+    "mbconv",
+    params=[_p("k"), _p("expand", "int", 6), _OUT],
+    kinds=SPATIAL,
+    output_shape=_conv_shape("mbconv"),
+)
+def _mbconv(shape: Shape, stride: int, args: Args, *, affine: bool) -> Any:
+    """MobileNetV2 / ProxylessNAS inverted bottleneck: 1x1 expand -> BN -> ReLU6 -> depthwise k -> BN -> ReLU6
+    -> 1x1 project -> BN (no residual inside: a cell's sum adds it)"""
+    modules, nn = _torch()
+    c, k, s, rank = shape[0], args["k"], _stride(stride, args), len(shape) - 1
+    wide, conv = c * args["expand"], modules.conv_cls(rank)
+    return nn.Sequential(
+        conv(c, wide, 1, bias=False),
+        modules.bn(wide, rank, affine),
+        nn.ReLU6(inplace=False),
+        conv(wide, wide, k, stride=s, padding=(k - 1) // 2, groups=wide, bias=False),
+        modules.bn(wide, rank, affine),
+        nn.ReLU6(inplace=False),
+        conv(wide, _out(shape, args), 1, bias=False),
+        modules.bn(_out(shape, args), rank, affine),
+    )
+
+
 def _resblock_shape(shape: Shape, stride: int, args: Args) -> Shape:
     s = _stride(stride, args)
     return (args["out"], *map_spatial(shape, lambda n: conv_size(n, 3, s, 1), "resblock")[1:])
