@@ -8,6 +8,7 @@ Every search setting of a space's ``search { ... }`` block can be given by name 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -21,6 +22,7 @@ from dasdsl.lang import settings as _settings
 from dasdsl.lang.count import count_architectures
 from dasdsl.lang.load import check_file, check_text
 from dasdsl.lang.printer import format_das
+from dasdsl.view.console import ProgressDisplay
 
 Callback = Callable[[dict[str, Any]], Any]  # gets each epoch's record (a line of log.jsonl); False stops the run
 
@@ -275,8 +277,7 @@ def _overrides(settings: dict[str, Any]) -> dict[str, tuple[Any, ...]]:
 @contextlib.contextmanager
 def _reporter(progress: Any) -> Iterator[Any]:
     """``progress``: True (a progress display on stderr), False (silence) or a reporter object."""
-    from dasdsl.search.workflow import Silent
-    from dasdsl.view.console import ProgressDisplay
+    from dasdsl.search.workflow import Silent  # torch: kept off `import dasdsl` and `dasdsl check`
 
     if progress is True or progress is False:
         if not progress:
@@ -289,8 +290,8 @@ def _reporter(progress: Any) -> Iterator[Any]:
 
 
 def _device(name: str) -> Any:
-    from dasdsl.search import distributed
-    from dasdsl.search.run import pick_device
+    from dasdsl.search import distributed  # torch: kept off `import dasdsl` and `dasdsl check`
+    from dasdsl.search.run import pick_device  # torch: kept off `import dasdsl` and `dasdsl check`
 
     device = pick_device(name)
     world = distributed.from_environment(device)
@@ -329,9 +330,9 @@ def search(
     (with a checkpoint where there is a run directory; ``dasdsl.resume`` continues it) and returns None.
     Every other keyword is a search setting by name. Under torchrun, processes other than rank 0 return None.
     """
-    from dasdsl.search import data as data_mod
-    from dasdsl.search import workflow
-    from dasdsl.search.run import config_for
+    from dasdsl.search import data as data_mod  # torch: kept off `import dasdsl` and `dasdsl check`
+    from dasdsl.search import workflow  # torch: kept off `import dasdsl` and `dasdsl check`
+    from dasdsl.search.run import config_for  # torch: kept off `import dasdsl` and `dasdsl check`
 
     if epochs is not None:
         settings["epochs"] = epochs
@@ -378,8 +379,8 @@ def resume(
     """Continue a killed or stopped run from its last complete checkpoint, with the settings it started with;
     the result is the one an uninterrupted run gives. ``data``: the arrays or datasets again, for a run that
     searched the caller's own data (a built-in source is loaded again by itself)."""
-    from dasdsl.search import data as data_mod
-    from dasdsl.search import workflow
+    from dasdsl.search import data as data_mod  # torch: kept off `import dasdsl` and `dasdsl check`
+    from dasdsl.search import workflow  # torch: kept off `import dasdsl` and `dasdsl check`
 
     torch_device, world = _device(device)
     split = None
@@ -404,7 +405,7 @@ def resume(
 
 
 def _result(finished: Any, world: Any, own_data: Any = None) -> SearchResult | None:
-    from dasdsl.search import distributed
+    from dasdsl.search import distributed  # torch: kept off `import dasdsl` and `dasdsl check`
 
     distributed.finish(world)
     if finished is None:
@@ -453,9 +454,9 @@ def train(
     ``space``: a ``Space`` or a .das file. ``data`` as for ``search`` (None: the space's ``data`` setting);
     ``out``: a folder for the run directory (config.json, log.jsonl, model.pt, summary.json), None writes nothing.
     """
-    from dasdsl.search import data as data_mod
-    from dasdsl.search import workflow
-    from dasdsl.search.run import pick_device
+    from dasdsl.search import data as data_mod  # torch: kept off `import dasdsl` and `dasdsl check`
+    from dasdsl.search import workflow  # torch: kept off `import dasdsl` and `dasdsl check`
+    from dasdsl.search.run import pick_device  # torch: kept off `import dasdsl` and `dasdsl check`
 
     for name, value in (("epochs", epochs), ("batch", batch), ("lr", lr)):
         if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0:
@@ -490,13 +491,12 @@ def train(
 
 @attrs.frozen
 class Rendered:
-    """What ``render`` wrote: the files, whether graphviz's dot was missing (then .dot sources were
-    written), the format asked for, and notes for the reader (warnings of the space, a run without weights)."""
+    """What ``render`` wrote: the files, notes for the reader (warnings of the space, a run without weights)
+    and, where graphviz's dot was missing (the paths are then .dot sources), the line saying how to go on."""
 
     paths: tuple[Path, ...]
-    dot_missing: bool
-    format: str
     notes: tuple[str, ...]
+    missing_dot: str | None
 
 
 def render(
@@ -513,7 +513,7 @@ def render(
 ) -> Rendered:
     """``dasdsl render``: pictures of a .das file's cells (or its network), coloured by a run's final gate
     weights with ``run_dir`` (whose space.das is drawn when ``file`` is None)."""
-    from dasdsl.search import rundir
+    from dasdsl.search import rundir  # torch: kept off `import dasdsl` and `dasdsl check`
     from dasdsl.view import render as view  # graphviz: only when a picture is asked for
 
     if file is None and run_dir is None:
@@ -538,4 +538,84 @@ def render(
             notes.append(f"dasdsl: {run_dir} has no gate weights yet (log.jsonl is empty); drawing the space")
     paths, missing = view.write_ir(ir, target, cell=cell, macro=macro, run=run)
     fmt = target.suffix.lstrip(".").lower()
-    return Rendered(tuple(paths), missing, fmt if fmt in view.FORMATS else "svg", tuple(notes))
+    line = view.missing_dot_line(paths, fmt if fmt in view.FORMATS else "svg") if missing else None
+    return Rendered(tuple(paths), tuple(notes), line)
+
+
+# ---- the compile report, latency tables, plots and reports ---------------------------------------
+
+
+def describe(space: _checked.CheckedSpace, data: Any = None) -> tuple[tuple[int, ...], int]:
+    """Input shape and class count of a space's data (``data`` as given, else its ``data`` setting)."""
+    from dasdsl.search.data import describe as describe_data  # numpy, scikit-learn and torch
+
+    return describe_data(space, data)
+
+
+def compile_report(ir: Any) -> str:
+    """What ``dasdsl compile`` prints of an IR: nodes and shapes per cell, choices, adapters, parameter counts."""
+    from dasdsl.compiler.dump import compile_report as report  # builds torch modules to count parameters
+
+    return report(ir)
+
+
+def graph_json(ir: Any) -> dict[str, Any]:
+    """An IR as networkx node-link JSON (``dasdsl compile --graph``)."""
+    from dasdsl.compiler.ir import to_json  # the compiler package imports torch
+
+    return to_json(ir)
+
+
+def profile(
+    space: _checked.CheckedSpace,
+    ir: Any,
+    out: str | Path,
+    *,
+    device: str = "auto",
+    batch: int | None = None,
+    repeats: int = 10,
+    warmup: int = 3,
+    threads: int | None = None,
+    source: str | None = None,
+) -> dict[str, Any]:
+    """Time every candidate of ``ir`` on this device (median ms per batch) and write the latency table that
+    ``penalty cost(latency, ...)`` reads; returns the table."""
+    import torch  # the timing itself
+
+    from dasdsl.compiler.cost import profile_latency  # torch
+    from dasdsl.search.run import pick_device  # torch
+    from dasdsl.search.rundir import write_text_atomic  # torch
+
+    for name, value, least in (
+        ("batch", batch, 1),
+        ("repeats", repeats, 1),
+        ("warmup", warmup, 0),
+        ("threads", threads, 1),
+    ):
+        if value is not None and value < least:
+            raise _fail(f"{name} must be at least {least}, got {value}")
+    torch_device = pick_device(device)
+    if threads is not None:
+        torch.set_num_threads(threads)
+    if batch is None:
+        given = space.search_block.get("batch", (None,))[0]
+        ok = isinstance(given, int) and not isinstance(given, bool) and given > 0
+        batch = given if ok else _settings.SearchConfig().batch
+    table = profile_latency(ir, torch_device, batch=batch, repeats=repeats, warmup=warmup)
+    table["source"] = source or space.module.span.file
+    write_text_atomic(Path(out), json.dumps(table, indent=2) + "\n")
+    return table
+
+
+def plot(run_dir: str | Path, out: str | Path | None = None) -> list[Path]:
+    """PNG curves of a run (gate weights, temperature, loss and accuracy, skips); returns the files."""
+    from dasdsl.view.plot import plot_run  # matplotlib and torch
+
+    return plot_run(run_dir, out)
+
+
+def report(run_dir: str | Path, out: str | Path | None = None) -> Path:
+    """One self-contained HTML page about a run; returns its path."""
+    from dasdsl.view.report import write_report  # graphviz, matplotlib and torch
+
+    return write_report(run_dir, out)

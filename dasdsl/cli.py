@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from dasdsl.errors import DasError
+from dasdsl import api
+from dasdsl.errors import DasError, Span, error
+from dasdsl.lang.count import space_stats
+from dasdsl.lang.parse import parse
+from dasdsl.lang.printer import format_das
+from dasdsl.lang.settings import RUN_SETTING_FLAGS, add_run_flags
+from dasdsl.view.console import ProgressDisplay, summary_text
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 
@@ -32,13 +42,11 @@ def _power_of_ten(n: int) -> str:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    import dasdsl
-    from dasdsl.lang.count import space_stats
 
     status = EXIT_OK
     for file in args.files:
         try:
-            space = dasdsl.load(file, plugins=args.plugin)
+            space = api.load(file, plugins=args.plugin)
         except DasError as exc:
             print(exc.render(), file=sys.stderr)
             status = EXIT_ERRORS
@@ -55,8 +63,6 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_fmt(args: argparse.Namespace) -> int:
-    from dasdsl.lang.parse import parse
-    from dasdsl.lang.printer import format_das
 
     status = EXIT_OK
     for file in args.files:
@@ -102,43 +108,33 @@ def _fmt_shape(shape: tuple[int, ...]) -> str:
     return "x".join(str(s) for s in shape)
 
 
-def _data_for(space, args: argparse.Namespace) -> tuple[tuple[int, ...], int]:
-    from dasdsl.search import data
-
+def _data_for(space: api.Space, args: argparse.Namespace) -> tuple[tuple[int, ...], int]:
+    """Shape and classes from --input-shape/--classes, the rest from --data or the space's data."""
     if args.input_shape is not None and args.classes is not None:
         return args.input_shape, args.classes
-    shape, classes = data.describe(space, args.data)
+    shape, classes = api.describe(space, args.data)
     return args.input_shape or shape, args.classes or classes
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
-    import json
-
-    import dasdsl
-    from dasdsl.compiler.dump import compile_report
-    from dasdsl.compiler.ir import to_json
-
-    space = dasdsl.load(args.file, plugins=args.plugin)
+    space = api.load(args.file, plugins=args.plugin)
     for w in space.warnings:
         print(w.render(space.source), file=sys.stderr)
-    shape, classes = _data_for(space, args)
-    ir = space.graph(shape, classes)
-    print(compile_report(ir))
+    ir = space.graph(*_data_for(space, args))
+    print(api.compile_report(ir))
     if args.graph:
-        Path(args.graph).write_text(json.dumps(to_json(ir), indent=1), encoding="utf-8")
+        Path(args.graph).write_text(json.dumps(api.graph_json(ir), indent=1), encoding="utf-8")
         print(f"graph written to {args.graph}", file=sys.stderr)
     return EXIT_OK
 
 
 def _usage_diag(message: str):  # noqa: ANN202
-    from dasdsl.errors import Span, error
 
     return error(message, Span.unknown("<command line>"))
 
 
 def _settings_from(args: argparse.Namespace) -> dict:
     """The search settings given on the command line: the flags of the settings table, then --set KEY=VALUE."""
-    from dasdsl.lang.settings import RUN_SETTING_FLAGS
 
     found: dict = {key: getattr(args, key) for key in RUN_SETTING_FLAGS if getattr(args, key, None) is not None}
     for item in args.set or []:
@@ -150,12 +146,6 @@ def _settings_from(args: argparse.Namespace) -> dict:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    import os
-
-    import dasdsl
-    from dasdsl import api
-    from dasdsl.lang.settings import RUN_SETTING_FLAGS
-    from dasdsl.view.console import ProgressDisplay, summary_text
 
     if args.nproc and args.nproc > 1 and "WORLD_SIZE" not in os.environ:
         return _launch(args.nproc)
@@ -179,7 +169,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         else:
             if not args.space:
                 raise DasError([_usage_diag("dasdsl run needs a SPACE file (or --resume RUN_DIR)")])
-            space = dasdsl.load(args.space, plugins=args.plugin)
+            space = api.load(args.space, plugins=args.plugin)
             if main_rank:
                 for w in space.warnings:
                     print(w.render(space.source), file=sys.stderr)
@@ -204,7 +194,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _launch(nproc: int) -> int:
     """``dasdsl run --nproc N``: the same command under torchrun, one process per rank."""
-    import subprocess
 
     argv = [a for a in sys.argv[1:]]
     cleaned, skip = [], False
@@ -240,8 +229,6 @@ def _launch(nproc: int) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from dasdsl import api
-    from dasdsl.view.console import ProgressDisplay
 
     space = api.load(args.file, plugins=args.plugin)
     with ProgressDisplay(args.quiet) as display:
@@ -263,40 +250,26 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_profile(args: argparse.Namespace) -> int:
-    import json
-
-    import torch
-
-    import dasdsl
-    from dasdsl.compiler.cost import profile_latency
-    from dasdsl.lang.settings import SearchConfig
-    from dasdsl.search.run import pick_device
-    from dasdsl.search.rundir import write_text_atomic
-
-    for name, least in (("batch", 1), ("repeats", 1), ("warmup", 0), ("threads", 1)):
-        value = getattr(args, name)
-        if value is not None and value < least:
-            raise DasError([_usage_diag(f"--{name} must be at least {least}, got {value}")])
-    device = pick_device(args.device)
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
-    space = dasdsl.load(args.space, plugins=args.plugin)
+    space = api.load(args.space, plugins=args.plugin)
     for w in space.warnings:
         print(w.render(space.source), file=sys.stderr)
-    shape, classes = _data_for(space, args)
-    ir = space.graph(shape, classes)
-    batch = args.batch
-    if batch is None:
-        given = space.search_block.get("batch", (None,))[0]
-        batch = given if isinstance(given, int) and not isinstance(given, bool) and given > 0 else SearchConfig().batch
-    table = profile_latency(ir, device, batch=batch, repeats=args.repeats, warmup=args.warmup)
-    table["source"] = args.space
+    ir = space.graph(*_data_for(space, args))
     out = Path(args.output)
-    write_text_atomic(out, json.dumps(table, indent=2) + "\n")
+    table = api.profile(
+        space,
+        ir,
+        out,
+        device=args.device,
+        batch=args.batch,
+        repeats=args.repeats,
+        warmup=args.warmup,
+        threads=args.threads,
+        source=args.space,
+    )
     lines = [
         f"latency of space {ir.space.name} ({_fmt_shape(ir.input_shape)}, {ir.classes} classes) on "
         f"{table['device']} ({table['device_name']}, {_plural(table['threads'], 'thread')}): ms per batch of "
-        f"{batch}, median of {args.repeats} runs after {args.warmup} warm-up, summed over cell instances",
+        f"{table['batch']}, median of {args.repeats} runs after {args.warmup} warm-up, summed over cell instances",
         f"  {'fixed part':<40} {table['fixed']:10.3f}",
     ]
     for key, row in table["choices"].items():
@@ -308,7 +281,6 @@ def cmd_profile(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from dasdsl import api
 
     rendered = api.render(
         args.file,
@@ -323,10 +295,8 @@ def cmd_render(args: argparse.Namespace) -> int:
     )
     for note in rendered.notes:
         print(note, file=sys.stderr)
-    if rendered.dot_missing:
-        from dasdsl.view.render import missing_dot_line
-
-        print(missing_dot_line(list(rendered.paths), rendered.format), file=sys.stderr)
+    if rendered.missing_dot is not None:
+        print(rendered.missing_dot, file=sys.stderr)
     else:
         for path in rendered.paths:
             print(path)
@@ -334,22 +304,17 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    from dasdsl.view.plot import plot_run
-
-    for path in plot_run(args.run_dir, args.output):
+    for path in api.plot(args.run_dir, args.output):
         print(path)
     return EXIT_OK
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from dasdsl.view.report import write_report
-
-    print(write_report(args.run_dir, args.output))
+    print(api.report(args.run_dir, args.output))
     return EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from dasdsl.lang.settings import add_run_flags
 
     parser = _Parser(prog="dasdsl", description="Differentiable architecture search from .das files.")
     parser.add_argument("--version", action="version", version="dasdsl 0.1.0")
@@ -457,9 +422,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 130
     except Exception as exc:  # an internal bug: one paragraph, the traceback only on request
-        import os
-        import traceback
-
         if os.environ.get("DASDSL_DEBUG"):
             traceback.print_exc()
         print(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -102,7 +103,6 @@ def warning(message: str, span: Span, hint: str | None = None) -> Diagnostic:
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str | None:
     """A hint naming the closest known names, or None when nothing is close."""
-    import difflib
 
     close = difflib.get_close_matches(name, sorted(set(choices)), n=3, cutoff=0.6)
     if not close:

@@ -42,6 +42,7 @@ import attrs
 from dasdsl.errors import DasError, Span, did_you_mean, error
 from dasdsl.lang import ast
 from dasdsl.lang.checked import RangeValue, Setting, Symbol
+from dasdsl.lang.parse import parse
 
 HYPERGRADIENTS = ("first_order", "second_order", "exact")
 GATES = ("softmax", "sigmoid", "gumbel")
@@ -623,7 +624,6 @@ def parse_override(key: str, text: str) -> tuple[Any, ...]:
     Raises DasError for an unknown key or a value that does not read; the value itself is
     checked by ``resolve``.
     """
-    from dasdsl.lang.parse import parse
 
     what = f"cannot read the setting '{key} {text}'"
     if key not in BY_NAME:

@@ -25,9 +25,9 @@ Args = dict[str, Any]
 
 def _torch() -> tuple[ModuleType, ModuleType]:
     """(dasdsl.ops.modules, torch.nn), imported by the builders only: torch stays off `dasdsl check`."""
-    from torch import nn
+    from torch import nn  # torch: kept off `dasdsl check`, which reads only the signatures
 
-    from dasdsl.ops import modules
+    from dasdsl.ops import modules  # torch, likewise
 
     return modules, nn
 

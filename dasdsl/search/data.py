@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from dasdsl.compiler.ir import NetworkIR, build_ir
-from dasdsl.errors import DasError, Span, error
+from dasdsl.errors import DasError, Span, did_you_mean, error
 from dasdsl.lang.checked import CheckedSpace
 from dasdsl.lang.settings import parse_spec
 
@@ -71,7 +71,7 @@ def _holdout(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
 
 
 def _digits() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    from sklearn.datasets import load_digits
+    from sklearn.datasets import load_digits  # scikit-learn (about a second to import) only for this source
 
     d = load_digits()
     return _holdout((d.images.astype(np.float32) / 16.0)[:, None], d.target.astype(np.int64))
@@ -215,8 +215,6 @@ def load(spec: Any, kind: str) -> Dataset:
     """Load and validate a data source for a space whose input is ``kind``."""
     name, path = parse_spec(spec)
     if name not in SOURCES:
-        from dasdsl.errors import did_you_mean
-
         raise _fail(
             f"unknown data source '{name}'", did_you_mean(name, SOURCES) or f"expected one of {', '.join(SOURCES)}"
         )

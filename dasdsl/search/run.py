@@ -19,6 +19,7 @@ import attrs
 import numpy as np
 import torch
 
+from dasdsl.compiler.cost import costs
 from dasdsl.compiler.ir import NetworkIR, build_ir
 from dasdsl.compiler.lower import FixedNetwork, MixedEdge, Supernet, entropy
 from dasdsl.errors import DasError, Span, error
@@ -28,6 +29,7 @@ from dasdsl.lang.printer import format_das
 from dasdsl.lang.settings import SearchConfig, resolve
 from dasdsl.search import data as data_mod
 from dasdsl.search import rundir
+from dasdsl.search.constraints import best
 from dasdsl.search.data import Split, TensorPart, split_data
 from dasdsl.search.discretize import decide, header_lines, score, to_module
 from dasdsl.search.distributed import SINGLE, World, shard
@@ -114,8 +116,6 @@ class Run:
         self.net.to(self.device)
         self.searcher = Searcher(self.net, self.cfg, gate_penalty(self.cfg, self.ir), world=self.world)
         if self.cfg.constraints or self.cfg.top > 1:  # an impossible constraint is reported before any training
-            from dasdsl.search.constraints import best
-
             self.budget = budget_costs(self.ir, self.cfg)
             uniform = {k: [1.0 / len(c.labels)] * len(c.labels) for k, c in self.ir.choices.items()}
             best(self.ir, uniform, self.cfg.constraints, top=1, costs=self.budget)
@@ -270,8 +270,6 @@ def discretize(run: Run) -> tuple[list[tuple[str, dict[str, int | None], float, 
     weights = run.gate_weights()
     cfg = run.cfg
     if cfg.constraints or cfg.top > 1:
-        from dasdsl.search.constraints import best
-
         tables = run.budget if run.budget is not None else budget_costs(run.ir, cfg)
         choice_weights = {k: w for k, w in weights.items() if k in run.ir.choices}
         ranked = [
@@ -291,7 +289,6 @@ def discretize(run: Run) -> tuple[list[tuple[str, dict[str, int | None], float, 
 
 def budget_costs(ir: NetworkIR, cfg: SearchConfig) -> dict[str, Any]:
     """The cost tables the budget constraints (max_params, max_flops) of ``cfg`` need."""
-    from dasdsl.compiler.cost import costs
 
     measures = {kind.removeprefix("max_") for kind, _ in cfg.constraints if kind in ("max_params", "max_flops")}
     return {m: costs(ir, m) for m in measures}

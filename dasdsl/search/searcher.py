@@ -18,7 +18,9 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 from torch.func import functional_call
+from torch.nn.parallel import DistributedDataParallel
 
+from dasdsl.compiler.cost import costs, extremes
 from dasdsl.compiler.ir import NetworkIR
 from dasdsl.compiler.lower import Supernet
 from dasdsl.errors import DasError, Span, error
@@ -80,8 +82,6 @@ class Searcher:
         # weights: averaged by DistributedDataParallel; architecture: all-reduced in each hypergradient
         self.model: nn.Module = net
         if world.distributed:
-            from torch.nn.parallel import DistributedDataParallel
-
             ids = [world.local_rank] if next(net.parameters()).is_cuda else None
             self.model = DistributedDataParallel(net, device_ids=ids, find_unused_parameters=True)
         self.device_type = next(net.parameters()).device.type
@@ -271,7 +271,6 @@ def evaluate(net: nn.Module, part: Part, batch: int = 256) -> tuple[float, float
 def normalised_costs(cfg: SearchConfig, ir: NetworkIR, measure: str) -> dict[str, torch.Tensor]:
     """Per choice key the cost of each candidate (all instances summed) over the cost of the largest
     discrete architecture, so that the weight of ``cost(measure, lambda)`` does not depend on the scale."""
-    from dasdsl.compiler.cost import costs, extremes
 
     fixed, per_choice = costs(ir, measure, table=cfg.latency_table if measure == "latency" else None)
     _, largest = extremes(ir, fixed, per_choice)

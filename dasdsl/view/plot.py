@@ -11,6 +11,10 @@ import math
 from pathlib import Path
 from typing import Any
 
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from dasdsl.compiler.ir import choice_key
 from dasdsl.errors import DasError
 from dasdsl.lang.load import check_text
 from dasdsl.search.rundir import read_config, read_records, run_plugins
@@ -60,7 +64,6 @@ def choice_labels(run_dir: str | Path) -> dict[str, list[str]]:
 
 def space_labels(space: Any) -> dict[str, list[str]]:
     """Candidate labels per choice key of a checked space."""
-    from dasdsl.compiler.ir import choice_key
 
     labels: dict[str, list[str]] = {}
     for type_name, inst in space.cell_types.items():
@@ -70,8 +73,6 @@ def space_labels(space: Any) -> dict[str, list[str]]:
 
 
 def _figure(width: float, height: float) -> Any:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
 
     fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)

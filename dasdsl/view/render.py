@@ -37,7 +37,9 @@ from dasdsl.errors import DasError, Span, error
 from dasdsl.lang import ast
 from dasdsl.lang.load import check_text
 from dasdsl.lang.printer import format_op
+from dasdsl.lang.settings import SearchConfig
 from dasdsl.search.data import ir_for
+from dasdsl.search.discretize import decide, result_cell_name
 from dasdsl.search.rundir import last_record, read_config
 
 FORMATS = ("svg", "png", "pdf")
@@ -93,8 +95,6 @@ def load_run(
     """Final gate weights and decisions of a run for the choice points of ``ir``; None without a log.
     ``record`` (the last log.jsonl record), ``config`` (config.json) and ``result`` (result.das, checked)
     where they are read already."""
-    from dasdsl.lang.settings import SearchConfig
-    from dasdsl.search.discretize import decide
 
     run_dir = Path(run_dir)
     if record is None:
@@ -116,7 +116,6 @@ def load_run(
 def _result_decisions(path: Path, ir: NetworkIR, result: Any = None) -> dict[str, int | None]:
     """Decisions as result.das records them (it also drops nodes that no longer reach the output);
     ``result`` is result.das checked already, else it is read from ``path``."""
-    from dasdsl.search.discretize import result_cell_name
 
     if result is None:
         if not path.is_file():

@@ -22,7 +22,17 @@ from dasdsl.errors import DasError
 from dasdsl.lang.load import check_text
 from dasdsl.search.data import describe, ir_for
 from dasdsl.search.rundir import read_config, run_data, run_plugins
-from dasdsl.view.render import _esc, _fail
+from dasdsl.view.plot import figures, png_bytes, read_log, space_labels
+from dasdsl.view.render import (
+    INSTALL_HINT,
+    GraphvizNotFoundError,
+    _esc,
+    _fail,
+    cell_graphs,
+    load_run,
+    network_graph,
+    svg_text,
+)
 
 _CSS = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2em auto; max-width: 1200px;
@@ -127,7 +137,6 @@ def _gap(summary: dict[str, Any] | None) -> str:
 
 def _graphs_html(graphs: list[tuple[str, Any]]) -> str:
     """Inline SVGs of graphviz graphs; their .dot source and the install hint without graphviz."""
-    from dasdsl.view.render import INSTALL_HINT, GraphvizNotFoundError, svg_text
 
     parts = []
     for title, graph in graphs:
@@ -175,7 +184,6 @@ class _Run:
         return self._once(f"space {name}", build)
 
     def records(self) -> list[dict[str, Any]]:
-        from dasdsl.view.plot import read_log
 
         return self._once("log", lambda: read_log(self.dir))
 
@@ -189,7 +197,6 @@ class _Run:
 
     def labels(self) -> dict[str, list[str]]:
         """Candidate labels per choice key; empty where space.das cannot be read (as plot.choice_labels)."""
-        from dasdsl.view.plot import space_labels
 
         try:
             space = self.space("space.das")
@@ -198,7 +205,6 @@ class _Run:
         return {} if space is None else space_labels(space)
 
     def curves(self) -> str:
-        from dasdsl.view.plot import figures, png_bytes
 
         try:
             figs = figures(self.dir, records=self.records(), labels=self.labels())
@@ -217,7 +223,6 @@ class _Run:
 
     def cells(self, name: str) -> str:
         """The cells of space.das with the final gate weights, or those of result.das and its network."""
-        from dasdsl.view.render import cell_graphs, load_run, network_graph
 
         space = self.space(name)
         if space is None:
