@@ -22,7 +22,7 @@ import time
 
 import torch
 
-from dasdsl.compiler.ir import build_ir
+from dasdsl.compiler.build import build_ir
 from dasdsl.compiler.lower import Supernet
 from dasdsl.lang.check import check
 from dasdsl.lang.parse import _parser, parse

@@ -15,7 +15,8 @@ import attrs
 import numpy as np
 import torch
 
-from dasdsl.compiler.ir import NetworkIR, build_ir
+from dasdsl.compiler.build import build_ir
+from dasdsl.compiler.ir import NetworkIR
 from dasdsl.errors import DasError, Span, did_you_mean, error
 from dasdsl.lang.checked import CheckedSpace
 from dasdsl.lang.settings import parse_spec

@@ -19,8 +19,9 @@ import attrs
 import numpy as np
 import torch
 
+from dasdsl.compiler.build import build_ir
 from dasdsl.compiler.cost import costs
-from dasdsl.compiler.ir import NetworkIR, build_ir
+from dasdsl.compiler.ir import NetworkIR
 from dasdsl.compiler.lower import FixedNetwork, MixedEdge, Supernet, entropy
 from dasdsl.errors import DasError, Span, error
 from dasdsl.lang import ast

@@ -16,7 +16,7 @@ import attrs
 import torch
 from torch import nn
 
-from dasdsl.compiler.ir import build_ir
+from dasdsl.compiler.build import build_ir
 from dasdsl.compiler.lower import FixedNetwork
 from dasdsl.errors import DasError, Span, error
 from dasdsl.lang.checked import CheckedSpace

@@ -16,8 +16,7 @@ from matplotlib.figure import Figure
 
 from dasdsl.compiler.ir import choice_key
 from dasdsl.errors import DasError
-from dasdsl.lang.load import check_text
-from dasdsl.search.rundir import read_config, read_records, run_plugins
+from dasdsl.search.rundir import read_records, read_space
 from dasdsl.view.render import _fail
 
 PLOTS = ("gates", "temperature", "loss_acc", "skips")
@@ -53,10 +52,8 @@ def read_log(run_dir: str | Path) -> list[dict[str, Any]]:
 
 def choice_labels(run_dir: str | Path) -> dict[str, list[str]]:
     """Candidate labels per choice key, from the run's space.das (empty if it cannot be read)."""
-    run_dir = Path(run_dir)
-    plugins = run_plugins(read_config(run_dir))
     try:
-        space = check_text((run_dir / "space.das").read_text(encoding="utf-8"), str(run_dir / "space.das"), plugins)
+        space = read_space(run_dir)
     except (DasError, OSError, UnicodeDecodeError, ImportError):
         return {}
     return space_labels(space)

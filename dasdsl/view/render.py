@@ -35,12 +35,11 @@ import networkx as nx
 from dasdsl.compiler.ir import OUTPUT, NetworkIR
 from dasdsl.errors import DasError, Span, error
 from dasdsl.lang import ast
-from dasdsl.lang.load import check_text
 from dasdsl.lang.printer import format_op
 from dasdsl.lang.settings import SearchConfig
 from dasdsl.search.data import ir_for
 from dasdsl.search.discretize import decide, result_cell_name
-from dasdsl.search.rundir import last_record, read_config
+from dasdsl.search.rundir import last_record, read_config, read_space
 
 FORMATS = ("svg", "png", "pdf")
 INSTALL_HINT = "install graphviz (apt-get install graphviz / brew install graphviz)"
@@ -116,12 +115,11 @@ def load_run(
 def _result_decisions(path: Path, ir: NetworkIR, result: Any = None) -> dict[str, int | None]:
     """Decisions as result.das records them (it also drops nodes that no longer reach the output);
     ``result`` is result.das checked already, else it is read from ``path``."""
-
     if result is None:
         if not path.is_file():
             return {}
         try:
-            result = check_text(path.read_text(encoding="utf-8"), str(path))
+            result = read_space(path.parent, path.name, plugins=[])
         except (DasError, OSError, UnicodeDecodeError):
             return {}
     decisions: dict[str, int | None] = {}
