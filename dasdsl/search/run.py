@@ -1,8 +1,7 @@
-"""A search run end to end: data, bilevel loop, run directory, checkpoints, resume, result .das.
+"""One search run's state and its pieces: the epoch loop (``Run``), its checkpoint, the discretization
+and weight inheritance at its end, and plain training of fixed networks.
 
-Layout of a run directory (``runs/<space>-<timestamp>/``): ``config.json`` (every
-resolved setting), ``log.jsonl`` (one record per epoch), ``checkpoint.pt`` (written
-atomically every epoch), ``result.das`` and ``summary.json`` at the end.
+``dasdsl.search.workflow`` strings these together; the files they write are ``dasdsl.search.rundir``'s.
 """
 
 from __future__ import annotations
