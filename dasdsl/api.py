@@ -37,9 +37,13 @@ class Space(_checked.CheckedSpace):
     ``search``, ``train``, ``to_das``. Shapes and classes come from the arguments, else the space's ``input``
     line and its data."""
 
+    plugins: tuple[str, ...] = ()  # the plugin modules it was loaded with: a run records them for resume
+
     @classmethod
-    def of(cls, checked: _checked.CheckedSpace) -> Space:
-        return checked if isinstance(checked, Space) else cls(**attrs.asdict(checked, recurse=False))
+    def of(cls, checked: _checked.CheckedSpace, plugins: Sequence[str] = ()) -> Space:
+        if isinstance(checked, Space):
+            return checked
+        return cls(**attrs.asdict(checked, recurse=False), plugins=tuple(plugins))
 
     def count(self) -> int:
         """The exact number of distinct discrete architectures."""
@@ -165,12 +169,12 @@ class Space(_checked.CheckedSpace):
 
 def loads(text: str, file: str = "<string>", plugins: Sequence[str] = ()) -> Space:
     """Parse and check .das text (after importing the plugin modules named)."""
-    return Space.of(check_text(text, file, plugins))
+    return Space.of(check_text(text, file, plugins), plugins)
 
 
 def load(path: str | Path, plugins: Sequence[str] = ()) -> Space:
     """Parse and check a .das file: the entry point of the Python API."""
-    return Space.of(check_file(path, plugins))
+    return Space.of(check_file(path, plugins), plugins)
 
 
 # ---- results -----------------------------------------------------------------------------------
@@ -355,7 +359,7 @@ def search(
             out_root=out,
             source=source or (space.module.span.file if space.module.span.file else "<string>"),
             source_text=space.to_das() if isinstance(space, Space) else (space.source or format_das(space.module)),
-            plugins=plugins,
+            plugins=list(dict.fromkeys([*getattr(space, "plugins", ()), *plugins])),
             data=split,
             world=world,
         )

@@ -16,7 +16,6 @@ from dasdsl.lang.printer import format_das
 from dasdsl.lang.settings import SearchConfig
 from dasdsl.search.discretize import to_module
 from dasdsl.search.searcher import gate_penalty
-from dasdsl.view.render import last_record
 
 ROOT = Path(__file__).resolve().parent.parent
 WIDTHS = ROOT / "spaces" / "widths.das"
@@ -130,16 +129,11 @@ def test_latency_table_round_trips_into_a_search(tmp_path: Path, capsys: pytest.
     with pytest.raises(DasError, match="needs a latency table"):
         costs(ir, "latency")
 
-    runs = tmp_path / "runs"
-    code = main(
-        [
-            *("run", str(POOLING), "--epochs", "1", "--device", "cpu", "--out", str(runs), "--quiet"),
-            *("--set", "penalty=cost(latency, 0.1)", "--set", f'latency_table="{table_path}"'),
-        ]
+    result = dasdsl.load(POOLING).search(
+        epochs=1, device="cpu", progress=False, penalty="cost(latency, 0.1)", latency_table=table_path
     )
-    assert code == 0
-    (run,) = runs.iterdir()
-    cfg = SearchConfig.from_json(json.loads((run / "config.json").read_text())["search"])
+    assert result is not None
+    cfg = SearchConfig.from_json(result.settings)
     assert cfg.penalties == (("cost", "latency", 0.1),)
     assert cfg.latency_table == str(table_path.resolve())
     penalty = gate_penalty(cfg, ir)
@@ -151,32 +145,31 @@ def test_latency_table_round_trips_into_a_search(tmp_path: Path, capsys: pytest.
     assert float(penalty(net).detach()) == pytest.approx(expected, rel=1e-5)
 
 
-def test_latency_penalty_without_a_table_fails_before_the_run(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_latency_penalty_without_a_table_fails_before_the_run(tmp_path: Path) -> None:
     runs = tmp_path / "runs"
-    code = main(["run", str(POOLING), "--epochs", "1", "--out", str(runs), "--set", "penalty=cost(latency, 0.1)"])
-    assert code == 1
-    assert "needs a latency table" in capsys.readouterr().err
+    with pytest.raises(DasError, match="needs a latency table"):
+        dasdsl.load(POOLING).search(epochs=1, out=runs, progress=False, penalty="cost(latency, 0.1)")
     assert not runs.exists()
 
 
-def _search_gates(tmp_path: Path, lam: float) -> tuple[list[float], str]:
-    out = tmp_path / f"lambda-{lam}"
-    code = main(
-        [
-            *("run", str(WIDTHS), "--data", "digits", "--epochs", "2", "--seed", "0", "--device", "cpu"),
-            *("--out", str(out), "--quiet", "--set", f"penalty=cost(params, {lam})", "--set", "arch=adam(lr = 0.01)"),
-        ]
+def _search_gates(lam: float) -> tuple[list[float], str]:
+    result = dasdsl.load(WIDTHS).search(
+        "digits",
+        epochs=2,
+        seed=0,
+        device="cpu",
+        progress=False,
+        penalty=f"cost(params, {lam})",
+        arch="adam(lr = 0.01)",
     )
-    assert code == 0
-    (run,) = out.iterdir()
-    last = last_record(run)
-    return last["gates"]["widths:x->y"], (run / "result.das").read_text()
+    assert result is not None
+    return result.history[-1]["gates"]["widths:x->y"], result.space.to_das()
 
 
-def test_params_penalty_drives_the_cheapest_candidate_up(tmp_path: Path) -> None:
+def test_params_penalty_drives_the_cheapest_candidate_up() -> None:
     # skip (its 8 -> 32 widen conv: 256 parameters) is the cheapest candidate of spaces/widths.das
-    free, _ = _search_gates(tmp_path, 0.0)
-    priced, result = _search_gates(tmp_path, 3.0)
+    free, _ = _search_gates(0.0)
+    priced, result = _search_gates(3.0)
     assert priced[2] > free[2] + 0.05, (free, priced)
     assert max(range(3), key=lambda i: priced[i]) == 2, priced
     assert "skip then widen(32)" in result

@@ -201,7 +201,7 @@ network {
 }
 """,
         (5, 25, "unknown op 'sepconv'"),
-        "did you mean sep_conv or conv?",
+        "did you mean sep_conv or conv or mbconv?",
         id="unknown-op",
     ),
     pytest.param(
@@ -1447,7 +1447,7 @@ network {
     source, caret = lines[1], lines[2]
     assert source[caret.index("^") :].startswith("sepconv")
     assert caret.strip() == "^" * len("sepconv")
-    assert lines[3] == "  hint: did you mean sep_conv or conv?"
+    assert lines[3] == "  hint: did you mean sep_conv or conv or mbconv?"
     assert str(info.value) == info.value.render()
 
 

@@ -1,8 +1,11 @@
-"""`dasdsl run` and `dasdsl train` end to end: run directories, determinism, kill and resume, bad input.
+"""Searches end to end: run directories, determinism, kill and resume, bad input, `dasdsl train`.
 
-Real processes on real (tiny) data, no mocks. Subprocesses run with one thread each, so results are
-comparable between runs and the tests stay light on a shared machine; cheap error cases go through
-``dasdsl.cli.main`` in-process.
+Real processes on real (tiny) data, no mocks. What a run writes, its determinism and resuming a finished
+run go through the Python API (``dasdsl.api``), which the CLI calls; the CLI keeps its own end-to-end
+tests: a search in a subprocess (byte-identical to the API's), SIGKILL and ``--resume``, exit codes and
+messages for bad input, ``dasdsl train``. Subprocesses run with one thread each (as this process does,
+see conftest.py), so results are comparable between runs and the tests stay light on a shared machine;
+cheap error cases go through ``dasdsl.cli.main`` in-process.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import numpy as np
 import pytest
 import torch
 
+from dasdsl import api
 from dasdsl.cli import main
 from dasdsl.errors import DasError
 from dasdsl.lang.settings import SearchConfig
@@ -107,56 +111,53 @@ def write_npz(path: Path, n: int = 96) -> str:
     return str(path)
 
 
-# -- the reference search, twice with the same seed (in parallel: separate processes, separate folders)
+# -- the reference search, twice with the same seed: through the API in this process and, at the same time,
+# through `dasdsl run` in a subprocess (separate folders)
 
 
 @attrs.frozen
 class Reference:
     tmp: Path
-    a: Path
-    b: Path
-    results: tuple[tuple[int, str, str], ...]
+    a: Path  # searched by api.search in this process
+    b: Path  # searched by `dasdsl run` in a subprocess
+    result: api.SearchResult  # a's
+    cli: tuple[int, str, str]  # b's exit code, stdout, stderr
 
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory: pytest.TempPathFactory) -> Reference:
     tmp = tmp_path_factory.mktemp("reference")
-    procs, files = [], []
-    try:
-        for name in ("a", "b"):
-            files += [open(tmp / f"{name}.out", "w"), open(tmp / f"{name}.err", "w")]  # noqa: SIM115
-            procs.append(
-                subprocess.Popen(
-                    command("run", POOLING, *SEARCH, "--out", str(tmp / f"runs_{name}"), "--quiet"),
-                    cwd=tmp,
-                    env=ENV,
-                    stdout=files[-2],
-                    stderr=files[-1],
-                )
+    with open(tmp / "b.out", "w") as out, open(tmp / "b.err", "w") as err:
+        proc = subprocess.Popen(
+            command("run", POOLING, *SEARCH, "--out", str(tmp / "runs_b"), "--quiet"),
+            cwd=tmp,
+            env=ENV,
+            stdout=out,
+            stderr=err,
+        )
+        try:
+            result = api.load(POOLING).search(
+                "digits", epochs=EPOCHS, batch=32, seed=3, out=tmp / "runs_a", progress=False
             )
-        codes = [proc.wait(timeout=300) for proc in procs]
-    finally:
-        for proc in procs:
+            code = proc.wait(timeout=300)
+        finally:
             proc.kill()  # a no-op once it exited
             proc.wait()
-        for f in files:
-            f.close()
-    results = tuple(
-        (code, (tmp / f"{name}.out").read_text(), (tmp / f"{name}.err").read_text())
-        for code, name in zip(codes, ("a", "b"))
-    )
-    return Reference(tmp, only_dir(tmp / "runs_a"), only_dir(tmp / "runs_b"), results)
+    assert result is not None
+    cli = (code, (tmp / "b.out").read_text(), (tmp / "b.err").read_text())
+    return Reference(tmp, only_dir(tmp / "runs_a"), only_dir(tmp / "runs_b"), result, cli)
 
 
 # -- 1. end to end
 
 
 def test_run_writes_a_complete_run_directory(reference: Reference) -> None:
-    for code, out, err in reference.results:
-        assert code == 0, err
-        assert "Traceback" not in err
-        assert "test accuracy of the discretized network" in out
-    run = reference.a
+    code, out, err = reference.cli
+    assert code == 0, err
+    assert "Traceback" not in err
+    assert "test accuracy of the discretized network" in out
+    run, result = reference.a, reference.result
+    assert result.run_dir == run
     assert {p.name for p in run.iterdir()} == {
         "config.json",
         "space.das",
@@ -166,10 +167,12 @@ def test_run_writes_a_complete_run_directory(reference: Reference) -> None:
         "summary.json",
         "report.html",
     }
+    assert result.report == run / "report.html"
     assert (run / "space.das").read_text(encoding="utf-8") == Path(POOLING).read_text(encoding="utf-8")
 
-    # log.jsonl: one strict-JSON record per epoch
+    # log.jsonl: one strict-JSON record per epoch, the result's history
     log = records(run)
+    assert log == list(result.history)
     assert [r["epoch"] for r in log] == list(range(1, EPOCHS + 1))
     for r in log:
         assert r.keys() >= RECORD_KEYS
@@ -182,6 +185,7 @@ def test_run_writes_a_complete_run_directory(reference: Reference) -> None:
     meta = json.loads((run / "config.json").read_text(encoding="utf-8"))
     assert meta["source"] == POOLING
     search = meta["search"]
+    assert search == result.settings
     assert set(search) == {f.name for f in attrs.fields(SearchConfig)}
     assert (search["data"], search["epochs"], search["batch"], search["seed"]) == ("digits", EPOCHS, 32, 3)
     assert SearchConfig.from_json(search).to_json() == search
@@ -194,6 +198,7 @@ def test_run_writes_a_complete_run_directory(reference: Reference) -> None:
     assert json.loads(ckpt["config"]) == search
 
     summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
+    assert summary == result.summary
     assert summary["epochs"] == EPOCHS
     for key in ("supernet_valid_acc", "discretized_valid_acc", "discretized_test_acc"):
         assert 0.0 <= summary[key] <= 1.0
@@ -201,18 +206,20 @@ def test_run_writes_a_complete_run_directory(reference: Reference) -> None:
 
 def test_result_is_a_fixed_space_with_a_provenance_header(reference: Reference) -> None:
     result = reference.a / "result.das"
-    checked = dasdsl(reference.tmp, "check", str(result))
-    assert checked.returncode == 0, checked.stderr
-    assert "0 choice points" in checked.stdout
-    compiled = dasdsl(reference.tmp, "compile", str(result))
-    assert compiled.returncode == 0, compiled.stderr
-
     text = result.read_text(encoding="utf-8")
+    assert text == reference.result.space.to_das()
+    checked = api.load(result)
+    assert checked.count() == 1
+    ir = checked.graph()
+    assert not ir.has_choices and not ir.choices  # 0 choice points
+    assert isinstance(checked.network(), torch.nn.Module)  # it compiles to a plain network
+
     header = [line[1:].strip() for line in text.splitlines() if line.startswith("#")]
     first = header[0]
     assert f"searched from {POOLING}" in first and "seed 3" in first and f"{EPOCHS} epochs" in first
     # the gate weights of every choice point, as in the last log record, the argmax starred and chosen
     gates = records(reference.a)[-1]["gates"]
+    assert gates == reference.result.gates
     for key, weights in gates.items():
         (line,) = [h for h in header if h.startswith(f"{key}:")]
         labels = ["max_pool(3)", "avg_pool(3)"]
@@ -226,9 +233,12 @@ def test_result_is_a_fixed_space_with_a_provenance_header(reference: Reference) 
 
 
 def test_same_seed_same_result(reference: Reference) -> None:
+    """The API in this process and `dasdsl run` in another (its own hash seed, its own torch) agree to the byte."""
     a, b = reference.a, reference.b
     assert (a / "result.das").read_bytes() == (b / "result.das").read_bytes()
     assert (a / "log.jsonl").read_bytes() == (b / "log.jsonl").read_bytes()
+    assert (a / "config.json").read_bytes() == (b / "config.json").read_bytes()
+    assert (a / "summary.json").read_bytes() == (b / "summary.json").read_bytes()
     assert_same_tensors(load_ckpt(a / "checkpoint.pt")["model"], load_ckpt(b / "checkpoint.pt")["model"])
 
 
@@ -287,6 +297,7 @@ def test_kill_and_resume_equals_an_uninterrupted_run(reference: Reference, tmp_p
     resumed = dasdsl(tmp_path, "run", "--resume", str(run), "--quiet")
     assert resumed.returncode == 0, resumed.stderr
     assert "Traceback" not in resumed.stderr
+    assert "test accuracy of the discretized network" in resumed.stdout
     assert (run / "result.das").read_text(encoding="utf-8") == (full / "result.das").read_text(encoding="utf-8")
     got, want = load_ckpt(run / "checkpoint.pt"), load_ckpt(full / "checkpoint.pt")
     assert got["epoch"] == want["epoch"] == epochs
@@ -396,13 +407,13 @@ def test_resume_of_something_else(capsys: pytest.CaptureFixture[str], tmp_path: 
 
 
 @pytest.fixture
-def small_run(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> Path:
+def small_run(tmp_path: Path) -> Path:
     """A finished 2-epoch search on .npz data, in-process."""
     data = write_npz(tmp_path / "data.npz")
-    args = ["run", POOLING, "--data", f"npz:{data}", "--epochs", "2", "--batch", "16", "--out", str(tmp_path / "runs")]
-    code, _, err = cli(capsys, *args, "--quiet")
-    assert code == 0, err
-    return only_dir(tmp_path / "runs")
+    result = api.load(POOLING).search(f"npz:{data}", epochs=2, batch=16, out=tmp_path / "runs", progress=False)
+    assert result is not None
+    assert result.run_dir == only_dir(tmp_path / "runs")
+    return result.run_dir
 
 
 def snapshot(run: Path) -> dict[str, bytes]:
@@ -430,10 +441,12 @@ def test_failed_resume_keeps_the_run(
     assert snapshot(small_run) == before  # nothing deleted, truncated or rewritten
 
 
-def test_resume_of_a_finished_run_rewrites_the_same_result(capsys: pytest.CaptureFixture[str], small_run: Path) -> None:
+def test_resume_of_a_finished_run_rewrites_the_same_result(small_run: Path) -> None:
     before = snapshot(small_run)
-    code, _, err = cli(capsys, "run", "--resume", str(small_run), "--quiet")
-    assert code == 0, err
+    result = api.resume(small_run, progress=False)
+    assert result is not None and result.run_dir == small_run
+    assert result.space.to_das().encode() == before["result.das"]
+    assert [r["epoch"] for r in result.history] == [1, 2]
     after = snapshot(small_run)
     before.pop("report.html", None)  # the report embeds freshly drawn images; the results are what must match
     after.pop("report.html", None)
@@ -448,17 +461,16 @@ def test_resume_with_damaged_config(capsys: pytest.CaptureFixture[str], small_ru
     assert snapshot(small_run) == before
 
 
-def test_resume_before_the_first_checkpoint_keeps_one_record_per_epoch(
-    capsys: pytest.CaptureFixture[str], small_run: Path
-) -> None:
+def test_resume_before_the_first_checkpoint_keeps_one_record_per_epoch(small_run: Path) -> None:
     # the state a SIGKILL leaves between appending epoch 1's record and renaming its checkpoint into place
     (small_run / "checkpoint.pt").unlink()
     (small_run / "result.das").unlink()
     log = small_run / "log.jsonl"
     log.write_text(log.read_text().splitlines(keepends=True)[0])
-    code, _, err = cli(capsys, "run", "--resume", str(small_run), "--quiet")
-    assert code == 0, err
+    result = api.resume(small_run, progress=False)
+    assert result is not None
     assert [r["epoch"] for r in records(small_run)] == [1, 2]
+    assert records(small_run) == list(result.history)
 
 
 PLUGIN_SPACE = """space plugged

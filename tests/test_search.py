@@ -10,7 +10,6 @@ import torch
 from torch.func import functional_call
 
 import dasdsl
-from dasdsl.cli import main
 from dasdsl.lang.settings import SearchConfig
 from dasdsl.search.searcher import Searcher, temperature_at
 
@@ -136,38 +135,20 @@ def _offset_task(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 @pytest.mark.parametrize(("task", "winner"), [(_spike_task, "max_pool(3)"), (_offset_task, "avg_pool(3)")])
-def test_search_learns_the_right_pooling(tmp_path: Path, task, winner: str) -> None:  # noqa: ANN001
+def test_search_learns_the_right_pooling(task, winner: str) -> None:  # noqa: ANN001
     x, y = task(1200, 0)
-    np.savez(tmp_path / "task.npz", x=x, y=y.astype(np.int64))
-    code = main(
-        [
-            "run",
-            str(ROOT / "spaces" / "pooling.das"),
-            "--data",
-            f"npz:{tmp_path / 'task.npz'}",
-            "--epochs",
-            "10",
-            "--batch",
-            "32",
-            "--seed",
-            "0",
-            "--out",
-            str(tmp_path / "runs"),
-            "--quiet",
-            "--set",
-            "arch=adam(lr = 0.05, betas = (0.5, 0.999), weight_decay = 0)",
-            "--set",
-            "weights=sgd(lr = 0.05, momentum = 0.9, weight_decay = 3e-4)",
-        ]
+    result = dasdsl.load(ROOT / "spaces" / "pooling.das").search(
+        (x, y.astype(np.int64)),
+        epochs=10,
+        batch=32,
+        seed=0,
+        progress=False,
+        arch="adam(lr = 0.05, betas = (0.5, 0.999), weight_decay = 0)",
+        weights="sgd(lr = 0.05, momentum = 0.9, weight_decay = 3e-4)",
     )
-    assert code == 0
-    (run,) = (tmp_path / "runs").iterdir()
-    result = (run / "result.das").read_text()
-    assert f"node y = x ~ {winner}" in result
-    import json
-
-    last = json.loads((run / "log.jsonl").read_text().splitlines()[-1])
-    (gates,) = last["gates"].values()
+    assert result is not None
+    assert f"node y = x ~ {winner}" in result.space.to_das()
+    (gates,) = result.history[-1]["gates"].values()
     labels = ["max_pool(3)", "avg_pool(3)"]
     assert gates[labels.index(winner)] > 0.9
 

@@ -432,11 +432,11 @@ def split_datasets(
         test_idx = np.arange(len(test))
     if len(test_idx) == 0:
         raise _fail("the test dataset is empty")
-    if classes is None:
-        labels = _dataset_labels(train)
-        if labels.min() < 0:
+    if classes is None:  # from every label, as for arrays: the training and the test part
+        labels = [_dataset_labels(train)] + ([_dataset_labels(test)] if test is not train else [])
+        if min(int(lab.min()) for lab in labels) < 0:
             raise _fail("the dataset has negative labels", "labels must be class indices 0 .. K-1")
-        classes = int(labels.max()) + 1
+        classes = max(int(lab.max()) for lab in labels) + 1
     first, second = _cut(len(all_train), share, seed)
     return Split(
         DatasetPart(train, all_train[first], device),

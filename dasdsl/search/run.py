@@ -459,19 +459,24 @@ def result_header(
 
 
 def with_data(module: ast.Module, data: str) -> ast.Module:
-    """Record in the result's search block the data the search really used."""
-
+    """Record in the result's search block the data the search really used: a source that loads again.
+    Data of the caller's own (arrays, datasets) has no name to write: the block loses its ``data`` entry
+    (the header says what the data was)."""
     name, path = data_mod.parse_spec(data)
-    value: ast.Expr = ast.Call(name, (ast.Arg(None, ast.String(path)),)) if path else ast.Name(name)
-    entry = ast.SearchEntry("data", (value,))
+    entry = None
+    if name in data_mod.SOURCES:
+        value: ast.Expr = ast.Call(name, (ast.Arg(None, ast.String(path)),)) if path else ast.Name(name)
+        entry = ast.SearchEntry("data", (value,))
     body = []
     found = False
     for stmt in module.body:
         if isinstance(stmt, ast.SearchDecl):
             found = True
-            entries = [e for e in stmt.entries if e.key != "data"]
-            stmt = ast.SearchDecl((entry, *entries))
+            entries = tuple(e for e in stmt.entries if e.key != "data")
+            if entry is None and not entries:
+                continue  # a block that named only the data
+            stmt = ast.SearchDecl((entry, *entries) if entry is not None else entries)
         body.append(stmt)
-    if not found:
+    if not found and entry is not None:
         body.append(ast.SearchDecl((entry,)))
     return attrs.evolve(module, body=tuple(body))
