@@ -18,7 +18,7 @@ from torch import nn
 
 from dasdsl.compiler.ir import OUTPUT, Adapter, CandidateIR, NetworkIR, Step, edge_norm_key
 from dasdsl.errors import DasError, error
-from dasdsl.lang.settings import GATES
+from dasdsl.methods.gates import GATES
 from dasdsl.ops import registry
 from dasdsl.ops.modules import build_adapter
 
@@ -31,14 +31,10 @@ class GateContext:
 
 
 def gate_weights(alpha: torch.Tensor, gate: str, temperature: float, hard: bool = False) -> torch.Tensor:
-    """Mixing weights from architecture parameters: softmax(a/t), sigmoid(a/t) or Gumbel-softmax."""
-    if gate == "softmax":
-        return torch.softmax(alpha / temperature, dim=-1)
-    if gate == "sigmoid":
-        return torch.sigmoid(alpha / temperature)
-    if gate == "gumbel":
-        return nn.functional.gumbel_softmax(alpha, tau=temperature, hard=hard, dim=-1)
-    raise ValueError(f"unknown gate {gate!r}; expected one of {', '.join(GATES)}")
+    """Mixing weights from architecture parameters, by the gate's definition in dasdsl.methods.gates."""
+    if gate not in GATES:
+        raise ValueError(f"unknown gate {gate!r}; expected one of {', '.join(GATES)}")
+    return GATES[gate].weights(alpha, temperature, hard)
 
 
 def _adapter_module(adapter: Adapter, affine: bool) -> nn.Module:

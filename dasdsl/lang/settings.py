@@ -43,13 +43,14 @@ from dasdsl.errors import DasError, Span, did_you_mean, error
 from dasdsl.lang import ast
 from dasdsl.lang.checked import RangeValue, Setting, Symbol
 from dasdsl.lang.parse import parse
+from dasdsl.methods import gates, penalties, rules
 
 HYPERGRADIENTS = ("first_order", "second_order", "exact")
-GATES = ("softmax", "sigmoid", "gumbel")
+GATES = tuple(gates.GATES)  # each gate is defined once, in dasdsl.methods.gates
 SCHEDULES = ("constant", "linear", "exponential", "cosine")
-DISCRETIZE = ("argmax", "threshold", "perturbation")
+DISCRETIZE = tuple(rules.RULES)  # each rule is defined once, in dasdsl.methods.rules
 PRECISIONS = ("fp32", "bf16", "fp16")
-PENALTIES = ("l1", "entropy", "zero_one", "cost")
+PENALTIES = tuple(penalties.PENALTIES)  # each penalty is defined once, in dasdsl.methods.penalties
 COST_MEASURES = ("params", "flops", "latency")
 CONSTRAINTS = ("min_nonskip_per_path", "max_skip", "max_params", "max_flops")
 W_SCHEDULES = ("cosine", "constant")
@@ -301,9 +302,9 @@ def _anneal(t: Any) -> tuple[float, float, str]:
 
 def _discretize(v: Any, c: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"discretize": _name(v, "discretization rule", DISCRETIZE)}
-    if out["discretize"] == "threshold":
+    if rules.RULES[out["discretize"]].takes_value:
         if not isinstance(v, Setting) or len(v.args) != 1:
-            raise SettingError("threshold takes one value: discretize threshold(0.5)")
+            raise SettingError(f"{out['discretize']} takes one value: discretize {out['discretize']}(0.5)")
         with _at(arg=0):
             out["threshold"] = float(_number(v.args[0], "threshold"))
     return out
@@ -311,7 +312,7 @@ def _discretize(v: Any, c: Mapping[str, Any]) -> dict[str, Any]:
 
 def _penalty(p: Any) -> tuple[str, Any, float]:
     kind = _name(p, "penalty", PENALTIES)
-    if kind == "cost":
+    if penalties.PENALTIES[kind].term is None:  # the expected cost: a measure and a weight
         if not isinstance(p, Setting) or len(p.args) != 2:
             raise SettingError("cost takes a measure and a weight: cost(params, 1e-2)")
         with _at(arg=0):

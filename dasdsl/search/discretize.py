@@ -1,10 +1,7 @@
 """Gate weights to a discrete architecture, written back as an ordinary .das AST.
 
-The DARTS rule (``argmax``): on a node with ``keep k`` the k incoming edges whose
-strongest non-``none`` candidate weighs most survive, each with that candidate;
-on a node without ``keep`` every edge keeps its strongest candidate (``none``
-included, as NAS-Bench-201 counts). ``threshold(t)`` (sigmoid gates) keeps on a
-node without ``keep`` the strongest candidate when its gate is above t, else ``none``.
+The rules themselves (argmax, threshold, perturbation) are in dasdsl.methods.rules; this module
+gives them the IR's choice points and turns their decisions into the result's cells.
 """
 
 from __future__ import annotations
@@ -17,8 +14,7 @@ import attrs
 from dasdsl.compiler.ir import NetworkIR, choice_key, edge_norm_key
 from dasdsl.lang import ast
 from dasdsl.lang.checked import Candidate, CellInstance, CheckedSpace
-
-Decision = dict[str, int | None]  # choice key -> chosen candidate index, None: the edge is dropped
+from dasdsl.methods.rules import RULES, Accuracy, Context, Decision, NodeChoices
 
 
 @attrs.frozen
@@ -30,38 +26,34 @@ class Discrete:
     score: float
 
 
-def decide(
-    ir: NetworkIR, weights: Mapping[str, Sequence[float]], rule: str = "argmax", threshold: float = 0.5
-) -> Decision:
-    """Pick candidates per choice point from gate weights."""
-    decisions: Decision = {}
+def node_choices(ir: NetworkIR, weights: Mapping[str, Sequence[float]]) -> list[NodeChoices]:
+    """The IR's choice points grouped by the node they enter, as the rules see them."""
+    nodes = []
     for keys in ir.choices_by_node().values():
         info = ir.choices[keys[0]]
-        if info.keep is None:
-            for key in keys:
-                w = list(weights[key])
-                best = max(range(len(w)), key=lambda i: w[i])
-                if rule == "threshold" and w[best] < threshold:
-                    none = [i for i, label in enumerate(ir.choices[key].labels) if label == "none"]
-                    decisions[key] = none[0] if none else best
-                else:
-                    decisions[key] = best
-            continue
-        scored = []
         beta = weights.get(edge_norm_key(info.cell_type, info.target))  # PC-DARTS edge normalization
-        for order, key in enumerate(keys):
-            w = list(weights[key])
-            real = [i for i, label in enumerate(ir.choices[key].labels) if label != "none"]
-            if not real:
-                decisions[key] = None
-                continue
-            best = max(real, key=lambda i: w[i])
-            strength = w[best] * (beta[order] if beta is not None else 1.0)
-            scored.append((-strength, order, key, best))
-        scored.sort()
-        for rank, (_, _, key, best) in enumerate(scored):
-            decisions[key] = best if rank < info.keep else None
-    return decisions
+        nodes.append(
+            NodeChoices(
+                tuple(keys),
+                tuple(tuple(ir.choices[k].labels) for k in keys),
+                info.keep,
+                tuple(beta) if beta is not None else None,
+            )
+        )
+    return nodes
+
+
+def decide(
+    ir: NetworkIR,
+    weights: Mapping[str, Sequence[float]],
+    rule: str = "argmax",
+    threshold: float = 0.5,
+    accuracy: Accuracy | None = None,
+    seed: int = 0,
+) -> Decision:
+    """Pick candidates per choice point from gate weights by a rule of dasdsl.methods.rules."""
+    context = Context(threshold, accuracy, seed, tuple(ir.choices))
+    return RULES[rule].decide(node_choices(ir, weights), weights, context)
 
 
 def score(ir: NetworkIR, weights: Mapping[str, Sequence[float]], decisions: Decision) -> float:

@@ -27,6 +27,7 @@ from dasdsl.lang import ast
 from dasdsl.lang.checked import CheckedSpace
 from dasdsl.lang.printer import format_das
 from dasdsl.lang.settings import SearchConfig, resolve
+from dasdsl.methods.rules import RULES, Accuracy
 from dasdsl.search import data as data_mod
 from dasdsl.search import rundir
 from dasdsl.search.constraints import best
@@ -277,11 +278,11 @@ def discretize(run: Run) -> tuple[list[tuple[str, dict[str, int | None], float, 
             for r in best(run.ir, choice_weights, cfg.constraints, top=cfg.top, costs=tables)
         ]
     else:
-        decisions = (
-            perturbation_decisions(run)
-            if cfg.discretize == "perturbation"
-            else decide(run.ir, weights, cfg.discretize, cfg.threshold)
-        )
+        if RULES[cfg.discretize].needs_accuracy:
+            current, accuracy = supernet_accuracy(run)
+            decisions = decide(run.ir, current, cfg.discretize, cfg.threshold, accuracy, cfg.seed)
+        else:
+            decisions = decide(run.ir, weights, cfg.discretize, cfg.threshold)
         ranked = [(decisions, score(run.ir, weights, decisions), None)]
     results = [(format_das(to_module(run.space, run.ir, d)), d, sc, bound) for d, sc, bound in ranked]
     return results, weights
@@ -294,57 +295,26 @@ def budget_costs(ir: NetworkIR, cfg: SearchConfig) -> dict[str, Any]:
     return {m: costs(ir, m) for m in measures}
 
 
-def perturbation_decisions(run: Run, samples: int = 512) -> dict[str, int | None]:
-    """DARTS-PT (Wang et al. 2021): on each edge keep the op whose removal hurts the supernet's validation
-    accuracy most, fixing edges one at a time; on keep-k nodes keep the k edges whose removal hurts most.
-
-    Runs on up to ``samples`` validation samples, without fine-tuning between decisions."""
+def supernet_accuracy(run: Run, samples: int = 512) -> tuple[dict[str, list[float]], Accuracy]:
+    """For rules that weigh candidates by the supernet's accuracy (DARTS-PT): the gate weights now, and the
+    validation accuracy on up to ``samples`` samples under other gate weights for the choice points."""
     assert run.net is not None and run.ir is not None and run.data is not None
     net, ir = run.net, run.ir
     x, y = run.data.valid.head(samples)
     with torch.no_grad():
-        current = {k: v.detach().clone() for k, v in net.gate_weights().items()}
+        base = {k: v.detach().clone() for k, v in net.gate_weights().items()}
 
-    def accuracy(weights: dict[str, torch.Tensor]) -> float:
-        net.fixed_weights = weights
+    def accuracy(weights: dict[str, list[float]]) -> float:
+        trial = dict(base)
+        for key, w in weights.items():
+            trial[key] = torch.tensor(w, dtype=base[key].dtype, device=base[key].device)
+        net.fixed_weights = trial
         try:
             return evaluate(net, TensorPart(x, y))[1]
         finally:
             net.fixed_weights = None
 
-    order = list(ir.choices)
-    random.Random(run.cfg.seed).shuffle(order)
-    decisions: dict[str, int | None] = {}
-    for key in order:
-        labels = ir.choices[key].labels
-        drops = []
-        for i in range(len(labels)):
-            if labels[i] == "none" and ir.choices[key].keep is not None:
-                drops.append(float("-inf"))  # `none` is never chosen on a keep-k node
-                continue
-            trial = dict(current)
-            removed = current[key].clone()
-            removed[i] = 0.0
-            trial[key] = removed
-            drops.append(-accuracy(trial))  # the larger the drop, the lower the accuracy without it
-        best = max(range(len(labels)), key=lambda i: (drops[i], float(current[key][i])))
-        decisions[key] = best
-        current[key] = torch.nn.functional.one_hot(torch.tensor(best), len(labels)).to(current[key])
-    for keys in ir.choices_by_node().values():
-        keep = ir.choices[keys[0]].keep  # a node's setting, the same on every edge into it
-        if keep is None:
-            continue
-        hurt = []
-        for key in keys:
-            trial = dict(current)
-            trial[key] = torch.zeros_like(current[key])
-            hurt.append((accuracy(trial), keys.index(key), key))
-        hurt.sort()
-        for rank, (_, _, key) in enumerate(hurt):
-            if rank >= keep:
-                decisions[key] = None
-                current[key] = torch.zeros_like(current[key])
-    return decisions
+    return {k: base[k].tolist() for k in ir.choices}, accuracy
 
 
 def train_fixed(

@@ -25,6 +25,7 @@ from dasdsl.compiler.ir import NetworkIR
 from dasdsl.compiler.lower import Supernet
 from dasdsl.errors import DasError, Span, error
 from dasdsl.lang.settings import SearchConfig
+from dasdsl.methods.penalties import PENALTIES
 from dasdsl.search.data import Part
 from dasdsl.search.distributed import SINGLE, World, average
 
@@ -288,8 +289,8 @@ def gate_penalty(cfg: SearchConfig, ir: NetworkIR) -> Callable[[Supernet], torch
     edges survive discretization. Choices of cells used inside candidates have no cost term of
     their own: they count whole inside their outer candidate.
     """
-    terms = [(k, lam) for k, _, lam in cfg.penalties if k in ("l1", "entropy", "zero_one") and lam > 0]
-    cost_terms = [(measure, lam) for k, measure, lam in cfg.penalties if k == "cost" and lam > 0]
+    terms = [(PENALTIES[k].term, lam) for k, _, lam in cfg.penalties if PENALTIES[k].term is not None and lam > 0]
+    cost_terms = [(measure, lam) for k, measure, lam in cfg.penalties if PENALTIES[k].term is None and lam > 0]
     priced = [(lam, normalised_costs(cfg, ir, measure)) for measure, lam in cost_terms]
     if not terms and not priced:
         return None
@@ -305,16 +306,9 @@ def gate_penalty(cfg: SearchConfig, ir: NetworkIR) -> Callable[[Supernet], torch
     def penalty(net: Supernet) -> torch.Tensor:
         weights = net.gate_weights()
         total = torch.zeros(())
-        for kind, lam in terms:
+        for term, lam in terms:
             for key in ir.choices:  # not the PC-DARTS edge normalization weights: they are no gates
-                w = weights[key]
-                if kind == "l1":
-                    total = total + lam * w.abs().sum()
-                elif kind == "entropy":
-                    p = w / w.sum()
-                    total = total + lam * -(p * torch.log(p.clamp_min(1e-12))).sum()
-                else:  # FairDARTS zero-one loss: push every gate to 0 or 1
-                    total = total + lam * -((w - 0.5) ** 2).mean()
+                total = total + lam * term(weights[key])
         if priced and weights:  # every gate weight lives on the supernet's device, in its dtype
             for lam, per_choice in on(next(iter(weights.values()))):
                 for key, c in per_choice.items():
