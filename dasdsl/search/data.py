@@ -7,7 +7,7 @@ dtypes, label ranges, NaN) and split by seed into train / valid / test.
 from __future__ import annotations
 
 import pickle
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,31 @@ from dasdsl.errors import DasError, Span, did_you_mean, error
 from dasdsl.lang.checked import CheckedSpace
 from dasdsl.lang.settings import parse_spec
 
-SOURCES = ("digits", "mnist1d", "cifar10", "npz", "synthetic")
+Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # x, y, x_test, y_test
+
+
+@attrs.frozen
+class Source:
+    """A built-in data source: ``load(path, kind)`` gives (x, y, x_test, y_test), checked by ``load`` below."""
+
+    name: str
+    doc: str
+    load: Callable[[str, str], Arrays]
+    needs_path: bool = False
+
+
+SOURCES_BY_NAME: dict[str, Source] = {}
+
+
+def source(name: str, doc: str, *, needs_path: bool = False) -> Callable[[Callable[[str, str], Arrays]], Any]:
+    """Register a data source under ``name``: the one place a new source is added."""
+
+    def register(fn: Callable[[str, str], Arrays]) -> Callable[[str, str], Arrays]:
+        assert name not in SOURCES_BY_NAME, f"data source {name!r} is registered twice"
+        SOURCES_BY_NAME[name] = Source(name, doc, fn, needs_path)
+        return fn
+
+    return register
 
 
 @attrs.frozen
@@ -71,7 +95,8 @@ def _holdout(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
     return x[order[:cut]], y[order[:cut]], x[order[cut:]], y[order[cut:]]
 
 
-def _digits() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+@source("digits", "scikit-learn's 8x8 handwritten digits (1,797 images, 10 classes; 20% held out)")
+def _digits(path: str, kind: str) -> Arrays:
     from sklearn.datasets import load_digits  # scikit-learn (about a second to import) only for this source
 
     d = load_digits()
@@ -116,12 +141,14 @@ def mnist1d(n: int = 5000, length: int = 40, seed: int = 42) -> tuple[np.ndarray
     return xs[:, None, :], y.astype(np.int64)
 
 
-def _mnist1d() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+@source("mnist1d", "MNIST-1D sequences (40 steps, 10 classes), generated locally")
+def _mnist1d(path: str, kind: str) -> Arrays:
     x, y = mnist1d(5000)
     return x[:4000], y[:4000], x[4000:], y[4000:]
 
 
-def _cifar10(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+@source("cifar10", 'CIFAR-10 from its python batches in a folder: cifar10("PATH")', needs_path=True)
+def _cifar10(path: str, kind: str) -> Arrays:
     root = Path(path).expanduser()
     if (root / "cifar-10-batches-py").is_dir():
         root = root / "cifar-10-batches-py"
@@ -156,7 +183,8 @@ def _cifar10(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
     return norm(x), y, norm(x_test), y_test
 
 
-def _npz(path: str, kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+@source("npz", 'arrays x, y (and x_test, y_test) in a .npz file: npz("PATH")', needs_path=True)
+def _npz(path: str, kind: str) -> Arrays:
     file = Path(path).expanduser()
     if not file.is_file():
         raise _fail(f"npz: no file {path}", "give a .npz file with arrays x and y (and optionally x_test, y_test)")
@@ -212,26 +240,25 @@ def synthetic(kind: str, n: int = 256, classes: int = 4, seed: int = 0) -> tuple
     return x[:cut], y[:cut].astype(np.int64), x[cut:], y[cut:].astype(np.int64)
 
 
+@source("synthetic", "small random data whose label is learnable from the input (tests)")
+def _synthetic(path: str, kind: str) -> Arrays:
+    return synthetic(kind)  # type: ignore[return-value]
+
+
+SOURCES = tuple(SOURCES_BY_NAME)
+
+
 def load(spec: Any, kind: str) -> Dataset:
     """Load and validate a data source for a space whose input is ``kind``."""
     name, path = parse_spec(spec)
-    if name not in SOURCES:
+    found = SOURCES_BY_NAME.get(name)
+    if found is None:
         raise _fail(
             f"unknown data source '{name}'", did_you_mean(name, SOURCES) or f"expected one of {', '.join(SOURCES)}"
         )
-    if name in ("cifar10", "npz") and not path:
+    if found.needs_path and not path:
         raise _fail(f'data source {name} needs a path: {name}("PATH") in the search block or --data {name}:PATH')
-    if name == "digits":
-        parts = _digits()
-    elif name == "mnist1d":
-        parts = _mnist1d()
-    elif name == "cifar10":
-        parts = _cifar10(path or "")
-    elif name == "npz":
-        parts = _npz(path or "", kind)
-    else:
-        parts = synthetic(kind)
-    return _validated(name, *parts, kind)
+    return _validated(name, *found.load(path or "", kind), kind)
 
 
 def _validated(name: str, x: Any, y: Any, x_test: Any, y_test: Any, kind: str) -> Dataset:
