@@ -64,6 +64,7 @@ def _trace(path: Path) -> list[np.ndarray]:
     return [np.concatenate([np.asarray(a) for a in json.loads(line)]) for line in path.read_text().splitlines()]
 
 
+@pytest.mark.slow
 def test_two_gloo_processes_match_each_other_and_one_process(tmp_path: Path) -> None:
     two = _run(tmp_path, "two", "--nproc", "2")
     assert two.returncode == 0, two.stderr
@@ -106,6 +107,7 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to find the worker processes")
 def test_a_killed_worker_ends_the_job_and_keeps_the_checkpoint(tmp_path: Path) -> None:
     cmd = _cmd(tmp_path, "runs", 400, 16, "--nproc", "2")

@@ -49,6 +49,7 @@ def test_partial_channels_refuses_width_changing_candidates() -> None:
         space.supernet((1, 8, 8), 10, partial_channels=4)
 
 
+@pytest.mark.slow
 def test_perturbation_discretization_runs_end_to_end() -> None:
     result = _search(discretize="perturbation", epochs=2)
     assert result.settings["discretize"] == "perturbation"

@@ -277,6 +277,7 @@ def start_and_kill(tmp: Path, epochs: int) -> tuple[Path, int] | None:
     return run, (run / "log.jsonl").read_text(encoding="utf-8").count("\n")
 
 
+@pytest.mark.slow
 def test_kill_and_resume_equals_an_uninterrupted_run(reference: Reference, tmp_path: Path) -> None:
     killed = start_and_kill(tmp_path, EPOCHS)
     full = reference.a

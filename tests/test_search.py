@@ -134,6 +134,7 @@ def _offset_task(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("task", "winner"), [(_spike_task, "max_pool(3)"), (_offset_task, "avg_pool(3)")])
 def test_search_learns_the_right_pooling(task, winner: str) -> None:  # noqa: ANN001
     x, y = task(1200, 0)
