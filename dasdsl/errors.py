@@ -103,8 +103,27 @@ def warning(message: str, span: Span, hint: str | None = None) -> Diagnostic:
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str | None:
     """A hint naming the closest known names, or None when nothing is close."""
-
     close = difflib.get_close_matches(name, sorted(set(choices)), n=3, cutoff=0.6)
     if not close:
         return None
     return "did you mean " + " or ".join(close) + "?"
+
+
+def suggest(name: str, choices: Iterable[str]) -> str | None:
+    """``did you mean X?`` for a misspelled name; also catches short names one edit away (c2 for c1)."""
+    others = sorted(set(choices) - {name})
+    hint = did_you_mean(name, others)
+    if hint is not None or len(name) < 2:
+        return hint
+    close = [c for c in others if _edit_distance(name.lower(), c.lower()) <= 1]
+    return "did you mean " + " or ".join(close[:3]) + "?" if close else None
+
+
+def _edit_distance(a: str, b: str) -> int:
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]

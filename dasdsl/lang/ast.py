@@ -71,6 +71,16 @@ class BinOp:
     right: Expr
     span: Span = _span()
 
+    def apply(self, left: int | float, right: int | float) -> int | float:
+        """The operator on two numbers; the caller reports ``// 0`` first."""
+        if self.op == "+":
+            return left + right
+        if self.op == "-":
+            return left - right
+        if self.op == "*":
+            return left * right
+        return left // right
+
 
 @attrs.frozen
 class Neg:

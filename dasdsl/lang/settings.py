@@ -39,7 +39,7 @@ from typing import Any
 
 import attrs
 
-from dasdsl.errors import DasError, Span, did_you_mean, error
+from dasdsl.errors import DasError, Span, did_you_mean, error, suggest
 from dasdsl.lang import ast
 from dasdsl.lang.checked import RangeValue, Setting, Symbol
 from dasdsl.lang.parse import parse
@@ -664,15 +664,9 @@ def evaluate_value(e: ast.Expr) -> Any:
         left, right = evaluate_value(e.left), evaluate_value(e.right)
         if not (_is_number(left) and _is_number(right)):
             raise SettingError(f"'{e.op}' needs numbers")
-        if e.op == "+":
-            return left + right
-        if e.op == "-":
-            return left - right
-        if e.op == "*":
-            return left * right
-        if right == 0:
+        if e.op == "//" and right == 0:
             raise SettingError("division by zero")
-        return left // right
+        return e.apply(left, right)
     if isinstance(e, ast.Tuple):
         return tuple(evaluate_value(i) for i in e.items)
     if isinstance(e, ast.Range):
@@ -686,26 +680,6 @@ def evaluate_value(e: ast.Expr) -> Any:
 
 def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def suggest(name: str, choices: tuple[str, ...]) -> str | None:
-    """``did you mean X?`` for a misspelled name; also catches short names one edit away."""
-    others = sorted(set(choices) - {name})
-    hint = did_you_mean(name, others)
-    if hint is not None or len(name) < 2:
-        return hint
-    close = [c for c in others if _edit_distance(name.lower(), c.lower()) <= 1]
-    return "did you mean " + " or ".join(close[:3]) + "?" if close else None
-
-
-def _edit_distance(a: str, b: str) -> int:
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
 
 
 def parse_spec(spec: Any) -> tuple[str, str | None]:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from dasdsl.errors import Span
+from dasdsl.errors import Span, suggest
 from dasdsl.lang import ast
 from dasdsl.lang.checked import Candidate, OpRef, Unknown
 from dasdsl.lang.passes.context import Context, Env
-from dasdsl.lang.passes.text import is_number, rotate_cycle, show, signature_hint, suggest
+from dasdsl.lang.passes.text import is_number, rotate_cycle, show, signature_hint
 from dasdsl.ops import registry
 
 

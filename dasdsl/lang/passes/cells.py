@@ -6,13 +6,13 @@ import re
 
 import attrs
 
-from dasdsl.errors import Span
+from dasdsl.errors import Span, suggest
 from dasdsl.lang import ast
 from dasdsl.lang.checked import CellInstance, Unknown
 from dasdsl.lang.passes.bind import bind_args
 from dasdsl.lang.passes.context import Context, Env
 from dasdsl.lang.passes.dag import cell_body
-from dasdsl.lang.passes.text import builtin_hint, rotate_cycle, show, suggest
+from dasdsl.lang.passes.text import builtin_hint, rotate_cycle, show
 
 
 def check_templates(ctx: Context) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from dasdsl.errors import Diagnostic, Span, error, warning
+from dasdsl.errors import Diagnostic, Span, error, suggest, warning
 from dasdsl.lang import ast
 from dasdsl.lang.checked import CellInstance, Network, RangeValue, Setting, Symbol, Unknown
-from dasdsl.lang.passes.text import is_number, show, suggest
+from dasdsl.lang.passes.text import is_number, show
 
 Env = dict[str, Any]  # names in scope: constants, then parameters
 
@@ -133,16 +133,10 @@ class Context:
         if not (is_number(left) and is_number(right)):
             self.err(f"'{e.op}' needs numbers", e.span)
             return None
-        if e.op == "+":
-            return left + right
-        if e.op == "-":
-            return left - right
-        if e.op == "*":
-            return left * right
-        if right == 0:
+        if e.op == "//" and right == 0:
             self.err("division by zero", e.span)
             return None
-        return left // right
+        return e.apply(left, right)
 
     def _name_hint(self, name: str, env: Env) -> str:
         later = next((s for s in self.module.statements(ast.LetDecl) if s.name == name), None)

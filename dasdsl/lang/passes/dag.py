@@ -6,12 +6,11 @@ from typing import Any
 
 import networkx as nx
 
-from dasdsl.errors import Span
+from dasdsl.errors import Span, suggest
 from dasdsl.lang import ast
 from dasdsl.lang.checked import CellInstance, Node
 from dasdsl.lang.passes.context import Context
 from dasdsl.lang.passes.nodes import MERGES, check_node
-from dasdsl.lang.passes.text import suggest
 
 
 def cell_body(

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import networkx as nx
 
-from dasdsl.errors import Span
+from dasdsl.errors import Span, suggest
 from dasdsl.lang import ast
 from dasdsl.lang.checked import CellInstance, NetItem, Network
 from dasdsl.lang.passes.bind import bind_args, expand
 from dasdsl.lang.passes.cells import instantiate
 from dasdsl.lang.passes.context import Context
-from dasdsl.lang.passes.text import plural, rotate_cycle, show, suggest
+from dasdsl.lang.passes.text import plural, rotate_cycle, show
 from dasdsl.ops import registry
 
 MAX_REPEAT = 10_000  # cells or blocks in one `x N`: a guard against typos such as `x 10000000000`

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import networkx as nx
 
-from dasdsl.errors import Span
+from dasdsl.errors import Span, suggest
 from dasdsl.lang import ast
 from dasdsl.lang.checked import Edge, Node, Unknown
 from dasdsl.lang.passes.choices import candidates
 from dasdsl.lang.passes.context import Context, Env
-from dasdsl.lang.passes.text import plural, suggest
+from dasdsl.lang.passes.text import plural
 
 MERGES = ("sum", "concat")
 

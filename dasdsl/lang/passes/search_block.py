@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from dasdsl.errors import suggest
 from dasdsl.lang import ast
 from dasdsl.lang.passes.context import Context
-from dasdsl.lang.passes.text import suggest
 from dasdsl.lang.settings import SEARCH_KEYS, check_entry, problem_span
 
 

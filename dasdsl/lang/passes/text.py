@@ -1,33 +1,11 @@
-"""Wording shared by the passes' diagnostics: suggestions, plurals, shown values, cycle paths, signatures."""
+"""Wording shared by the passes' diagnostics: plurals, shown values, cycle paths, signatures."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
-from dasdsl.errors import did_you_mean
 from dasdsl.lang.checked import Symbol
 from dasdsl.ops import registry
-
-
-def suggest(name: str, choices: Iterable[str]) -> str | None:
-    """``did you mean X?`` for a misspelled name; also catches short names one edit away (c2 for c1)."""
-    choices = sorted(set(choices) - {name})
-    hint = did_you_mean(name, choices)
-    if hint is not None or len(name) < 2:
-        return hint
-    close = [c for c in choices if _edit_distance(name.lower(), c.lower()) <= 1]
-    return "did you mean " + " or ".join(close[:3]) + "?" if close else None
-
-
-def _edit_distance(a: str, b: str) -> int:
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
 
 
 def rotate_cycle(members: list[str], lines: list[int]) -> tuple[int, list[str], str]:
