@@ -1,8 +1,12 @@
-"""dasdsl: a declarative language and compiler for differentiable architecture search."""
+"""dasdsl: a declarative language and compiler for differentiable architecture search.
+
+``dasdsl.load(path).search(...)``, ``dasdsl.resume(run_dir)``, ``dasdsl.train(space)``: see dasdsl.api and docs/api.md.
+(The search function itself is ``dasdsl.api.search``: ``dasdsl.search`` is the search stage's package.)
+"""
 
 from __future__ import annotations
 
-from dasdsl.api import Space, load, loads
+from dasdsl.api import SearchResult, Space, TrainResult, load, loads, resume, train
 from dasdsl.errors import DasError, Diagnostic, Span
 from dasdsl.lang.check import check
 from dasdsl.lang.checked import CheckedSpace
@@ -15,8 +19,10 @@ __all__ = [
     "DasError",
     "Diagnostic",
     "Param",
+    "SearchResult",
     "Span",
     "Space",
+    "TrainResult",
     "check",
     "format_das",
     "load",
@@ -24,5 +30,7 @@ __all__ = [
     "op",
     "parse",
     "parse_file",
+    "resume",
+    "train",
 ]
 __version__ = "0.1.0"

@@ -239,7 +239,7 @@ def test_stopped_search_resumes_to_the_uninterrupted_result(pooling: dasdsl.api.
     assert (run / "checkpoint.pt").is_file() and not (run / "result.das").exists()
     assert [r["epoch"] for r in records(run)] == [1]
 
-    resumed = dasdsl.api.resume(run, progress=False)
+    resumed = dasdsl.resume(run, progress=False)  # the top-level name the docs give
     assert resumed is not None and resumed.run_dir == run
     assert resumed.space.to_das() == full.space.to_das()
     assert (run / "result.das").read_text(encoding="utf-8") == full.space.to_das()
