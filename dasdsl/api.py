@@ -16,7 +16,7 @@ from typing import Any
 
 import attrs
 
-from dasdsl.errors import DasError, Span, did_you_mean, error
+from dasdsl.errors import DasError, Span, error
 from dasdsl.lang import checked as _checked
 from dasdsl.lang import settings as _settings
 from dasdsl.lang.count import count_architectures
@@ -71,20 +71,6 @@ class Space(_checked.CheckedSpace):
         from dasdsl.compiler.lower import FixedNetwork  # torch: not on `dasdsl check`'s path
 
         ir = self.graph(input_shape, classes)
-        if ir.has_choices:
-            first = next(iter(ir.choices.values()))
-            raise DasError(
-                [
-                    error(
-                        f"space '{self.name}' still has {len(ir.choices)} "
-                        f"choice point{'' if len(ir.choices) == 1 else 's'} "
-                        f"(first: {first.key}); "
-                        "a fixed network needs one op per edge",
-                        self.module.space.span,
-                        "search it with 'dasdsl run', or build space.supernet(...)",
-                    )
-                ]
-            )
         return FixedNetwork(ir)
 
     def render(
@@ -98,13 +84,15 @@ class Space(_checked.CheckedSpace):
         data: Any = None,
     ) -> Any:
         """Graphviz pictures of the cells (or of the macro network). Without ``out``: one graphviz ``Digraph``
-        of every cell (or the network); with ``out`` (.svg, .png, .pdf, .dot): the files written, one per cell."""
+        of every cell (or the network); with ``out`` (.svg, .png, .pdf, .dot): the files written, one per cell
+        (their .dot sources where graphviz's ``dot`` program is missing)."""
         from dasdsl.view import render  # graphviz: only when a picture is asked for
 
         ir = self.graph(input_shape, classes, data)
         if out is None:
             return render.network_graph(ir) if macro else render.space_graph(ir, None, render.select_types(ir, cell))
-        return render.write_ir(ir, Path(out), cell=cell, macro=macro)
+        paths, _ = render.write_ir(ir, Path(out), cell=cell, macro=macro)
+        return paths
 
     def _repr_svg_(self) -> str | None:
         """The cells as one SVG (Jupyter shows a space as its picture); None without graphviz's dot."""
@@ -125,7 +113,7 @@ class Space(_checked.CheckedSpace):
         classes: int | None = None,
         **settings: Any,
     ) -> SearchResult | None:
-        """Search the space (bilevel optimisation) and discretize it; see ``dasdsl.search``."""
+        """Search the space (bilevel optimisation) and discretize it; see ``dasdsl.api.search``."""
         return search(
             self,
             data,
@@ -210,6 +198,7 @@ class SearchResult:
     network: Any
     run_dir: Path | None
     report: Path | None
+    report_error: str | None  # why report.html could not be written (the search itself succeeded)
     settings: dict[str, Any]  # every resolved setting (config.json's "search")
     _data: Any = attrs.field(repr=False)  # the caller's own arrays or datasets the search ran on; None for a source
 
@@ -256,38 +245,22 @@ def _das_text(key: str, value: Any) -> str:
         return ", ".join(_das_text(key, v) for v in value)
     if isinstance(value, os.PathLike) and key != "data":  # a file (latency_table): a .das string
         return '"' + os.fspath(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
-    text = str(value)
-    if key == "data" and ":" in text and "(" not in text:  # the command line's npz:PATH
-        name, path = text.split(":", 1)
-        return f'{name}("{path}")'
-    return text
+    return str(value)
 
 
 def _overrides(settings: dict[str, Any]) -> dict[str, tuple[Any, ...]]:
-    """Search settings by name (Python values or .das text) as evaluated search-block entries."""
-    found: dict[str, tuple[Any, ...]] = {}
-    for key, value in settings.items():
-        if value is None:
-            continue
-        if key not in _settings.SEARCH_KEYS:
-            raise _fail(
-                f"unknown search setting '{key}'",
-                did_you_mean(key, _settings.SEARCH_KEYS) or f"the settings: {', '.join(_settings.SEARCH_KEYS)}",
-            )
-        found[key] = _settings.parse_override(key, _das_text(key, value))
-    return found
+    """Search settings by name (Python values or .das text, ``npz:PATH`` as on the command line) as evaluated
+    search-block entries; an unknown name is the settings table's error."""
+    return {
+        key: _settings.parse_flag(key, _das_text(key, value)) for key, value in settings.items() if value is not None
+    }
 
 
 @contextlib.contextmanager
 def _reporter(progress: Any) -> Iterator[Any]:
     """``progress``: True (a progress display on stderr), False (silence) or a reporter object."""
-    from dasdsl.search.workflow import Silent  # torch: kept off `import dasdsl` and `dasdsl check`
-
-    if progress is True or progress is False:
-        if not progress:
-            yield Silent()
-            return
-        with ProgressDisplay() as display:
+    if isinstance(progress, bool):
+        with ProgressDisplay(quiet=not progress) as display:
             yield display
     else:
         yield progress
@@ -338,6 +311,7 @@ def search(
     from dasdsl.search import workflow  # torch: kept off `import dasdsl` and `dasdsl check`
     from dasdsl.search.run import config_for  # torch: kept off `import dasdsl` and `dasdsl check`
 
+    space = Space.of(space)
     if epochs is not None:
         settings["epochs"] = epochs
     if seed is not None:
@@ -351,21 +325,23 @@ def search(
     if own_data:
         split = data_mod.user_split(data, space.input_kind, cfg.split, cfg.seed, torch_device, classes)
         cfg = attrs.evolve(cfg, data=split.name)
+    source = source or space.module.span.file or "<string>"
     with _reporter(progress if world.main else False) as reporter:
         run = workflow.start(
             space,
             cfg,
             torch_device,
             out_root=out,
-            source=source or (space.module.span.file if space.module.span.file else "<string>"),
-            source_text=space.to_das() if isinstance(space, Space) else (space.source or format_das(space.module)),
-            plugins=list(dict.fromkeys([*getattr(space, "plugins", ()), *plugins])),
+            source=source,
+            source_text=space.to_das(),
+            source_file=Path(source) if space.source is not None and Path(source).is_file() else None,
+            plugins=list(dict.fromkeys([*space.plugins, *plugins])),
             data=split,
             world=world,
         )
         if on_run_dir is not None and run.out is not None and world.main:
             on_run_dir(run.out)
-        finished, _ = workflow.search(run, reporter, callbacks)
+        finished = workflow.search(run, reporter, callbacks)
     return _result(finished, world, data if own_data else None)
 
 
@@ -383,29 +359,16 @@ def resume(
     """Continue a killed or stopped run from its last complete checkpoint, with the settings it started with;
     the result is the one an uninterrupted run gives. ``data``: the arrays or datasets again, for a run that
     searched the caller's own data (a built-in source is loaded again by itself)."""
-    from dasdsl.search import data as data_mod  # torch: kept off `import dasdsl` and `dasdsl check`
     from dasdsl.search import workflow  # torch: kept off `import dasdsl` and `dasdsl check`
 
     torch_device, world = _device(device)
-    split = None
-    if not _is_source(data):
-        config = workflow.rundir.read_config(run_dir)
-        search_cfg = (config or {}).get("search", {})
-        space = workflow.rundir.read_space(run_dir, plugins=list(plugins) or None)
-        split = data_mod.user_split(
-            data,
-            space.input_kind,
-            float(search_cfg.get("split", 0.5)),
-            int(search_cfg.get("seed", 0)),
-            torch_device,
-            classes,
-        )
+    own_data = None if _is_source(data) else data
     with _reporter(progress if world.main else False) as reporter:
-        run = workflow.resume(run_dir, torch_device, plugins=plugins, data=split, world=world)
+        run = workflow.resume(run_dir, torch_device, plugins=plugins, user_data=own_data, classes=classes, world=world)
         if on_run_dir is not None and world.main:
             on_run_dir(Path(run_dir))
-        finished, _ = workflow.search(run, reporter, callbacks)
-    return _result(finished, world, None if _is_source(data) else data)
+        finished = workflow.search(run, reporter, callbacks)
+    return _result(finished, world, own_data)
 
 
 def _result(finished: Any, world: Any, own_data: Any = None) -> SearchResult | None:
@@ -414,16 +377,16 @@ def _result(finished: Any, world: Any, own_data: Any = None) -> SearchResult | N
     distributed.finish(world)
     if finished is None:
         return None
-    report = None
+    report, report_error = None, None
     if finished.run_dir is not None:
-        from dasdsl.view.report import write_report  # the report needs graphviz and matplotlib
+        from dasdsl.view.report import write_report  # graphviz and matplotlib
 
         try:
             report = write_report(finished.run_dir)
-        except Exception:  # noqa: BLE001 - the search itself succeeded; the CLI says the report is missing
-            report = None
+        except Exception as exc:  # noqa: BLE001 - the search itself succeeded; the reason is kept for the reader
+            report_error = f"{type(exc).__name__}: {exc}"
     name = str(finished.run_dir / "result.das") if finished.run_dir is not None else "<result>"
-    spaces = tuple(loads(text, name) for _, text in finished.results)  # the text as written: header and data
+    spaces = tuple(loads(text, name) for text in finished.texts)  # the text as written: header and data
     return SearchResult(
         spaces[0],
         spaces,
@@ -433,6 +396,7 @@ def _result(finished: Any, world: Any, own_data: Any = None) -> SearchResult | N
         finished.network,
         finished.run_dir,
         report,
+        report_error,
         finished.cfg.to_json(),
         own_data,
     )
@@ -452,6 +416,7 @@ def train(
     callbacks: Sequence[Callback] = (),
     plugins: Sequence[str] = (),
     classes: int | None = None,
+    on_run_dir: Callable[[Path], None] | None = None,
 ) -> TrainResult:
     """Train a space with no choices left (a search result) from scratch, as ``dasdsl train`` does.
 
@@ -465,7 +430,6 @@ def train(
     for name, value in (("epochs", epochs), ("batch", batch), ("lr", lr)):
         if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0:
             raise _fail(f"{name} must be a positive number, got {value!r}")
-    source = str(space) if not isinstance(space, _checked.CheckedSpace) else None
     if not isinstance(space, _checked.CheckedSpace):
         space = load(space, plugins)
     torch_device = pick_device(device)
@@ -483,9 +447,10 @@ def train(
             data=split,
             data_spec=data if _is_source(data) else None,
             out_root=out,
-            source=source or space.module.span.file or "<string>",
+            source=space.module.span.file or "<string>",
             reporter=reporter,
             callbacks=callbacks,
+            on_run_dir=on_run_dir,
         )
     return TrainResult(trained.network, trained.history, trained.test_acc, trained.test_samples, trained.run_dir)
 
@@ -570,8 +535,24 @@ def graph_json(ir: Any) -> dict[str, Any]:
     return to_json(ir)
 
 
+def check_profile_options(
+    *, batch: int | None, repeats: int, warmup: int, threads: int | None, flags: bool = False
+) -> None:
+    """``profile``'s counts: at least 1 (warm-up runs at least 0); ``flags`` names them as the CLI's flags."""
+    for name, value, least in (
+        ("batch", batch, 1),
+        ("repeats", repeats, 1),
+        ("warmup", warmup, 0),
+        ("threads", threads, 1),
+    ):
+        if value is not None and value < least:
+            where = "<command line>" if flags else "<arguments>"
+            raise DasError(
+                [error(f"{'--' if flags else ''}{name} must be at least {least}, got {value}", Span.unknown(where))]
+            )
+
+
 def profile(
-    space: _checked.CheckedSpace,
     ir: Any,
     out: str | Path,
     *,
@@ -582,31 +563,24 @@ def profile(
     threads: int | None = None,
     source: str | None = None,
 ) -> dict[str, Any]:
-    """Time every candidate of ``ir`` on this device (median ms per batch) and write the latency table that
-    ``penalty cost(latency, ...)`` reads; returns the table."""
+    """Time every candidate of ``ir`` on this device (median ms per batch; ``batch`` defaults to the space's)
+    and write the latency table that ``penalty cost(latency, ...)`` reads; returns the table."""
     import torch  # the timing itself
 
     from dasdsl.compiler.cost import profile_latency  # torch
     from dasdsl.search.run import pick_device  # torch
     from dasdsl.search.rundir import write_text_atomic  # torch
 
-    for name, value, least in (
-        ("batch", batch, 1),
-        ("repeats", repeats, 1),
-        ("warmup", warmup, 0),
-        ("threads", threads, 1),
-    ):
-        if value is not None and value < least:
-            raise _fail(f"{name} must be at least {least}, got {value}")
+    check_profile_options(batch=batch, repeats=repeats, warmup=warmup, threads=threads)
     torch_device = pick_device(device)
     if threads is not None:
         torch.set_num_threads(threads)
     if batch is None:
-        given = space.search_block.get("batch", (None,))[0]
+        given = ir.space.search_block.get("batch", (None,))[0]
         ok = isinstance(given, int) and not isinstance(given, bool) and given > 0
         batch = given if ok else _settings.SearchConfig().batch
     table = profile_latency(ir, torch_device, batch=batch, repeats=repeats, warmup=warmup)
-    table["source"] = source or space.module.span.file
+    table["source"] = source or ir.space.module.span.file
     write_text_atomic(Path(out), json.dumps(table, indent=2) + "\n")
     return table
 

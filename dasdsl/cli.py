@@ -16,7 +16,7 @@ from dasdsl.errors import DasError, Span, error
 from dasdsl.lang.count import space_stats
 from dasdsl.lang.parse import parse
 from dasdsl.lang.printer import format_das
-from dasdsl.lang.settings import RUN_SETTING_FLAGS, add_run_flags
+from dasdsl.lang.settings import RUN_SETTING_FLAGS, SEARCH_KEYS, add_run_flags, parse_override
 from dasdsl.view.console import ProgressDisplay, summary_text
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
@@ -42,7 +42,6 @@ def _power_of_ten(n: int) -> str:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-
     status = EXIT_OK
     for file in args.files:
         try:
@@ -63,7 +62,6 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_fmt(args: argparse.Namespace) -> int:
-
     status = EXIT_OK
     for file in args.files:
         path = Path(file)
@@ -129,7 +127,6 @@ def cmd_compile(args: argparse.Namespace) -> int:
 
 
 def _usage_diag(message: str):  # noqa: ANN202
-
     return error(message, Span.unknown("<command line>"))
 
 
@@ -140,13 +137,14 @@ def _settings_from(args: argparse.Namespace) -> dict:
     for item in args.set or []:
         if "=" not in item:
             raise DasError([_usage_diag(f"--set takes KEY=VALUE, got {item!r}")])
-        key, value = item.split("=", 1)
-        found[key.strip()] = value
+        key, value = (part.strip() for part in item.split("=", 1))
+        if key not in SEARCH_KEYS:
+            parse_override(key, value)  # raises the settings table's "unknown search setting" error
+        found[key] = value
     return found
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-
     if args.nproc and args.nproc > 1 and "WORLD_SIZE" not in os.environ:
         return _launch(args.nproc)
     main_rank = os.environ.get("RANK", "0") == "0"
@@ -188,7 +186,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if result.report is not None:
             print(f"report: {result.report}", file=sys.stderr)
         else:
-            print("dasdsl: no report.html (run 'dasdsl report RUN_DIR' to see why)", file=sys.stderr)
+            print(f"dasdsl: no report.html ({result.report_error})", file=sys.stderr)
     return EXIT_OK
 
 
@@ -229,7 +227,6 @@ def _launch(nproc: int) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-
     space = api.load(args.file, plugins=args.plugin)
     with ProgressDisplay(args.quiet) as display:
         trained = api.train(
@@ -242,30 +239,22 @@ def cmd_train(args: argparse.Namespace) -> int:
             out=args.out,
             progress=display,
             device=args.device,
+            on_run_dir=lambda out: print(f"run directory: {out}", file=sys.stderr),
         )
-    print(f"run directory: {trained.run_dir}", file=sys.stderr)
     model = trained.run_dir / "model.pt" if trained.run_dir is not None else None
     print(f"test accuracy: {trained.test_acc:.3f} ({trained.test_samples} samples); model: {model}")
     return EXIT_OK
 
 
 def cmd_profile(args: argparse.Namespace) -> int:
+    options = {"batch": args.batch, "repeats": args.repeats, "warmup": args.warmup, "threads": args.threads}
+    api.check_profile_options(**options, flags=True)  # before any work: the space, its data, the timing
     space = api.load(args.space, plugins=args.plugin)
     for w in space.warnings:
         print(w.render(space.source), file=sys.stderr)
     ir = space.graph(*_data_for(space, args))
     out = Path(args.output)
-    table = api.profile(
-        space,
-        ir,
-        out,
-        device=args.device,
-        batch=args.batch,
-        repeats=args.repeats,
-        warmup=args.warmup,
-        threads=args.threads,
-        source=args.space,
-    )
+    table = api.profile(ir, out, device=args.device, **options, source=args.space)
     lines = [
         f"latency of space {ir.space.name} ({_fmt_shape(ir.input_shape)}, {ir.classes} classes) on "
         f"{table['device']} ({table['device_name']}, {_plural(table['threads'], 'thread')}): ms per batch of "
@@ -281,7 +270,6 @@ def cmd_profile(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-
     rendered = api.render(
         args.file,
         args.output,
@@ -315,7 +303,6 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-
     parser = _Parser(prog="dasdsl", description="Differentiable architecture search from .das files.")
     parser.add_argument("--version", action="version", version="dasdsl 0.1.0")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)

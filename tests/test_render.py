@@ -257,11 +257,24 @@ def test_plot_without_epochs_is_an_error(capsys: pytest.CaptureFixture[str], tmp
     assert code == 1 and "log.jsonl" in err
 
 
-def test_report_after_run_never_fails(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    from dasdsl.view.report import report_after_run
+def test_a_failing_report_never_fails_the_run(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dasdsl.view import report
 
-    assert report_after_run(tmp_path / "missing") is None
-    assert "no report.html" in capsys.readouterr().err
+    def broken(run_dir: Path, out: Path | None = None) -> Path:
+        raise RuntimeError("no room on the page")
+
+    monkeypatch.setattr(report, "write_report", broken)
+    space = ROOT / "spaces/pooling.das"
+    result = dasdsl.load(space).search("synthetic", epochs=1, out=tmp_path / "api", progress=False)
+    assert result is not None and result.report is None
+    assert result.report_error == "RuntimeError: no room on the page"
+    assert (result.run_dir / "result.das").read_text(encoding="utf-8") == result.space.to_das()
+    code, _, err = main(
+        capsys, "run", space, "--epochs", "1", "--data", "synthetic", "--out", tmp_path / "cli", "--quiet"
+    )
+    assert code == 0 and "dasdsl: no report.html (RuntimeError: no room on the page)" in err
 
 
 def test_report_without_dot_shows_the_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,10 +6,6 @@ from dasdsl.compiler.cost import param_summary
 from dasdsl.compiler.ir import OUTPUT, NetworkIR
 
 
-def _plural(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
-
-
 def _fmt_shape(shape: tuple[int, ...]) -> str:
     return "x".join(str(s) for s in shape)
 

@@ -323,6 +323,19 @@ class FixedNetwork(Network):
     """A space with no choices left: plain modules, affine BatchNorm, no mixing machinery."""
 
     def __init__(self, ir: NetworkIR) -> None:
+        if ir.has_choices:  # a user's mistake (training a space before searching it), located at its name
+            first = next(iter(ir.choices.values()))
+            n = len(ir.choices)
+            raise DasError(
+                [
+                    error(
+                        f"space '{ir.space.name}' still has {n} choice point{'' if n == 1 else 's'} "
+                        f"(first: {first.key}); a fixed network needs one op per edge",
+                        ir.space.module.space.span,
+                        "search it with 'dasdsl run', or build space.supernet(...)",
+                    )
+                ]
+            )
         super().__init__(ir, affine=True, mixed=False)
 
 

@@ -21,9 +21,10 @@ derived from it:
 - ``resolve(search, base=None) -> SearchConfig``: evaluated entries on top of ``base``; a bad
   value raises ``DasError`` (no location: the values may come from the command line).
 - ``FLAGGED`` (the records with a flag) and ``RUN_SETTING_FLAGS`` (their names, which are also
-  the argparse ``dest``): the CLI adds the flags with ``add_run_flags(parser)`` and turns a
-  given flag into search-block values with ``parse_flag(key, value)``; ``--set KEY=VALUE`` goes
-  through ``parse_override(key, text)``.
+  the argparse ``dest``): the CLI adds the flags with ``add_run_flags(parser)``. The Python API
+  (and through it the CLI's flags and ``--set KEY=VALUE``) turns each given setting into
+  search-block values with ``parse_flag(key, value)``: a flag's own spelling (``npz:PATH``), else
+  .das syntax through ``parse_override(key, text)``.
 - ``settings_table() -> str``: the markdown table in docs/search.md (between the
   ``settings-table`` marker comments; tests/test_settings.py keeps the two equal).
 """
@@ -612,7 +613,8 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
 
 def parse_flag(key: str, value: object) -> tuple[Any, ...]:
     """The search-block values of a flag's value (``--data npz:PATH``, ``--epochs 5``)."""
-    flag = BY_NAME[key].flag
+    setting = BY_NAME.get(key)  # an unknown key is parse_override's error
+    flag = setting.flag if setting is not None else None
     text = str(value)
     if flag is not None and flag.das is not None:
         text = flag.das(text)

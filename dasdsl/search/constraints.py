@@ -2,14 +2,14 @@
 
 ``best(ir, weights, constraints, top, costs)`` returns the ``top`` highest-scoring
 discrete architectures that satisfy every constraint. An architecture is one
-decision per choice key (``dasdsl.discretize.Decision``), the same for every
+decision per choice key (``dasdsl.methods.rules.Decision``), the same for every
 instance of a cell type: on a node with ``keep k`` exactly k incoming choice edges
 survive, each with one candidate other than ``none`` (the others are dropped,
 decision None; fixed edges always survive and do not count towards k; when fewer
 than k choice edges have a candidate other than ``none``, all of those survive,
 as in ``decide``); on a node without ``keep`` every choice edge takes exactly one
 candidate, ``none`` included. Its score is the sum of the chosen candidates' gate
-weights (``dasdsl.discretize.score``); without constraints the best architecture
+weights (``dasdsl.search.discretize.score``); without constraints the best architecture
 is exactly ``decide(ir, weights)``, ties included.
 
 Constraints, a sequence of ``(kind, value)``:
@@ -25,7 +25,7 @@ Constraints, a sequence of ``(kind, value)``:
 - ``max_params B`` / ``max_flops B`` (whole network): ``costs["params"]`` /
   ``costs["flops"]`` is ``(fixed_cost, {choice key: per-candidate costs})`` with
   every candidate's cost already summed over the instances of its cell type (as
-  ``dasdsl.cost.candidate_params`` returns it); an architecture costs ``fixed_cost``
+  ``dasdsl.compiler.cost.candidate_params`` returns it); an architecture costs ``fixed_cost``
   plus its chosen candidates' costs (a dropped edge, or a key missing from the
   table, costs 0). The total must be at most B.
 

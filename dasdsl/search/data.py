@@ -1,7 +1,9 @@
-"""Data sources: digits, an MNIST-1D generator, CIFAR-10 batches, .npz arrays and synthetic data.
+"""Data: the built-in sources (digits, an MNIST-1D generator, CIFAR-10 batches, .npz arrays, synthetic data),
+the caller's own arrays or torch datasets, and the three parts a run draws batches from.
 
-Every source is validated before training starts (paths, array names, shapes,
-dtypes, label ranges, NaN) and split by seed into train / valid / test.
+Every source is validated before training starts (paths, array names, shapes, dtypes, label ranges,
+NaN) and split by seed into ``Split``'s weight, architecture and test ``Part``s: tensors on the device
+for arrays, or a dataset read batch by batch (``DatasetPart``). ``ir_for`` builds a space's IR for its data.
 """
 
 from __future__ import annotations
@@ -88,11 +90,15 @@ def _as_kind(x: np.ndarray, kind: str, name: str) -> np.ndarray:
     raise _fail(f"data '{name}' has samples of shape {x.shape[1:]}, but the space's input is sequence (C, L)")
 
 
-def _holdout(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _holdout_order(n: int) -> tuple[np.ndarray, np.ndarray]:
     """A fixed 80/20 train/test split (a permutation seeded 1234) of data that comes without a test part."""
-    order = np.random.default_rng(1234).permutation(len(x))
-    cut = int(0.8 * len(x))
-    return x[order[:cut]], y[order[:cut]], x[order[cut:]], y[order[cut:]]
+    order = np.random.default_rng(1234).permutation(n)
+    return order[: int(0.8 * n)], order[int(0.8 * n) :]
+
+
+def _holdout(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    train, test = _holdout_order(len(x))
+    return x[train], y[train], x[test], y[test]
 
 
 @source("digits", "scikit-learn's 8x8 handwritten digits (1,797 images, 10 classes; 20% held out)")
@@ -453,8 +459,7 @@ def split_datasets(
         )
     all_train = np.arange(n)
     if test is None:
-        order = np.random.default_rng(1234).permutation(n)
-        all_train, test_idx, test = order[: int(0.8 * n)], order[int(0.8 * n) :], train
+        (all_train, test_idx), test = _holdout_order(n), train
     else:
         test_idx = np.arange(len(test))
     if len(test_idx) == 0:

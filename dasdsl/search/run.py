@@ -266,7 +266,7 @@ def discretize(run: Run) -> tuple[list[tuple[str, dict[str, int | None], float, 
     """The ranked results as (.das text, decisions, score, optimality bound or None) and the final gate weights.
 
     Without constraints and with ``top 1`` this is the discretization rule itself; with constraints or
-    ``top k`` it is the exact constrained k-best search of dasdsl.constraints over the gate weights."""
+    ``top k`` it is the exact constrained k-best search of dasdsl.search.constraints over the gate weights."""
     assert run.ir is not None
     weights = run.gate_weights()
     cfg = run.cfg

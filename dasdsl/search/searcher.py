@@ -284,7 +284,7 @@ def gate_penalty(cfg: SearchConfig, ir: NetworkIR) -> Callable[[Supernet], torch
     """l1, entropy and zero-one penalties on the gate weights, and the expected cost of ``cost(measure, lambda)``.
 
     The cost term is ``lambda * sum over choices of sum_i w_i * cost_i / cost of the largest architecture``
-    (costs from dasdsl.cost, summed over the instances of a cell type). On a node with ``keep k`` the
+    (costs from dasdsl.compiler.cost, summed over the instances of a cell type). On a node with ``keep k`` the
     expectation is still taken per edge, sum_i w_i cost_i on every incoming edge, although only k
     edges survive discretization. Choices of cells used inside candidates have no cost term of
     their own: they count whole inside their outer candidate.

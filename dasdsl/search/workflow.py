@@ -8,6 +8,8 @@ what the user sees per epoch can also go to callbacks.
 
 from __future__ import annotations
 
+import json
+import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -74,13 +76,12 @@ class Finished:
     """What a finished search hands back: results best first, the summary, the final gate weights."""
 
     cfg: SearchConfig
-    results: tuple[tuple[CheckedSpace, str], ...]  # (checked result, its .das text with header), best first
+    texts: tuple[str, ...]  # the results' .das texts as written (header, data), best first
     network: nn.Module  # the best result with the supernet's weights (fine-tuned where asked)
     gates: dict[str, list[float]]
     summary: dict[str, Any]
     history: tuple[dict[str, Any], ...]
     run_dir: Path | None
-    data: Split
 
 
 # ---- starting and resuming -----------------------------------------------------------------
@@ -94,12 +95,14 @@ def start(
     out_root: str | Path | None,
     source: str,
     source_text: str,
+    source_file: Path | None = None,
     plugins: Sequence[str] = (),
     data: Split | None = None,
     world: World = SINGLE,
 ) -> Run:
     """A new run: data and supernet first (a bad start leaves no run directory behind), then, unless
-    ``out_root`` is None, a run directory with space.das and config.json."""
+    ``out_root`` is None, a run directory with space.das (``source_file`` byte for byte where the space
+    came from a file, else ``source_text``) and config.json."""
     run = Run(space, cfg, device, None, source, world=world)
     run.setup(data)
     if out_root is None:
@@ -107,7 +110,10 @@ def start(
     out = None
     if world.main:
         out = rundir.new_run_dir(out_root, space.name)
-        (out / rundir.SPACE).write_text(source_text, encoding="utf-8")
+        if source_file is not None:
+            shutil.copyfile(source_file, out / rundir.SPACE)
+        else:
+            (out / rundir.SPACE).write_text(source_text, encoding="utf-8")
         meta = {
             "source": source,
             "device": str(device),
@@ -125,26 +131,29 @@ def resume(
     device: torch.device,
     *,
     plugins: Sequence[str] = (),
-    data: Split | None = None,
+    user_data: Any = None,
+    classes: int | None = None,
     world: World = SINGLE,
 ) -> Run:
-    """A run continued from its directory: the settings it started with, the last complete checkpoint."""
+    """A run continued from its directory: the settings it started with, the last complete checkpoint.
+    ``user_data``: the caller's own arrays or datasets again, split as the run's settings say."""
     out = Path(run_dir)
     if not (out / rundir.CONFIG).is_file() or not (out / rundir.SPACE).is_file():
         raise _fail(f"{out} is not a run directory (no config.json / space.das)")
-    meta = rundir.read_config(out, optional=True)
     try:
-        if meta is None:
-            raise ValueError("not a JSON object")
+        meta = json.loads((out / rundir.CONFIG).read_text(encoding="utf-8"))
         cfg = SearchConfig.from_json(meta["search"])
         source = str(meta["source"])
         recorded = meta.get("plugins") or []  # the plugin modules the run started with
         if not isinstance(recorded, list) or not all(isinstance(m, str) for m in recorded):
             raise TypeError(f"plugins must be a list of module names, not {recorded!r}")
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         message = f"{out / rundir.CONFIG} is damaged ({type(exc).__name__}: {exc}); the run cannot be resumed"
         raise _fail(message) from None
     space = rundir.read_space(out, plugins=list(dict.fromkeys([*recorded, *plugins])))
+    data = None
+    if user_data is not None:
+        data = data_mod.user_split(user_data, space.input_kind, cfg.split, cfg.seed, device, classes)
     run = Run(space, cfg, device, out, source, world=world)
     run.setup(data)
     if (out / rundir.CHECKPOINT).exists():
@@ -232,28 +241,16 @@ def finish(run: Run, records: list[dict[str, Any]], reporter: Reporter | None = 
             for i, final in enumerate(finals, start=1):
                 rundir.write_text_atomic(out / f"result-{i}.das", final[3])
         rundir.write_json(out / rundir.SUMMARY, summary)
-    return Finished(
-        cfg,
-        tuple((f[0], f[3]) for f in finals),
-        fixed,
-        weights,
-        summary,
-        history(run, records),
-        out,
-        run.data,
-    )
+    return Finished(cfg, tuple(f[3] for f in finals), fixed, weights, summary, history(run, records), out)
 
 
-def search(
-    run: Run, reporter: Reporter | None = None, callbacks: Sequence[EpochCallback] = ()
-) -> tuple[Finished | None, bool]:
-    """The remaining epochs, then the end of the run (rank 0 only). Returns (what finished, stopped early);
-    a run stopped by a callback is not finished: its checkpoint is where ``resume`` picks it up."""
+def search(run: Run, reporter: Reporter | None = None, callbacks: Sequence[EpochCallback] = ()) -> Finished | None:
+    """The remaining epochs, then the end of the run (rank 0 only); None on other ranks and for a run a
+    callback stopped: its checkpoint is where ``resume`` picks it up."""
     records, stopped = search_epochs(run, reporter, callbacks)
-    finished = None
-    if run.world.main and not stopped:
-        finished = finish(run, records, reporter)
-    return finished, stopped
+    if not run.world.main or stopped:
+        return None
+    return finish(run, records, reporter)
 
 
 # ---- training a fixed network ---------------------------------------------------------------
@@ -284,6 +281,7 @@ def train(
     source: str = "<space>",
     reporter: Reporter | None = None,
     callbacks: Sequence[EpochCallback] = (),
+    on_run_dir: Callable[[Path], None] | None = None,
 ) -> Trained:
     """Train a space with no choices left from scratch: SGD, cosine schedule, random shifts for images;
     90% of the training data trains, 10% validates, the test part is held out."""
@@ -292,19 +290,14 @@ def train(
     if data is None:
         data = data_mod.split_data(data_mod.load(spec, space.input_kind), 0.9, seed, device)
     seed_everything(seed)
-    ir = build_ir(space, data.shape, data.classes)
-    if ir.has_choices:
-        raise _fail(
-            f"space '{space.name}' still has {len(ir.choices)} choice point{'' if len(ir.choices) == 1 else 's'}; "
-            "only a space with one op per edge can be trained",
-            "search it first (dasdsl run), then train its result.das",
-        )
-    net = FixedNetwork(ir).to(device)
+    net = FixedNetwork(build_ir(space, data.shape, data.classes)).to(device)
     out = None
     if out_root is not None:
         out = rundir.new_run_dir(out_root, f"{space.name}-train")
         config = {"source": source, "data": str(spec), "epochs": epochs, "batch": batch, "lr": lr, "seed": seed}
         rundir.write_json(out / rundir.CONFIG, config)
+        if on_run_dir is not None:
+            on_run_dir(out)
     augment = random_shift(max(1, data.shape[-1] // 8)) if space.input_kind == "image" else None
 
     stop = []

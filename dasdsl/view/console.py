@@ -30,15 +30,19 @@ class ProgressDisplay:
             transient=True,
         )
         self.task: Any = None
+        self.live = False  # the live display starts with the first bar: an early error prints alone
 
     def __enter__(self) -> ProgressDisplay:
-        self.bar.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.bar.__exit__(*exc)
+        if self.live:
+            self.bar.__exit__(*exc)
 
     def start(self, description: str) -> None:
+        if not self.live:
+            self.bar.__enter__()
+            self.live = True
         if self.task is not None:
             self.bar.remove_task(self.task)
         self.task = self.bar.add_task(description, total=None, stats="")

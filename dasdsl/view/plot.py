@@ -70,7 +70,6 @@ def space_labels(space: Any) -> dict[str, list[str]]:
 
 
 def _figure(width: float, height: float) -> Any:
-
     fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     return fig

@@ -14,7 +14,7 @@ solid and the dropped ones dashed, and every edge names its top candidates with 
 weights. A fixed space (a search result) comes out as the clean derived cell.
 
 Only ``graphviz`` (the Python package) is needed to build the graphs; turning them into
-SVG, PNG or PDF needs graphviz's ``dot`` binary. Without it :func:`render_command`
+SVG, PNG or PDF needs graphviz's ``dot`` binary. Without it :func:`write_graphs`
 writes the ``.dot`` source instead and says how to install graphviz.
 """
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -184,7 +183,6 @@ class _Run:
         return self._once(f"space {name}", build)
 
     def records(self) -> list[dict[str, Any]]:
-
         return self._once("log", lambda: read_log(self.dir))
 
     def ir(self, space: Any) -> Any:
@@ -205,7 +203,6 @@ class _Run:
         return {} if space is None else space_labels(space)
 
     def curves(self) -> str:
-
         try:
             figs = figures(self.dir, records=self.records(), labels=self.labels())
         except DasError as exc:
@@ -301,15 +298,4 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
-    return path
-
-
-def report_after_run(run_dir: str | Path) -> Path | None:
-    """The end of ``dasdsl run``: write report.html, never fail the run (a line on stderr instead)."""
-    try:
-        path = write_report(run_dir)
-    except Exception as exc:  # noqa: BLE001 - the run itself succeeded
-        print(f"dasdsl: no report.html ({type(exc).__name__}: {exc})", file=sys.stderr)
-        return None
-    print(f"report: {path}", file=sys.stderr)
     return path
