@@ -492,7 +492,7 @@ def render(
     plugins = list(plugins)
     if run_dir is not None:
         config = rundir.read_config(run_dir)
-        plugins += [p for p in rundir.run_plugins(config) if p not in plugins]
+        rundir.require_plugins(run_dir, rundir.run_plugins(config), plugins)
         if data is None:
             data = rundir.run_data(config)
     path = Path(file) if file is not None else Path(run_dir) / rundir.SPACE  # type: ignore[arg-type]

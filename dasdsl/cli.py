@@ -13,6 +13,7 @@ from pathlib import Path
 
 from dasdsl import api
 from dasdsl.errors import DasError, Span, error
+from dasdsl.files import read_text
 from dasdsl.lang.count import space_stats
 from dasdsl.lang.parse import parse
 from dasdsl.lang.printer import format_das
@@ -66,12 +67,7 @@ def cmd_fmt(args: argparse.Namespace) -> int:
     for file in args.files:
         path = Path(file)
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            print(f"{file}: error: cannot read: {exc}", file=sys.stderr)
-            status = EXIT_ERRORS
-            continue
-        try:
+            text = read_text(path, ".das file")
             formatted = format_das(parse(text, file))
         except DasError as exc:
             print(exc.render(), file=sys.stderr)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
-from pathlib import Path
 
 import attrs
 
@@ -67,8 +66,9 @@ def _source_line(span: Span, source: str | None) -> str | None:
         return None
     if source is None:
         try:
-            source = Path(span.file).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
+            with open(span.file, "rb") as f:  # a file the parser has read already; bounded all the same
+                source = f.read(16 * 1024 * 1024).decode("utf-8-sig", errors="replace")
+        except OSError:
             return None
     lines = source.split("\n")  # lines as the parser counts them; splitlines() also splits at \f, \x85, ...
     if span.line > len(lines):

@@ -38,7 +38,7 @@ EPOCHS = 6
 CKPT = "checkpoint.pt"
 SEARCH = ["--data", "digits", "--epochs", str(EPOCHS), "--batch", "32", "--seed", "3"]
 RECORD_KEYS = {"train_loss", "train_acc", "valid_loss", "valid_acc", "temperature", "skip_count", "entropy", "gates"}
-ENV = {k: v for k, v in os.environ.items() if k != "DASDSL_DEBUG"} | {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+ENV = {k: v for k, v in os.environ.items() if k != "DASDSL_DEBUG"} | {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
 
 
 # -- helpers
@@ -492,7 +492,7 @@ network {
 
 
 def test_resume_of_a_run_with_plugin_ops(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    """The plugins a run started with are recorded in config.json and loaded again by --resume."""
+    """The plugins a run started with are recorded in config.json; --resume asks for them by name."""
     space = tmp_path / "plugged.das"
     space.write_text(PLUGIN_SPACE)
     args = ["run", str(space), "--data", "synthetic", "--epochs", "1", "--batch", "16", "--out", str(tmp_path / "runs")]
@@ -502,7 +502,11 @@ def test_resume_of_a_run_with_plugin_ops(capsys: pytest.CaptureFixture[str], tmp
     assert json.loads((run / "config.json").read_text())["plugins"] == ["tests.plugins.good_ops"]
     before = (run / "result.das").read_text()
     # a fresh process: in this one the plugin's ops stay registered from the first run
-    done = dasdsl(ROOT, "run", "--resume", str(run), "--quiet")
+    refused = dasdsl(ROOT, "run", "--resume", str(run), "--quiet")  # the run directory names the module...
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert "searched with the plugin op module tests.plugins.good_ops" in refused.stderr
+    assert "add --plugin tests.plugins.good_ops" in refused.stderr  # ...but only the user's word imports it
+    done = dasdsl(ROOT, "run", "--resume", str(run), "--plugin", "tests.plugins.good_ops", "--quiet")
     assert done.returncode == 0, done.stderr
     assert (run / "result.das").read_text() == before
 

@@ -45,6 +45,7 @@ from torch import nn
 from dasdsl.compiler.ir import NetworkIR
 from dasdsl.compiler.lower import MixedEdge, Supernet, count_parameters
 from dasdsl.errors import DasError, Span, error
+from dasdsl.files import read_text
 
 MEASURES = ("params", "flops", "latency")
 LATENCY_FORMAT = "dasdsl-latency/1"
@@ -269,7 +270,7 @@ def latency_costs(ir: NetworkIR, table: str | Path | Mapping[str, Any]) -> Costs
     if not isinstance(table, Mapping):
         where = str(table)
         try:
-            table = json.loads(Path(table).read_text(encoding="utf-8"))
+            table = json.loads(read_text(table, "latency table", missing_ok=True))
         except FileNotFoundError:
             raise _table_error(
                 where, f"no latency table {where}", f"measure one for this space: dasdsl profile SPACE -o {where}"

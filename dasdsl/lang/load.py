@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from dasdsl.errors import DasError, Diagnostic, Span
+from dasdsl.files import read_text
 from dasdsl.lang.check import check
 from dasdsl.lang.checked import CheckedSpace
 from dasdsl.lang.parse import parse
@@ -13,14 +13,8 @@ from dasdsl.ops.registry import load_plugins
 
 
 def read_source(path: str | Path) -> str:
-    """A .das file's text; a missing or unreadable file is a user error."""
-    path = Path(path)
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DasError([Diagnostic("error", f"no such file: {path}", Span.unknown(str(path)))]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DasError([Diagnostic("error", f"cannot read {path}: {exc}", Span.unknown(str(path)))]) from None
+    """A .das file's text; a missing, unreadable, huge or non-UTF-8 file is a user error."""
+    return read_text(path, ".das file")
 
 
 def check_text(text: str, file: str = "<string>", plugins: Sequence[str] = ()) -> CheckedSpace:

@@ -12,6 +12,7 @@ from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from dasdsl.errors import DasError, Span, error
+from dasdsl.files import read_text
 from dasdsl.lang import ast
 
 GRAMMAR_NAME = "das.lark"
@@ -130,14 +131,7 @@ def _too_deep(tree: Tree, file: str) -> Any:
 
 
 def parse_file(path: str | Path) -> ast.Module:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DasError([error(f"no such file: {path}", Span.unknown(str(path)))]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DasError([error(f"cannot read {path}: {exc}", Span.unknown(str(path)))]) from None
-    return parse(text, str(path))
+    return parse(read_text(path, ".das file"), str(path))
 
 
 def _comment(tok: Token, lines: list[str]) -> ast.Comment:

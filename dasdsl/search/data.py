@@ -153,6 +153,23 @@ def _mnist1d(path: str, kind: str) -> Arrays:
     return x[:4000], y[:4000], x[4000:], y[4000:]
 
 
+class _BatchUnpickler(pickle.Unpickler):
+    """CIFAR-10's python batches hold a dict of bytes, strings, numbers, lists and numpy arrays. A pickle can
+    name any function to call while it loads, so only the globals that rebuild numpy arrays are admitted:
+    a crafted batch is refused before it runs anything."""
+
+    ALLOWED = frozenset(
+        (module, name)
+        for module in ("numpy.core.multiarray", "numpy._core.multiarray", "numpy")
+        for name in ("_reconstruct", "scalar", "ndarray", "dtype")
+    )
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in self.ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"it names {module}.{name}, which no CIFAR-10 batch holds (refused, not run)")
+
+
 @source("cifar10", 'CIFAR-10 from its python batches in a folder: cifar10("PATH")', needs_path=True)
 def _cifar10(path: str, kind: str) -> Arrays:
     root = Path(path).expanduser()
@@ -169,7 +186,7 @@ def _cifar10(path: str, kind: str) -> Arrays:
             raise _fail(f"cifar10: missing {file}", "the folder must hold the CIFAR-10 python batches")
         try:
             with open(file, "rb") as f:
-                d = pickle.load(f, encoding="bytes")
+                d = _BatchUnpickler(f, encoding="bytes").load()
             x = np.asarray(d[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
             y = np.asarray(d[b"labels"], dtype=np.int64)
         except Exception as exc:

@@ -11,12 +11,14 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from dasdsl.errors import DasError, Span, error
+from dasdsl.files import read_text
 from dasdsl.lang.checked import CheckedSpace
 from dasdsl.lang.load import check_text
 
@@ -91,7 +93,7 @@ def trim_log(run_dir: Path, epochs: int) -> None:
     """Drop the records written after the last complete checkpoint: those epochs are redone."""
     log = run_dir / LOG
     if log.exists():
-        lines = log.read_text(encoding="utf-8").splitlines()
+        lines = read_text(log, "log", missing_ok=True).splitlines()
         if len(lines) > epochs:
             write_text_atomic(log, "".join(line + "\n" for line in lines[:epochs]))
 
@@ -110,7 +112,7 @@ def read_records(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
     records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in read_text(path, "log", missing_ok=True).splitlines():
         try:
             record = json.loads(line)
         except ValueError:
@@ -130,8 +132,8 @@ def read_config(run_dir: str | Path, *, optional: bool = False) -> dict[str, Any
     """A run's config.json; where it is missing, damaged or no JSON object: {} (None with ``optional``)."""
     path = Path(run_dir) / CONFIG
     try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        config = json.loads(read_text(path, "run configuration", missing_ok=True))
+    except (OSError, ValueError, DasError):
         config = None
     if not isinstance(config, dict):
         return None if optional else {}
@@ -139,8 +141,20 @@ def read_config(run_dir: str | Path, *, optional: bool = False) -> dict[str, Any
 
 
 def run_plugins(config: dict[str, Any] | None) -> list[str]:
-    """The plugin modules a run's config.json names."""
+    """The plugin modules a run's config.json names (to ask the user for; never imported from here)."""
     return [p for p in (config or {}).get("plugins") or [] if isinstance(p, str)]
+
+
+def require_plugins(run_dir: str | Path, recorded: Sequence[str], given: Sequence[str]) -> None:
+    """A run directory is data: the plugin modules it names are imported only when the user names them too."""
+    missing = [m for m in recorded if m not in given]
+    if missing:
+        named = " ".join(f"--plugin {m}" for m in missing)
+        raise _fail(
+            f"{run_dir} was searched with the plugin op module{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(missing)}; dasdsl imports only modules named on its command line",
+            f"if you trust {'them' if len(missing) > 1 else 'it'}, add {named}",
+        )
 
 
 def run_data(config: dict[str, Any] | None) -> Any:
@@ -149,9 +163,7 @@ def run_data(config: dict[str, Any] | None) -> Any:
     return search.get("data") if isinstance(search, dict) else None
 
 
-def read_space(run_dir: str | Path, name: str = SPACE, plugins: list[str] | None = None) -> CheckedSpace:
-    """space.das or result.das of a run directory, checked (with the run's plugins unless given)."""
+def read_space(run_dir: str | Path, name: str = SPACE, plugins: Sequence[str] = ()) -> CheckedSpace:
+    """space.das or result.das of a run directory, checked; plugin modules only as the caller names them."""
     path = Path(run_dir) / name
-    if plugins is None:
-        plugins = run_plugins(read_config(run_dir))
-    return check_text(path.read_text(encoding="utf-8"), str(path), plugins)
+    return check_text(read_text(path, ".das file"), str(path), plugins)

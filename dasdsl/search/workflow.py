@@ -21,6 +21,7 @@ from torch import nn
 from dasdsl.compiler.build import build_ir
 from dasdsl.compiler.lower import FixedNetwork
 from dasdsl.errors import DasError, Span, error
+from dasdsl.files import read_text
 from dasdsl.lang.checked import CheckedSpace
 from dasdsl.lang.load import check_text
 from dasdsl.lang.printer import format_das
@@ -136,12 +137,13 @@ def resume(
     world: World = SINGLE,
 ) -> Run:
     """A run continued from its directory: the settings it started with, the last complete checkpoint.
-    ``user_data``: the caller's own arrays or datasets again, split as the run's settings say."""
+    ``user_data``: the caller's own arrays or datasets again, split as the run's settings say. Plugin modules
+    the run used are imported only when named in ``plugins``: a run directory never imports code."""
     out = Path(run_dir)
     if not (out / rundir.CONFIG).is_file() or not (out / rundir.SPACE).is_file():
         raise _fail(f"{out} is not a run directory (no config.json / space.das)")
     try:
-        meta = json.loads((out / rundir.CONFIG).read_text(encoding="utf-8"))
+        meta = json.loads(read_text(out / rundir.CONFIG, "run configuration"))
         cfg = SearchConfig.from_json(meta["search"])
         source = str(meta["source"])
         recorded = meta.get("plugins") or []  # the plugin modules the run started with
@@ -150,7 +152,8 @@ def resume(
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         message = f"{out / rundir.CONFIG} is damaged ({type(exc).__name__}: {exc}); the run cannot be resumed"
         raise _fail(message) from None
-    space = rundir.read_space(out, plugins=list(dict.fromkeys([*recorded, *plugins])))
+    rundir.require_plugins(out, recorded, plugins)
+    space = rundir.read_space(out, plugins=list(plugins))
     data = None
     if user_data is not None:
         data = data_mod.user_split(user_data, space.input_kind, cfg.split, cfg.seed, device, classes)

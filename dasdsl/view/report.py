@@ -20,7 +20,7 @@ from typing import Any
 from dasdsl.errors import DasError
 from dasdsl.lang.load import check_text
 from dasdsl.search.data import describe, ir_for
-from dasdsl.search.rundir import read_config, run_data, run_plugins
+from dasdsl.search.rundir import read_config, run_data
 from dasdsl.view.plot import figures, png_bytes, read_log, space_labels
 from dasdsl.view.render import (
     INSTALL_HINT,
@@ -178,7 +178,7 @@ class _Run:
             text = self.text(name)
             if text is None:
                 return None
-            return check_text(text, str(self.dir / name), run_plugins(self.config))
+            return check_text(text, str(self.dir / name))  # plugin ops only if this process has them already
 
         return self._once(f"space {name}", build)
 
