@@ -38,7 +38,11 @@ EPOCHS = 6
 CKPT = "checkpoint.pt"
 SEARCH = ["--data", "digits", "--epochs", str(EPOCHS), "--batch", "32", "--seed", "3"]
 RECORD_KEYS = {"train_loss", "train_acc", "valid_loss", "valid_acc", "temperature", "skip_count", "entropy", "gates"}
-ENV = {k: v for k, v in os.environ.items() if k != "DASDSL_DEBUG"} | {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+ENV = {k: v for k, v in os.environ.items() if k != "DASDSL_DEBUG"} | {
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "PYTHONPATH": str(ROOT),
+}
 
 
 # -- helpers
