@@ -277,6 +277,15 @@ def _device(name: str) -> Any:
     return device, world
 
 
+def _holding(run_dir: Path | None) -> contextlib.AbstractContextManager[None]:
+    """The run directory's lock while this process writes it (none without a directory)."""
+    if run_dir is None:
+        return contextlib.nullcontext()
+    from dasdsl.search import rundir  # torch: kept off `import dasdsl` and `dasdsl check`
+
+    return rundir.locked(run_dir)
+
+
 def _is_source(data: Any) -> bool:
     return data is None or isinstance(data, (str, os.PathLike))
 
@@ -341,7 +350,8 @@ def search(
         )
         if on_run_dir is not None and run.out is not None and world.main:
             on_run_dir(run.out)
-        finished = workflow.search(run, reporter, callbacks)
+        with _holding(run.out if world.main else None):
+            finished = workflow.search(run, reporter, callbacks)
     return _result(finished, world, data if own_data else None)
 
 
@@ -363,7 +373,8 @@ def resume(
 
     torch_device, world = _device(device)
     own_data = None if _is_source(data) else data
-    with _reporter(progress if world.main else False) as reporter:
+    held = Path(run_dir) if world.main and Path(run_dir).is_dir() else None
+    with _reporter(progress if world.main else False) as reporter, _holding(held):
         run = workflow.resume(run_dir, torch_device, plugins=plugins, user_data=own_data, classes=classes, world=world)
         if on_run_dir is not None and world.main:
             on_run_dir(Path(run_dir))

@@ -6,6 +6,7 @@ and weight inheritance at its end, and plain training of fixed networks.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -40,6 +41,22 @@ from dasdsl.search.searcher import Searcher, evaluate, gate_penalty
 
 def _fail(message: str, hint: str | None = None) -> DasError:
     return DasError([error(message, Span.unknown("<run>"), hint)])
+
+
+def check_batch(batch: int, data: Split, processes: int = 1, *, parts: tuple[str, ...] = ("train", "valid")) -> None:
+    """A batch every part can fill (the last short batch of an epoch is dropped), at least 2 samples
+    (batch normalisation needs two), and one that splits evenly over the processes."""
+    sizes = {name: len(getattr(data, name)) for name in parts}
+    if batch > min(sizes.values()):
+        shown = " / ".join(str(n) for n in sizes.values())
+        raise _fail(f"batch {batch} is larger than the data split ({shown})", "lower --batch")
+    if batch < 2:
+        raise _fail(f"batch {batch}: batch normalisation needs at least 2 samples per batch", "use --batch 2 or more")
+    if batch % processes:
+        raise _fail(
+            f"batch {batch} does not split evenly over {processes} processes",
+            f"use a batch that is a multiple of {processes}",
+        )
 
 
 def seed_everything(seed: int) -> None:
@@ -101,6 +118,7 @@ class Run:
             ds = data_mod.load(self.cfg.data, self.space.input_kind)
             data = split_data(ds, self.cfg.split, self.cfg.seed, self.device)
         self.data = data
+        check_batch(self.cfg.batch, data, self.world.size)  # before a run directory exists
         self.ir = build_ir(self.space, self.data.shape, self.data.classes)
         if not self.ir.has_choices:
             raise _fail(
@@ -134,12 +152,39 @@ class Run:
             "search": self.searcher.state_dict(),
             "torch_rng": torch.get_rng_state(),
             "config": json.dumps(self.cfg.to_json()),
+            "fingerprint": self.fingerprint(),
         }
         rundir.save_atomic(state, self.out / CHECKPOINT)
+
+    def fingerprint(self) -> dict[str, str]:
+        """Content hashes of the space and of the resolved settings (but ``epochs``, which a resume may raise)."""
+        settings = {k: v for k, v in self.cfg.to_json().items() if k != "epochs"}
+        return {
+            "space": hashlib.sha256((self.space.source or "").encode("utf-8")).hexdigest(),
+            "settings": hashlib.sha256(json.dumps(settings, sort_keys=True).encode("utf-8")).hexdigest(),
+        }
 
     def restore(self) -> None:
         assert self.net is not None and self.searcher is not None
         state = rundir.load_checkpoint(self.out / CHECKPOINT, self.device)
+        saved = state.get("fingerprint") if isinstance(state, dict) else None
+        if isinstance(saved, dict):  # checkpoints written before fingerprints have none
+            now = self.fingerprint()
+            changed = [
+                what
+                for what, name in (("space", "space.das"), ("settings", "config.json"))
+                if saved.get(what) != now[what]
+            ]
+            if changed:
+                files = " and ".join(
+                    {"space": "space.das", "settings": "the settings in config.json"}[c] for c in changed
+                )
+                raise _fail(
+                    f"{files} changed since the checkpoint in {self.out} was written: resuming would continue a "
+                    "different search under the old run's name",
+                    "put the file back as it was, or start a new run with the changed space or settings; "
+                    "the run directory is left as it is",
+                )
         try:
             self.net.load_state_dict(state["model"])
             self.searcher.load_state_dict(state["search"])
@@ -190,16 +235,6 @@ class Run:
         train_idx = batches(len(d.train), cfg.batch, cfg.seed, epoch)
         valid_idx = batches(len(d.valid), cfg.batch, cfg.seed + 1, epoch)
         steps = min(len(train_idx), len(valid_idx))
-        if steps == 0:
-            raise _fail(
-                f"batch {cfg.batch} is larger than the data split ({len(d.train)} / {len(d.valid)})",
-                "lower --batch",
-            )
-        if cfg.batch % self.world.size:
-            raise _fail(
-                f"batch {cfg.batch} does not split evenly over {self.world.size} processes",
-                f"use a batch that is a multiple of {self.world.size}",
-            )
         losses, accs = [], []
         trace = os.environ.get("DASDSL_TRACE_ARCH")
         for s in range(steps):

@@ -2,19 +2,22 @@
 
 ``runs/<space>-<timestamp>/`` holds ``space.das`` (the space as searched), ``config.json`` (every
 resolved setting), ``log.jsonl`` (one record per epoch), ``checkpoint.pt`` (written atomically every
-epoch), and at the end ``result.das`` (``result-K.das`` for the k best), ``summary.json`` and
-``report.html``. A training run holds ``config.json``, ``log.jsonl``, ``model.pt`` and ``summary.json``.
+epoch), ``.lock`` (held while a process writes the directory), and at the end ``result.das``
+(``result-K.das`` for the k best), ``summary.json`` and ``report.html``. A training run holds
+``config.json``, ``log.jsonl``, ``model.pt`` and ``summary.json``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import filelock
 import torch
 
 from dasdsl.errors import DasError, Span, error
@@ -29,10 +32,29 @@ CHECKPOINT = "checkpoint.pt"
 RESULT = "result.das"
 SUMMARY = "summary.json"
 MODEL = "model.pt"
+LOCK = ".lock"  # held (filelock) by the one process that writes the run directory
 
 
 def _fail(message: str, hint: str | None = None) -> DasError:
     return DasError([error(message, Span.unknown("<run>"), hint)])
+
+
+@contextlib.contextmanager
+def locked(run_dir: str | Path) -> Iterator[None]:
+    """Hold the run directory for this process: a second search or resume of it is refused, not interleaved."""
+    lock = filelock.FileLock(str(Path(run_dir) / LOCK), timeout=0)
+    try:
+        lock.acquire()
+    except filelock.Timeout:
+        raise _fail(
+            f"{run_dir} is in use by another dasdsl process (a search or a resume that is still running)",
+            "wait for it to end or stop it (its last checkpoint is kept), then resume; "
+            "two processes must not write one run directory",
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def new_run_dir(root: str | Path, name: str) -> Path:
