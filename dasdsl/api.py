@@ -17,6 +17,7 @@ from typing import Any
 import attrs
 
 from dasdsl.errors import DasError, Span, error
+from dasdsl.files import check_output_file, check_output_folder
 from dasdsl.lang import checked as _checked
 from dasdsl.lang import settings as _settings
 from dasdsl.lang.count import count_architectures
@@ -321,6 +322,8 @@ def search(
     from dasdsl.search.run import config_for  # torch: kept off `import dasdsl` and `dasdsl check`
 
     space = Space.of(space)
+    if out is not None:
+        check_output_folder(out, "folder for run directories")
     if epochs is not None:
         settings["epochs"] = epochs
     if seed is not None:
@@ -438,9 +441,12 @@ def train(
     from dasdsl.search import workflow  # torch: kept off `import dasdsl` and `dasdsl check`
     from dasdsl.search.run import pick_device  # torch: kept off `import dasdsl` and `dasdsl check`
 
-    for name, value in (("epochs", epochs), ("batch", batch), ("lr", lr)):
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0:
-            raise _fail(f"{name} must be a positive number, got {value!r}")
+    for name, value, kind in (("epochs", epochs, int), ("batch", batch, int), ("lr", lr, (int, float))):
+        if not isinstance(value, kind) or isinstance(value, bool) or not 0 < value < float("inf"):
+            what = "a positive integer" if kind is int else "a positive finite number"
+            raise _fail(f"{name} must be {what}, got {value!r}")
+    if out is not None:
+        check_output_folder(out, "folder for run directories")
     if not isinstance(space, _checked.CheckedSpace):
         space = load(space, plugins)
     torch_device = pick_device(device)
@@ -498,6 +504,8 @@ def render(
 
     if file is None and run_dir is None:
         raise _fail("dasdsl render needs a FILE (or --run RUN_DIR)")
+    if out is not None:
+        check_output_file(out, "picture")
     if run_dir is not None and not Path(run_dir).is_dir():
         raise _fail(f"{run_dir} is not a run directory")
     plugins = list(plugins)
@@ -583,6 +591,7 @@ def profile(
     from dasdsl.search.rundir import write_text_atomic  # torch
 
     check_profile_options(batch=batch, repeats=repeats, warmup=warmup, threads=threads)
+    check_output_file(out, "latency table")
     torch_device = pick_device(device)
     if threads is not None:
         torch.set_num_threads(threads)
@@ -600,6 +609,8 @@ def plot(run_dir: str | Path, out: str | Path | None = None) -> list[Path]:
     """PNG curves of a run (gate weights, temperature, loss and accuracy, skips); returns the files."""
     from dasdsl.view.plot import plot_run  # matplotlib and torch
 
+    if out is not None:
+        check_output_folder(out, "folder for the plots")
     return plot_run(run_dir, out)
 
 
@@ -607,4 +618,6 @@ def report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     """One self-contained HTML page about a run; returns its path."""
     from dasdsl.view.report import write_report  # graphviz, matplotlib and torch
 
+    if out is not None:
+        check_output_file(out, "report")
     return write_report(run_dir, out)

@@ -9,12 +9,13 @@ import signal
 import subprocess
 import sys
 import traceback
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from dasdsl import api
 from dasdsl.errors import DasError, Span, error
-from dasdsl.files import read_text
+from dasdsl.files import check_output_file, read_text
 from dasdsl.lang.count import space_stats
 from dasdsl.lang.parse import parse
 from dasdsl.lang.printer import format_das
@@ -112,6 +113,8 @@ def _data_for(space: api.Space, args: argparse.Namespace) -> tuple[tuple[int, ..
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
+    if args.graph:
+        check_output_file(args.graph, "graph file")
     space = api.load(args.file, plugins=args.plugin)
     for w in space.warnings:
         print(w.render(space.source), file=sys.stderr)
@@ -246,6 +249,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_profile(args: argparse.Namespace) -> int:
     options = {"batch": args.batch, "repeats": args.repeats, "warmup": args.warmup, "threads": args.threads}
     api.check_profile_options(**options, flags=True)  # before any work: the space, its data, the timing
+    check_output_file(args.output, "latency table")
     space = api.load(args.space, plugins=args.plugin)
     for w in space.warnings:
         print(w.render(space.source), file=sys.stderr)
@@ -387,6 +391,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _warning_line(message: Warning | str, category: type[Warning], *args: object, **kwargs: object) -> str:
+    return f"dasdsl: warning: {message}\n"
+
+
 def _terminated(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -399,6 +407,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     signal.signal(signal.SIGTERM, _terminated)  # a kill is handled like Ctrl-C: message, checkpoint kept
+    warnings.formatwarning = _warning_line  # a note about the user's data reads as one line, not a code location
     try:
         return func(args)
     except DasError as exc:

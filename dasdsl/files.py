@@ -3,6 +3,7 @@ a size limit, UTF-8 with or without a byte-order mark, and every failure a one-p
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from dasdsl.errors import DasError, Span, error
@@ -36,3 +37,35 @@ def read_text(path: str | Path, what: str = "file", *, missing_ok: bool = False,
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise fail(f"{path} is not UTF-8 text (byte {exc.start}): not a {what}") from None
+
+
+def _fail_path(message: str, hint: str | None = None) -> DasError:
+    return DasError([error(message, Span.unknown("<command line>"), hint)])
+
+
+def check_output_file(path: str | Path, what: str = "output file") -> Path:
+    """A file dasdsl will write, checked before any work: not a folder, its folder exists and is writable."""
+    path = Path(path)
+    if path.is_dir():
+        raise _fail_path(f"{path} is a folder; the {what} needs a file name", f"e.g. {path / 'out'}")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise _fail_path(f"cannot write the {what} {path}: no folder {parent}", "create the folder first")
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise _fail_path(f"cannot write the {what} {path}: permission denied")
+    return path
+
+
+def check_output_folder(path: str | Path, what: str = "output folder") -> Path:
+    """A folder dasdsl will write into (made if missing), checked before any work."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise _fail_path(f"{path} is a file; the {what} must be a folder", "name a folder (it is made if missing)")
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise _fail_path(f"cannot make the {what} {path}: {existing} is a file")
+    if not os.access(existing, os.W_OK):
+        raise _fail_path(f"cannot write the {what} {path}: permission denied in {existing}")
+    return path

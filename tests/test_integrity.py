@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -125,3 +126,79 @@ def test_sigterm_is_handled_like_ctrl_c(tmp_path: Path) -> None:
     state = torch.load(ckpt, weights_only=True)
     assert state["epoch"] >= 1
     assert not (ckpt.parent / "result.das").exists()
+
+
+# ---- outputs are checked before any work -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        (
+            ["run", str(POOLING), "--epochs", "1", "--out", "{file}"],
+            "is a file; the folder for run directories must be",
+        ),
+        (["train", str(ROOT / "spaces/darts_result.das"), "--out", "{file}"], "is a file; the folder for run"),
+        (["render", str(POOLING), "-o", "{folder}"], "is a folder; the picture needs a file name"),
+        (["render", str(POOLING), "-o", "{missing}/p.svg"], "cannot write the picture"),
+        (["compile", str(POOLING), "--graph", "{missing}/g.json"], "cannot write the graph file"),
+        (["profile", str(POOLING), "-o", "{folder}"], "is a folder; the latency table needs a file name"),
+        (["report", "{folder}", "-o", "{missing}/r.html"], "cannot write the report"),
+        (["plot", "{folder}", "-o", "{file}"], "is a file; the folder for the plots must be a folder"),
+    ],
+)
+def test_bad_output_paths(tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str], message: str) -> None:
+    (tmp_path / "a_file").write_text("x")
+    (tmp_path / "a_folder").mkdir()
+    names = {"file": tmp_path / "a_file", "folder": tmp_path / "a_folder", "missing": tmp_path / "no" / "such"}
+    args = [a.format(**names) for a in command]
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err, err
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing made, nothing timed and then lost
+
+
+# ---- data ----------------------------------------------------------------------------------------
+
+
+def _npz(path: Path, **arrays: np.ndarray) -> Path:
+    np.savez(path, **arrays)
+    return path
+
+
+def test_a_bare_npz_path_is_the_npz_source(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(40, 1, 8, 8)).astype(np.float32), np.arange(40) % 3
+    path = _npz(tmp_path / "arrays.npz", x=x, y=y)
+    assert dasdsl.load(POOLING).graph(data=str(path)).classes == 3
+
+
+@pytest.mark.parametrize(
+    ("arrays", "message"),
+    [
+        ({"y": np.zeros(40, dtype=np.int64)}, "every training label is 0: one class, nothing to tell apart"),
+        ({"x": np.ones((40, 1, 8, 8), dtype=np.complex64)}, "inputs are complex64, not real numbers"),
+        ({"y": np.arange(40) + 0.5}, "npz: labels y have dtype float64; expected integers"),
+    ],
+)
+def test_bad_arrays(tmp_path: Path, arrays: dict[str, np.ndarray], message: str) -> None:
+    base = {"x": np.random.default_rng(0).normal(size=(40, 1, 8, 8)).astype(np.float32), "y": np.arange(40) % 3}
+    path = _npz(tmp_path / "bad.npz", **(base | arrays))
+    with pytest.raises(dasdsl.DasError, match=message):
+        dasdsl.load(POOLING).graph(data=f"npz:{path}")
+
+
+def test_a_missing_class_is_noted(tmp_path: Path) -> None:
+    x = np.random.default_rng(0).normal(size=(40, 1, 8, 8)).astype(np.float32)
+    path = _npz(tmp_path / "gap.npz", x=x, y=np.where(np.arange(40) % 2 == 0, 0, 2))
+    done = subprocess.run(
+        [sys.executable, "-m", "dasdsl", "compile", str(POOLING), "--data", str(path)],
+        cwd=tmp_path,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "dasdsl: warning: data 'npz': labels run up to 2 but class 1 never occurs" in done.stderr

@@ -9,6 +9,7 @@ for arrays, or a dataset read batch by batch (``DatasetPart``). ``ir_for`` build
 from __future__ import annotations
 
 import pickle
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -249,7 +250,7 @@ def _npz(path: str, kind: str) -> Arrays:
     # images; flat vectors are not images (they are left for _as_kind to reject)
     if (kind == "sequence" and x.ndim == 2) or (kind == "image" and x.ndim == 3):
         x, x_test = x[:, None], x_test[:, None]
-    return x.astype(np.float32), y.astype(np.int64), x_test.astype(np.float32), y_test.astype(np.int64)
+    return x, y, x_test, y_test  # converted by _validated, after its checks (complex inputs, fractional labels)
 
 
 def synthetic(kind: str, n: int = 256, classes: int = 4, seed: int = 0) -> tuple[np.ndarray, ...]:
@@ -274,6 +275,8 @@ SOURCES = tuple(SOURCES_BY_NAME)
 def load(spec: Any, kind: str) -> Dataset:
     """Load and validate a data source for a space whose input is ``kind``."""
     name, path = parse_spec(spec)
+    if name not in SOURCES_BY_NAME and path is None and name.lower().endswith(".npz"):
+        name, path = "npz", name  # a bare path, `--data arrays.npz`, means the npz source
     found = SOURCES_BY_NAME.get(name)
     if found is None:
         raise _fail(
@@ -287,6 +290,9 @@ def load(spec: Any, kind: str) -> Dataset:
 def _validated(name: str, x: Any, y: Any, x_test: Any, y_test: Any, kind: str) -> Dataset:
     """Arrays checked and shaped for a space whose input is ``kind``: finite inputs, integer labels."""
     x, y, x_test, y_test = (np.asarray(a) for a in (x, y, x_test, y_test))
+    for label, arr in (("training", x), ("test", x_test)):
+        if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)) or arr.dtype == bool:
+            raise _fail(f"data '{name}': the {label} inputs are {arr.dtype}, not real numbers", "convert them to float")
     y, y_test = _labels(y, name), _labels(y_test, name)
     x, x_test = _as_kind(x, kind, name), _as_kind(x_test, kind, name)
     if x.shape[1:] != x_test.shape[1:]:
@@ -301,10 +307,21 @@ def _validated(name: str, x: Any, y: Any, x_test: Any, y_test: Any, kind: str) -
     if y.min() < 0 or y_test.min() < 0:
         raise _fail(f"data '{name}': negative labels")
     classes = int(max(y.max(), y_test.max())) + 1
+    if len(np.unique(y)) < 2:
+        raise _fail(f"data '{name}': every training label is {int(y[0])}: one class, nothing to tell apart")
     if classes > len(y) + len(y_test):  # a stray label would size the classifier to it (and may exhaust memory)
         raise _fail(
             f"data '{name}': labels run up to {classes - 1}, more classes than the {len(y) + len(y_test)} samples",
             "labels must be class indices 0 .. K-1",
+        )
+    present = np.unique(np.concatenate([y, y_test]))  # classes <= the number of samples here
+    if len(present) < classes:
+        missing = sorted(set(range(classes)) - set(present.tolist()))
+        shown = ", ".join(map(str, missing[:5])) + (" ..." if len(missing) > 5 else "")
+        warnings.warn(
+            f"data '{name}': labels run up to {classes - 1} but class {shown} never occurs; "
+            f"the classifier still has {classes} outputs",
+            stacklevel=2,
         )
     return Dataset(name, x.astype(np.float32, copy=False), y, x_test.astype(np.float32, copy=False), y_test, classes)
 

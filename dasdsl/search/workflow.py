@@ -32,6 +32,7 @@ from dasdsl.search.data import Split
 from dasdsl.search.distributed import SINGLE, World
 from dasdsl.search.run import (
     Run,
+    check_batch,
     discretize,
     inherit_weights,
     random_shift,
@@ -292,6 +293,7 @@ def train(
     spec = data_mod.spec_for(space, data_spec)
     if data is None:
         data = data_mod.split_data(data_mod.load(spec, space.input_kind), 0.9, seed, device)
+    check_batch(batch, data, parts=("train",))  # before a run directory exists
     seed_everything(seed)
     net = FixedNetwork(build_ir(space, data.shape, data.classes)).to(device)
     out = None
