@@ -202,3 +202,28 @@ def test_a_missing_class_is_noted(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "dasdsl: warning: data 'npz': labels run up to 2 but class 1 never occurs" in done.stderr
+
+
+# ---- damaged run files ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "line",
+    ['{"epoch": "x", "gates": "y"}', '{"epoch": 1, "gates": {"pool:x->y": [null, 2]}}', "[]", "garbage"],
+)
+@pytest.mark.parametrize("command", ["plot", "render", "resume"])
+def test_a_damaged_log_is_a_clear_error(
+    stopped_run: Path, capsys: pytest.CaptureFixture[str], line: str, command: str
+) -> None:
+    log = stopped_run / "log.jsonl"
+    log.write_text(line + "\n" + log.read_text(encoding="utf-8"), encoding="utf-8")
+    args = {
+        "plot": ["plot", str(stopped_run)],
+        "render": ["render", "--run", str(stopped_run), "-o", str(stopped_run.parent / "x.svg")],
+        "resume": ["run", "--resume", str(stopped_run), "--quiet"],
+    }[command]
+    before = _files(stopped_run)
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert f"{log} is damaged: line 1 is not an epoch record" in err and "internal error" not in err
+    assert _files(stopped_run) == before

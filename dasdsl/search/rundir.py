@@ -129,18 +129,46 @@ def load_checkpoint(path: Path, device: torch.device) -> dict:
         raise _fail(f"cannot read checkpoint {path}: {type(exc).__name__}: {exc}") from None
 
 
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+_FIELDS: dict[str, Any] = {  # what each field of an epoch record must hold
+    "epoch": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
+    "skip_count": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+    **{k: _number for k in ("train_loss", "train_acc", "valid_loss", "valid_acc", "lr", "temperature")},
+    "entropy": lambda v: isinstance(v, dict) and all(_number(x) for x in v.values()),
+    "gates": lambda v: (
+        isinstance(v, dict) and all(isinstance(w, list) and w and all(_number(x) for x in w) for w in v.values())
+    ),
+}
+
+
 def read_records(path: Path) -> list[dict[str, Any]]:
-    """The complete records of a JSONL file (a line cut short by a kill is skipped); [] without the file."""
+    """The epoch records of a JSONL log; [] without the file. A last line cut short by a kill is skipped; any
+    other line that is no well-formed record is a DasError naming the line (never a crash further on)."""
     if not path.is_file():
         return []
+    lines = read_text(path, "log", missing_ok=True).splitlines()
     records = []
-    for line in read_text(path, "log", missing_ok=True).splitlines():
+    for number, line in enumerate(lines, start=1):
         try:
             record = json.loads(line)
         except ValueError:
-            continue
-        if isinstance(record, dict):
-            records.append(record)
+            if number == len(lines):
+                continue  # the line a kill cut short
+            record = None
+        bad = (
+            [k for k, ok in _FIELDS.items() if k in record and not ok(record[k])]
+            if isinstance(record, dict)
+            else ["the line"]
+        )
+        if bad:
+            raise _fail(
+                f"{path} is damaged: line {number} is not an epoch record ({', '.join(bad)})",
+                "the log was edited or copied in part: restore it, or start a new run",
+            )
+        records.append(record)
     return records
 
 

@@ -158,6 +158,7 @@ def resume(
     data = None
     if user_data is not None:
         data = data_mod.user_split(user_data, space.input_kind, cfg.split, cfg.seed, device, classes)
+    rundir.read_records(out / rundir.LOG)  # a damaged log is refused now, not after the remaining epochs
     run = Run(space, cfg, device, out, source, world=world)
     run.setup(data)
     if (out / rundir.CHECKPOINT).exists():
