@@ -367,18 +367,22 @@ def resume(
     callbacks: Sequence[Callback] = (),
     plugins: Sequence[str] = (),
     classes: int | None = None,
+    epochs: int | None = None,
     on_run_dir: Callable[[Path], None] | None = None,
 ) -> SearchResult | None:
     """Continue a killed or stopped run from its last complete checkpoint, with the settings it started with;
     the result is the one an uninterrupted run gives. ``data``: the arrays or datasets again, for a run that
-    searched the caller's own data (a built-in source is loaded again by itself)."""
+    searched the caller's own data (a built-in source is loaded again by itself). ``epochs``: extend the run
+    (finished or not) to that many epochs; the schedules are re-planned for them from where the run is."""
     from dasdsl.search import workflow  # torch: kept off `import dasdsl` and `dasdsl check`
 
     torch_device, world = _device(device)
     own_data = None if _is_source(data) else data
     held = Path(run_dir) if world.main and Path(run_dir).is_dir() else None
     with _reporter(progress if world.main else False) as reporter, _holding(held):
-        run = workflow.resume(run_dir, torch_device, plugins=plugins, user_data=own_data, classes=classes, world=world)
+        run = workflow.resume(
+            run_dir, torch_device, plugins=plugins, user_data=own_data, classes=classes, epochs=epochs, world=world
+        )
         if on_run_dir is not None and world.main:
             on_run_dir(Path(run_dir))
         finished = workflow.search(run, reporter, callbacks)

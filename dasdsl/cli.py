@@ -156,13 +156,21 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     with ProgressDisplay(quiet) as display:
         if args.resume:
-            given = [f"--{k.replace('_', '-')}" for k in RUN_SETTING_FLAGS if getattr(args, k) is not None]
+            given = [
+                f"--{k.replace('_', '-')}" for k in RUN_SETTING_FLAGS if k != "epochs" and getattr(args, k) is not None
+            ]
             if args.space or args.set or given:
                 drop = ", ".join(given or (["SPACE"] if args.space else ["--set"]))
-                message = f"--resume continues a run with the settings it started with; drop {drop}"
+                keeps = "--resume continues a run with the settings it started with (only --epochs extends it)"
+                message = f"{keeps}; drop {drop}"
                 raise DasError([_usage_diag(message)])
             result = api.resume(
-                args.resume, progress=display, device=args.device, plugins=args.plugin, on_run_dir=announce
+                args.resume,
+                progress=display,
+                device=args.device,
+                plugins=args.plugin,
+                epochs=args.epochs,
+                on_run_dir=announce,
             )
         else:
             if not args.space:

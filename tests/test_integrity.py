@@ -227,3 +227,28 @@ def test_a_damaged_log_is_a_clear_error(
     err = capsys.readouterr().err
     assert f"{log} is damaged: line 1 is not an epoch record" in err and "internal error" not in err
     assert _files(stopped_run) == before
+
+
+# ---- extending a run -----------------------------------------------------------------------------
+
+
+def test_a_finished_run_is_extended(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--resume RUN_DIR --epochs N runs the epochs up to N with the schedules re-planned for N, rewrites the
+    result and records the new count; fewer epochs, or any other setting, is refused with the reason."""
+    space = dasdsl.load(POOLING)
+    done = space.search("synthetic", epochs=2, batch=16, seed=0, out=tmp_path / "runs", progress=False)
+    assert done is not None and done.run_dir is not None
+    run = done.run_dir
+    assert main(["run", "--resume", str(run), "--epochs", "1", "--quiet"]) == 1
+    assert "was searched for 2 epochs; --epochs 1 with --resume can only extend it" in capsys.readouterr().err
+    assert main(["run", "--resume", str(run), "--epochs", "4", "--batch", "8", "--quiet"]) == 1
+    assert "(only --epochs extends it); drop --batch" in capsys.readouterr().err
+    assert main(["run", "--resume", str(run), "--epochs", "4", "--quiet"]) == 0
+    log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in log] == [1, 2, 3, 4]
+    assert json.loads((run / "config.json").read_text())["search"]["epochs"] == 4
+    assert "4 epochs on synthetic" in (run / "result.das").read_text().splitlines()[0]
+    assert torch.load(run / "checkpoint.pt", weights_only=True)["epoch"] == 4
+    # epoch 3 starts where a 4-epoch cosine schedule has it: lr_min + (lr - lr_min) (1 + cos(pi 2/4)) / 2
+    assert log[2]["lr"] == pytest.approx(0.001 + (0.025 - 0.001) * 0.5)
+    assert main(["run", "--resume", str(run), "--quiet"]) == 0  # and resumes as a 4-epoch run from now on

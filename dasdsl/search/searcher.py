@@ -239,6 +239,18 @@ class Searcher:
         self.a_opt.load_state_dict(state["a_opt"])
         self.schedule.load_state_dict(state["schedule"])
 
+    def stretch(self, epochs: int, epoch: int) -> None:
+        """An extended run (``--resume RUN_DIR --epochs N``): the weights' cosine schedule re-planned for
+        ``epochs``, at ``epoch``, as a run started with that many epochs has it there."""
+        if not isinstance(self.schedule, torch.optim.lr_scheduler.CosineAnnealingLR):
+            return
+        t_max = max(epochs, 1)
+        lr = self.cfg.w_lr_min + (self.cfg.w_lr - self.cfg.w_lr_min) * (1 + math.cos(math.pi * epoch / t_max)) / 2
+        self.schedule.T_max = t_max
+        for group in self.w_opt.param_groups:
+            group["lr"] = lr
+        self.schedule._last_lr = [lr for _ in self.w_opt.param_groups]  # what get_last_lr() reports
+
 
 def _filled(grads: Sequence[torch.Tensor | None], like: Sequence[torch.Tensor]) -> list[torch.Tensor]:
     """``torch.autograd.grad(..., allow_unused=True)``'s gradients with zeros for the unused inputs."""

@@ -135,11 +135,13 @@ def resume(
     plugins: Sequence[str] = (),
     user_data: Any = None,
     classes: int | None = None,
+    epochs: int | None = None,
     world: World = SINGLE,
 ) -> Run:
     """A run continued from its directory: the settings it started with, the last complete checkpoint.
     ``user_data``: the caller's own arrays or datasets again, split as the run's settings say. Plugin modules
-    the run used are imported only when named in ``plugins``: a run directory never imports code."""
+    the run used are imported only when named in ``plugins``: a run directory never imports code. ``epochs``
+    extends a run (finished or not) to more epochs, recorded in config.json; no other setting changes."""
     out = Path(run_dir)
     if not (out / rundir.CONFIG).is_file() or not (out / rundir.SPACE).is_file():
         raise _fail(f"{out} is not a run directory (no config.json / space.das)")
@@ -159,10 +161,23 @@ def resume(
     if user_data is not None:
         data = data_mod.user_split(user_data, space.input_kind, cfg.split, cfg.seed, device, classes)
     rundir.read_records(out / rundir.LOG)  # a damaged log is refused now, not after the remaining epochs
+    extended = epochs is not None and epochs != cfg.epochs
+    if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < cfg.epochs):
+        raise _fail(
+            f"{out} was searched for {cfg.epochs} epochs; --epochs {epochs} with --resume can only extend it",
+            f"give more than {cfg.epochs} epochs, or resume without --epochs",
+        )
+    if extended:
+        cfg = attrs.evolve(cfg, epochs=epochs)
     run = Run(space, cfg, device, out, source, world=world)
     run.setup(data)
     if (out / rundir.CHECKPOINT).exists():
         run.restore()
+    if extended:
+        assert run.searcher is not None
+        run.searcher.stretch(cfg.epochs, run.start_epoch)
+        if world.main:
+            rundir.write_json(out / rundir.CONFIG, {**meta, "search": cfg.to_json()})
     return run
 
 
