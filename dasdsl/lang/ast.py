@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Union
 
 import attrs
@@ -16,11 +17,46 @@ def _span() -> Span:
 # ---- expressions ------------------------------------------------------------
 
 
+# A number in a .das file has at most this many digits, and so has every number the checker folds
+# (``let B = A * A``): far beyond any width, count or budget, and far below Python's limit on converting
+# integers to text (4300 digits), which every message showing the number would otherwise run into.
+MAX_DIGITS = 100
+LONG_HINT = f"a number in a .das file has at most {MAX_DIGITS} digits"
+FINITE_HINT = "a number in a .das file must be finite (at most about 1.8e308)"
+
+
+class NumberError(ValueError):
+    """A number's spelling that stands for no usable value: too many digits, or beyond the finite floats."""
+
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
 def number_value(text: str) -> int | float:
-    """The value a number's spelling stands for: an int for digits only, else a float."""
-    if text.isdigit():
-        return int(text)
-    return float(text)
+    """The value a number's spelling stands for: an int for digits only, else a float.
+
+    Raises NumberError for a spelling of more than MAX_DIGITS digits or one beyond the finite floats
+    (``1e999``)."""
+    digits = sum(ch in "0123456789" for ch in text)
+    if digits > MAX_DIGITS:
+        raise NumberError(f"number too long: {digits} digits (at most {MAX_DIGITS})", LONG_HINT)
+    value: int | float = int(text) if text.isascii() and text.isdigit() else float(text)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise NumberError(f"number too large: {text} is not a finite number", FINITE_HINT)
+    return value
+
+
+def folded_problem(op: str, value: object) -> tuple[str, str] | None:
+    """Why the result of folding ``op`` (``+ - * //``) is unusable, as (message, hint); None when it is fine.
+
+    Not finite (``1e300 * 1e300``), or more than MAX_DIGITS digits (``let B = A * A`` over and over)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"number too large: the result of '{op}' is not a finite number", FINITE_HINT
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**MAX_DIGITS:
+        return f"number too large: the result of '{op}' has more than {MAX_DIGITS} digits", LONG_HINT
+    return None
 
 
 @attrs.frozen

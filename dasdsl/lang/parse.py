@@ -253,6 +253,8 @@ def _hint_for_char(ch: str) -> str | None:
         return "statements end at the end of a line; no ';' is needed"
     if ch == "/":
         return "integer division is written '//'"
+    if not ch.isascii() and (ch.isalnum() or ch == "_"):
+        return "names are written with ASCII letters, digits and '_'"
     return None
 
 
@@ -451,14 +453,24 @@ class _Builder(Transformer):
     def spaced_setting(self, meta: Any, children: list) -> ast.Call:
         name, value = children
         if value.type == "NUMBER":
-            arg_value: ast.Expr = ast.Number(ast.number_value(str(value)), str(value), span=self._tok_span(value))
+            span = self._tok_span(value)
+            arg_value: ast.Expr = ast.Number(self._number_value(str(value), span), str(value), span=span)
         else:
             arg_value = ast.Name(str(value), span=self._tok_span(value))
         return ast.Call(str(name), (ast.Arg(None, arg_value, span=arg_value.span),), span=self._span(meta))
 
     # -- expressions
     def number(self, meta: Any, children: list) -> ast.Number:
-        return ast.Number(ast.number_value(str(children[0])), str(children[0]), span=self._span(meta))
+        span = self._span(meta)
+        return ast.Number(self._number_value(str(children[0]), span), str(children[0]), span=span)
+
+    @staticmethod
+    def _number_value(text: str, span: Span) -> int | float:
+        """The literal's value; a located error for one too long or not finite (``1e999``)."""
+        try:
+            return ast.number_value(text)
+        except ast.NumberError as exc:
+            raise DasError([error(exc.message, span, exc.hint)]) from None
 
     def string(self, meta: Any, children: list) -> ast.String:
         raw = str(children[0])[1:-1]

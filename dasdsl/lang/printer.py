@@ -263,7 +263,10 @@ def _rows(ops: tuple[ast.OpExpr, ...], texts: list[str], width: int) -> list[lis
 def _number_text(n: ast.Number) -> str:
     """The source spelling when it still means the same value, else a canonical one."""
     if n.text is not None:
-        parsed = ast.number_value(n.text)
+        try:
+            parsed = ast.number_value(n.text)
+        except ast.NumberError:  # a spelling the parser refuses (a node built in code, e.g. 1e999): kept,
+            return n.text  # so that reading the text back says what is wrong, where
         if parsed == n.value and type(parsed) is type(n.value):
             return n.text
     if isinstance(n.value, bool) or not isinstance(n.value, (int, float)):

@@ -20,6 +20,9 @@ derived from it:
 
 - ``resolve(search, base=None) -> SearchConfig``: evaluated entries on top of ``base``; a bad
   value raises ``DasError`` (no location: the values may come from the command line).
+- ``check_config(cfg)``: settings that cannot go together (``discretize perturbation`` with ``top 3``
+  or a constraint), on a run's final configuration; the checker reports ``combination_problem`` at the
+  search block.
 - ``FLAGGED`` (the records with a flag) and ``RUN_SETTING_FLAGS`` (their names, which are also
   the argparse ``dest``): the CLI adds the flags with ``add_run_flags(parser)``. The Python API
   (and through it the CLI's flags and ``--set KEY=VALUE``) turns each given setting into
@@ -32,6 +35,7 @@ derived from it:
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -121,15 +125,24 @@ class SettingError(Exception):
 
     ``index``: which value of the entry (``penalty l1(1e-3), cost(x, 1)`` has two), None for the
     entry as a whole. ``arg``: inside that value, the keyword name or positional index of the
-    argument at fault (``lr`` in ``sgd(lr = -1)``), None for the whole value.
+    argument at fault (``lr`` in ``sgd(lr = -1)``), None for the whole value; ``occurrence``: which
+    argument of that name, for a keyword given twice (1: the second ``lr`` of ``sgd(lr = 1, lr = 2)``).
     """
 
-    def __init__(self, message: str, hint: str | None = None, index: int | None = None, arg: str | int | None = None):
+    def __init__(
+        self,
+        message: str,
+        hint: str | None = None,
+        index: int | None = None,
+        arg: str | int | None = None,
+        occurrence: int = 0,
+    ):
         super().__init__(message)
         self.message = message
         self.hint = hint
         self.index = index
         self.arg = arg
+        self.occurrence = occurrence  # a keyword ``arg`` given more than once: which of them (0: the first)
 
     def __repr__(self) -> str:
         return f"SettingError({self.message!r}, hint={self.hint!r}, index={self.index!r}, arg={self.arg!r})"
@@ -155,34 +168,81 @@ def _fail(message: str, hint: str | None = None) -> DasError:
 # ---- value checks ----------------------------------------------------------------------
 
 
-def _number(v: Any, what: str, *, integer: bool = False, positive: bool = True) -> Any:
+def _number(v: Any, what: str, *, integer: bool = False, positive: bool = True, non_negative: bool = False) -> Any:
+    """``v`` if it is a finite number (an int where ``integer``) of the sign asked for, else a SettingError."""
     ok = isinstance(v, (int, float)) and not isinstance(v, bool) and (not integer or isinstance(v, int))
-    if not ok or (positive and v <= 0):
-        kind = "a positive integer" if integer else ("a positive number" if positive else "a number")
+    if ok and isinstance(v, float) and not math.isfinite(v):  # inf and nan pass every comparison below
+        raise SettingError(f"{what} must be a finite number, got {_show(v)}")
+    if not ok or (positive and v <= 0) or (non_negative and v < 0):
+        sign = "positive " if positive else "non-negative " if non_negative else ""
+        kind = f"a {sign}integer" if integer else f"a {sign}number"
         raise SettingError(f"{what} must be {kind}, got {_show(v)}")
     return v
 
 
+def _fraction(v: Any, what: str) -> float:
+    """A number in [0, 1): a momentum, an Adam beta."""
+    if not (_is_number(v) and 0 <= v < 1):  # nan fails the comparison too
+        raise SettingError(f"{what} must be a number in [0, 1), got {_show(v)}")
+    return float(v)
+
+
+def _at_most(v: int, what: str, limit: int, shown: str, why: str) -> int:
+    """An upper bound on an integer setting: a larger value would only exhaust memory or time."""
+    if v > limit:
+        raise SettingError(f"{what} must be at most {shown}, got {_show(v)}", why)
+    return v
+
+
 def _show(v: Any) -> str:
+    if isinstance(v, int) and not isinstance(v, bool) and abs(v) >= 10**ast.MAX_DIGITS:
+        # (a caller's own value: Python will not turn an int of over 4300 digits into text)
+        return f"a number of about {int(abs(v).bit_length() * math.log10(2)) + 1} digits"
     if isinstance(v, Symbol):
         return v.name
     if isinstance(v, Setting):
         return f"{v.func}(...)"
+    if isinstance(v, tuple):
+        return "(" + ", ".join(_show(x) for x in v) + ("," if len(v) == 1 else "") + ")"
+    if isinstance(v, RangeValue):
+        return f"{_show(v.start)} -> {_show(v.end)}"
     return repr(v)
 
 
-def _name(v: Any, what: str, choices: tuple[str, ...]) -> str:
+def _name(v: Any, what: str, choices: tuple[str, ...], *, bare: bool = False) -> str:
+    """The name ``v`` gives, one of ``choices``; ``bare``: a plain name, never called (``fp16``, not ``fp16(1)``)."""
     name = v.name if isinstance(v, Symbol) else v.func if isinstance(v, Setting) else None
     if name not in choices:
         raise SettingError(
             f"unknown {what} {_show(v)}", did_you_mean(str(name), choices) or f"expected {', '.join(choices)}"
         )
+    if bare and isinstance(v, Setting):
+        raise SettingError(f"{what} {name} takes no arguments", f"write it as a plain name: {name}")
     return name  # type: ignore[return-value]
+
+
+def _no_kwargs(v: Any, what: str) -> None:
+    """A call of positional values only (``l1(1e-3)``): a keyword argument is an error located at it."""
+    if isinstance(v, Setting) and v.kwargs:
+        key = v.kwargs[0][0]
+        raise SettingError(
+            f"{what} takes no keyword settings, got '{key}'", f"write {what}(...) with values only", arg=key
+        )
 
 
 def _kwargs(v: Any, what: str, allowed: tuple[str, ...]) -> dict[str, Any]:
     if isinstance(v, Symbol):
         return {}
+    seen: set[str] = set()
+    for occurrence, (key, _) in enumerate(v.kwargs):
+        if key in seen:  # located at the second one: the occurrence-th argument of that name
+            raise SettingError(
+                f"{what} got setting '{key}' twice",
+                f"give '{key}' once",
+                arg=key,
+                occurrence=[k for k, _ in v.kwargs[:occurrence]].count(key),
+            )
+        seen.add(key)
     kw = v.kw()
     for key in kw:
         if key not in allowed:
@@ -221,12 +281,36 @@ def _each(field: str, fn: Callable[[Any], Any]) -> Parse:
     return parse
 
 
-def _integer(key: str, *, positive: bool = True) -> Parse:
-    return _one(lambda v, c: {key: _number(v, key, integer=True, positive=positive)})
+# Upper bounds of the integer settings: far beyond any real search, they stop typos such as
+# `epochs 10000000000` that would only run out of memory or time (docs/search.md, "Ranges").
+MAX_EPOCHS = 10**6
+MAX_BATCH = 2**20
+MAX_TOP = 10**4
+SEED_LIMIT = 2**32  # seeds are 0 .. 2**32 - 1: numpy's range, and the run's derived seeds fit torch's 64 bits
+
+
+def _integer(key: str, *, positive: bool = True, at_most: tuple[int, str] | None = None) -> Parse:
+    """A positive (else non-negative) integer setting, at most ``at_most`` = (limit, limit as shown)."""
+
+    def parse(v: Any, c: Mapping[str, Any]) -> dict[str, Any]:
+        value = _number(v, key, integer=True, positive=positive, non_negative=not positive)
+        if at_most is not None:
+            _at_most(value, key, *at_most, "a larger value would only run out of memory or time")
+        return {key: value}
+
+    return _one(parse)
+
+
+def _seed(v: Any, c: Mapping[str, Any]) -> dict[str, Any]:
+    if not (isinstance(v, int) and not isinstance(v, bool) and 0 <= v < SEED_LIMIT):
+        raise SettingError(f"seed must be a non-negative integer below 2**32, got {_show(v)}")
+    return {"seed": v}
 
 
 def _data(v: Any, c: Mapping[str, Any]) -> dict[str, Any]:
     name, path = _spec(v)
+    if path:
+        _file_name(path, f"data {name}")
     return {"data": f"{name}:{path}" if path else name}
 
 
@@ -247,16 +331,16 @@ def _weights(v: Any, c: Mapping[str, Any]) -> dict[str, Any]:
     with _at(arg="lr"):
         out["w_lr"] = float(_number(kw.get("lr", c["w_lr"]), "sgd lr"))
     with _at(arg="momentum"):
-        out["w_momentum"] = float(_number(kw.get("momentum", c["w_momentum"]), "sgd momentum", positive=False))
+        out["w_momentum"] = _fraction(kw.get("momentum", c["w_momentum"]), "sgd momentum")
     with _at(arg="weight_decay"):
         out["w_weight_decay"] = float(
-            _number(kw.get("weight_decay", c["w_weight_decay"]), "weight_decay", positive=False)
+            _number(kw.get("weight_decay", c["w_weight_decay"]), "weight_decay", positive=False, non_negative=True)
         )
     with _at(arg="lr_min"):
-        out["w_lr_min"] = float(_number(kw.get("lr_min", c["w_lr_min"]), "lr_min", positive=False))
+        out["w_lr_min"] = float(_number(kw.get("lr_min", c["w_lr_min"]), "lr_min", positive=False, non_negative=True))
     if "schedule" in kw:
         with _at(arg="schedule"):
-            out["w_schedule"] = _name(kw["schedule"], "schedule", W_SCHEDULES)
+            out["w_schedule"] = _name(kw["schedule"], "schedule", W_SCHEDULES, bare=True)
     return out
 
 
@@ -267,12 +351,14 @@ def _arch(v: Any, c: Mapping[str, Any]) -> dict[str, Any]:
     with _at(arg="lr"):
         out["a_lr"] = float(_number(kw.get("lr", c["a_lr"]), "adam lr"))
     betas = kw.get("betas", c["a_betas"])
-    if not (isinstance(betas, tuple) and len(betas) == 2 and all(isinstance(b, (int, float)) for b in betas)):
+    if not (isinstance(betas, tuple) and len(betas) == 2 and all(_is_number(b) for b in betas)):
         raise SettingError(f"adam betas must be a pair like (0.5, 0.999), got {_show(betas)}", arg="betas")
+    if not all(0 <= b < 1 for b in betas):  # nan fails the comparison too
+        raise SettingError(f"adam betas must each be in [0, 1), got {_show(betas)}", arg="betas")
     out["a_betas"] = (float(betas[0]), float(betas[1]))
     with _at(arg="weight_decay"):
         out["a_weight_decay"] = float(
-            _number(kw.get("weight_decay", c["a_weight_decay"]), "weight_decay", positive=False)
+            _number(kw.get("weight_decay", c["a_weight_decay"]), "weight_decay", positive=False, non_negative=True)
         )
     return out
 
@@ -296,14 +382,23 @@ def _gate(v: Any, c: Mapping[str, Any]) -> dict[str, Any]:
 def _anneal(t: Any) -> tuple[float, float, str]:
     if not (isinstance(t, Setting) and t.func == "anneal" and t.args and isinstance(t.args[0], RangeValue)):
         raise SettingError(f"temperature must be a number or anneal(T0 -> T1, schedule), got {_show(t)}")
+    _no_kwargs(t, "anneal")
+    if len(t.args) > 2:
+        raise SettingError(
+            f"anneal takes a range and a schedule: anneal(5.0 -> 0.05, cosine), got {len(t.args)} values"
+        )
     rng = t.args[0]
-    schedule = _name(t.args[1], "annealing schedule", SCHEDULES) if len(t.args) > 1 else "exponential"
+    schedule = _name(t.args[1], "annealing schedule", SCHEDULES, bare=True) if len(t.args) > 1 else "exponential"
     return float(_number(rng.start, "start temperature")), float(_number(rng.end, "end temperature")), schedule
 
 
 def _discretize(v: Any, c: Mapping[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {"discretize": _name(v, "discretization rule", DISCRETIZE)}
-    if rules.RULES[out["discretize"]].takes_value:
+    name = _name(v, "discretization rule", DISCRETIZE)
+    out: dict[str, Any] = {"discretize": name}
+    if not rules.RULES[name].takes_value:
+        _name(v, "discretization rule", DISCRETIZE, bare=True)
+    else:
+        _no_kwargs(v, name)
         if not isinstance(v, Setting) or len(v.args) != 1:
             raise SettingError(f"{out['discretize']} takes one value: discretize {out['discretize']}(0.5)")
         with _at(arg=0):
@@ -313,11 +408,12 @@ def _discretize(v: Any, c: Mapping[str, Any]) -> dict[str, Any]:
 
 def _penalty(p: Any) -> tuple[str, Any, float]:
     kind = _name(p, "penalty", PENALTIES)
+    _no_kwargs(p, kind)
     if penalties.PENALTIES[kind].term is None:  # the expected cost: a measure and a weight
         if not isinstance(p, Setting) or len(p.args) != 2:
             raise SettingError("cost takes a measure and a weight: cost(params, 1e-2)")
         with _at(arg=0):
-            measure = _name(p.args[0], "cost measure", COST_MEASURES)
+            measure = _name(p.args[0], "cost measure", COST_MEASURES, bare=True)
         with _at(arg=1):
             return ("cost", measure, float(_number(p.args[1], "cost weight", positive=False)))
     if not isinstance(p, Setting) or len(p.args) != 1:
@@ -328,6 +424,7 @@ def _penalty(p: Any) -> tuple[str, Any, float]:
 
 def _constraint(p: Any) -> tuple[str, int | float]:
     kind = _name(p, "constraint", CONSTRAINTS)
+    _no_kwargs(p, kind)
     if not isinstance(p, Setting) or len(p.args) != 1:
         raise SettingError(f"{kind} takes one number: {kind}(1)")
     with _at(arg=0):
@@ -338,11 +435,11 @@ def _constraint(p: Any) -> tuple[str, int | float]:
 
 
 def _precision(v: Any, c: Mapping[str, Any]) -> dict[str, Any]:
-    return {"precision": _name(v, "precision", PRECISIONS)}
+    return {"precision": _name(v, "precision", PRECISIONS, bare=True)}
 
 
 def _hypergradient(v: Any, c: Mapping[str, Any]) -> dict[str, Any]:
-    return {"hypergradient": _name(v, "hypergradient", HYPERGRADIENTS)}
+    return {"hypergradient": _name(v, "hypergradient", HYPERGRADIENTS, bare=True)}
 
 
 def _latency_table(v: Any, c: Mapping[str, Any]) -> dict[str, Any]:
@@ -350,7 +447,19 @@ def _latency_table(v: Any, c: Mapping[str, Any]) -> dict[str, Any]:
         raise SettingError(
             f"latency_table takes a file name in double quotes, got {_show(v)}", 'latency_table "latency.json"'
         )
-    return {"latency_table": str(Path(v).expanduser().resolve())}  # relative to the working directory
+    _file_name(v, "latency_table")
+    try:
+        return {"latency_table": str(Path(v).expanduser().resolve())}  # relative to the working directory
+    except (OSError, RuntimeError, ValueError) as exc:  # `~nobody/x`: no such home folder
+        raise SettingError(
+            f"latency_table cannot use the file name {v!r}: {exc}", "write the file's full path"
+        ) from None
+
+
+def _file_name(path: str, what: str) -> None:
+    """A file name the operating system can take: no NUL character (a .das string may hold one)."""
+    if "\x00" in path:
+        raise SettingError(f"{what} names a file with a NUL character in it: {path!r}", "check the file name")
 
 
 # ---- the table -------------------------------------------------------------------------
@@ -415,13 +524,20 @@ SETTINGS: tuple[SearchSetting, ...] = (
         Flag("digits, mnist1d, synthetic, cifar10:PATH, npz:PATH", das=_data_flag),
         default_note="`mnist1d` for sequence spaces",
     ),
-    SearchSetting("epochs", _integer("epochs"), ("epochs",), "50", "search epochs", Flag("search epochs", int)),
+    SearchSetting(
+        "epochs",
+        _integer("epochs", at_most=(MAX_EPOCHS, "1000000")),
+        ("epochs",),
+        "50",
+        "search epochs, at most 1000000",
+        Flag("search epochs", int),
+    ),
     SearchSetting(
         "batch",
-        _integer("batch"),
+        _integer("batch", at_most=(MAX_BATCH, "1048576 (2**20)")),
         ("batch",),
         "64",
-        "global batch size (several processes take equal parts)",
+        "global batch size (several processes take equal parts), at most `2**20`",
         Flag("batch size", int),
     ),
     SearchSetting(
@@ -432,7 +548,9 @@ SETTINGS: tuple[SearchSetting, ...] = (
         "share of the training data that trains the weights; the rest drives the architecture",
         Flag("share of the training data for the weights", float),
     ),
-    SearchSetting("seed", _integer("seed", positive=False), ("seed",), "0", "random seed", Flag("random seed", int)),
+    SearchSetting(
+        "seed", _one(_seed), ("seed",), "0", "random seed, an integer from 0 to `2**32 - 1`", Flag("random seed", int)
+    ),
     SearchSetting(
         "weights",
         _one(_weights),
@@ -505,18 +623,18 @@ SETTINGS: tuple[SearchSetting, ...] = (
     ),
     SearchSetting(
         "finetune",
-        _integer("finetune", positive=False),
+        _integer("finetune", positive=False, at_most=(MAX_EPOCHS, "1000000")),
         ("finetune",),
         "0",
-        "epochs of fine-tuning the discretized network after the search",
+        "epochs of fine-tuning the discretized network after the search, at most 1000000",
         Flag("fine-tune the result N epochs", int, metavar="N"),
     ),
     SearchSetting(
         "top",
-        _integer("top"),
+        _integer("top", at_most=(MAX_TOP, "10000")),
         ("top",),
         "1",
-        "write the k best architectures (`result-1.das` ... `result-k.das`)",
+        "write the k best architectures (`result-1.das` ... `result-k.das`), at most 10000",
         Flag("write the K best architectures", int, metavar="K"),
     ),
     SearchSetting(
@@ -581,7 +699,8 @@ def problem_span(entry: ast.SearchEntry, problem: SettingError) -> Span:
             positional = [a for a in value.args if a.name is None]
             found = positional[problem.arg] if problem.arg < len(positional) else None
         else:
-            found = next((a for a in value.args if a.name == problem.arg), None)
+            named = [a for a in value.args if a.name == problem.arg]
+            found = named[problem.occurrence] if problem.occurrence < len(named) else None
         if found is not None and found.span.line > 0:
             return found.span
     return value.span
@@ -601,6 +720,33 @@ def resolve(search: dict[str, tuple[Any, ...]], base: SearchConfig | None = None
     return SearchConfig(**c)
 
 
+def combination_problem(cfg: SearchConfig) -> tuple[str, str] | None:
+    """Settings that each read fine but cannot go together, as (message, hint); None when there are none.
+
+    A rule that weighs candidates by the supernet's accuracy (``perturbation``) picks one architecture;
+    ``top k`` and constraints rank architectures by gate weights (the exact k-best search), which would
+    quietly replace the rule."""
+    if not rules.RULES[cfg.discretize].needs_accuracy or (cfg.top <= 1 and not cfg.constraints):
+        return None
+    cannot = [f"rank the top {cfg.top}"] if cfg.top > 1 else []
+    if cfg.constraints:
+        cannot.append("meet constraints")
+    dropped = " and ".join(name for name, on in (("'top'", cfg.top > 1), ("'constraint'", cfg.constraints)) if on)
+    return (
+        f"discretize {cfg.discretize} picks one architecture by the supernet's accuracy; "
+        f"it cannot {' or '.join(cannot)}",
+        f"use 'discretize argmax' (top k and constraints rank by gate weights), or drop {dropped}",
+    )
+
+
+def check_config(cfg: SearchConfig) -> SearchConfig:
+    """``cfg`` if its settings go together (the final configuration of a run), else a DasError."""
+    problem = combination_problem(cfg)
+    if problem is not None:
+        raise _fail(*problem)
+    return cfg
+
+
 # ---- the command line ------------------------------------------------------------------
 
 
@@ -615,6 +761,9 @@ def parse_flag(key: str, value: object) -> tuple[Any, ...]:
     """The search-block values of a flag's value (``--data npz:PATH``, ``--epochs 5``)."""
     setting = BY_NAME.get(key)  # an unknown key is parse_override's error
     flag = setting.flag if setting is not None else None
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**ast.MAX_DIGITS:
+        # (str() of an int of over 4300 digits raises ValueError)
+        raise _fail(f"cannot read the setting '{key}': number too long ({_show(value)})", ast.LONG_HINT)
     text = str(value)
     if flag is not None and flag.das is not None:
         text = flag.das(text)
@@ -628,7 +777,7 @@ def parse_override(key: str, text: str) -> tuple[Any, ...]:
     checked by ``resolve``.
     """
 
-    what = f"cannot read the setting '{key} {text}'"
+    what = f"cannot read the setting '{key} {text if len(text) <= 60 else text[:57] + '...'}'"
     if key not in BY_NAME:
         hint = suggest(key, SEARCH_KEYS) or "see docs/language.md for the settings"
         raise _fail(f"{what}: unknown search setting '{key}'", hint)
@@ -668,7 +817,11 @@ def evaluate_value(e: ast.Expr) -> Any:
             raise SettingError(f"'{e.op}' needs numbers")
         if e.op == "//" and right == 0:
             raise SettingError("division by zero")
-        return e.apply(left, right)
+        value = e.apply(left, right)
+        problem = ast.folded_problem(e.op, value)
+        if problem is not None:
+            raise SettingError(*problem)
+        return value
     if isinstance(e, ast.Tuple):
         return tuple(evaluate_value(i) for i in e.items)
     if isinstance(e, ast.Range):

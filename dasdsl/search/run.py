@@ -27,7 +27,7 @@ from dasdsl.errors import DasError, Span, error
 from dasdsl.lang import ast
 from dasdsl.lang.checked import CheckedSpace
 from dasdsl.lang.printer import format_das
-from dasdsl.lang.settings import SearchConfig, resolve
+from dasdsl.lang.settings import SearchConfig, check_config, resolve
 from dasdsl.methods.rules import RULES, Accuracy
 from dasdsl.search import data as data_mod
 from dasdsl.search import rundir
@@ -364,14 +364,21 @@ def train_fixed(
     weight_decay: float = 3e-4,
     on_epoch: Callable[[dict], None] | None = None,
     stop: Callable[[], bool] | None = None,
+    start_epoch: int = 0,
+    state: dict[str, Any] | None = None,
+    on_checkpoint: Callable[[int, dict[str, Any]], None] | None = None,
 ) -> list[dict]:
     """Plain training of a fixed network: SGD with momentum, cosine schedule, gradient clipping;
-    ``stop`` is asked after each epoch whether to end early."""
+    ``stop`` is asked after each epoch whether to end early. ``on_checkpoint(epoch, state)`` gets the
+    optimizer's and schedule's state after each epoch; ``start_epoch`` and ``state`` continue from one."""
     opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9, weight_decay=weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(epochs, 1))
+    if state is not None:
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["schedule"])
     loss_fn = torch.nn.CrossEntropyLoss()
     history = []
-    for epoch in range(epochs):
+    for epoch in range(start_epoch, epochs):
         net.train()
         g = torch.Generator().manual_seed(seed * 7919 + epoch)
         losses, accs = [], []
@@ -406,6 +413,8 @@ def train_fixed(
                 "valid_acc": valid_acc,
             }
         )
+        if on_checkpoint is not None:
+            on_checkpoint(epoch + 1, {"optimizer": opt.state_dict(), "schedule": sched.state_dict()})
         if on_epoch is not None:
             on_epoch(history[-1])
         if stop is not None and stop():
@@ -431,11 +440,12 @@ def random_shift(pad: int) -> Callable[[torch.Tensor, torch.Generator], torch.Te
 
 
 def config_for(space: CheckedSpace, overrides: dict[str, tuple[Any, ...]]) -> SearchConfig:
-    """The space's search block, then the command line's settings."""
+    """The space's search block, then the command line's settings; refused before any training where the
+    settings cannot go together (``discretize perturbation`` with ``top 3`` or a constraint)."""
     base = resolve(space.search_block)
     if "data" not in space.search_block:
         base = attrs.evolve(base, data=data_mod.default_source(space.input_kind))
-    return resolve(overrides, base) if overrides else base
+    return check_config(resolve(overrides, base) if overrides else base)
 
 
 def result_header(

@@ -136,7 +136,12 @@ class Context:
         if e.op == "//" and right == 0:
             self.err("division by zero", e.span)
             return None
-        return e.apply(left, right)
+        value = e.apply(left, right)
+        problem = ast.folded_problem(e.op, value)
+        if problem is not None:
+            self.err(problem[0], e.span, problem[1])
+            return None
+        return value
 
     def _name_hint(self, name: str, env: Env) -> str:
         later = next((s for s in self.module.statements(ast.LetDecl) if s.name == name), None)

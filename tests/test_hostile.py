@@ -1,0 +1,447 @@
+"""Hostile input: numbers Python will not convert, non-finite and out-of-range settings, keywords given twice,
+settings that cannot go together, odd characters, empty files. Each must end in a located one-paragraph error
+(exit 1), never an internal error or a traceback; a refused run leaves no run directory behind.
+
+Each case is a whole file: a small valid space with one thing wrong, and the exact error lines
+``FILE:LINE:COL: error: MESSAGE`` that ``dasdsl check`` (or ``dasdsl run``) must print, no more.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dasdsl.cli import main
+from dasdsl.errors import DasError
+from dasdsl.lang import settings as s
+
+SPACE = """\
+space s
+input image
+cell c(k) {
+    input x
+    node y = x ~ [skip, conv(3)]
+    output y
+}
+network {
+    cells c(8)
+    head  global_avg_pool then linear(classes)
+}
+"""
+LONG = "1" * 5000  # Python refuses int() of more than 4300 digits
+SEARCH_LINE = SPACE.count("\n") + 2  # the first entry of a search block appended to SPACE
+
+
+def searching(*entries: str) -> str:
+    """SPACE with a search block of these entries (the first on line SEARCH_LINE)."""
+    return SPACE + "search {\n" + "".join(f"    {e}\n" for e in entries) + "}\n"
+
+
+def edit(old: str, new: str) -> str:
+    assert old in SPACE
+    return SPACE.replace(old, new)
+
+
+def at(line: int, col: int, message: str) -> tuple[int, int, str]:
+    return (line, col, message)
+
+
+def entry(col: int, message: str, line: int = SEARCH_LINE) -> tuple[int, int, str]:
+    """An error in the search block, at column ``col`` of its first entry (or of ``line``)."""
+    return (line, col, message)
+
+
+TOO_LONG_5000 = "number too long: 5000 digits (at most 100)"
+
+# (id, file text, [(line, column, message), ...]): `dasdsl check` prints exactly these errors
+CHECK = [
+    # ---- numbers Python will not convert, numbers that are not finite
+    ("long-let", SPACE.replace("input image\n", f"input image\nlet C = {LONG}\n"), [at(3, 9, TOO_LONG_5000)]),
+    ("long-cell-argument", edit("cells c(8)", f"cells c({LONG})"), [at(9, 13, TOO_LONG_5000)]),
+    ("long-repeat-count", edit("cells c(8)", f"cells c(8) x {LONG}"), [at(9, 18, TOO_LONG_5000)]),
+    ("long-op-argument", edit("conv(3)", f"conv({LONG})"), [at(5, 30, TOO_LONG_5000)]),
+    ("long-setting", searching(f"epochs {LONG}"), [entry(12, TOO_LONG_5000)]),
+    ("long-setting-keyword", searching(f"weights sgd(lr = {LONG})"), [entry(22, TOO_LONG_5000)]),
+    ("long-float", searching("split 0." + "5" * 5000), [entry(11, "number too long: 5001 digits (at most 100)")]),
+    ("101-digits", searching("seed " + "9" * 101), [entry(10, "number too long: 101 digits (at most 100)")]),
+    ("inf-seed", searching("seed 1e999"), [entry(10, "number too large: 1e999 is not a finite number")]),
+    ("inf-lr", searching("weights sgd(lr = 1e999)"), [entry(22, "number too large: 1e999 is not a finite number")]),
+    (
+        "inf-repeat-count",
+        edit("cells c(8)", "cells c(8) x 1e999"),
+        [at(9, 18, "number too large: 1e999 is not a finite number")],
+    ),
+    (
+        "inf-folded",
+        searching("weights sgd(lr = 1e300 * 1e300)"),
+        [entry(22, "number too large: the result of '*' is not a finite number")],
+    ),
+    (
+        "huge-folded-constant",
+        SPACE.replace("input image\n", "input image\nlet A = " + "9" * 60 + "\nlet B = A * A\n"),
+        [at(4, 9, "number too large: the result of '*' has more than 100 digits")],
+    ),
+    (
+        "inf-cost-weight",
+        searching("penalty cost(params, 1e200 * 1e200)"),
+        [entry(26, "number too large: the result of '*' is not a finite number")],
+    ),
+    ("inf-spaced-weight", searching("penalty l1 1e999"), [entry(16, "number too large: 1e999 is not a finite number")]),
+    # ---- seeds
+    ("negative-seed", searching("seed -1"), [entry(10, "seed must be a non-negative integer below 2**32, got -1")]),
+    (
+        "seed-2**32",
+        searching("seed 4294967296"),
+        [entry(10, "seed must be a non-negative integer below 2**32, got 4294967296")],
+    ),
+    (
+        "huge-seed",
+        searching("seed " + "9" * 30),
+        [entry(10, f"seed must be a non-negative integer below 2**32, got {'9' * 30}")],
+    ),
+    ("float-seed", searching("seed 1.5"), [entry(10, "seed must be a non-negative integer below 2**32, got 1.5")]),
+    # ---- float settings: finite, in range
+    ("nan-lr", searching("weights sgd(lr = nan)"), [entry(17, "sgd lr must be a positive number, got nan")]),
+    (
+        "momentum-1",
+        searching("weights sgd(momentum = 1)"),
+        [entry(17, "sgd momentum must be a number in [0, 1), got 1")],
+    ),
+    (
+        "negative-momentum",
+        searching("weights sgd(momentum = -0.5)"),
+        [entry(17, "sgd momentum must be a number in [0, 1), got -0.5")],
+    ),
+    (
+        "negative-weight-decay",
+        searching("weights sgd(weight_decay = -1)"),
+        [entry(17, "weight_decay must be a non-negative number, got -1")],
+    ),
+    (
+        "negative-adam-weight-decay",
+        searching("arch adam(weight_decay = -0.001)"),
+        [entry(15, "weight_decay must be a non-negative number, got -0.001")],
+    ),
+    (
+        "negative-lr-min",
+        searching("weights sgd(lr_min = -1)"),
+        [entry(17, "lr_min must be a non-negative number, got -1")],
+    ),
+    (
+        "beta-1.5",
+        searching("arch adam(betas = (0.5, 1.5))"),
+        [entry(15, "adam betas must each be in [0, 1), got (0.5, 1.5)")],
+    ),
+    (
+        "negative-beta",
+        searching("arch adam(betas = (-0.1, 0.9))"),
+        [entry(15, "adam betas must each be in [0, 1), got (-0.1, 0.9)")],
+    ),
+    ("zero-grad-clip", searching("grad_clip 0"), [entry(15, "grad_clip must be a positive number, got 0")]),
+    (
+        "zero-end-temperature",
+        searching("gate sigmoid(temperature = anneal(5.0 -> 0, cosine))"),
+        [entry(18, "end temperature must be a positive number, got 0")],
+    ),
+    (
+        "anneal-three-values",
+        searching("gate sigmoid(temperature = anneal(5.0 -> 0.05, cosine, 3))"),
+        [entry(18, "anneal takes a range and a schedule: anneal(5.0 -> 0.05, cosine), got 3 values")],
+    ),
+    (
+        "inf-constraint",
+        searching("constraint max_params(1e308 * 10)"),
+        [entry(27, "number too large: the result of '*' is not a finite number")],
+    ),
+    # ---- integer settings: positive and bounded
+    ("epochs-too-many", searching("epochs 1000001"), [entry(12, "epochs must be at most 1000000, got 1000001")]),
+    ("batch-too-big", searching("batch 1048577"), [entry(11, "batch must be at most 1048576 (2**20), got 1048577")]),
+    ("top-too-many", searching("top 10001"), [entry(9, "top must be at most 10000, got 10001")]),
+    ("negative-finetune", searching("finetune -1"), [entry(14, "finetune must be a non-negative integer, got -1")]),
+    ("finetune-too-many", searching("finetune 1000001"), [entry(14, "finetune must be at most 1000000, got 1000001")]),
+    ("float-top", searching("top 2.5"), [entry(9, "top must be a positive integer, got 2.5")]),
+    # ---- keywords given twice, arguments where none belong
+    ("lr-twice", searching("weights sgd(lr = 0.1, lr = 0.2)"), [entry(27, "sgd got setting 'lr' twice")]),
+    (
+        "lr-three-times",
+        searching("weights sgd(lr = 0.1, lr = 0.2, lr = 0.3)"),
+        [entry(27, "sgd got setting 'lr' twice")],
+    ),
+    ("hard-twice", searching("gate gumbel(hard = 1, hard = 0)"), [entry(27, "gumbel got setting 'hard' twice")]),
+    (
+        "betas-twice",
+        searching("arch adam(lr = 0.1, betas = (0.5, 0.9), betas = (0.5, 0.9))"),
+        [entry(45, "adam got setting 'betas' twice")],
+    ),
+    ("precision-called", searching("precision fp16(1)"), [entry(15, "precision fp16 takes no arguments")]),
+    ("argmax-called", searching("discretize argmax(2)"), [entry(16, "discretization rule argmax takes no arguments")]),
+    ("penalty-keyword", searching("penalty l1(1e-3, w = 2)"), [entry(22, "l1 takes no keyword settings, got 'w'")]),
+    # ---- settings that cannot go together
+    (
+        "perturbation-top",
+        searching("discretize perturbation", "top 3"),
+        [
+            entry(
+                16,
+                "discretize perturbation picks one architecture by the supernet's accuracy; it cannot rank the top 3",
+            )
+        ],
+    ),
+    (
+        "perturbation-constraint",
+        searching("constraint max_skip(1)", "discretize perturbation"),
+        [
+            entry(
+                16,
+                "discretize perturbation picks one architecture by the supernet's accuracy; it cannot meet constraints",
+                SEARCH_LINE + 1,
+            )
+        ],
+    ),
+    (
+        "perturbation-top-constraint",
+        searching("discretize perturbation", "top 2", "constraint max_params(1e6)"),
+        [
+            entry(
+                16,
+                "discretize perturbation picks one architecture by the supernet's accuracy; "
+                "it cannot rank the top 2 or meet constraints",
+            )
+        ],
+    ),
+    # ---- file names the system cannot take
+    (
+        "nul-latency-table",
+        searching('latency_table "a\x00b"'),
+        [entry(19, "latency_table names a file with a NUL character in it: 'a\\x00b'")],
+    ),
+    (
+        "nul-data-path",
+        searching('data npz("a\x00b")'),
+        [entry(10, "data npz names a file with a NUL character in it: 'a\\x00b'")],
+    ),
+    # ---- odd characters, odd files
+    (
+        "accented-name",
+        SPACE.replace("input image\n", "input image\nlet café = 3\n"),
+        [at(3, 8, "unexpected character 'é'")],
+    ),
+    ("greek-name", SPACE.replace("input image\n", "input image\nlet α = 3\n"), [at(3, 5, "unexpected character 'α'")]),
+    ("fullwidth-name", edit("cell c(k)", "cell ｃ(k)"), [at(3, 6, "unexpected character 'ｃ'")]),
+    ("zero-width-space", edit("cell c(k)", "cell c\u200b(k)"), [at(3, 7, "unexpected character '\\u200b'")]),
+    ("line-separator", SPACE.replace("space s\n", "space s\u2028"), [at(1, 8, "unexpected character '\\u2028'")]),
+    (
+        "nul-character",
+        SPACE.replace("input image\n", "input image\n\x00\n"),
+        [at(3, 1, "unexpected character '\\x00'")],
+    ),
+    ("empty-file", "", [at(1, 1, "unexpected end of file; expected 'space', end of line")]),
+    ("only-comments", "# a space\n# of nothing\n", [at(2, 13, "unexpected end of file; expected 'space'")]),
+    (
+        "deeply-nested",
+        edit("cells c(8)", "cells c(" + "(1 + " * 150 + "1" + ")" * 150 + ")"),
+        [at(9, 479, "expression nested too deeply (more than 100 levels)")],
+    ),
+    (
+        "huge-repeat-count",
+        edit("cells c(8)", "cells c(8) x 99999999999999999999"),
+        [at(9, 18, "a repeat count of 99,999,999,999,999,999,999 is more than a network can hold (at most 10,000)")],
+    ),
+    (
+        "huge-keep",
+        edit("[skip, conv(3)]", "[skip, conv(3)] keep 99999999999999999999"),
+        [at(5, 39, "keep 99999999999999999999 is larger than the fan-in of node 'y' (1 edge)")],
+    ),
+]
+
+
+def _clean(err: str) -> None:
+    assert "Traceback" not in err and "internal error" not in err, err
+
+
+def _error_lines(err: str) -> list[str]:
+    return [line for line in err.splitlines() if ": error: " in line]
+
+
+@pytest.mark.parametrize(("text", "expected"), [c[1:] for c in CHECK], ids=[c[0] for c in CHECK])
+def test_check_refuses_hostile_input(
+    text: str, expected: list[tuple[int, int, str]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "bad.das"
+    path.write_bytes(text.encode("utf-8"))
+    assert main(["check", str(path)]) == 1
+    err = capsys.readouterr().err
+    _clean(err)
+    assert _error_lines(err) == [f"{path}:{line}:{col}: error: {message}" for line, col, message in expected], err
+
+
+def test_the_cases_are_many_and_distinct() -> None:
+    ids = [c[0] for c in CHECK] + [c[0] for c in RUN]
+    assert len(ids) == len(set(ids)) and len(ids) >= 30
+
+
+def test_fmt_refuses_a_long_literal(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """fmt parses first: the same located error, and the file stays as it was."""
+    path = tmp_path / "bad.das"
+    text = edit("cells c(8)", f"cells c({LONG})")
+    path.write_text(text, encoding="utf-8")
+    assert main(["fmt", str(path)]) == 1
+    err = capsys.readouterr().err
+    _clean(err)
+    assert _error_lines(err) == [f"{path}:9:13: error: {TOO_LONG_5000}"]
+    assert path.read_text(encoding="utf-8") == text
+
+
+# ---- run: errors in the final settings (the command line's included), before any training -----------
+
+RUN_SPACE = searching("discretize perturbation")
+SETTINGS_ERROR = "<search settings>: error: "
+
+# (id, space text, extra arguments of `dasdsl run`, the one error line)
+RUN = [
+    (
+        "run-perturbation-top",
+        RUN_SPACE,
+        ["--top", "3"],
+        SETTINGS_ERROR
+        + "discretize perturbation picks one architecture by the supernet's accuracy; it cannot rank the top 3",
+    ),
+    (
+        "run-perturbation-constraint",
+        RUN_SPACE,
+        ["--set", "constraint=max_skip(1)"],
+        SETTINGS_ERROR
+        + "discretize perturbation picks one architecture by the supernet's accuracy; it cannot meet constraints",
+    ),
+    (
+        "run-top-then-perturbation",
+        searching("top 2"),
+        ["--set", "discretize=perturbation"],
+        SETTINGS_ERROR
+        + "discretize perturbation picks one architecture by the supernet's accuracy; it cannot rank the top 2",
+    ),
+    (
+        "run-inf-lr",
+        SPACE,
+        ["--set", "weights=sgd(lr = 1e999)"],
+        SETTINGS_ERROR
+        + "cannot read the setting 'weights sgd(lr = 1e999)': number too large: 1e999 is not a finite number",
+    ),
+    (
+        "run-folded-inf-temperature",
+        SPACE,
+        ["--set", "gate=softmax(temperature = 1e308 * 10)"],
+        SETTINGS_ERROR + "cannot read the setting 'gate softmax(temperature = 1e308 * 10)': "
+        "number too large: the result of '*' is not a finite number",
+    ),
+    (
+        "run-negative-seed",
+        SPACE,
+        ["--seed", "-1"],
+        SETTINGS_ERROR + "seed must be a non-negative integer below 2**32, got -1",
+    ),
+    (
+        "run-huge-seed",
+        SPACE,
+        ["--seed", "9" * 25],
+        SETTINGS_ERROR + f"seed must be a non-negative integer below 2**32, got {'9' * 25}",
+    ),
+    (
+        "run-lr-twice",
+        SPACE,
+        ["--set", "weights=sgd(lr = 0.1, lr = 0.2)"],
+        SETTINGS_ERROR + "sgd got setting 'lr' twice",
+    ),
+    (
+        "run-batch-too-big",
+        SPACE,
+        ["--batch", "2000000"],
+        SETTINGS_ERROR + "batch must be at most 1048576 (2**20), got 2000000",
+    ),
+    (
+        "run-beta-1",
+        SPACE,
+        ["--set", "arch=adam(betas = (0.9, 1))"],
+        SETTINGS_ERROR + "adam betas must each be in [0, 1), got (0.9, 1)",
+    ),
+    (
+        "run-long-literal-in-file",
+        edit("cells c(8)", f"cells c({LONG})"),
+        [],
+        "{path}:9:13: error: " + TOO_LONG_5000,
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "args", "expected"), [c[1:] for c in RUN], ids=[c[0] for c in RUN])
+def test_run_refuses_before_training(
+    text: str, args: list[str], expected: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "space.das"
+    path.write_text(text, encoding="utf-8")
+    out = tmp_path / "runs"
+    assert main(["run", str(path), "--epochs", "1", "--device", "cpu", "--out", str(out), *args]) == 1
+    err = capsys.readouterr().err
+    _clean(err)
+    assert _error_lines(err) == [expected.format(path=path)], err
+    assert not out.exists() or not any(out.iterdir()), "a refused run left a run directory behind"
+
+
+# ---- the settings table never fails with anything but DasError ---------------------------------------------
+
+_NUMBERS = st.one_of(
+    st.integers(),
+    st.integers(min_value=-(10**400), max_value=10**400),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from(["nan", "inf", "-inf", "1e999", "-1e999", "1e308 * 10", "0", "-0", "2**63", LONG, "9" * 101]),
+)
+_STRINGS = st.text(max_size=20).map(lambda t: '"' + re.sub(r'["\\\n]', "", t) + '"')  # .das strings
+_TEXTS = st.one_of(
+    _NUMBERS.map(str),
+    st.text(max_size=40),
+    _STRINGS,
+    _STRINGS.map("npz({})".format),
+    st.text(alphabet='0123456789.e+-*/(),=-> "\\x_', max_size=40),
+    st.builds(
+        "{}({} = {})".format,
+        st.sampled_from(
+            ["sgd", "adam", "softmax", "gumbel", "sigmoid", "l1", "cost", "max_params", "threshold", "npz"]
+        ),
+        st.sampled_from(["lr", "momentum", "weight_decay", "betas", "lr_min", "temperature", "hard", "schedule", "w"]),
+        _NUMBERS.map(str),
+    ),
+    st.builds(
+        "{}({}, {})".format,
+        st.sampled_from(["cost", "anneal", "max_skip", "l1", "cifar10", "threshold"]),
+        st.one_of(_NUMBERS.map(str), st.sampled_from(["params", "flops", "1 -> 2", '"x"', "(1, 2)"])),
+        _NUMBERS.map(str),
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(key=st.sampled_from(s.SEARCH_KEYS), text=_TEXTS)
+def test_settings_raise_only_das_errors(key: str, text: str) -> None:
+    try:
+        cfg = s.check_config(s.resolve({key: s.parse_override(key, text)}))
+    except DasError as exc:
+        assert exc.errors and all(d.message for d in exc.errors)
+        return
+    for value in (cfg.w_lr, cfg.a_lr, cfg.grad_clip, cfg.tau0, cfg.tau1, cfg.threshold, cfg.w_momentum):
+        assert math.isfinite(value)
+    assert 0 <= cfg.seed < 2**32 and 1 <= cfg.epochs <= s.MAX_EPOCHS and 1 <= cfg.batch <= s.MAX_BATCH
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+@given(key=st.sampled_from(s.SEARCH_KEYS), value=st.one_of(_NUMBERS, st.just(10**5000), st.text(max_size=20)))
+def test_python_values_raise_only_das_errors(key: str, value: object) -> None:
+    """What the API hands on (``dasdsl.search(space, seed=...)``): a Python value of a setting."""
+    try:
+        s.resolve({key: s.parse_flag(key, value)})
+    except DasError as exc:
+        assert exc.errors
