@@ -476,6 +476,34 @@ def train(
     return TrainResult(trained.network, trained.history, trained.test_acc, trained.test_samples, trained.run_dir)
 
 
+def resume_training(
+    run_dir: str | Path,
+    *,
+    data: Any = None,
+    progress: Any = True,
+    device: str = "auto",
+    callbacks: Sequence[Callback] = (),
+    plugins: Sequence[str] = (),
+) -> TrainResult:
+    """Continue a killed training run (``dasdsl train --resume RUN_DIR``) from its last complete epoch, with
+    the settings it started with. ``data``: the caller's own arrays again, for a run that trained on them."""
+    from dasdsl.search import data as data_mod  # torch: kept off `import dasdsl` and `dasdsl check`
+    from dasdsl.search import rundir, workflow  # torch: kept off `import dasdsl` and `dasdsl check`
+    from dasdsl.search.run import pick_device  # torch: kept off `import dasdsl` and `dasdsl check`
+
+    torch_device = pick_device(device)
+    split = None
+    if not _is_source(data):
+        config = rundir.read_config(run_dir)
+        space = rundir.read_space(run_dir, plugins=plugins)
+        split = data_mod.user_split(data, space.input_kind, 0.9, int(config.get("seed", 0)), torch_device)
+    with _reporter(progress) as reporter, _holding(Path(run_dir) if Path(run_dir).is_dir() else None):
+        trained = workflow.resume_training(
+            run_dir, torch_device, data=split, plugins=plugins, reporter=reporter, callbacks=callbacks
+        )
+    return TrainResult(trained.network, trained.history, trained.test_acc, trained.test_samples, trained.run_dir)
+
+
 # ---- pictures of files and runs ------------------------------------------------------------------
 
 

@@ -235,20 +235,31 @@ def _launch(nproc: int) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    space = api.load(args.file, plugins=args.plugin)
-    with ProgressDisplay(args.quiet) as display:
-        trained = api.train(
-            space,
-            args.data,
-            epochs=args.epochs,
-            batch=args.batch,
-            lr=args.lr,
-            seed=args.seed,
-            out=args.out,
-            progress=display,
-            device=args.device,
-            on_run_dir=lambda out: print(f"run directory: {out}", file=sys.stderr),
+    given = [f"--{k}" for k in ("data", "epochs", "batch", "lr", "seed") if getattr(args, k) is not None]
+    if args.resume and (args.file or given):
+        drop = ", ".join(given or ["RESULT.das"])
+        raise DasError(
+            [_usage_diag(f"--resume continues a training run with the settings it started with; drop {drop}")]
         )
+    if not args.resume and not args.file:
+        raise DasError([_usage_diag("dasdsl train needs a RESULT.das file (or --resume RUN_DIR)")])
+    with ProgressDisplay(args.quiet) as display:
+        if args.resume:
+            print(f"run directory: {args.resume}", file=sys.stderr)
+            trained = api.resume_training(args.resume, progress=display, device=args.device, plugins=args.plugin)
+        else:
+            trained = api.train(
+                api.load(args.file, plugins=args.plugin),
+                args.data,
+                epochs=20 if args.epochs is None else args.epochs,
+                batch=64 if args.batch is None else args.batch,
+                lr=0.05 if args.lr is None else args.lr,
+                seed=0 if args.seed is None else args.seed,
+                out=args.out,
+                progress=display,
+                device=args.device,
+                on_run_dir=lambda out: print(f"run directory: {out}", file=sys.stderr),
+            )
     model = trained.run_dir / "model.pt" if trained.run_dir is not None else None
     print(f"test accuracy: {trained.test_acc:.3f} ({trained.test_samples} samples); model: {model}")
     return EXIT_OK
@@ -350,12 +361,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("train", help="train a fixed architecture (a search result) from scratch")
-    p.add_argument("file", metavar="RESULT.das")
+    p.add_argument("file", nargs="?", metavar="RESULT.das")
     p.add_argument("--data", default=None)
-    p.add_argument("--epochs", type=int, default=20)
-    p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--lr", type=float, default=0.05)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=int, default=None, help="default 20")
+    p.add_argument("--batch", type=int, default=None, help="default 64")
+    p.add_argument("--lr", type=float, default=None, help="default 0.05")
+    p.add_argument("--seed", type=int, default=None, help="default 0")
+    p.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue a killed training run")
     p.add_argument("--device", default="auto")
     p.add_argument("--out", default="runs")
     p.add_argument("--plugin", action="append", default=[], metavar="MODULE")

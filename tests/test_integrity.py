@@ -120,7 +120,7 @@ def test_sigterm_is_handled_like_ctrl_c(tmp_path: Path) -> None:
         time.sleep(0.05)
     assert ckpt is not None, "no checkpoint appeared"
     proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "dasdsl: interrupted; what was written so far is kept" in err and "Traceback" not in err
     state = torch.load(ckpt, weights_only=True)
@@ -252,3 +252,27 @@ def test_a_finished_run_is_extended(tmp_path: Path, capsys: pytest.CaptureFixtur
     # epoch 3 starts where a 4-epoch cosine schedule has it: lr_min + (lr - lr_min) (1 + cos(pi 2/4)) / 2
     assert log[2]["lr"] == pytest.approx(0.001 + (0.025 - 0.001) * 0.5)
     assert main(["run", "--resume", str(run), "--quiet"]) == 0  # and resumes as a 4-epoch run from now on
+
+
+# ---- training runs: checkpoints and resume -------------------------------------------------------
+
+
+def test_a_stopped_training_resumes_to_the_uninterrupted_model(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = ROOT / "spaces" / "darts_result.das"
+    space = dasdsl.load(result)
+    common = {"epochs": 3, "batch": 32, "lr": 0.05, "seed": 0, "progress": False}
+    full = dasdsl.train(space, "synthetic", out=tmp_path / "full", **common)
+    stopped = dasdsl.train(space, "synthetic", out=tmp_path / "part", callbacks=[lambda r: False], **common)
+    assert [r["epoch"] for r in stopped.history] == [1]
+    run = stopped.run_dir
+    assert run is not None and (run / "model.pt").is_file() and (run / "checkpoint.pt").is_file()
+    assert main(["train", "--resume", str(run), "--epochs", "5"]) == 1  # the settings it started with
+    assert "drop --epochs" in capsys.readouterr().err
+    assert main(["train", "--resume", str(run), "--quiet"]) == 0
+    assert "test accuracy:" in capsys.readouterr().out
+    got = torch.load(run / "model.pt", weights_only=True)
+    want = torch.load(full.run_dir / "model.pt", weights_only=True)
+    assert got.keys() == want.keys() and all(torch.equal(got[k], want[k]) for k in got)
+    assert (run / "log.jsonl").read_text() == (full.run_dir / "log.jsonl").read_text()

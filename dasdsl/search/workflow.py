@@ -304,8 +304,9 @@ def train(
     on_run_dir: Callable[[Path], None] | None = None,
 ) -> Trained:
     """Train a space with no choices left from scratch: SGD, cosine schedule, random shifts for images;
-    90% of the training data trains, 10% validates, the test part is held out."""
-    reporter = reporter or Silent()
+    90% of the training data trains, 10% validates, the test part is held out. With a run directory, every
+    epoch leaves an atomic checkpoint and the model so far (model.pt): a killed training loses at most the
+    epoch it was in, and ``resume_training`` continues it."""
     spec = data_mod.spec_for(space, data_spec)
     if data is None:
         data = data_mod.split_data(data_mod.load(spec, space.input_kind), 0.9, seed, device)
@@ -315,15 +316,73 @@ def train(
     out = None
     if out_root is not None:
         out = rundir.new_run_dir(out_root, f"{space.name}-train")
+        (out / rundir.SPACE).write_text(space.source or format_das(space.module), encoding="utf-8")
         config = {"source": source, "data": str(spec), "epochs": epochs, "batch": batch, "lr": lr, "seed": seed}
         rundir.write_json(out / rundir.CONFIG, config)
         if on_run_dir is not None:
             on_run_dir(out)
-    augment = random_shift(max(1, data.shape[-1] // 8)) if space.input_kind == "image" else None
+    return _training(net, space, data, out, epochs, batch, lr, seed, 0, None, reporter, callbacks)
 
-    stop = []
+
+def resume_training(
+    run_dir: str | Path,
+    device: torch.device,
+    *,
+    data: Split | None = None,
+    plugins: Sequence[str] = (),
+    reporter: Reporter | None = None,
+    callbacks: Sequence[EpochCallback] = (),
+) -> Trained:
+    """Continue a training run (``dasdsl train``'s run directory) from its last complete epoch."""
+    out = Path(run_dir)
+    if not (out / rundir.CONFIG).is_file() or not (out / rundir.SPACE).is_file():
+        raise _fail(f"{out} is not the run directory of a training run (no config.json / space.das)")
+    try:
+        meta = json.loads(read_text(out / rundir.CONFIG, "run configuration"))
+        epochs, batch, seed = (int(meta[k]) for k in ("epochs", "batch", "seed"))
+        lr, spec = float(meta["lr"]), meta["data"]
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise _fail(f"{out / rundir.CONFIG} is damaged ({type(exc).__name__}: {exc}); cannot resume") from None
+    space = rundir.read_space(out, plugins=plugins)
+    rundir.read_records(out / rundir.LOG)
+    if data is None:
+        data = data_mod.split_data(data_mod.load(spec, space.input_kind), 0.9, seed, device)
+    seed_everything(seed)  # as the fresh run did: the same initial weights where no epoch was checkpointed
+    net = FixedNetwork(build_ir(space, data.shape, data.classes)).to(device)
+    start, state = 0, None
+    if (out / rundir.CHECKPOINT).exists():
+        saved = rundir.load_checkpoint(out / rundir.CHECKPOINT, device)
+        try:
+            net.load_state_dict(saved["model"])
+            start, state = int(saved["epoch"]), saved["train"]
+            torch.set_rng_state(saved["torch_rng"].cpu())
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            raise _fail(f"checkpoint {out / rundir.CHECKPOINT} does not fit this training run ({exc})") from None
+    rundir.trim_log(out, start)
+    return _training(net, space, data, out, epochs, batch, lr, seed, start, state, reporter, callbacks)
+
+
+def _training(
+    net: nn.Module,
+    space: CheckedSpace,
+    data: Split,
+    out: Path | None,
+    epochs: int,
+    batch: int,
+    lr: float,
+    seed: int,
+    start: int,
+    state: dict[str, Any] | None,
+    reporter: Reporter | None,
+    callbacks: Sequence[EpochCallback],
+) -> Trained:
+    reporter = reporter or Silent()
+    augment = random_shift(max(1, data.shape[-1] // 8)) if space.input_kind == "image" else None
+    stop: list[int] = []
+    history: list[dict[str, Any]] = []
 
     def on_epoch(record: dict[str, Any]) -> None:
+        history.append(record)
         if out is not None:
             rundir.append_jsonl(out / rundir.LOG, record)
         reporter.epoch(record, epochs)
@@ -331,12 +390,31 @@ def train(
             stop.append(record["epoch"])
         reporter.start(f"train epoch {record['epoch'] + 1}/{epochs}")
 
-    reporter.start(f"train epoch 1/{epochs}")
-    records = train_fixed(
-        net, data, epochs, batch, lr, seed, augment, reporter.update, on_epoch=on_epoch, stop=lambda: bool(stop)
+    def on_checkpoint(epoch: int, train_state: dict[str, Any]) -> None:
+        if out is not None:
+            checkpoint = {"epoch": epoch, "model": net.state_dict(), "train": train_state}
+            rundir.save_atomic({**checkpoint, "torch_rng": torch.get_rng_state()}, out / rundir.CHECKPOINT)
+            rundir.save_atomic(net.state_dict(), out / rundir.MODEL)  # the model so far, should the run be killed
+
+    reporter.start(f"train epoch {start + 1}/{epochs}")
+    train_fixed(
+        net,
+        data,
+        epochs,
+        batch,
+        lr,
+        seed,
+        augment,
+        reporter.update,
+        on_epoch=on_epoch,
+        stop=lambda: bool(stop),
+        start_epoch=start,
+        state=state,
+        on_checkpoint=on_checkpoint,
     )
     _, test_acc = evaluate(net, data.test)
+    records = tuple(rundir.read_records(out / rundir.LOG)) if out is not None else tuple(history)
     if out is not None:
         rundir.save_atomic(net.state_dict(), out / rundir.MODEL)
         rundir.write_json(out / rundir.SUMMARY, {"test_acc": test_acc, "epochs": len(records)})
-    return Trained(net, tuple(records), test_acc, len(data.test), out)
+    return Trained(net, records, test_acc, len(data.test), out)
