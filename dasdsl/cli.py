@@ -145,6 +145,8 @@ def _settings_from(args: argparse.Namespace) -> dict:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    if args.nproc is not None and args.nproc < 1:
+        raise DasError([_usage_diag(f"--nproc must be at least 1, got {args.nproc}")])
     if args.nproc and args.nproc > 1 and "WORLD_SIZE" not in os.environ:
         return _launch(args.nproc)
     main_rank = os.environ.get("RANK", "0") == "0"

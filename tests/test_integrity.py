@@ -276,3 +276,18 @@ def test_a_stopped_training_resumes_to_the_uninterrupted_model(
     want = torch.load(full.run_dir / "model.pt", weights_only=True)
     assert got.keys() == want.keys() and all(torch.equal(got[k], want[k]) for k in got)
     assert (run / "log.jsonl").read_text() == (full.run_dir / "log.jsonl").read_text()
+
+
+def test_an_absurd_width_says_what_it_would_cost(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "wide.das"
+    path.write_text(POOLING.read_text().replace("conv_bn(3, out = 8)", "conv_bn(3, out = 1000000000)"))
+    assert main(["compile", str(path), "--data", "digits"]) == 1
+    err = capsys.readouterr().err
+    assert "'conv_bn' from 1 to 1000000000 channels would need about 33.5 GiB of weights" in err
+    assert f"{path}:" in err and "^^^" in err and "Traceback" not in err
+
+
+def test_an_npy_file_given_as_npz(tmp_path: Path) -> None:
+    np.save(tmp_path / "a.npy", np.zeros((8, 1, 8, 8)))
+    with pytest.raises(dasdsl.DasError, match=r"holds a single array \(a .npy file\), not named arrays x and y"):
+        dasdsl.load(POOLING).graph(data=f"npz:{tmp_path / 'a.npy'}")

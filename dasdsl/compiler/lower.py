@@ -53,10 +53,34 @@ def build_candidate(cand: CandidateIR, ir: NetworkIR, ctx: GateContext, affine: 
     return modules[0] if len(modules) == 1 else Chain(*modules)
 
 
+WEIGHT_LIMIT = 4 * 2**30  # bytes of float32 weights one op may hold: beyond it a width is a typo, not a model
+
+
+def _check_size(step: Step) -> None:
+    """An absurd width (``out = 100000000``) is an error that says what it would cost, not an allocation
+    failure: the op's dense weights are at most C_in x C_out x k^rank floats (depthwise ops hold fewer)."""
+    c_in, c_out = step.shape_in[0], step.shape_out[0]
+    k = step.kwargs.get("k")
+    taps = int(k) ** (len(step.shape_in) - 1) if isinstance(k, int) else 1
+    weights = max(c_in * c_out * taps, c_in * int(step.kwargs.get("expand") or 1) * c_out)
+    if 4 * weights > WEIGHT_LIMIT:
+        raise DasError(
+            [
+                error(
+                    f"'{step.name}' from {c_in} to {c_out} channels would need about {4 * weights / 2**30:,.1f} GiB "
+                    f"of weights ({weights:,} floats)",
+                    step.span,
+                    "check the op's width (out = ...) and the cell arguments that set it",
+                )
+            ]
+        )
+
+
 def build_step(step: Step, ir: NetworkIR, ctx: GateContext, affine: bool, mixed: bool) -> nn.Module:
     if step.cell_key is not None:
         return CellModule(ir, step.cell_key, ctx, affine, mixed, single_input=True)
     op = registry.get(step.name)
+    _check_size(step)
     if not op.plugin:
         return op.build(step.shape_in, step.stride, step.kwargs, affine=affine)
     try:

@@ -214,7 +214,14 @@ def _npz(path: str, kind: str) -> Arrays:
         raise _fail(f"npz: no file {path}", "give a .npz file with arrays x and y (and optionally x_test, y_test)")
     try:
         arrays = np.load(file, allow_pickle=False)
+        if not isinstance(arrays, np.lib.npyio.NpzFile):
+            raise _fail(
+                f"npz: {path} holds a single array (a .npy file), not named arrays x and y",
+                "save the data with numpy.savez(path, x=..., y=...) (optionally x_test=..., y_test=...)",
+            )
         names = set(arrays.files)
+    except DasError:
+        raise
     except Exception as exc:
         raise _fail(f"npz: cannot read {path}: {type(exc).__name__}: {exc}") from None
     missing = {"x", "y"} - names
