@@ -378,7 +378,7 @@ def resume(
 
     torch_device, world = _device(device)
     own_data = None if _is_source(data) else data
-    held = Path(run_dir) if world.main and Path(run_dir).is_dir() else None
+    held = Path(run_dir) if world.main and (Path(run_dir) / "config.json").is_file() else None  # a run directory
     with _reporter(progress if world.main else False) as reporter, _holding(held):
         run = workflow.resume(
             run_dir, torch_device, plugins=plugins, user_data=own_data, classes=classes, epochs=epochs, world=world
@@ -497,7 +497,10 @@ def resume_training(
         config = rundir.read_config(run_dir)
         space = rundir.read_space(run_dir, plugins=plugins)
         split = data_mod.user_split(data, space.input_kind, 0.9, int(config.get("seed", 0)), torch_device)
-    with _reporter(progress) as reporter, _holding(Path(run_dir) if Path(run_dir).is_dir() else None):
+    with (
+        _reporter(progress) as reporter,
+        _holding(Path(run_dir) if (Path(run_dir) / "config.json").is_file() else None),
+    ):
         trained = workflow.resume_training(
             run_dir, torch_device, data=split, plugins=plugins, reporter=reporter, callbacks=callbacks
         )

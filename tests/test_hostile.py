@@ -445,3 +445,79 @@ def test_python_values_raise_only_das_errors(key: str, value: object) -> None:
         s.resolve({key: s.parse_flag(key, value)})
     except DasError as exc:
         assert exc.errors
+
+
+# ---- the other commands and the Python API -----------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+POOLING = ROOT / "spaces" / "pooling.das"
+RESULT = ROOT / "spaces" / "darts_result.das"
+WIDE = POOLING.read_text(encoding="utf-8").replace("conv_bn(3, out = 8)", "conv_bn(3, out = 100000000)")
+
+# (id, argv with {tmp} for the test's folder, files to make first, text the error must hold)
+COMMAND_CASES = [
+    ("compile-missing", ["compile", "{tmp}/none.das"], {}, "no such file"),
+    ("compile-wide", ["compile", "{tmp}/wide.das", "--data", "digits"], {"wide.das": WIDE}, "GiB of weights"),
+    ("compile-bad-data", ["compile", str(POOLING), "--data", "nosuch"], {}, "unknown data source 'nosuch'"),
+    ("compile-graph-in-folder", ["compile", str(POOLING), "--graph", "{tmp}"], {}, "is a folder"),
+    ("compile-npy", ["compile", str(POOLING), "--data", "npz:{tmp}/nope.npz"], {}, "npz: no file"),
+    ("train-choices", ["train", str(POOLING), "--epochs", "1", "--out", "{tmp}/runs"], {}, "still has 1 choice"),
+    ("train-epochs-0", ["train", str(RESULT), "--epochs", "0", "--out", "{tmp}/runs"], {}, "epochs must be a positive"),
+    ("train-lr-inf", ["train", str(RESULT), "--lr", "inf", "--out", "{tmp}/runs"], {}, "lr must be a positive finite"),
+    ("train-batch", ["train", str(RESULT), "--batch", "99999", "--out", "{tmp}/runs"], {}, "larger than the data"),
+    ("train-no-file", ["train"], {}, "needs a RESULT.das file"),
+    ("train-resume-nothing", ["train", "--resume", "{tmp}/nothing"], {}, "not the run directory of a training"),
+    ("run-resume-nothing", ["run", "--resume", "{tmp}"], {}, "is not a run directory"),
+    ("run-nproc", ["run", str(POOLING), "--nproc", "0"], {}, "--nproc must be at least 1"),
+    ("run-out-file", ["run", str(POOLING), "--out", "{tmp}/f"], {"f": "x"}, "is a file"),
+    ("run-set-unknown", ["run", str(POOLING), "--set", "out=x"], {}, "unknown search setting 'out'"),
+    ("run-set-no-eq", ["run", str(POOLING), "--set", "epochs"], {}, "--set takes KEY=VALUE"),
+    ("run-device", ["run", str(POOLING), "--device", "tpu"], {}, "unknown device"),
+    ("render-nothing", ["render"], {}, "needs a FILE"),
+    ("render-format", ["render", str(POOLING), "-o", "{tmp}/x.jpeg"], {}, "cannot write '.jpeg' files"),
+    ("render-cell", ["render", str(POOLING), "--cell", "nope", "-o", "{tmp}/x.svg"], {}, "has no cell 'nope'"),
+    ("render-run-missing", ["render", "--run", "{tmp}/none"], {}, "is not a run directory"),
+    ("plot-empty", ["plot", "{tmp}"], {}, "log.jsonl"),
+    ("report-nothing", ["report", "{tmp}"], {}, "is not a run directory"),
+    ("profile-repeats", ["profile", str(POOLING), "--repeats", "0"], {}, "--repeats must be at least 1"),
+    ("profile-out-folder", ["profile", str(POOLING), "-o", "{tmp}"], {}, "is a folder"),
+    ("fmt-missing", ["fmt", "{tmp}/none.das"], {}, "no such file"),
+]
+
+
+@pytest.mark.parametrize(
+    ("argv", "files", "message"), [c[1:] for c in COMMAND_CASES], ids=[c[0] for c in COMMAND_CASES]
+)
+def test_commands_refuse_hostile_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], files: dict[str, str], message: str
+) -> None:
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    assert main([a.format(tmp=tmp_path) for a in argv]) == 1
+    err = capsys.readouterr().err
+    assert message in err, err
+    assert "Traceback" not in err and "internal error" not in err
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before  # nothing left behind
+
+
+API_CASES = [
+    ("unknown-setting", lambda s: s.search(gat="softmax", progress=False), "unknown search setting 'gat'"),
+    ("bad-gate", lambda s: s.search(gate="softmx", progress=False), "unknown gate softmx"),
+    ("negative-lr", lambda s: s.search(weights="sgd(lr = -1)", progress=False), "sgd lr must be a positive"),
+    ("one-array", lambda s: s.search((1, 2, 3), progress=False), "data must be a source name"),
+    ("labels-mismatch", lambda s: s.search(([[0.0]] * 4, [0, 1]), progress=False), "4 inputs but 2 labels"),
+    ("train-choices", lambda s: s.train("synthetic", epochs=1, progress=False), "still has 1 choice point"),
+    ("network-choices", lambda s: s.network(), "still has 1 choice point"),
+    ("resume-nothing", lambda s: __import__("dasdsl").resume("/no/such/run", progress=False), "is not a run directory"),
+]
+
+
+@pytest.mark.parametrize(("call", "message"), [c[1:] for c in API_CASES], ids=[c[0] for c in API_CASES])
+def test_the_api_refuses_hostile_input(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, call, message: str) -> None:  # noqa: ANN001
+    import dasdsl
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DasError, match=re.escape(message)):
+        call(dasdsl.load(POOLING))
+    assert list(tmp_path.iterdir()) == []

@@ -53,7 +53,7 @@ def build_candidate(cand: CandidateIR, ir: NetworkIR, ctx: GateContext, affine: 
     return modules[0] if len(modules) == 1 else Chain(*modules)
 
 
-WEIGHT_LIMIT = 4 * 2**30  # bytes of float32 weights one op may hold: beyond it a width is a typo, not a model
+WEIGHT_LIMIT = 2**30  # bytes of float32 weights one op may hold: beyond it a width is a typo, not a model
 
 
 def _check_size(step: Step) -> None:
