@@ -240,6 +240,8 @@ def _das_text(key: str, value: Any) -> str:
     lists (penalties, constraints) joined with commas."""
     if isinstance(value, bool):
         return "1" if value else "0"
+    if isinstance(value, int) and value.bit_length() > 333:  # over 100 digits: the limit of a .das number
+        raise _fail(f"search setting '{key}': a number of {value.bit_length()} bits is too long", "at most 100 digits")
     if isinstance(value, (int, float)):
         return repr(value)
     if isinstance(value, (list, tuple)):

@@ -510,6 +510,7 @@ API_CASES = [
     ("train-choices", lambda s: s.train("synthetic", epochs=1, progress=False), "still has 1 choice point"),
     ("network-choices", lambda s: s.network(), "still has 1 choice point"),
     ("resume-nothing", lambda s: __import__("dasdsl").resume("/no/such/run", progress=False), "is not a run directory"),
+    ("huge-int", lambda s: s.search(epochs=10**5000, progress=False), "a number of 16610 bits is too long"),
 ]
 
 
