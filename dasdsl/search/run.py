@@ -352,6 +352,32 @@ def supernet_accuracy(run: Run, samples: int = 512) -> tuple[dict[str, list[floa
     return {k: base[k].tolist() for k in ir.choices}, accuracy
 
 
+RECALIBRATION_SAMPLES = 512
+
+
+def recalibrate_batchnorm(net: torch.nn.Module, data: Split, samples: int = RECALIBRATION_SAMPLES) -> None:
+    """Inherited weights keep the supernet's batch-norm statistics, which describe each candidate's input as
+    part of a weighted mixture; one-shot NAS re-estimates them for the sub-network alone before evaluating it:
+    reset, then a cumulative average over ``samples`` training samples in train mode, without gradients."""
+    norms = [m for m in net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative moving average: every batch weighs the same
+    was_training = net.training
+    net.train()
+    n = min(samples, len(data.train))
+    size = min(64, n)
+    with torch.no_grad():
+        for start in range(0, n - size + 1, size):  # whole batches only: batch norm needs two samples
+            net(data.train.take(torch.arange(start, start + size))[0])
+    for m, momentum in zip(norms, momenta):
+        m.momentum = momentum
+    net.train(was_training)
+
+
 def train_fixed(
     net: torch.nn.Module,
     data: Split,

@@ -36,6 +36,7 @@ from dasdsl.search.run import (
     discretize,
     inherit_weights,
     random_shift,
+    recalibrate_batchnorm,
     result_header,
     seed_everything,
     train_fixed,
@@ -239,10 +240,14 @@ def finish(run: Run, records: list[dict[str, Any]], reporter: Reporter | None = 
         )
         finals.append((result, fixed, discrete_acc, format_das(with_data(result.module, cfg.data), header)))
     result, fixed, discrete_acc, text = finals[0]
+    recalibrate_batchnorm(fixed, run.data)
+    recalibrated_acc = evaluate(fixed, run.data.valid)[1]
     summary: dict[str, Any] = {
         "supernet_valid_acc": supernet_acc,
         "discretized_valid_acc": discrete_acc,
         "discretization_gap": supernet_acc - discrete_acc,
+        "recalibrated_valid_acc": recalibrated_acc,
+        "recalibrated_gap": supernet_acc - recalibrated_acc,
         "epochs": cfg.epochs,
     }
     if len(finals) > 1:
@@ -255,6 +260,9 @@ def finish(run: Run, records: list[dict[str, Any]], reporter: Reporter | None = 
         train_fixed(fixed, run.data, cfg.finetune, cfg.batch, cfg.w_lr, cfg.seed, progress=reporter.update)
         summary["finetuned_valid_acc"] = evaluate(fixed, run.data.valid)[1]
     summary["discretized_test_acc"] = evaluate(fixed, run.data.test)[1]
+    summary["test_network"] = (
+        f"fine-tuned {cfg.finetune} epochs" if cfg.finetune else "inherited weights, batch norm recalibrated"
+    )
     if out is not None:
         rundir.write_text_atomic(out / rundir.RESULT, text)
         if len(finals) > 1:

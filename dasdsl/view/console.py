@@ -82,9 +82,16 @@ def summary_text(result: Any, summary: dict[str, Any], out: Path | None) -> str:
         f"valid accuracy: supernet {summary['supernet_valid_acc']:.3f}, discretized with inherited weights "
         f"{summary['discretized_valid_acc']:.3f} (gap {summary['discretization_gap']:+.3f})"
     )
+    if "recalibrated_valid_acc" in summary:
+        lines.append(
+            f"  with its batch-norm statistics recalibrated: {summary['recalibrated_valid_acc']:.3f} "
+            f"(gap {summary['recalibrated_gap']:+.3f}); inherited statistics describe the supernet's mixtures, "
+            "recalibrated ones the discretized network alone"
+        )
     if "finetuned_valid_acc" in summary:
         lines.append(f"after fine-tuning: valid accuracy {summary['finetuned_valid_acc']:.3f}")
-    lines.append(f"test accuracy of the discretized network: {summary['discretized_test_acc']:.3f}")
+    which = f" ({summary['test_network']})" if "test_network" in summary else ""
+    lines.append(f"test accuracy of the discretized network{which}: {summary['discretized_test_acc']:.3f}")
     for entry in summary.get("top", []):
         lines.append(
             f"  {entry['file']}: score {entry['score']:.3f}, valid accuracy with inherited weights "

@@ -118,17 +118,20 @@ def _gap(summary: dict[str, Any] | None) -> str:
         "supernet_valid_acc": "supernet, valid accuracy",
         "discretized_valid_acc": "discretized (inherited weights), valid accuracy",
         "discretization_gap": "discretization gap (supernet - discretized)",
+        "recalibrated_valid_acc": "discretized, batch-norm statistics recalibrated, valid accuracy",
+        "recalibrated_gap": "gap after recalibration (supernet - recalibrated)",
         "finetuned_valid_acc": "discretized after fine-tuning, valid accuracy",
         "discretized_test_acc": "discretized, test accuracy",
+        "test_network": "the network the test accuracy measures",
         "epochs": "search epochs",
     }
     rows = []
     for key, value in summary.items():
-        shown = f"{value:+.3f}" if key == "discretization_gap" and isinstance(value, float) else value
+        shown = f"{value:+.3f}" if key.endswith("_gap") and isinstance(value, float) else value
         if isinstance(shown, float):
             shown = f"{shown:.3f}"
         cls = ""
-        if key == "discretization_gap" and isinstance(value, (int, float)):
+        if key.endswith("_gap") and isinstance(value, (int, float)):
             cls = " gap-pos" if value > 0 else " gap-neg"
         rows.append(f'<tr><th>{_esc(names.get(key, key))}</th><td class="num{cls}">{_esc(shown)}</td></tr>')
     return "<table>" + "".join(rows) + "</table>"
