@@ -203,33 +203,10 @@ class SearchResult:
     settings: dict[str, Any]  # every resolved setting (config.json's "search")
     _data: Any = attrs.field(repr=False)  # the caller's own arrays or datasets the search ran on; None for a source
 
-    def train(
-        self,
-        data: Any = None,
-        *,
-        epochs: int = 20,
-        batch: int = 64,
-        lr: float = 0.05,
-        seed: int = 0,
-        out: str | Path | None = None,
-        progress: bool = True,
-        device: str = "auto",
-        callbacks: Sequence[Callback] = (),
-    ) -> TrainResult:
+    def train(self, data: Any = None, **options: Any) -> TrainResult:
         """Train the derived architecture from scratch, as ``dasdsl train RESULT.das`` does; by default on
-        the data the search used."""
-        return train(
-            self.space,
-            data if data is not None else self._data,
-            epochs=epochs,
-            batch=batch,
-            lr=lr,
-            seed=seed,
-            out=out,
-            progress=progress,
-            device=device,
-            callbacks=callbacks,
-        )
+        the data the search used. ``options`` are ``Space.train``'s (epochs, batch, lr, seed, out, ...)."""
+        return self.space.train(self._data if data is None else data, **options)
 
 
 # ---- search, resume, train -----------------------------------------------------------------------
