@@ -101,59 +101,15 @@ class Space(_checked.CheckedSpace):
 
         return space_svg(self)
 
-    def search(
-        self,
-        data: Any = None,
-        *,
-        epochs: int | None = None,
-        seed: int | None = None,
-        out: str | Path | None = None,
-        progress: bool = True,
-        device: str = "auto",
-        callbacks: Sequence[Callback] = (),
-        classes: int | None = None,
-        **settings: Any,
-    ) -> SearchResult | None:
-        """Search the space (bilevel optimisation) and discretize it; see ``dasdsl.api.search``."""
-        return search(
-            self,
-            data,
-            epochs=epochs,
-            seed=seed,
-            out=out,
-            progress=progress,
-            device=device,
-            callbacks=callbacks,
-            classes=classes,
-            **settings,
-        )
+    def search(self, data: Any = None, **options: Any) -> SearchResult | None:
+        """Search the space (bilevel optimisation) and discretize it; ``options`` are ``dasdsl.api.search``'s
+        (epochs, seed, out, progress, device, callbacks, classes, and every search setting by name)."""
+        return search(self, data, **options)
 
-    def train(
-        self,
-        data: Any = None,
-        *,
-        epochs: int = 20,
-        batch: int = 64,
-        lr: float = 0.05,
-        seed: int = 0,
-        out: str | Path | None = None,
-        progress: bool = True,
-        device: str = "auto",
-        callbacks: Sequence[Callback] = (),
-    ) -> TrainResult:
-        """Train this space (no choices left) from scratch; see ``dasdsl.train``."""
-        return train(
-            self,
-            data,
-            epochs=epochs,
-            batch=batch,
-            lr=lr,
-            seed=seed,
-            out=out,
-            progress=progress,
-            device=device,
-            callbacks=callbacks,
-        )
+    def train(self, data: Any = None, **options: Any) -> TrainResult:
+        """Train this space (no choices left) from scratch; ``options`` are ``dasdsl.train``'s (epochs, batch,
+        lr, seed, out, progress, device, callbacks)."""
+        return train(self, data, **options)
 
 
 def loads(text: str, file: str = "<string>", plugins: Sequence[str] = ()) -> Space:

@@ -250,17 +250,15 @@ def cmd_train(args: argparse.Namespace) -> int:
             print(f"run directory: {args.resume}", file=sys.stderr)
             trained = api.resume_training(args.resume, progress=display, device=args.device, plugins=args.plugin)
         else:
-            trained = api.train(
+            options = {k: getattr(args, k) for k in ("epochs", "batch", "lr", "seed") if getattr(args, k) is not None}
+            trained = api.train(  # the defaults are api.train's
                 api.load(args.file, plugins=args.plugin),
                 args.data,
-                epochs=20 if args.epochs is None else args.epochs,
-                batch=64 if args.batch is None else args.batch,
-                lr=0.05 if args.lr is None else args.lr,
-                seed=0 if args.seed is None else args.seed,
                 out=args.out,
                 progress=display,
                 device=args.device,
                 on_run_dir=lambda out: print(f"run directory: {out}", file=sys.stderr),
+                **options,
             )
     model = trained.run_dir / "model.pt" if trained.run_dir is not None else None
     print(f"test accuracy: {trained.test_acc:.3f} ({trained.test_samples} samples); model: {model}")
