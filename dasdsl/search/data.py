@@ -8,7 +8,9 @@ for arrays, or a dataset read batch by batch (``DatasetPart``). ``ir_for`` build
 
 from __future__ import annotations
 
+import functools
 import pickle
+import random
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -110,48 +112,31 @@ def _digits(path: str, kind: str) -> Arrays:
     return _holdout((d.images.astype(np.float32) / 16.0)[:, None], d.target.astype(np.int64))
 
 
-def mnist1d(n: int = 5000, length: int = 40, seed: int = 42) -> tuple[np.ndarray, np.ndarray]:
-    """MNIST-1D style data (Greydanus 2020): ten 1-D digit templates, padded, sheared, shifted,
-    scaled, with correlated and i.i.d. noise, resampled to ``length`` points."""
-    rng = np.random.default_rng(seed)
-    templates = (
-        np.array(
-            [
-                [5, 6, 6.5, 6.75, 7, 7, 7, 7, 6.75, 6.5, 6, 5],
-                [5, 3, 3, 3.4, 3.8, 4.2, 4.6, 5, 5.4, 5.8, 5, 5],
-                [5, 6, 6.5, 6.5, 6, 5.25, 4.75, 4, 3.5, 3.5, 4, 5],
-                [5, 6, 6.5, 6.5, 6, 5, 5, 6, 6.5, 6.5, 6, 5],
-                [5, 4.4, 3.8, 3.2, 2.6, 2.6, 5, 5, 5, 5, 5, 5],
-                [5, 3, 3, 3, 3, 5, 6, 6.5, 6.5, 6, 4.5, 5],
-                [5, 4, 3.5, 3.25, 3, 3, 3, 3, 3.25, 3.5, 4, 5],
-                [5, 7, 7, 6.6, 6.2, 5.8, 5.4, 5, 4.6, 4.2, 5, 5],
-                [5, 4, 3.5, 3.5, 4, 5, 5, 4, 3.5, 3.5, 4, 5],
-                [5, 4, 3.5, 3.5, 4, 5, 5, 5, 5, 4.7, 4.3, 5],
-            ]
-        )
-        - 5.0
-    )
-    y = rng.integers(0, 10, n)
-    grid = np.linspace(-1, 1, length)
-    xs = np.empty((n, length), dtype=np.float32)
-    for i, label in enumerate(y):
-        t = templates[label]
-        padded = np.concatenate([np.zeros(rng.integers(36, 60)), t, np.zeros(rng.integers(36, 60))])
-        src = np.linspace(-1, 1, len(padded))
-        scale = rng.uniform(0.8, 1.2)
-        shift = rng.uniform(-0.35, 0.35)
-        shear = rng.uniform(-0.75, 0.75)
-        signal = np.interp(grid * scale * (len(t) * 3 / len(padded)) * 1.0 + shift, src, padded)
-        signal = signal + shear * grid
-        corr = np.convolve(rng.normal(0, 0.25, length + 8), np.ones(9) / 9, mode="valid")[:length]
-        xs[i] = signal + corr + rng.normal(0, 0.25, length)
-    return xs[:, None, :], y.astype(np.int64)
+@functools.lru_cache(maxsize=1)
+def mnist1d() -> Arrays:
+    """MNIST-1D (Greydanus 2020) from the ``mnist1d`` package's own generator with its default arguments:
+    4,000 training and 1,000 test sequences of 40 steps, the split of the paper, generated locally and
+    deterministically (no download). The generator seeds numpy's and ``random``'s global state; both are
+    restored afterwards so that loading data does not change the caller's random streams."""
+    from mnist1d.data import get_dataset_args, make_dataset  # imports matplotlib: only for this source
+
+    saved = np.random.get_state(), random.getstate()
+    try:
+        d = make_dataset(get_dataset_args())
+    finally:
+        np.random.set_state(saved[0])
+        random.setstate(saved[1])
+
+    def seq(x: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(x, dtype=np.float32)[:, None, :]
+
+    return seq(d["x"]), d["y"].astype(np.int64), seq(d["x_test"]), d["y_test"].astype(np.int64)
 
 
-@source("mnist1d", "MNIST-1D sequences (40 steps, 10 classes), generated locally")
+@source("mnist1d", "MNIST-1D (the `mnist1d` package's generator: 4,000 train / 1,000 test sequences of 40 steps)")
 def _mnist1d(path: str, kind: str) -> Arrays:
-    x, y = mnist1d(5000)
-    return x[:4000], y[:4000], x[4000:], y[4000:]
+    x, y, x_test, y_test = mnist1d()  # cached: copies, so that no caller changes the cache
+    return x.copy(), y.copy(), x_test.copy(), y_test.copy()
 
 
 class _BatchUnpickler(pickle.Unpickler):
