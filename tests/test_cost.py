@@ -93,7 +93,7 @@ def test_cost_penalty_is_the_normalised_expected_cost() -> None:
     largest = fixed + max(params["widths:x->y"])
     penalty = gate_penalty(SearchConfig(penalties=(("cost", "params", 0.5),)), ir)
     assert penalty is not None
-    value = penalty(net)
+    value = penalty(net, 0)
     w = torch.softmax(torch.tensor([0.3, -0.2, 0.1]), -1)
     expected = 0.5 * float((w * torch.tensor(params["widths:x->y"], dtype=torch.float32)).sum()) / largest
     assert float(value.detach()) == pytest.approx(expected, rel=1e-5)
@@ -142,7 +142,7 @@ def test_latency_table_round_trips_into_a_search(tmp_path: Path, capsys: pytest.
     largest = fixed + max(per["pool:x->y"])
     w = torch.softmax(net.arch_parameters()[0].detach(), -1)
     expected = 0.1 * float((w * torch.tensor(per["pool:x->y"])).sum()) / largest
-    assert float(penalty(net).detach()) == pytest.approx(expected, rel=1e-5)
+    assert float(penalty(net, 0).detach()) == pytest.approx(expected, rel=1e-5)
 
 
 def test_latency_penalty_without_a_table_fails_before_the_run(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -14,7 +15,7 @@ SMALL = ROOT / "tests" / "fixtures" / "small_nb201.das"
 ARCH = "adam(lr = 0.03, betas = (0.5, 0.999), weight_decay = 0)"
 
 
-def _search(*, epochs: int = 12, **named: str) -> dasdsl.api.SearchResult:
+def _search(*, epochs: int = 12, **named: Any) -> dasdsl.api.SearchResult:
     result = dasdsl.load(SMALL).search(epochs=epochs, batch=32, seed=0, progress=False, arch=ARCH, **named)
     assert result is not None
     return result
@@ -98,3 +99,99 @@ def test_bf16_search_and_fp16_second_order_refusal() -> None:
     assert result is not None and result.settings["precision"] == "bf16"
     with pytest.raises(dasdsl.DasError, match="does not work under fp16"):
         pooling.search(epochs=1, precision="fp16", hypergradient="second_order", progress=False)
+
+
+# ---- DrNAS' Dirichlet gate and beta-DARTS' regularization ------------------------------------
+
+
+def test_dirichlet_gate_samples_in_training_and_gives_its_mean_otherwise() -> None:
+    from torch.distributions import Dirichlet, kl_divergence
+
+    from dasdsl.compiler.lower import gate_weights
+    from dasdsl.methods.gates import GATES
+
+    alpha = torch.tensor([-0.5, 0.0, 1.0], requires_grad=True)
+    beta = torch.nn.functional.elu(alpha) + 1
+    mean = gate_weights(alpha, "dirichlet", 1.0)
+    assert torch.allclose(mean, beta / beta.sum())
+    torch.manual_seed(0)
+    samples = torch.stack([gate_weights(alpha, "dirichlet", 1.0, sample=True) for _ in range(4000)])
+    assert torch.allclose(samples.sum(1), torch.ones(4000)) and len({tuple(s.tolist()) for s in samples[:10]}) == 10
+    assert torch.allclose(samples.mean(0), beta / beta.sum(), atol=0.01)  # the samples' mean is the mean
+    samples[:, 2].sum().backward()  # reparameterized: the sample carries a gradient to alpha
+    assert alpha.grad is not None and float(alpha.grad.abs().sum()) > 0
+    anchor = GATES["dirichlet"].regularizer
+    assert anchor is not None
+    assert float(anchor(torch.zeros(5))) == pytest.approx(0.0, abs=1e-6)  # Dir(1) against itself
+    expected = kl_divergence(Dirichlet(beta.detach()), Dirichlet(torch.ones(3)))
+    assert float(anchor(alpha.detach())) == pytest.approx(float(expected))
+
+
+def _penalty_value(search: str, alphas: list[list[float]], epoch: int) -> float:
+    from dasdsl.lang import settings as s
+    from dasdsl.search.searcher import gate_penalty
+
+    space = dasdsl.load(SMALL)
+    cfg = s.resolve({k: s.parse_override(k, v) for k, v in (line.split(" ", 1) for line in search.splitlines())})
+    net = space.supernet((1, 8, 8), 10, gate=cfg.gate)
+    with torch.no_grad():
+        for a, values in zip(net.alphas, alphas):
+            a.copy_(torch.tensor(values))
+    penalty = gate_penalty(cfg, space.graph((1, 8, 8), 10))
+    assert penalty is not None
+    return float(penalty(net, epoch).detach())
+
+
+def test_beta_penalty_is_the_mean_log_sum_exp_with_its_weight_ramped() -> None:
+    torch.manual_seed(0)
+    net = dasdsl.load(SMALL).supernet((1, 8, 8), 10)
+    alphas = [torch.randn(len(a)).tolist() for a in net.alphas]
+    lse = sum(torch.tensor(a).logsumexp(0) for a in alphas) / len(alphas)
+    ramp = "epochs 11\npenalty beta(0 -> 50, linear)"
+    assert _penalty_value(ramp, alphas, 0) == 0.0
+    assert _penalty_value(ramp, alphas, 5) == pytest.approx(25 * float(lse), rel=1e-6)
+    assert _penalty_value(ramp, alphas, 10) == pytest.approx(50 * float(lse), rel=1e-6)
+    assert _penalty_value("penalty beta(2)", alphas, 3) == pytest.approx(2 * float(lse), rel=1e-6)
+    cosine = "epochs 11\npenalty beta(0 -> 50, cosine)"
+    assert _penalty_value(cosine, alphas, 5) == pytest.approx(25 * float(lse), rel=1e-6)
+    assert _penalty_value(cosine, alphas, 2) < _penalty_value(ramp, alphas, 2)  # slow start
+
+
+def test_dirichlet_anchor_is_added_unless_turned_off() -> None:
+    from torch.distributions import Dirichlet, kl_divergence
+
+    alphas = [[0.5, -0.2, 0.1, 0.0, 0.3]] * 6
+    beta = torch.nn.functional.elu(torch.tensor(alphas[0])) + 1
+    one = float(kl_divergence(Dirichlet(beta), Dirichlet(torch.ones(5))))
+    count = len(dasdsl.load(SMALL).supernet((1, 8, 8), 10).alphas)
+    assert _penalty_value("gate dirichlet", alphas[:count], 0) == pytest.approx(1e-3 * count * one, rel=1e-5)
+    half = _penalty_value("gate dirichlet(anchor = 0.5)", alphas[:count], 0)
+    assert half == pytest.approx(0.5 * count * one, rel=1e-5)
+    from dasdsl.lang import settings as s
+    from dasdsl.search.searcher import gate_penalty
+
+    cfg = s.resolve({"gate": s.parse_override("gate", "dirichlet(anchor = 0)")})
+    assert gate_penalty(cfg, dasdsl.load(SMALL).graph((1, 8, 8), 10)) is None
+
+
+def test_beta_regularization_keeps_the_architecture_parameters_down(tmp_path: Path) -> None:
+    def mean_lse(run: str, **named: str) -> float:
+        result = _search(epochs=3, out=tmp_path / run, **named)
+        model = torch.load(result.run_dir / "checkpoint.pt", weights_only=True)["model"]
+        alphas = [v for k, v in model.items() if k.startswith("alphas.")]
+        assert len(alphas) == 6
+        return float(sum(a.logsumexp(0) for a in alphas) / len(alphas))
+
+    plain = mean_lse("plain")
+    beta = mean_lse("beta", penalty="beta(0 -> 50, linear)")
+    assert plain > 1.55  # log 5 = 1.609 at the start; DARTS' alphas drift
+    assert beta < plain - 0.05  # the penalty's gradient, softmax(alpha), pulls them all down
+
+
+def test_a_dirichlet_search_is_deterministic_and_evaluates_the_mean() -> None:
+    first = _search(epochs=2, gate="dirichlet")
+    second = _search(epochs=2, gate="dirichlet")
+    assert first.settings["gate"] == "dirichlet"
+    assert first.history == second.history and first.space.to_das() == second.space.to_das()
+    gates = first.history[-1]["gates"]
+    assert all(sum(w) == pytest.approx(1.0) for w in gates.values())

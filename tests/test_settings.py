@@ -194,7 +194,7 @@ def test_a_stored_config_still_loads() -> None:
     cfg = SearchConfig.from_json(stored)
     assert cfg.a_betas == (0.5, 0.999)
     assert cfg.penalties == (("l1", None, 0.001), ("cost", "params", 0.01))
-    assert cfg.to_json() == stored
+    assert cfg.to_json() == {**stored, "anchor": 1e-3}  # written before the dirichlet gate: its default
 
 
 # ---- bad values: located errors --------------------------------------------------------------
@@ -233,12 +233,24 @@ BAD = [
     ("discretize", "argmin", "unknown discretization rule argmin", "did you mean argmax?", 0, None),
     ("discretize", "threshold", "threshold takes one value: discretize threshold(0.5)", None, 0, None),
     ("discretize", "threshold(0)", "threshold must be a positive number, got 0", None, 0, 0),
-    ("penalty", "l2(1)", "unknown penalty l2(...)", "expected l1, entropy, zero_one, cost", 0, None),
+    ("penalty", "l2(1)", "unknown penalty l2(...)", "expected l1, entropy, zero_one, beta, cost", 0, None),
     ("penalty", "l1(1e-3), entropy(x)", "entropy weight must be a number, got x", None, 1, 0),
     ("penalty", "l1(1e-3), cost(time, 1)", "unknown cost measure time", "expected params, flops, latency", 1, 0),
     ("penalty", "l1(1e-3), cost(params)", "cost takes a measure and a weight: cost(params, 1e-2)", None, 1, None),
     ("penalty", "cost", "cost takes a measure and a weight: cost(params, 1e-2)", None, 0, None),
-    ("penalty", "l1", "l1 takes one weight: l1(1e-3)", None, 0, None),
+    ("penalty", "l1", "l1 takes a weight, l1(1e-3), or a ramp, l1(0 -> 50, linear)", None, 0, None),
+    (
+        "penalty",
+        "l1(1, 2)",
+        "l1 takes one weight, l1(1e-3), or a ramp and a schedule, l1(0 -> 5, linear)",
+        None,
+        0,
+        None,
+    ),
+    ("penalty", "beta(0 -> 50, exponential)", "unknown ramp schedule exponential", "expected linear, cosine", 0, 1),
+    ("penalty", "beta(0 -> x)", "beta end weight must be a number, got x", None, 0, 0),
+    ("gate", "dirichlet(hard = 1)", "dirichlet has no setting 'hard'", "it takes anchor", 0, "hard"),
+    ("gate", "dirichlet(anchor = -1)", "anchor must be a non-negative number, got -1", None, 0, "anchor"),
     ("constraint", "max_skip(-1)", "max_skip needs a non-negative integer, got -1", None, 0, 0),
     ("constraint", "max_flops(1), max_params(0)", "max_params must be a positive number, got 0", None, 1, 0),
     ("constraint", "max_skp(1)", "unknown constraint max_skp(...)", "did you mean max_skip or max_flops?", 0, None),

@@ -30,11 +30,14 @@ class GateContext:
         self.weights: dict[str, torch.Tensor] = {}
 
 
-def gate_weights(alpha: torch.Tensor, gate: str, temperature: float, hard: bool = False) -> torch.Tensor:
-    """Mixing weights from architecture parameters, by the gate's definition in dasdsl.methods.gates."""
+def gate_weights(
+    alpha: torch.Tensor, gate: str, temperature: float, hard: bool = False, sample: bool = False
+) -> torch.Tensor:
+    """Mixing weights from architecture parameters, by the gate's definition in dasdsl.methods.gates;
+    ``sample``: a training forward (a stochastic gate with a known mean returns the mean otherwise)."""
     if gate not in GATES:
         raise ValueError(f"unknown gate {gate!r}; expected one of {', '.join(GATES)}")
-    return GATES[gate].weights(alpha, temperature, hard)
+    return GATES[gate].weights(alpha, temperature, hard, sample)
 
 
 def _adapter_module(adapter: Adapter, affine: bool) -> nn.Module:
@@ -402,15 +405,20 @@ class Supernet(Network):
         arch = {id(p) for p in self.arch_parameters()}
         return (p for p in self.parameters() if id(p) not in arch)
 
-    def gate_weights(self) -> dict[str, torch.Tensor]:
+    def gate_weights(self, sample: bool = False) -> dict[str, torch.Tensor]:
+        """The weights of every choice point; ``sample``: as in a training forward (stochastic gates sample)."""
         weights = {
-            k: gate_weights(a, self.gate, self.temperature, self.hard) for k, a in zip(self.choice_keys, self.alphas)
+            k: gate_weights(a, self.gate, self.temperature, self.hard, sample)
+            for k, a in zip(self.choice_keys, self.alphas)
         }
         weights.update({k: torch.softmax(b, dim=-1) for k, b in zip(self.edge_keys, self.betas)})
         return weights
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.ctx.weights = self.fixed_weights if self.fixed_weights is not None else self.gate_weights()
+        if self.fixed_weights is not None:
+            self.ctx.weights = self.fixed_weights
+        else:
+            self.ctx.weights = self.gate_weights(sample=self.training)
         try:
             return self.run(x)
         finally:

@@ -59,6 +59,7 @@ PENALTIES = tuple(penalties.PENALTIES)  # each penalty is defined once, in dasds
 COST_MEASURES = ("params", "flops", "latency")
 CONSTRAINTS = ("min_nonskip_per_path", "max_skip", "max_params", "max_flops")
 W_SCHEDULES = ("cosine", "constant")
+RAMPS = ("linear", "cosine")  # how a penalty's weight goes from its start to its end over the search
 
 
 @attrs.frozen
@@ -85,6 +86,7 @@ class SearchConfig:
     tau1: float = 1.0
     tau_schedule: str = "constant"
     hard: bool = False
+    anchor: float = 1e-3  # the weight of the gate's regularizer (dirichlet: DrNAS' anchor)
     discretize: str = "argmax"
     threshold: float = 0.5
     penalties: tuple[tuple[str, Any, float], ...] = ()  # (kind, argument, lambda)
@@ -366,6 +368,13 @@ def _arch(v: Any, c: Mapping[str, Any]) -> dict[str, Any]:
 def _gate(v: Any, c: Mapping[str, Any]) -> dict[str, Any]:
     gate = _name(v, "gate", GATES)
     out: dict[str, Any] = {"gate": gate}
+    if not gates.GATES[gate].tempered:  # dirichlet: no temperature; its regularizer's weight
+        kw = _kwargs(v, gate, ("anchor",))
+        with _at(arg="anchor"):
+            out["anchor"] = float(
+                _number(kw.get("anchor", gates.GATES[gate].anchor_default), "anchor", positive=False, non_negative=True)
+            )
+        return out
     kw = _kwargs(v, gate, ("temperature", "hard"))
     if "hard" in kw:
         out["hard"] = bool(kw["hard"])
@@ -407,6 +416,8 @@ def _discretize(v: Any, c: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _penalty(p: Any) -> tuple[str, Any, float]:
+    """(kind, argument, lambda): the cost measure for ``cost``; for the others None, or (start, schedule)
+    for a weight ramped from start to lambda over the search (``beta(0 -> 50, linear)``)."""
     kind = _name(p, "penalty", PENALTIES)
     _no_kwargs(p, kind)
     if penalties.PENALTIES[kind].term is None:  # the expected cost: a measure and a weight
@@ -416,10 +427,24 @@ def _penalty(p: Any) -> tuple[str, Any, float]:
             measure = _name(p.args[0], "cost measure", COST_MEASURES, bare=True)
         with _at(arg=1):
             return ("cost", measure, float(_number(p.args[1], "cost weight", positive=False)))
-    if not isinstance(p, Setting) or len(p.args) != 1:
-        raise SettingError(f"{kind} takes one weight: {kind}(1e-3)")
+    if not isinstance(p, Setting) or not p.args or len(p.args) > 2:
+        raise SettingError(f"{kind} takes a weight, {kind}(1e-3), or a ramp, {kind}(0 -> 50, linear)")
+    weight = p.args[0]
+    if not isinstance(weight, RangeValue):
+        if len(p.args) > 1:
+            raise SettingError(
+                f"{kind} takes one weight, {kind}(1e-3), or a ramp and a schedule, {kind}(0 -> 5, linear)"
+            )
+        with _at(arg=0):
+            return (kind, None, float(_number(weight, f"{kind} weight", positive=False)))
     with _at(arg=0):
-        return (kind, None, float(_number(p.args[0], f"{kind} weight", positive=False)))
+        start = float(_number(weight.start, f"{kind} start weight", positive=False))
+        end = float(_number(weight.end, f"{kind} end weight", positive=False))
+    schedule = "linear"
+    if len(p.args) > 1:
+        with _at(arg=1):
+            schedule = _name(p.args[1], "ramp schedule", RAMPS, bare=True)
+    return (kind, (start, schedule), end)
 
 
 def _constraint(p: Any) -> tuple[str, int | float]:
@@ -576,10 +601,11 @@ SETTINGS: tuple[SearchSetting, ...] = (
     SearchSetting(
         "gate",
         _one(_gate),
-        ("gate", "hard", "tau0", "tau1", "tau_schedule"),
+        ("gate", "hard", "tau0", "tau1", "tau_schedule", "anchor"),
         "softmax",
         "`softmax`, `sigmoid`, `gumbel`, each with `temperature = T` or"
-        " `temperature = anneal(T0 -> T1, constant|linear|exponential|cosine)`; `gumbel(hard = 1)` is straight-through",
+        " `temperature = anneal(T0 -> T1, constant|linear|exponential|cosine)`; `gumbel(hard = 1)` is straight-through;"
+        " `dirichlet` or `dirichlet(anchor = 1e-3)` (DrNAS): see Gates below",
         Flag('e.g. softmax or "sigmoid(temperature = anneal(5.0 -> 0.05))"'),
     ),
     SearchSetting(
@@ -594,7 +620,8 @@ SETTINGS: tuple[SearchSetting, ...] = (
         _each("penalties", _penalty),
         ("penalties",),
         None,
-        "`l1(w)`, `entropy(w)`, `zero_one(w)`, `cost(params|flops|latency, w)`; several separated by commas",
+        "`l1(w)`, `entropy(w)`, `zero_one(w)`, `beta(w)`, `cost(params|flops|latency, w)`; a weight may ramp"
+        " over the search, `beta(0 -> 50, linear|cosine)`; several separated by commas",
         many=True,
     ),
     SearchSetting(

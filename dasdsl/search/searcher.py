@@ -25,25 +25,32 @@ from dasdsl.compiler.ir import NetworkIR
 from dasdsl.compiler.lower import Supernet
 from dasdsl.errors import DasError, Span, error
 from dasdsl.lang.settings import SearchConfig
-from dasdsl.methods.penalties import PENALTIES
+from dasdsl.methods.gates import GATES
+from dasdsl.methods.penalties import PENALTIES, Penalty
 from dasdsl.search.data import Part
 from dasdsl.search.distributed import SINGLE, World, average
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 
 
+def scheduled(start: float, end: float, schedule: str, epoch: int, epochs: int) -> float:
+    """start -> end over a run of ``epochs`` at ``epoch``: constant, linear, exponential or cosine;
+    the end value at the last epoch."""
+    if schedule == "constant":
+        return start
+    if epochs <= 1:  # no room to anneal: the end value from the last epoch on
+        return end if epoch >= epochs - 1 else start
+    t = min(max(epoch / (epochs - 1), 0.0), 1.0)
+    if schedule == "linear":
+        return start + (end - start) * t
+    if schedule == "exponential":
+        return start * (end / start) ** t
+    return end + 0.5 * (start - end) * (1 + math.cos(math.pi * t))
+
+
 def temperature_at(cfg: SearchConfig, epoch: int) -> float:
-    """tau0 -> tau1 over the run: constant, linear, exponential or cosine."""
-    if cfg.tau_schedule == "constant":
-        return cfg.tau0
-    if cfg.epochs <= 1:  # no room to anneal: the end temperature from the last epoch on
-        return cfg.tau1 if epoch >= cfg.epochs - 1 else cfg.tau0
-    t = min(max(epoch / (cfg.epochs - 1), 0.0), 1.0)
-    if cfg.tau_schedule == "linear":
-        return cfg.tau0 + (cfg.tau1 - cfg.tau0) * t
-    if cfg.tau_schedule == "exponential":
-        return cfg.tau0 * (cfg.tau1 / cfg.tau0) ** t
-    return cfg.tau1 + 0.5 * (cfg.tau0 - cfg.tau1) * (1 + math.cos(math.pi * t))
+    """tau0 -> tau1 over the run."""
+    return scheduled(cfg.tau0, cfg.tau1, cfg.tau_schedule, epoch, cfg.epochs)
 
 
 class Searcher:
@@ -53,7 +60,7 @@ class Searcher:
         self,
         net: Supernet,
         cfg: SearchConfig,
-        penalty: Callable[[Supernet], torch.Tensor] | None = None,
+        penalty: Callable[[Supernet, int], torch.Tensor] | None = None,
         world: World = SINGLE,
     ):
         self.net = net
@@ -105,9 +112,11 @@ class Searcher:
         else:
             self.schedule = torch.optim.lr_scheduler.LambdaLR(self.w_opt, lambda _: 1.0)
         self.loss_fn = nn.CrossEntropyLoss()
+        self.epoch = 0
 
     # -- the NASLib-style contract
     def new_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
         self.net.temperature = temperature_at(self.cfg, epoch)
 
     def end_epoch(self) -> None:
@@ -151,8 +160,9 @@ class Searcher:
     def arch_step(self, train: Batch, valid: Batch) -> None:
         self.a_opt.zero_grad(set_to_none=True)
         grads = self.hypergradient(train, valid)
-        if self.penalty is not None:
-            extra = torch.autograd.grad(self.penalty(self.net), self.arch, allow_unused=True)
+        value = None if self.penalty is None else self.penalty(self.net, self.epoch)
+        if value is not None and value.requires_grad:  # not when every weight is 0 (a ramp's first epoch)
+            extra = torch.autograd.grad(value, self.arch, allow_unused=True)
             grads = [g if e is None else g + e for g, e in zip(grads, extra)]
         for a, g in zip(self.arch, grads):
             a.grad = g.detach()
@@ -292,21 +302,32 @@ def normalised_costs(cfg: SearchConfig, ir: NetworkIR, measure: str) -> dict[str
     return {k: torch.tensor(v, dtype=torch.float32) / largest for k, v in per_choice.items()}
 
 
-def gate_penalty(cfg: SearchConfig, ir: NetworkIR) -> Callable[[Supernet], torch.Tensor] | None:
-    """l1, entropy and zero-one penalties on the gate weights, and the expected cost of ``cost(measure, lambda)``.
+def gate_penalty(cfg: SearchConfig, ir: NetworkIR) -> Callable[[Supernet, int], torch.Tensor] | None:
+    """The penalties of the search block and the gate's own regularizer, as ``penalty(net, epoch)``.
 
-    The cost term is ``lambda * sum over choices of sum_i w_i * cost_i / cost of the largest architecture``
-    (costs from dasdsl.compiler.cost, summed over the instances of a cell type). On a node with ``keep k`` the
+    l1, entropy and zero-one act on each choice point's gate weights, beta on its architecture
+    parameters (averaged over the choice points), the dirichlet gate's anchor on its concentration;
+    a ramped weight (``beta(0 -> 50, linear)``) is taken at the epoch. The cost term is
+    ``lambda * sum over choices of sum_i w_i * cost_i / cost of the largest architecture`` (costs from
+    dasdsl.compiler.cost, summed over the instances of a cell type). On a node with ``keep k`` the
     expectation is still taken per edge, sum_i w_i cost_i on every incoming edge, although only k
     edges survive discretization. Choices of cells used inside candidates have no cost term of
     their own: they count whole inside their outer candidate.
     """
-    terms = [(PENALTIES[k].term, lam) for k, _, lam in cfg.penalties if PENALTIES[k].term is not None and lam > 0]
+    terms = [
+        (PENALTIES[k], arg, lam)
+        for k, arg, lam in cfg.penalties
+        if PENALTIES[k].term is not None and (lam > 0 or (arg is not None and arg[0] > 0))
+    ]
+    gate = GATES[cfg.gate]
+    if gate.regularizer is not None and cfg.anchor > 0:
+        terms.append((Penalty("anchor", "", gate.regularizer, on_alpha=True), None, cfg.anchor))
     cost_terms = [(measure, lam) for k, measure, lam in cfg.penalties if PENALTIES[k].term is None and lam > 0]
     priced = [(lam, normalised_costs(cfg, ir, measure)) for measure, lam in cost_terms]
     if not terms and not priced:
         return None
     placed: dict[tuple[torch.device, torch.dtype], list[tuple[float, dict[str, torch.Tensor]]]] = {}
+    keys = list(ir.choices)  # not the PC-DARTS edge normalization weights: they are no gates
 
     def on(w: torch.Tensor) -> list[tuple[float, dict[str, torch.Tensor]]]:
         """The cost tables on the gate weights' device and dtype, converted once."""
@@ -315,12 +336,18 @@ def gate_penalty(cfg: SearchConfig, ir: NetworkIR) -> Callable[[Supernet], torch
             placed[where] = [(lam, {k: c.to(w.device, w.dtype) for k, c in table.items()}) for lam, table in priced]
         return placed[where]
 
-    def penalty(net: Supernet) -> torch.Tensor:
+    def penalty(net: Supernet, epoch: int) -> torch.Tensor:
         weights = net.gate_weights()
+        alphas = dict(zip(net.choice_keys, net.alphas))
         total = torch.zeros(())
-        for term, lam in terms:
-            for key in ir.choices:  # not the PC-DARTS edge normalization weights: they are no gates
-                total = total + lam * term(weights[key])
+        for p, arg, lam in terms:
+            if arg is not None:  # a ramp: (start, schedule) -> lam over the search
+                lam = scheduled(arg[0], lam, arg[1], epoch, cfg.epochs)
+            if lam == 0 or p.term is None or not keys:
+                continue
+            source = alphas if p.on_alpha else weights
+            term = sum((p.term(source[key]) for key in keys), torch.zeros(()))
+            total = total + lam * (term / len(keys) if p.mean else term)
         if priced and weights:  # every gate weight lives on the supernet's device, in its dtype
             for lam, per_choice in on(next(iter(weights.values()))):
                 for key, c in per_choice.items():
