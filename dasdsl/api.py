@@ -188,7 +188,10 @@ def _overrides(settings: dict[str, Any]) -> dict[str, tuple[Any, ...]]:
     """Search settings by name (Python values or .das text, ``npz:PATH`` as on the command line) as evaluated
     search-block entries; an unknown name is the settings table's error."""
     return {
-        key: _settings.parse_flag(key, _das_text(key, value)) for key, value in settings.items() if value is not None
+        # an empty list: none of a listed setting (``penalty=[]`` drops the defaults' penalties)
+        key: () if isinstance(value, (list, tuple)) and not value else _settings.parse_flag(key, _das_text(key, value))
+        for key, value in settings.items()
+        if value is not None
     }
 
 

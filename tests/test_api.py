@@ -117,6 +117,16 @@ def test_settings_by_name_reach_the_run(pooling: dasdsl.api.Space) -> None:
     assert sum(gates) != pytest.approx(1.0, abs=1e-3)  # sigmoid gates: independent, not a distribution
 
 
+def test_an_empty_list_drops_the_spaces_penalties() -> None:
+    text = Path(POOLING).read_text(encoding="utf-8").replace("search {", "search {\n    penalty l1(0.01), entropy(1)")
+    space = dasdsl.loads(text)
+    kept = space.search("synthetic", epochs=1, progress=False)
+    dropped = space.search("synthetic", epochs=1, progress=False, penalty=[])
+    assert kept is not None and dropped is not None
+    assert [tuple(p) for p in kept.settings["penalties"]] == [("l1", None, 0.01), ("entropy", None, 1.0)]
+    assert dropped.settings["penalties"] == []
+
+
 def test_unknown_setting_name_is_refused_with_a_hint(pooling: dasdsl.api.Space, tmp_path: Path) -> None:
     with pytest.raises(dasdsl.DasError, match=r"unknown search setting 'gat'") as info:
         pooling.search("synthetic", epochs=1, out=tmp_path, progress=False, gat="softmax")
