@@ -51,3 +51,28 @@ def test_the_summary_reports_both_figures_and_names_the_test_network(capsys: pyt
     text = summary_text(result.space, summary, None)
     assert "with its batch-norm statistics recalibrated:" in text
     assert "test accuracy of the discretized network (inherited weights, batch norm recalibrated):" in text
+
+
+def test_figures_near_chance_are_explained() -> None:
+    from dasdsl.view.console import summary_text
+
+    space = dasdsl.load(ROOT / "spaces" / "pooling.das")
+    base = {
+        "supernet_valid_acc": 0.9,
+        "discretized_valid_acc": 0.1,
+        "discretization_gap": 0.8,
+        "recalibrated_valid_acc": 0.12,
+        "recalibrated_gap": 0.78,
+        "discretized_test_acc": 0.11,
+        "test_network": "inherited weights, batch norm recalibrated",
+        "classes": 10,
+    }
+    text = summary_text(space, base, None)
+    assert "note: the recalibrated valid and test accuracy are near chance (1/10 = 0.100)" in text
+    assert "`dasdsl train result.das`" in text
+    good = {**base, "recalibrated_valid_acc": 0.85, "discretized_test_acc": 0.83}
+    assert "near chance" not in summary_text(space, good, None)
+    one = {**base, "recalibrated_valid_acc": 0.85}
+    assert "note: the test accuracy is near chance" in summary_text(space, one, None)
+    tuned = {**base, "finetuned_valid_acc": 0.11, "test_network": "fine-tuned 3 epochs"}
+    assert "near chance" not in summary_text(space, tuned, None)  # a fine-tuned figure is the architecture's

@@ -249,6 +249,7 @@ def finish(run: Run, records: list[dict[str, Any]], reporter: Reporter | None = 
         "recalibrated_valid_acc": recalibrated_acc,
         "recalibrated_gap": supernet_acc - recalibrated_acc,
         "epochs": cfg.epochs,
+        "classes": run.data.classes,
     }
     if len(finals) > 1:
         summary["top"] = [

@@ -70,6 +70,28 @@ def epoch_line(record: dict[str, Any], epochs: int) -> str:
     )
 
 
+def _near_chance(summary: dict[str, Any]) -> list[str]:
+    """A line explaining figures of the weight-inherited network that sit near chance, which a reader would
+    otherwise take for the architecture's quality."""
+    classes = summary.get("classes")
+    if not classes or "finetuned_valid_acc" in summary:
+        return []
+    chance = 1.0 / classes
+    figures = {
+        "recalibrated valid": summary.get("recalibrated_valid_acc"),
+        "test": summary.get("discretized_test_acc"),
+    }
+    near = [k for k, v in figures.items() if v is not None and v < 1.5 * chance + 0.05]
+    if not near:
+        return []
+    return [
+        f"note: the {' and '.join(near)} accuracy {'is' if len(near) == 1 else 'are'} near chance "
+        f"(1/{classes} = {chance:.3f}) because the weights come from the supernet, where every candidate "
+        "trained inside a mixture: it says little about the architecture. "
+        "Fine-tune it (`finetune N` / `--finetune N`) or train it (`dasdsl train result.das`) to measure it."
+    ]
+
+
 def summary_text(result: Any, summary: dict[str, Any], out: Path | None) -> str:
     """The end of a search: the derived cells and network, the accuracies, the files written."""
     lines = ["derived architecture:"]
@@ -92,6 +114,7 @@ def summary_text(result: Any, summary: dict[str, Any], out: Path | None) -> str:
         lines.append(f"after fine-tuning: valid accuracy {summary['finetuned_valid_acc']:.3f}")
     which = f" ({summary['test_network']})" if "test_network" in summary else ""
     lines.append(f"test accuracy of the discretized network{which}: {summary['discretized_test_acc']:.3f}")
+    lines += _near_chance(summary)
     for entry in summary.get("top", []):
         lines.append(
             f"  {entry['file']}: score {entry['score']:.3f}, valid accuracy with inherited weights "
