@@ -91,7 +91,7 @@ def test_cost_penalty_is_the_normalised_expected_cost() -> None:
         net.arch_parameters()[0].copy_(torch.tensor([0.3, -0.2, 0.1]))
     fixed, params = costs(ir, "params")
     largest = fixed + max(params["widths:x->y"])
-    penalty = gate_penalty(SearchConfig(penalties=(("cost", "params", 0.5),)), ir)
+    penalty = gate_penalty(SearchConfig(gate="softmax", penalties=(("cost", "params", 0.5),)), ir)
     assert penalty is not None
     value = penalty(net, 0)
     w = torch.softmax(torch.tensor([0.3, -0.2, 0.1]), -1)
@@ -99,7 +99,7 @@ def test_cost_penalty_is_the_normalised_expected_cost() -> None:
     assert float(value.detach()) == pytest.approx(expected, rel=1e-5)
     (grad,) = torch.autograd.grad(value, net.arch_parameters())
     assert grad[2] < 0 < grad[1]  # descent raises the cheapest candidate (skip), lowers the dearest
-    assert gate_penalty(SearchConfig(penalties=(("cost", "params", 0.0),)), ir) is None
+    assert gate_penalty(SearchConfig(gate="softmax", penalties=(("cost", "params", 0.0),)), ir) is None
 
 
 def test_latency_table_round_trips_into_a_search(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -147,12 +147,12 @@ def test_beta_penalty_is_the_mean_log_sum_exp_with_its_weight_ramped() -> None:
     net = dasdsl.load(SMALL).supernet((1, 8, 8), 10)
     alphas = [torch.randn(len(a)).tolist() for a in net.alphas]
     lse = sum(torch.tensor(a).logsumexp(0) for a in alphas) / len(alphas)
-    ramp = "epochs 11\npenalty beta(0 -> 50, linear)"
+    ramp = "gate softmax\nepochs 11\npenalty beta(0 -> 50, linear)"  # softmax: no anchor term
     assert _penalty_value(ramp, alphas, 0) == 0.0
     assert _penalty_value(ramp, alphas, 5) == pytest.approx(25 * float(lse), rel=1e-6)
     assert _penalty_value(ramp, alphas, 10) == pytest.approx(50 * float(lse), rel=1e-6)
-    assert _penalty_value("penalty beta(2)", alphas, 3) == pytest.approx(2 * float(lse), rel=1e-6)
-    cosine = "epochs 11\npenalty beta(0 -> 50, cosine)"
+    assert _penalty_value("gate softmax\npenalty beta(2)", alphas, 3) == pytest.approx(2 * float(lse), rel=1e-6)
+    cosine = "gate softmax\nepochs 11\npenalty beta(0 -> 50, cosine)"
     assert _penalty_value(cosine, alphas, 5) == pytest.approx(25 * float(lse), rel=1e-6)
     assert _penalty_value(cosine, alphas, 2) < _penalty_value(ramp, alphas, 2)  # slow start
 
@@ -176,7 +176,7 @@ def test_dirichlet_anchor_is_added_unless_turned_off() -> None:
 
 def test_beta_regularization_keeps_the_architecture_parameters_down(tmp_path: Path) -> None:
     def mean_lse(run: str, **named: str) -> float:
-        result = _search(epochs=3, out=tmp_path / run, **named)
+        result = _search(epochs=3, out=tmp_path / run, gate="softmax", **named)
         model = torch.load(result.run_dir / "checkpoint.pt", weights_only=True)["model"]
         alphas = [v for k, v in model.items() if k.startswith("alphas.")]
         assert len(alphas) == 6

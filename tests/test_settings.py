@@ -112,11 +112,12 @@ EXAMPLES = {
 # ---- the shipped spaces --------------------------------------------------------------------
 
 DEFAULT = SearchConfig()
-DARTS = attrs.evolve(DEFAULT, hypergradient="second_order")  # everything else as the defaults
+SOFTMAX = attrs.evolve(DEFAULT, gate="softmax")  # the spaces that name DARTS' gate
+DARTS = attrs.evolve(SOFTMAX, hypergradient="second_order")  # everything else as the defaults
 EXPECTED = {
     "darts.das": DARTS,
     "darts_result.das": DARTS,
-    "hierarchical.das": DEFAULT,
+    "hierarchical.das": SOFTMAX,
     "knobs.das": attrs.evolve(
         DEFAULT,
         gate="sigmoid",
@@ -126,11 +127,12 @@ EXPECTED = {
         penalties=(("l1", None, 1e-3), ("cost", "params", 1e-2)),
         constraints=(("min_nonskip_per_path", 1),),
     ),
-    "mlp.das": DEFAULT,
+    "mlp.das": SOFTMAX,
     "nb201.das": DEFAULT,
-    "pooling.das": DEFAULT,
-    "seq1d.das": attrs.evolve(DEFAULT, data="mnist1d", epochs=30),
-    "widths.das": DEFAULT,
+    "nb201_digits.das": attrs.evolve(DEFAULT, finetune=20),
+    "pooling.das": SOFTMAX,
+    "seq1d.das": attrs.evolve(SOFTMAX, data="mnist1d", epochs=30),
+    "widths.das": SOFTMAX,
 }
 
 

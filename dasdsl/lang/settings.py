@@ -81,7 +81,7 @@ class SearchConfig:
     a_betas: tuple[float, float] = (0.5, 0.999)
     a_weight_decay: float = 1e-3
     hypergradient: str = "first_order"
-    gate: str = "softmax"
+    gate: str = "dirichlet"  # chosen by bench/quality (docs/search.md, "Choosing the defaults")
     tau0: float = 1.0
     tau1: float = 1.0
     tau_schedule: str = "constant"
@@ -602,7 +602,7 @@ SETTINGS: tuple[SearchSetting, ...] = (
         "gate",
         _one(_gate),
         ("gate", "hard", "tau0", "tau1", "tau_schedule", "anchor"),
-        "softmax",
+        "dirichlet",
         "`softmax`, `sigmoid`, `gumbel`, each with `temperature = T` or"
         " `temperature = anneal(T0 -> T1, constant|linear|exponential|cosine)`; `gumbel(hard = 1)` is straight-through;"
         " `dirichlet` or `dirichlet(anchor = 1e-3)` (DrNAS): see Gates below",

@@ -1,0 +1,123 @@
+"""Search the benchmark's space with each configuration on three seeds, and price what each finds by the
+table: the found cell trained with the same fixed recipe as every cell of the table.
+
+    python bench/quality/searches.py [--configs darts,beta,...] [--seeds 0,1,2] [--jobs 2]
+
+Each search runs through the public API (``dasdsl.loads(text).search(...)``) on one thread, on the
+built-in digits data; settings not named in a configuration are dasdsl's defaults. Appends to
+bench/quality/searches.csv (rows already there are kept) and trains found cells missing from
+table.csv (kind ``found``). ``python bench/quality/report.py`` summarizes both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import time
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import cells  # noqa: E402  (the benchmark's own modules, next to this script)
+import table  # noqa: E402
+
+import dasdsl  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+SEARCHES = HERE / "searches.csv"
+FIELDS = (
+    "config",
+    "seed",
+    "seconds",
+    "cell",
+    "supernet_acc",
+    "inherited_acc",
+    "recalibrated_acc",
+    "max_gate",
+    "settings",
+)
+
+# name -> search settings (by their .das names); everything else is the default
+CONFIGS: dict[str, dict[str, Any]] = {
+    "defaults": {},
+    "darts-1st": {"gate": "softmax", "hypergradient": "first_order", "arch": "adam(lr = 3e-4)", "penalty": []},
+    "darts-2nd": {"gate": "softmax", "hypergradient": "second_order", "arch": "adam(lr = 3e-4)", "penalty": []},
+    "beta": {"gate": "softmax", "arch": "adam(lr = 3e-4)", "penalty": "beta(0 -> 50, linear)"},
+    "dirichlet": {"gate": "dirichlet", "arch": "adam(lr = 3e-4)", "penalty": []},
+    "sigmoid-l1-anneal": {
+        "gate": "sigmoid(temperature = anneal(1.0 -> 0.01, exponential))",
+        "arch": "adam(lr = 3e-4)",
+        "penalty": "l1(0.005)",
+    },
+    "perturbation": {"gate": "softmax", "arch": "adam(lr = 3e-4)", "penalty": [], "discretize": "perturbation"},
+    "darts-1st-lr3e-3": {"gate": "softmax", "arch": "adam(lr = 3e-3)", "penalty": []},
+    "beta-lr3e-3": {"gate": "softmax", "arch": "adam(lr = 3e-3)", "penalty": "beta(0 -> 50, linear)"},
+    "dirichlet-lr3e-3": {"gate": "dirichlet", "arch": "adam(lr = 3e-3)", "penalty": []},
+}
+
+
+def run_search(config: str, seed: int) -> dict[str, Any]:
+    torch.set_num_threads(1)
+    settings = CONFIGS[config]
+    space = dasdsl.loads(cells.search_text(), "<bench search space>")
+    start = time.perf_counter()
+    result = space.search(data="digits", seed=seed, out=None, progress=False, **settings)
+    seconds = time.perf_counter() - start
+    gates = result.history[-1]["gates"]
+    s = result.summary
+    return {
+        "config": config,
+        "seed": seed,
+        "seconds": round(seconds, 2),
+        "cell": cells.name(cells.cell_of(result.space)),
+        "supernet_acc": round(s["supernet_valid_acc"], 4),
+        "inherited_acc": round(s["discretized_valid_acc"], 4),
+        "recalibrated_acc": round(s.get("recalibrated_valid_acc", float("nan")), 4),
+        "max_gate": round(sum(max(w) for w in gates.values()) / len(gates), 4),
+        "settings": repr(settings),
+    }
+
+
+def _job(args: tuple[str, int]) -> dict[str, Any]:
+    return run_search(*args)
+
+
+def read_searches() -> list[dict[str, str]]:
+    if not SEARCHES.exists():
+        return []
+    with open(SEARCHES, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--configs", default=",".join(CONFIGS))
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--jobs", type=int, default=2)
+    args = ap.parse_args()
+    done = {(r["config"], int(r["seed"])) for r in read_searches()}
+    todo = [(c, int(s)) for c in args.configs.split(",") for s in args.seeds.split(",") if (c, int(s)) not in done]
+    new = not SEARCHES.exists()
+    with open(SEARCHES, "a", newline="") as f:
+        writer = csv.DictWriter(f, FIELDS)
+        if new:
+            writer.writeheader()
+        with get_context("spawn").Pool(args.jobs) as pool:
+            for row in pool.imap(_job, todo):
+                writer.writerow(row)
+                f.flush()
+                print(
+                    f"{row['config']:20s} seed {row['seed']}: {row['cell']} in {row['seconds']:.1f} s "
+                    f"(supernet {row['supernet_acc']:.3f}, max gate {row['max_gate']:.3f})",
+                    flush=True,
+                )
+    found = {cells.from_name(r["cell"]) for r in read_searches()}
+    table.train_missing([(c, 0, "found") for c in sorted(found)], args.jobs)
+
+
+if __name__ == "__main__":
+    main()
