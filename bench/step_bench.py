@@ -65,7 +65,7 @@ CONFIGS = {
 }
 CLASSES = 10
 STEPS = ("weight", "first_order", "second_order")
-CFG = SearchConfig()  # DARTS' optimizer settings, shared by both implementations
+CFG = SearchConfig(gate="softmax")  # DARTS' optimizer settings and gate, shared by both implementations
 
 
 @contextlib.contextmanager

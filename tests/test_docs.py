@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -23,3 +25,28 @@ def test_the_api_example_runs(tmp_path: Path) -> None:
     assert "space pooling_result" in done.stdout  # the derived architecture, printed
     assert re.search(r"test accuracy 0\.\d+ on 360 samples", done.stdout), done.stdout  # 20% of 1,797 held out
     assert sorted(p.name for p in ROOT.iterdir()) == before
+
+
+@pytest.mark.slow
+def test_the_readme_quick_start_ends_with_an_architecture_well_above_chance(tmp_path: Path) -> None:
+    """The README's first command, as written after the install: a search, a fine-tune, a test accuracy that
+    means something (chance on digits is 0.1)."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"## Quick start\n\n```sh\n(.*?)```", readme, flags=re.S)
+    assert block is not None
+    first = block.group(1).splitlines()[0]
+    command = first.split("&&", 1)[1].split("#", 1)[0].split()
+    assert command[:2] == ["dasdsl", "run"] and (ROOT / command[2]).is_file()
+    done = subprocess.run(
+        [sys.executable, "-m", "dasdsl", *command[1:2], str(ROOT / command[2]), *command[3:]],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "derived architecture:" in done.stdout
+    found = re.search(r"test accuracy of the discretized network \(fine-tuned (\d+) epochs\): (0\.\d+)", done.stdout)
+    assert found is not None, done.stdout
+    assert float(found.group(2)) > 0.9
+    assert len(list((tmp_path / "runs").glob("nb201_digits-*/result.das"))) == 1
