@@ -8,6 +8,7 @@ Every search setting of a space's ``search { ... }`` block can be given by name 
 from __future__ import annotations
 
 import contextlib
+import datetime
 import json
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -594,3 +595,44 @@ def report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     if out is not None:
         check_output_file(out, "report")
     return write_report(run_dir, out)
+
+
+# ---- export ---------------------------------------------------------------------------------------
+
+EXPORT_FORMATS = ("python", "torchscript", "onnx")
+_SUFFIX = {"python": ".py", "torchscript": ".pt", "onnx": ".onnx"}
+
+
+def export(
+    space: Space | str | Path,
+    format: str = "python",
+    out: str | Path | None = None,
+    *,
+    weights: str | Path | None = None,
+    data: Any = None,
+    input_shape: tuple[int, ...] | None = None,
+    classes: int | None = None,
+) -> Path:
+    """``dasdsl export``: a space with no choices left (a search's result) as plain PyTorch, returning the file.
+
+    ``python``: one self-contained .py file (imports only torch) defining ``Network``, whose parameter names are
+    dasdsl's, so ``dasdsl train``'s model.pt loads into it as it is; ``torchscript``: that module compiled by
+    ``torch.jit.script`` with the weights, saved by ``torch.jit.save``; ``onnx``: exported by ``torch.onnx.export``
+    (needs ``pip install dasdsl[onnx]``) with a dynamic batch axis and checked by ``onnx.checker``. ``weights``:
+    model.pt (else freshly initialized weights); the input shape and classes come from ``input_shape`` and
+    ``classes``, else from ``data``, else from the space's own data."""
+    from dasdsl.compiler import export as exporter  # torch: kept off `import dasdsl` and `dasdsl check`
+
+    if format not in EXPORT_FORMATS:
+        raise _fail(f"unknown export format {format!r}", f"expected one of {', '.join(EXPORT_FORMATS)}")
+    if not isinstance(space, Space):
+        space = load(space)
+    if input_shape is None or classes is None:
+        shape, n = describe(space, data)
+        input_shape, classes = input_shape or shape, classes or n
+    target = Path(out) if out is not None else Path(f"{space.name}{_SUFFIX[format]}")
+    check_output_file(target, "export file")
+    ir = space.graph(tuple(input_shape), int(classes))
+    origin = f"{space.name}: exported by dasdsl from {space.module.space.span.file} on {datetime.date.today()}"
+    exporter.write(ir, format, target, origin, None if weights is None else Path(weights))
+    return target

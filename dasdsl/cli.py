@@ -126,6 +126,19 @@ def cmd_compile(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    space = api.load(args.file, plugins=args.plugin)
+    for w in space.warnings:
+        print(w.render(space.source), file=sys.stderr)
+    shape, classes = _data_for(space, args)
+    path = api.export(space, args.format, args.output, weights=args.weights, input_shape=shape, classes=classes)
+    weights = f"the weights of {args.weights}" if args.weights else "freshly initialized weights (no --weights)"
+    if args.format == "python":
+        weights = f"load {args.weights or 'model.pt'} into Network() (see the file's docstring)"
+    print(f"{args.format}: {path} ({weights})")
+    return EXIT_OK
+
+
 def _usage_diag(message: str):  # noqa: ANN202
     return error(message, Span.unknown("<command line>"))
 
@@ -347,6 +360,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--graph", default=None, metavar="OUT.json", help="write the IR as networkx node-link JSON")
     p.add_argument("--plugin", action="append", default=[], metavar="MODULE", help="import a module of plugin ops")
     p.set_defaults(func=cmd_compile)
+
+    p = sub.add_parser("export", help="write a fixed architecture as plain PyTorch, TorchScript or ONNX")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--format", choices=api.EXPORT_FORMATS, default="python", help="default: python")
+    p.add_argument("-o", "--output", default=None, metavar="FILE", help="default: SPACE_NAME.py / .pt / .onnx")
+    p.add_argument("--weights", default=None, metavar="MODEL.pt", help="the model.pt that dasdsl train wrote")
+    p.add_argument("--input-shape", type=_shape_arg, default=None, metavar="C,H,W", help="e.g. 3,32,32")
+    p.add_argument("--classes", type=int, default=None, help="number of classes")
+    p.add_argument("--data", default=None, help="take shape and classes from a data source (digits, mnist1d, ...)")
+    p.add_argument("--plugin", action="append", default=[], metavar="MODULE", help="import a module of plugin ops")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("run", help="search a space and write the result as .das")
     p.add_argument("space", nargs="?", metavar="SPACE")

@@ -47,28 +47,30 @@ def _gumbel(alpha: Tensor, temperature: float, hard: bool, sample: bool) -> Tens
 
 
 def concentration(alpha: Tensor) -> Tensor:
-    """DrNAS' Dirichlet concentration elu(alpha) + 1: positive, and the identity plus one for alpha >= 0."""
-    from torch.nn import functional  # torch is loaded by now (alpha is a tensor); kept off `dasdsl check`
+    """DrNAS' Dirichlet concentration elu(alpha) + 1, written with tensor methods: alpha + 1 above 0,
+    exp(alpha) at and below it (positive everywhere; value and gradient those of elu)."""
+    return alpha.where(alpha > 0, alpha.clamp_max(0.0).exp() - 1.0) + 1.0
 
-    return functional.elu(alpha) + 1.0
+
+def _distributions() -> Any:
+    from torch import distributions  # torch is loaded by now (alpha is a tensor); kept off `dasdsl check`
+
+    return distributions
 
 
 def _dirichlet(alpha: Tensor, temperature: float, hard: bool, sample: bool) -> Tensor:
-    from torch.distributions import Dirichlet  # torch is loaded by now; kept off `dasdsl check`
-
     beta = concentration(alpha)
     if sample:  # a reparameterized sample: gradients reach alpha through it (DrNAS, Chen et al. 2021)
-        return Dirichlet(beta).rsample()
+        return _distributions().Dirichlet(beta).rsample()
     return beta / beta.sum(dim=-1, keepdim=True)  # the distribution's mean
 
 
 def _anchor(alpha: Tensor) -> Tensor:
     """DrNAS' anchor: KL(Dirichlet(elu(alpha) + 1) || Dirichlet(1, ..., 1)), which keeps the concentration
     from growing without bound (the distribution collapsing to a point) early in the search."""
-    from torch.distributions import Dirichlet, kl_divergence  # torch is loaded by now; kept off `dasdsl check`
-
+    d = _distributions()
     beta = concentration(alpha)
-    return kl_divergence(Dirichlet(beta), Dirichlet(beta.new_ones(beta.shape)))
+    return d.kl_divergence(d.Dirichlet(beta), d.Dirichlet(beta.new_ones(beta.shape)))
 
 
 GATES: dict[str, Gate] = {

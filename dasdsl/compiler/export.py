@@ -1,0 +1,326 @@
+"""Export a fixed network as plain PyTorch: a self-contained Python module, TorchScript, ONNX.
+
+The Python module is generated from the built ``FixedNetwork`` itself, module by module, so that its
+parameter and buffer names are exactly those of dasdsl's network (``model.pt`` of ``dasdsl train``
+loads into it without renaming): one class per cell with its edges written out, the few helper
+modules dasdsl defines (``Zero``, ``FactorizedReduce``, ``ResBlock``, ``GlobalAvgPool``) written as
+plain torch, and torch's own modules with every argument spelled out. It imports only torch and is
+written to be compiled by ``torch.jit.script``, which is how the TorchScript export is made; the ONNX
+export traces the same module.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import keyword
+import re
+import tempfile
+import textwrap
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from dasdsl.compiler.ir import NetworkIR
+from dasdsl.compiler.lower import CellModule, Chain, FixedNetwork, PluginGuard
+from dasdsl.errors import DasError, Span, error
+from dasdsl.ops import modules as ops_modules
+
+try:
+    import onnx  # the optional extra (pip install dasdsl[onnx]): only --format onnx needs it
+except ImportError:  # pragma: no cover - depends on the machine
+    onnx = None
+
+HELPERS: dict[str, str] = {
+    "Zero": '''
+class Zero(nn.Module):
+    """`none`: zeros of the output shape (every `stride`-th position under a stride)."""
+
+    def __init__(self, stride: int) -> None:
+        super().__init__()
+        self.stride = stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.stride == 1 or x.dim() == 2:
+            return x.mul(0.0)
+        if x.dim() == 3:
+            return x[:, :, :: self.stride].mul(0.0)
+        return x[:, :, :: self.stride, :: self.stride].mul(0.0)
+''',
+    "FactorizedReduce": '''
+class FactorizedReduce(nn.Module):
+    """Halve the resolution: ReLU, two 1x1 stride-2 convs offset by one position, concatenated, BN (DARTS)."""
+
+    def __init__(self, relu: nn.Module, conv_1: nn.Module, conv_2: nn.Module, bn: nn.Module) -> None:
+        super().__init__()
+        self.relu = relu
+        self.conv_1 = conv_1
+        self.conv_2 = conv_2
+        self.bn = bn
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.relu(x)
+        shifted = x[:, :, 1:] if x.dim() == 3 else x[:, :, 1:, 1:]
+        return self.bn(torch.cat([self.conv_1(x), self.conv_2(shifted)], dim=1))
+''',
+    "ResBlock": '''
+class ResBlock(nn.Module):
+    """NAS-Bench-201's residual block: two ReLU-Conv-BN and a shortcut."""
+
+    def __init__(self, conv_a: nn.Module, conv_b: nn.Module, shortcut: nn.Module) -> None:
+        super().__init__()
+        self.conv_a = conv_a
+        self.conv_b = conv_b
+        self.shortcut = shortcut
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.shortcut(x) + self.conv_b(self.conv_a(x))
+''',
+    "GlobalAvgPool": '''
+class GlobalAvgPool(nn.Module):
+    """The mean over every spatial position."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.flatten(2).mean(2)
+''',
+}
+
+
+def _fail(message: str, hint: str | None = None) -> DasError:
+    return DasError([error(message, Span.unknown("<export>"), hint)])
+
+
+def _identifier(name: str, prefix: str) -> str:
+    """A Python name for a node or input of the space (dots and other characters replaced)."""
+    text = re.sub(r"\W", "_", name)
+    if not text or text[0].isdigit() or keyword.iskeyword(text):
+        text = f"{prefix}{text}"
+    return text
+
+
+class _Writer:
+    """Turns the modules of a built network into constructor expressions and cell classes."""
+
+    def __init__(self) -> None:
+        self.helpers: set[str] = set()
+        self.cells: dict[str, str] = {}  # cell key -> its class name
+        self.classes: list[str] = []
+        self.cell_count: dict[str, int] = {}
+
+    def expr(self, m: nn.Module, indent: int = 0) -> str:
+        pad = "    " * (indent + 1)
+        if isinstance(m, PluginGuard):
+            raise _fail(
+                f"plugin op '{m.step.name}' cannot be exported as plain PyTorch: its module is the plugin's own code",
+                "export the network with dasdsl installed (torchscript or onnx) or replace the plugin op",
+            )
+        if isinstance(m, CellModule):
+            return f"{self.cell_class(m)}()"
+        if isinstance(m, (nn.Conv1d, nn.Conv2d)):
+            rank = 1 if isinstance(m, nn.Conv1d) else 2
+            return (
+                f"nn.Conv{rank}d({m.in_channels}, {m.out_channels}, kernel_size={m.kernel_size}, stride={m.stride}, "
+                f"padding={m.padding}, dilation={m.dilation}, groups={m.groups}, bias={m.bias is not None})"
+            )
+        if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            rank = 1 if isinstance(m, nn.BatchNorm1d) else 2
+            return (
+                f"nn.BatchNorm{rank}d({m.num_features}, eps={m.eps}, momentum={m.momentum}, affine={m.affine}, "
+                f"track_running_stats={m.track_running_stats})"
+            )
+        if isinstance(m, (nn.AvgPool1d, nn.AvgPool2d)):
+            rank = 1 if isinstance(m, nn.AvgPool1d) else 2
+            return (
+                f"nn.AvgPool{rank}d({m.kernel_size}, stride={m.stride}, padding={m.padding}, ceil_mode={m.ceil_mode}, "
+                f"count_include_pad={m.count_include_pad})"
+            )
+        if isinstance(m, (nn.MaxPool1d, nn.MaxPool2d)):
+            rank = 1 if isinstance(m, nn.MaxPool1d) else 2
+            return (
+                f"nn.MaxPool{rank}d({m.kernel_size}, stride={m.stride}, padding={m.padding}, dilation={m.dilation}, "
+                f"ceil_mode={m.ceil_mode})"
+            )
+        if isinstance(m, nn.Linear):
+            return f"nn.Linear({m.in_features}, {m.out_features}, bias={m.bias is not None})"
+        simple: dict[type, Callable[[nn.Module], str]] = {
+            nn.ReLU: lambda _: "nn.ReLU()",
+            nn.ReLU6: lambda _: "nn.ReLU6()",
+            nn.Tanh: lambda _: "nn.Tanh()",
+            nn.Identity: lambda _: "nn.Identity()",
+            nn.GELU: lambda g: f"nn.GELU(approximate={g.approximate!r})",
+            nn.Flatten: lambda f: f"nn.Flatten({f.start_dim}, {f.end_dim})",
+            nn.Dropout: lambda d: f"nn.Dropout({d.p})",
+        }
+        if type(m) in simple:
+            return simple[type(m)](m)
+        if isinstance(m, ops_modules.Zero):
+            self.helpers.add("Zero")
+            return f"Zero({m.stride})"
+        if isinstance(m, ops_modules.GlobalAvgPool):
+            self.helpers.add("GlobalAvgPool")
+            return "GlobalAvgPool()"
+        if isinstance(m, (ops_modules.FactorizedReduce, ops_modules.ResBlock)):
+            name = type(m).__name__
+            self.helpers.add(name)
+            args = [f"{pad}{child}={self.expr(sub, indent + 1)}," for child, sub in m.named_children()]
+            return f"{name}(\n" + "\n".join(args) + f"\n{'    ' * indent})"
+        if type(m) in (nn.Sequential, Chain):
+            items = [f"{pad}{self.expr(sub, indent + 1)}," for sub in m]
+            return "nn.Sequential(\n" + "\n".join(items) + f"\n{'    ' * indent})"
+        raise _fail(f"cannot export a module of type {type(m).__name__} as plain PyTorch")
+
+    def cell_class(self, cell: CellModule) -> str:
+        """The class of one cell instance, its edges written out; instances with the same code share it."""
+        if cell.key in self.cells:  # one class per cell type and input shapes (the IR's cell key)
+            return self.cells[cell.key]
+        base = "Cell" + "".join(p.capitalize() for p in re.split(r"\W+", cell.key.split("(")[0]) if p)
+        self.cell_count[base] = self.cell_count.get(base, 0) + 1
+        name = f"{base}{self.cell_count[base]}"
+        self.cells[cell.key] = name
+        inputs = [_identifier(n, "in_") for n in cell.inputs]
+        var = {n: v for n, v in zip(cell.inputs, inputs)}
+        for node, _, _ in cell.plan:
+            var[node] = _identifier(node, "node_")
+        pre = [f"            {self.expr(p, 3)}," for p in cell.preprocess]
+        edges = [f"                {name_!r}: {self.expr(m, 4)}," for name_, m in cell.edges.items()]
+        args = ["x"] if cell.single_input else inputs
+        body = []
+        for i, n in enumerate(inputs):
+            source = "x" if cell.single_input else n
+            body.append(f"        {n} = self.preprocess[{i}]({source})")
+        for node, merge, incoming in cell.plan:
+            terms = [f'self.edges["{edge}"]({var[src]})' for src, edge in incoming]
+            body.append(f"        {var[node]} = {_merged(merge, terms)}")
+        body.append(f"        return {_merged(cell.output_merge, [var[n] for n in cell.output])}")
+        params = ", ".join(f"{a}: torch.Tensor" for a in args)
+        text = (
+            f"class {name}(nn.Module):\n"
+            f'    """Cell `{cell.key.split("@")[0]}` on inputs {cell.key.split("@")[1]}."""\n\n'
+            "    def __init__(self) -> None:\n"
+            "        super().__init__()\n"
+            "        self.preprocess = nn.ModuleList(\n            [\n"
+            + "\n".join(pre)
+            + "\n            ]\n        )\n"
+            "        self.edges = nn.ModuleDict(\n            {\n" + "\n".join(edges) + "\n            }\n        )\n\n"
+            f"    def forward(self, {params}) -> torch.Tensor:\n" + "\n".join(body) + "\n"
+        )
+        self.classes.append(text)
+        return name
+
+
+def _merged(how: str, terms: list[str]) -> str:
+    if len(terms) == 1:
+        return terms[0]
+    if how == "concat":
+        return f"torch.cat([{', '.join(terms)}], dim=1)"
+    return " + ".join(terms)
+
+
+def python_source(net: FixedNetwork, header: str) -> str:
+    """A self-contained Python module defining ``Network``, equal to ``net`` and with its parameter names.
+    ``header`` becomes the module's docstring (where the network came from)."""
+    w = _Writer()
+    items = [f"                {node!r}: {w.expr(m, 4)}," for node, m in net.items.items()]
+    body = ["        o0 = x"]
+    for k, (node, reads) in enumerate(net.plan, start=1):
+        args = ", ".join(f"o{i}" for i in reads)
+        body.append(f'        o{k} = self.items["{node}"]({args})')
+    body.append(f"        return o{len(net.plan)}")
+    network = (
+        "class Network(nn.Module):\n"
+        '    """The whole network: its blocks in order; each reads earlier outputs (o0 is the input)."""\n\n'
+        "    def __init__(self) -> None:\n"
+        "        super().__init__()\n"
+        "        self.items = nn.ModuleDict(\n            {\n" + "\n".join(items) + "\n            }\n        )\n\n"
+        "    def forward(self, x: torch.Tensor) -> torch.Tensor:\n" + "\n".join(body) + "\n"
+    )
+    helpers = [textwrap.dedent(HELPERS[h]).strip() + "\n" for h in HELPERS if h in w.helpers]
+    doc = '"""' + header.strip().replace('"""', "'''") + '\n"""'
+    parts = [doc, "from __future__ import annotations\n\nimport torch\nfrom torch import nn", *helpers, *w.classes]
+    parts.append(network)
+    return "\n\n\n".join(p.rstrip() for p in parts) + "\n"
+
+
+def import_python(path: Path) -> nn.Module:
+    """An instance of ``Network`` from a generated file (imported from the file, so that TorchScript can read
+    its source)."""
+    spec = importlib.util.spec_from_file_location(f"dasdsl_export_{abs(hash(str(path)))}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.Network()
+
+
+def torchscript(source: str, state: dict[str, torch.Tensor]) -> torch.jit.ScriptModule:
+    """The generated module with ``state`` loaded, compiled by ``torch.jit.script`` (any input size)."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "network.py"
+        path.write_text(source, encoding="utf-8")
+        module = import_python(path)
+        module.load_state_dict(state)
+        return torch.jit.script(module.eval())
+
+
+def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """A state dict from ``dasdsl train``'s model.pt (or a checkpoint holding one under "model"), read as data."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise _fail(f"no weights file {path}", "give the model.pt that `dasdsl train` wrote") from None
+    except Exception as exc:  # noqa: BLE001 - a damaged or foreign file is the user's to fix
+        raise _fail(f"cannot read weights {path}: {type(exc).__name__}: {exc}") from None
+    if isinstance(state, dict) and isinstance(state.get("model"), dict):
+        state = state["model"]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise _fail(f"{path} holds no state dict", "give the model.pt that `dasdsl train` wrote")
+    return state
+
+
+def write(ir: NetworkIR, format: str, target: Path, origin: str, weights: Path | None) -> None:
+    """Build the fixed network of ``ir``, load ``weights`` (else keep its fresh ones) and write ``target`` as
+    ``python``, ``torchscript`` or ``onnx``; ``origin`` opens the generated module's docstring. Nothing is
+    written when anything fails."""
+    if format == "onnx" and onnx is None:
+        raise _fail("exporting to ONNX needs the onnx package", "install the extra: pip install 'dasdsl[onnx]'")
+    net = FixedNetwork(ir)
+    state = net.state_dict() if weights is None else read_state_dict(weights)
+    try:
+        net.load_state_dict(state)
+    except RuntimeError as exc:
+        lines = str(exc).strip().splitlines()
+        raise _fail(
+            f"the weights in {weights} do not fit this network: {' '.join(lines[1:3]) or lines[0]}",
+            "export the .das that the weights were trained with",
+        ) from None
+    params = sum(p.numel() for p in net.parameters())
+    shape = "x".join(map(str, ir.input_shape))
+    header = (
+        f"{origin}.\n\n"
+        f"Input {shape}, {ir.classes} classes, {params:,} parameters. Plain PyTorch: this file imports only torch.\n"
+        "Its parameter names are dasdsl's, so the weights of `dasdsl train` load as they are:\n\n"
+        "    net = Network()\n"
+        '    net.load_state_dict(torch.load("model.pt", weights_only=True))\n'
+        "    net.eval()\n"
+    )
+    source = python_source(net.eval(), header)
+    if format == "python":
+        target.write_text(source, encoding="utf-8")
+        return
+    scripted = torchscript(source, state)
+    if format == "torchscript":
+        torch.jit.save(scripted, str(target))
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript-based exporter announces its deprecation
+        torch.onnx.export(
+            scripted,
+            (torch.randn(2, *ir.input_shape),),
+            str(target),
+            dynamo=False,
+            input_names=["input"],
+            output_names=["logits"],
+            dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
+        )
+    onnx.checker.check_model(str(target))

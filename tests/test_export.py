@@ -1,0 +1,184 @@
+"""dasdsl export: the Python module (in a fresh interpreter that cannot import dasdsl), TorchScript and ONNX
+give the outputs of dasdsl's own network with the same weights, for every shipped fixed space and a searched
+result of every shipped search space."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import dasdsl
+from dasdsl.compiler.lower import FixedNetwork
+from dasdsl.search.data import load as load_data
+
+ROOT = Path(__file__).resolve().parent.parent
+SPACES = sorted((ROOT / "spaces").glob("*.das"))
+FIXTURES = sorted((ROOT / "tests" / "fixtures" / "fidelity").glob("*.das"))
+TOL = 1e-5
+
+
+def _small_data(kind: str) -> tuple[np.ndarray, np.ndarray]:
+    ds = load_data("mnist1d" if kind == "sequence" else "digits", kind)
+    return ds.x_train[:96], ds.y_train[:96]
+
+
+def _searched(path: Path) -> dasdsl.Space:
+    """The result of a one-epoch search on 96 samples: a real result, quickly."""
+    space = dasdsl.load(path)
+    result = space.search(_small_data(space.input_kind), epochs=1, batch=32, seed=0, progress=False, finetune=0)
+    assert result is not None and result.space.count() == 1
+    return result.space
+
+
+CASES = [p for p in SPACES if dasdsl.load(p).count() == 1] + FIXTURES
+SEARCHED = [p for p in SPACES if dasdsl.load(p).count() > 1]
+
+
+def _trained_statistics(net: torch.nn.Module, shape: tuple[int, ...]) -> None:
+    """Batch-norm statistics away from their initial values (a few forward passes in training mode), so that
+    every part of the network shows in its eval-mode output."""
+    g = torch.Generator().manual_seed(0)
+    net.train()
+    with torch.no_grad():
+        for _ in range(3):
+            net(torch.randn(8, *shape, generator=g))
+    net.eval()
+
+
+def _check(space: dasdsl.Space, shape: tuple[int, ...], classes: int, tmp: Path) -> dict[str, float]:
+    net = FixedNetwork(space.graph(shape, classes))
+    _trained_statistics(net, shape)
+    weights = tmp / "model.pt"
+    torch.save(net.state_dict(), weights)
+    x = torch.randn(5, *shape, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        want = net(x)
+    torch.save(x, tmp / "x.pt")
+    diffs = {"scale": float(want.abs().max())}
+    source = dasdsl.api.export(space, "python", tmp / "net.py", weights=weights, input_shape=shape, classes=classes)
+    code = (
+        "import sys; sys.modules['dasdsl'] = None\n"  # the file must not need dasdsl
+        f"sys.path.insert(0, {str(tmp)!r})\n"
+        "import torch, net\n"
+        "m = net.Network()\n"
+        f"m.load_state_dict(torch.load({str(weights)!r}, weights_only=True))\n"
+        "m.eval()\n"
+        f"with torch.no_grad(): torch.save(m(torch.load({str(tmp / 'x.pt')!r})), {str(tmp / 'y.pt')!r})\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=tmp)
+    assert done.returncode == 0, done.stderr
+    assert "dasdsl" not in source.read_text(encoding="utf-8").split('"""', 2)[2].replace("dasdsl train", "")
+    diffs["python"] = float((torch.load(tmp / "y.pt") - want).abs().max())
+    script = dasdsl.api.export(
+        space, "torchscript", tmp / "net.pt", weights=weights, input_shape=shape, classes=classes
+    )
+    with torch.no_grad():
+        diffs["torchscript"] = float((torch.jit.load(str(script))(x) - want).abs().max())
+    import onnxruntime  # CI installs the onnx extra
+
+    model = dasdsl.api.export(space, "onnx", tmp / "net.onnx", weights=weights, input_shape=shape, classes=classes)
+    session = onnxruntime.InferenceSession(str(model))
+    got = session.run(None, {"input": x.numpy()})[0]
+    diffs["onnx"] = float(np.abs(got - want.numpy()).max())
+    return diffs
+
+
+def _assert_close(diffs: dict[str, float]) -> None:
+    """Float32 agreement to 1e-5 (outputs of order 1: the exported module sums in another order than
+    dasdsl's fast convolution paths, so not bit for bit)."""
+    scale = diffs.pop("scale")
+    assert 0.01 < scale < 100 and max(diffs.values()) <= TOL, (diffs, scale)
+    print(f"max abs difference {diffs}, largest output {scale:.3g}")
+
+
+@pytest.mark.parametrize("path", CASES, ids=lambda p: p.name)
+def test_fixed_spaces_export_to_the_same_outputs(path: Path, tmp_path: Path) -> None:
+    space = dasdsl.load(path)
+    shape = space.input_shape or {"image": (1, 8, 8), "sequence": (1, 40), "vector": (64,)}[space.input_kind]
+    diffs = _check(space, tuple(shape), 10, tmp_path)
+    _assert_close(diffs)
+
+
+@pytest.mark.parametrize("path", SEARCHED, ids=lambda p: p.name)
+def test_searched_results_export_to_the_same_outputs(path: Path, tmp_path: Path) -> None:
+    space = _searched(path)
+    x, _ = _small_data(space.input_kind)
+    diffs = _check(space, tuple(x.shape[1:]), 10, tmp_path)
+    _assert_close(diffs)
+
+
+def test_model_pt_of_dasdsl_train_loads_into_the_exported_module(tmp_path: Path) -> None:
+    space = _searched(ROOT / "spaces" / "pooling.das")
+    trained = space.train("digits", epochs=1, batch=64, out=tmp_path / "runs", progress=False)
+    assert trained.run_dir is not None
+    out = dasdsl.api.export(space, "python", tmp_path / "net.py", weights=trained.run_dir / "model.pt", data="digits")
+    from dasdsl.compiler.export import import_python
+
+    module = import_python(out)
+    module.load_state_dict(torch.load(trained.run_dir / "model.pt", weights_only=True))  # strict: no renaming
+    module.eval()
+    x = torch.randn(4, 1, 8, 8)
+    with torch.no_grad():
+        assert float((module(x) - trained.network.eval()(x)).abs().max()) <= TOL
+
+
+def test_export_errors_are_clear(tmp_path: Path) -> None:
+    with pytest.raises(dasdsl.DasError, match=r"still has 6 choice points"):
+        dasdsl.api.export(ROOT / "spaces" / "nb201.das", "python", tmp_path / "x.py")
+    with pytest.raises(dasdsl.DasError, match=r"unknown export format 'keras'"):
+        dasdsl.api.export(ROOT / "spaces" / "darts_result.das", "keras", tmp_path / "x.py")
+    torch.save({"items.nothing.weight": torch.zeros(1)}, tmp_path / "bad.pt")
+    with pytest.raises(dasdsl.DasError, match=r"do not fit this network"):
+        dasdsl.api.export(
+            ROOT / "spaces" / "darts_result.das", "python", tmp_path / "x.py", weights=tmp_path / "bad.pt"
+        )
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(dasdsl.DasError, match=r"cannot read weights"):
+        dasdsl.api.export(
+            ROOT / "spaces" / "darts_result.das", "python", tmp_path / "x.py", weights=tmp_path / "junk.pt"
+        )
+    assert not (tmp_path / "x.py").exists()  # nothing written on an error
+
+
+def test_onnx_without_its_extra_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dasdsl.compiler import export as exporter
+
+    monkeypatch.setattr(exporter, "onnx", None)  # as on a machine without the extra
+    with pytest.raises(dasdsl.DasError, match=r"needs the onnx package") as info:
+        dasdsl.api.export(ROOT / "spaces" / "darts_result.das", "onnx", tmp_path / "x.onnx")
+    assert "pip install 'dasdsl[onnx]'" in str(info.value)
+    assert not (tmp_path / "x.onnx").exists()
+
+
+def test_cli_export(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dasdsl",
+            "export",
+            str(ROOT / "spaces" / "darts_result.das"),
+            "--format",
+            "torchscript",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "torchscript: darts_result.pt (freshly initialized weights (no --weights))" in done.stdout
+    assert torch.jit.load(str(tmp_path / "darts_result.pt"))(torch.randn(2, 1, 8, 8)).shape == (2, 10)
+    bad = subprocess.run(
+        [sys.executable, "-m", "dasdsl", "export", str(ROOT / "spaces" / "nb201.das")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr and "choice points" in bad.stderr
