@@ -120,7 +120,9 @@ def test_model_pt_of_dasdsl_train_loads_into_the_exported_module(tmp_path: Path)
     from dasdsl.compiler.export import import_python
 
     module = import_python(out)
-    module.load_state_dict(torch.load(trained.run_dir / "model.pt", weights_only=True))  # strict: no renaming
+    saved = torch.load(trained.run_dir / "model.pt", weights_only=True)
+    assert saved["format"] == "dasdsl-model/1" and saved["space"] == space.to_das()
+    module.load_state_dict(saved["model"])  # strict: no renaming
     module.eval()
     x = torch.randn(4, 1, 8, 8)
     with torch.no_grad():

@@ -274,6 +274,8 @@ def test_a_stopped_training_resumes_to_the_uninterrupted_model(
     assert "test accuracy:" in capsys.readouterr().out
     got = torch.load(run / "model.pt", weights_only=True)
     want = torch.load(full.run_dir / "model.pt", weights_only=True)
+    assert {k: v for k, v in got.items() if k != "model"} == {k: v for k, v in want.items() if k != "model"}
+    got, want = got["model"], want["model"]
     assert got.keys() == want.keys() and all(torch.equal(got[k], want[k]) for k in got)
     assert (run / "log.jsonl").read_text() == (full.run_dir / "log.jsonl").read_text()
 

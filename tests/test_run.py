@@ -546,7 +546,11 @@ def test_train_a_search_result(reference: Reference, tmp_path: Path) -> None:
     match = re.search(r"test accuracy: (\d\.\d+)", proc.stdout)
     assert match and 0.0 <= float(match.group(1)) <= 1.0, proc.stdout
     run = only_dir(tmp_path / "trained")
-    state = load_ckpt(run / "model.pt")
+    saved = load_ckpt(run / "model.pt")
+    assert saved["format"] == "dasdsl-model/1" and saved["epochs_done"] == 2
+    assert saved["space"] == (tmp_path / "result.das").read_text() and saved["classes"] == 10
+    assert saved["settings"] == {"epochs": 2, "batch": 32, "lr": 0.05, "seed": 0}
+    state = saved["model"]
     assert state and all(isinstance(t, torch.Tensor) for t in state.values())
     log = records(run)
     assert [r["epoch"] for r in log] == [1, 2]

@@ -299,9 +299,9 @@ def write(ir: NetworkIR, format: str, target: Path, origin: str, weights: Path |
     header = (
         f"{origin}.\n\n"
         f"Input {shape}, {ir.classes} classes, {params:,} parameters. Plain PyTorch: this file imports only torch.\n"
-        "Its parameter names are dasdsl's, so the weights of `dasdsl train` load as they are:\n\n"
+        "Its parameter names are dasdsl's, so the weights `dasdsl train` writes load as they are:\n\n"
         "    net = Network()\n"
-        '    net.load_state_dict(torch.load("model.pt", weights_only=True))\n'
+        '    net.load_state_dict(torch.load("model.pt", weights_only=True)["model"])\n'
         "    net.eval()\n"
     )
     source = python_source(net.eval(), header)

@@ -32,6 +32,7 @@ CHECKPOINT = "checkpoint.pt"
 RESULT = "result.das"
 SUMMARY = "summary.json"
 MODEL = "model.pt"
+MODEL_FORMAT = "dasdsl-model/1"  # model.pt: {"format", "model" (state dict), "space", "input_shape", "classes", "settings", "epochs_done"}
 LOCK = ".lock"  # held (filelock) by the one process that writes the run directory
 
 

@@ -399,11 +399,25 @@ def _training(
             stop.append(record["epoch"])
         reporter.start(f"train epoch {record['epoch'] + 1}/{epochs}")
 
+    settings = {"epochs": epochs, "batch": batch, "lr": lr, "seed": seed}
+
+    def model_file(epochs_done: int) -> dict[str, Any]:
+        """model.pt (docs/search.md, "Training a result"): the weights with what they belong to, as plain data."""
+        return {
+            "format": rundir.MODEL_FORMAT,
+            "model": net.state_dict(),
+            "space": space.source or format_das(space.module),
+            "input_shape": list(data.shape),
+            "classes": data.classes,
+            "settings": settings,
+            "epochs_done": epochs_done,
+        }
+
     def on_checkpoint(epoch: int, train_state: dict[str, Any]) -> None:
         if out is not None:
             checkpoint = {"epoch": epoch, "model": net.state_dict(), "train": train_state}
             rundir.save_atomic({**checkpoint, "torch_rng": torch.get_rng_state()}, out / rundir.CHECKPOINT)
-            rundir.save_atomic(net.state_dict(), out / rundir.MODEL)  # the model so far, should the run be killed
+            rundir.save_atomic(model_file(epoch), out / rundir.MODEL)  # the model so far, should the run be killed
 
     reporter.start(f"train epoch {start + 1}/{epochs}")
     train_fixed(
@@ -424,6 +438,6 @@ def _training(
     _, test_acc = evaluate(net, data.test)
     records = tuple(rundir.read_records(out / rundir.LOG)) if out is not None else tuple(history)
     if out is not None:
-        rundir.save_atomic(net.state_dict(), out / rundir.MODEL)
+        rundir.save_atomic(model_file(len(records)), out / rundir.MODEL)
         rundir.write_json(out / rundir.SUMMARY, {"test_acc": test_acc, "epochs": len(records)})
     return Trained(net, records, test_acc, len(data.test), out)
