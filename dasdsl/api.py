@@ -22,7 +22,7 @@ from dasdsl.files import check_output_file, check_output_folder
 from dasdsl.lang import checked as _checked
 from dasdsl.lang import settings as _settings
 from dasdsl.lang.count import count_architectures
-from dasdsl.lang.load import check_file, check_text
+from dasdsl.lang.load import check_file, check_text, with_lets
 from dasdsl.lang.printer import format_das
 from dasdsl.view.console import ProgressDisplay
 
@@ -50,6 +50,10 @@ class Space(_checked.CheckedSpace):
     def count(self) -> int:
         """The exact number of distinct discrete architectures."""
         return count_architectures(self)
+
+    def let(self, **values: int | float) -> Space:
+        """This space with some ``let`` constants given other values (``--let C=36``), checked again."""
+        return Space.of(with_lets(self, values, self.plugins), self.plugins)
 
     def to_das(self) -> str:
         """The space as .das text: its source where it has one, else the canonical printing of its AST."""

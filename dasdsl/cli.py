@@ -109,7 +109,7 @@ def _data_for(space: api.Space, args: argparse.Namespace) -> tuple[tuple[int, ..
     if args.input_shape is not None and args.classes is not None:
         return args.input_shape, args.classes
     shape, classes = api.describe(space, args.data)
-    return args.input_shape or shape, args.classes or classes
+    return args.input_shape or space.input_shape or shape, args.classes or classes
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
@@ -126,8 +126,29 @@ def cmd_compile(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_export(args: argparse.Namespace) -> int:
+def _let_arg(text: str) -> tuple[str, int | float]:
+    """``NAME=VALUE`` of ``--let``: a constant of the space and a number."""
+    name, eq, value = text.partition("=")
+    if not eq or not name.strip().isidentifier():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE (e.g. C=36), got {text!r}")
+    try:
+        number: int | float = int(value)
+    except ValueError:
+        try:
+            number = float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name.strip()}: expected a number, got {value!r}") from None
+    return name.strip(), number
+
+
+def _load_with_lets(args: argparse.Namespace) -> api.Space:
+    """The space of ``args.file`` with the ``--let`` constants given."""
     space = api.load(args.file, plugins=args.plugin)
+    return space.let(**dict(args.let)) if args.let else space
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    space = _load_with_lets(args)
     for w in space.warnings:
         print(w.render(space.source), file=sys.stderr)
     shape, classes = _data_for(space, args)
@@ -251,6 +272,7 @@ def _launch(nproc: int) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     given = [f"--{k}" for k in ("data", "epochs", "batch", "lr", "seed") if getattr(args, k) is not None]
+    given += ["--let"] if args.let else []
     if args.resume and (args.file or given):
         drop = ", ".join(given or ["RESULT.das"])
         raise DasError(
@@ -265,7 +287,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         else:
             options = {k: getattr(args, k) for k in ("epochs", "batch", "lr", "seed") if getattr(args, k) is not None}
             trained = api.train(  # the defaults are api.train's
-                api.load(args.file, plugins=args.plugin),
+                _load_with_lets(args),
                 args.data,
                 out=args.out,
                 progress=display,
@@ -370,6 +392,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--classes", type=int, default=None, help="number of classes")
     p.add_argument("--data", default=None, help="take shape and classes from a data source (digits, mnist1d, ...)")
     p.add_argument("--plugin", action="append", default=[], metavar="MODULE", help="import a module of plugin ops")
+    p.add_argument(
+        "--let",
+        action="append",
+        default=[],
+        type=_let_arg,
+        metavar="NAME=VALUE",
+        help="give a let constant another value, e.g. C=36",
+    )
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("run", help="search a space and write the result as .das")
@@ -396,6 +426,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs")
     p.add_argument("--plugin", action="append", default=[], metavar="MODULE")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument(
+        "--let",
+        action="append",
+        default=[],
+        type=_let_arg,
+        metavar="NAME=VALUE",
+        help="give a let constant another value, e.g. C=36",
+    )
     p.set_defaults(func=cmd_train)
     p = sub.add_parser("profile", help="time every candidate on this device: a latency table for cost(latency, ...)")
     p.add_argument("space", metavar="SPACE")

@@ -184,3 +184,38 @@ def test_cli_export(tmp_path: Path) -> None:
         timeout=300,
     )
     assert bad.returncode == 1 and "Traceback" not in bad.stderr and "choice points" in bad.stderr
+
+
+def test_let_gives_the_darts_evaluation_network(tmp_path: Path) -> None:
+    """DARTS searches at C = 16 and evaluates at C = 36: DARTS-V2 at C = 36, 20 cells, 10 classes has 3,349,342
+    weights (the paper's 3.3M, without the auxiliary head)."""
+    text = (ROOT / "tests" / "fixtures" / "fidelity" / "darts_v2.das").read_text(encoding="utf-8")
+    searched = tmp_path / "darts_v2_c16.das"
+    searched.write_text(text.replace("let C = 36", "let C = 16"), encoding="utf-8")
+    small = sum(p.numel() for p in dasdsl.load(searched).network((3, 32, 32), 10).parameters())
+    evaluated = dasdsl.load(searched).let(C=36)
+    assert sum(p.numel() for p in evaluated.network((3, 32, 32), 10).parameters()) == 3_349_342 != small
+    done = subprocess.run(
+        [sys.executable, "-m", "dasdsl", "export", str(searched), "--let", "C=36", "-o", "v2.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    source = (tmp_path / "v2.py").read_text(encoding="utf-8")
+    assert "3,349,342 parameters" in source
+    print(f"DARTS-V2 export at C=36: {len(source.splitlines())} lines")
+    bad = subprocess.run(
+        [sys.executable, "-m", "dasdsl", "export", str(searched), "--let", "D=36"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr
+    assert "--let D: space 'darts_v2' has no constant D (its constants: C)" in bad.stderr
+    usage = subprocess.run(
+        [sys.executable, "-m", "dasdsl", "train", str(searched), "--let", "C"], capture_output=True, text=True
+    )
+    assert usage.returncode == 2 and "expected NAME=VALUE (e.g. C=36)" in usage.stderr

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import attrs
+
+from dasdsl.errors import DasError, did_you_mean, error
 from dasdsl.files import read_text
+from dasdsl.lang import ast
 from dasdsl.lang.check import check
 from dasdsl.lang.checked import CheckedSpace
 from dasdsl.lang.parse import parse
+from dasdsl.lang.printer import format_das
 from dasdsl.ops.registry import load_plugins
 
 
@@ -25,3 +30,32 @@ def check_text(text: str, file: str = "<string>", plugins: Sequence[str] = ()) -
 
 def check_file(path: str | Path, plugins: Sequence[str] = ()) -> CheckedSpace:
     return check_text(read_source(path), str(path), plugins)
+
+
+def with_lets(space: CheckedSpace, values: Mapping[str, int | float], plugins: Sequence[str] = ()) -> CheckedSpace:
+    """The space with some of its ``let`` constants given other values, checked again: the DARTS evaluation
+    trains a cell searched at C = 16 at C = 36 (``dasdsl train RESULT.das --let C=36``)."""
+    lets = {s.name: s for s in space.module.body if isinstance(s, ast.LetDecl)}
+    for name, value in values.items():
+        if name not in lets:
+            known = ", ".join(lets) or "none"
+            raise DasError(
+                [
+                    error(
+                        f"--let {name}: space '{space.name}' has no constant {name} (its constants: {known})",
+                        space.module.space.span,
+                        did_you_mean(name, lets) or "a constant is declared with `let NAME = value`",
+                    )
+                ]
+            )
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise DasError([error(f"--let {name}: a number is needed, got {value!r}", lets[name].span)])
+    body = tuple(
+        attrs.evolve(s, value=ast.Number(values[s.name], span=s.value.span))
+        if isinstance(s, ast.LetDecl) and s.name in values
+        else s
+        for s in space.module.body
+    )
+    shown = ", ".join(f"{k}={v}" for k, v in values.items())
+    file = f"{space.module.space.span.file} (with --let {shown})"
+    return check_text(format_das(attrs.evolve(space.module, body=body)), file, plugins)

@@ -32,7 +32,8 @@ CHECKPOINT = "checkpoint.pt"
 RESULT = "result.das"
 SUMMARY = "summary.json"
 MODEL = "model.pt"
-MODEL_FORMAT = "dasdsl-model/1"  # model.pt: {"format", "model" (state dict), "space", "input_shape", "classes", "settings", "epochs_done"}
+# model.pt: {"format", "model" (state dict), "space", "input_shape", "classes", "settings", "epochs_done"}
+MODEL_FORMAT = "dasdsl-model/1"
 LOCK = ".lock"  # held (filelock) by the one process that writes the run directory
 
 
