@@ -378,20 +378,31 @@ def train(
     plugins: Sequence[str] = (),
     classes: int | None = None,
     on_run_dir: Callable[[Path], None] | None = None,
+    weight_decay: float = 3e-4,
+    grad_clip: float = 5.0,
+    label_smoothing: float = 0.0,
+    cutout: int = 0,
+    augment: str = "auto",
 ) -> TrainResult:
     """Train a space with no choices left (a search result) from scratch, as ``dasdsl train`` does.
 
     ``space``: a ``Space`` or a .das file. ``data`` as for ``search`` (None: the space's ``data`` setting);
     ``out``: a folder for the run directory (config.json, log.jsonl, model.pt, summary.json), None writes nothing.
+    The recipe: SGD (momentum 0.9, ``weight_decay``), cosine schedule, gradient norm clipped at ``grad_clip``,
+    ``label_smoothing``; for images ``augment`` (``auto``/``shift``: random shifts, ``crop_flip``: random crop
+    with padding and horizontal flip, ``none``) and ``cutout`` (a zeroed square of that many pixels; DARTS: 16).
     """
     from dasdsl.search import data as data_mod  # torch: kept off `import dasdsl` and `dasdsl check`
     from dasdsl.search import workflow  # torch: kept off `import dasdsl` and `dasdsl check`
-    from dasdsl.search.run import pick_device  # torch: kept off `import dasdsl` and `dasdsl check`
+    from dasdsl.search.run import Recipe, pick_device  # torch: kept off `import dasdsl` and `dasdsl check`
 
     for name, value, kind in (("epochs", epochs, int), ("batch", batch, int), ("lr", lr, (int, float))):
         if not isinstance(value, kind) or isinstance(value, bool) or not 0 < value < float("inf"):
             what = "a positive integer" if kind is int else "a positive finite number"
             raise _fail(f"{name} must be {what}, got {value!r}")
+    recipe = Recipe(weight_decay, grad_clip, label_smoothing, cutout, augment)
+    if recipe.problems():
+        raise DasError([error(m, Span.unknown("<training settings>")) for m in recipe.problems()])
     if out is not None:
         check_output_folder(out, "folder for run directories")
     if not isinstance(space, _checked.CheckedSpace):
@@ -415,6 +426,7 @@ def train(
             reporter=reporter,
             callbacks=callbacks,
             on_run_dir=on_run_dir,
+            recipe=recipe,
         )
     return TrainResult(trained.network, trained.history, trained.test_acc, trained.test_samples, trained.run_dir)
 

@@ -271,7 +271,9 @@ def _launch(nproc: int) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    recipe_keys = ("weight_decay", "grad_clip", "label_smoothing", "cutout", "augment")
     given = [f"--{k}" for k in ("data", "epochs", "batch", "lr", "seed") if getattr(args, k) is not None]
+    given += [f"--{k.replace('_', '-')}" for k in recipe_keys if getattr(args, k) is not None]
     given += ["--let"] if args.let else []
     if args.resume and (args.file or given):
         drop = ", ".join(given or ["RESULT.das"])
@@ -285,7 +287,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             print(f"run directory: {args.resume}", file=sys.stderr)
             trained = api.resume_training(args.resume, progress=display, device=args.device, plugins=args.plugin)
         else:
-            options = {k: getattr(args, k) for k in ("epochs", "batch", "lr", "seed") if getattr(args, k) is not None}
+            keys = ("epochs", "batch", "lr", "seed", *recipe_keys)
+            options = {k: getattr(args, k) for k in keys if getattr(args, k) is not None}
             trained = api.train(  # the defaults are api.train's
                 _load_with_lets(args),
                 args.data,
@@ -421,6 +424,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, default=None, help="default 64")
     p.add_argument("--lr", type=float, default=None, help="default 0.05")
     p.add_argument("--seed", type=int, default=None, help="default 0")
+    p.add_argument("--weight-decay", type=float, default=None, help="SGD weight decay, default 3e-4")
+    p.add_argument("--grad-clip", type=float, default=None, help="gradient-norm clipping, default 5")
+    p.add_argument("--label-smoothing", type=float, default=None, help="default 0 (DARTS on ImageNet: 0.1)")
+    p.add_argument("--cutout", type=int, default=None, metavar="PIXELS", help="cutout square, default 0 (DARTS: 16)")
+    p.add_argument(
+        "--augment",
+        choices=("auto", "shift", "crop_flip", "none"),
+        default=None,
+        help="image augmentation: random shifts (auto), random crop + horizontal flip, or none",
+    )
     p.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue a killed training run")
     p.add_argument("--device", default="auto")
     p.add_argument("--out", default="runs")

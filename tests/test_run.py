@@ -549,7 +549,17 @@ def test_train_a_search_result(reference: Reference, tmp_path: Path) -> None:
     saved = load_ckpt(run / "model.pt")
     assert saved["format"] == "dasdsl-model/1" and saved["epochs_done"] == 2
     assert saved["space"] == (tmp_path / "result.das").read_text() and saved["classes"] == 10
-    assert saved["settings"] == {"epochs": 2, "batch": 32, "lr": 0.05, "seed": 0}
+    assert saved["settings"] == {
+        "epochs": 2,
+        "batch": 32,
+        "lr": 0.05,
+        "seed": 0,
+        "weight_decay": 3e-4,
+        "grad_clip": 5.0,
+        "label_smoothing": 0.0,
+        "cutout": 0,
+        "augment": "auto",
+    }
     state = saved["model"]
     assert state and all(isinstance(t, torch.Tensor) for t in state.values())
     log = records(run)

@@ -378,6 +378,89 @@ def recalibrate_batchnorm(net: torch.nn.Module, data: Split, samples: int = RECA
     net.train(was_training)
 
 
+AUGMENTS = ("auto", "shift", "crop_flip", "none")
+
+
+@attrs.frozen
+class Recipe:
+    """How a fixed network trains beyond epochs, batch, lr and seed (``dasdsl train``'s flags): SGD's weight
+    decay, gradient-norm clipping, label smoothing, image augmentation (``auto``: random shifts for images,
+    nothing otherwise; ``crop_flip``: random crop with padding and horizontal flip, the CIFAR recipe) and
+    cutout (a zeroed square of ``cutout`` pixels, DARTS: 16)."""
+
+    weight_decay: float = 3e-4
+    grad_clip: float = 5.0
+    label_smoothing: float = 0.0
+    cutout: int = 0
+    augment: str = "auto"
+
+    def problems(self) -> list[str]:
+        out = []
+        if not (0 <= self.weight_decay < float("inf")):
+            out.append(f"weight_decay must be a non-negative number, got {self.weight_decay!r}")
+        if not (0 < self.grad_clip < float("inf")):
+            out.append(f"grad_clip must be a positive number, got {self.grad_clip!r}")
+        if not (0 <= self.label_smoothing < 1):
+            out.append(f"label_smoothing must be in [0, 1), got {self.label_smoothing!r}")
+        if isinstance(self.cutout, bool) or not isinstance(self.cutout, int) or self.cutout < 0:
+            out.append(f"cutout must be a non-negative integer (pixels), got {self.cutout!r}")
+        if self.augment not in AUGMENTS:
+            out.append(f"augment must be one of {', '.join(AUGMENTS)}, got {self.augment!r}")
+        return out
+
+    def augmentation(
+        self, kind: str, shape: tuple[int, ...]
+    ) -> Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None:
+        """The batch transform for data of this kind and sample shape (None: the batch as it is)."""
+        if kind != "image":
+            return None
+        pad = max(1, shape[-1] // 8)
+        steps: list[Callable[[torch.Tensor, torch.Generator], torch.Tensor]] = []
+        if self.augment in ("auto", "shift"):
+            steps.append(random_shift(pad))
+        elif self.augment == "crop_flip":
+            steps += [random_shift(pad), random_flip]
+        if self.cutout:
+            steps.append(cutout(self.cutout))
+        if not steps:
+            return None
+
+        def augment(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+            for step in steps:
+                x = step(x, g)
+            return x
+
+        return augment
+
+
+DEFAULT_RECIPE = Recipe()
+
+
+def random_flip(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    """Each image mirrored left-right with probability 1/2."""
+    flip = torch.rand(len(x), generator=g) < 0.5
+    out = x.clone()
+    out[flip] = x[flip].flip(-1)
+    return out
+
+
+def cutout(length: int) -> Callable[[torch.Tensor, torch.Generator], torch.Tensor]:
+    """Cutout (DeVries and Taylor 2017): a length x length square, centred at a uniform random pixel and clipped
+    at the borders, set to zero in each image."""
+
+    def apply(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        out = x.clone()
+        ys = torch.randint(0, h, (len(x),), generator=g).tolist()
+        xs = torch.randint(0, w, (len(x),), generator=g).tolist()
+        for i, (cy, cx) in enumerate(zip(ys, xs)):
+            top, left = max(cy - length // 2, 0), max(cx - length // 2, 0)
+            out[i, ..., top : min(cy + length // 2, h), left : min(cx + length // 2, w)] = 0
+        return out
+
+    return apply
+
+
 def train_fixed(
     net: torch.nn.Module,
     data: Split,
@@ -387,7 +470,7 @@ def train_fixed(
     seed: int,
     augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
     progress: Callable[[int, int, dict], None] | None = None,
-    weight_decay: float = 3e-4,
+    recipe: Recipe = DEFAULT_RECIPE,
     on_epoch: Callable[[dict], None] | None = None,
     stop: Callable[[], bool] | None = None,
     start_epoch: int = 0,
@@ -397,12 +480,12 @@ def train_fixed(
     """Plain training of a fixed network: SGD with momentum, cosine schedule, gradient clipping;
     ``stop`` is asked after each epoch whether to end early. ``on_checkpoint(epoch, state)`` gets the
     optimizer's and schedule's state after each epoch; ``start_epoch`` and ``state`` continue from one."""
-    opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9, weight_decay=weight_decay)
+    opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9, weight_decay=recipe.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(epochs, 1))
     if state is not None:
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["schedule"])
-    loss_fn = torch.nn.CrossEntropyLoss()
+    loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
     history = []
     for epoch in range(start_epoch, epochs):
         net.train()
@@ -420,7 +503,7 @@ def train_fixed(
             if not np.isfinite(value):
                 raise _fail(f"the training loss became {value} at epoch {epoch + 1}", "lower the learning rate")
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
+            torch.nn.utils.clip_grad_norm_(net.parameters(), recipe.grad_clip)
             opt.step()
             losses.append(value)
             accs.append(float((logits.argmax(1) == y).float().mean()))

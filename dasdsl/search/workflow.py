@@ -31,11 +31,12 @@ from dasdsl.search import distributed, rundir
 from dasdsl.search.data import Split
 from dasdsl.search.distributed import SINGLE, World
 from dasdsl.search.run import (
+    DEFAULT_RECIPE,
+    Recipe,
     Run,
     check_batch,
     discretize,
     inherit_weights,
-    random_shift,
     recalibrate_batchnorm,
     result_header,
     seed_everything,
@@ -311,6 +312,7 @@ def train(
     reporter: Reporter | None = None,
     callbacks: Sequence[EpochCallback] = (),
     on_run_dir: Callable[[Path], None] | None = None,
+    recipe: Recipe = DEFAULT_RECIPE,
 ) -> Trained:
     """Train a space with no choices left from scratch: SGD, cosine schedule, random shifts for images;
     90% of the training data trains, 10% validates, the test part is held out. With a run directory, every
@@ -327,10 +329,11 @@ def train(
         out = rundir.new_run_dir(out_root, f"{space.name}-train")
         (out / rundir.SPACE).write_text(space.source or format_das(space.module), encoding="utf-8")
         config = {"source": source, "data": str(spec), "epochs": epochs, "batch": batch, "lr": lr, "seed": seed}
+        config["recipe"] = attrs.asdict(recipe)
         rundir.write_json(out / rundir.CONFIG, config)
         if on_run_dir is not None:
             on_run_dir(out)
-    return _training(net, space, data, out, epochs, batch, lr, seed, 0, None, reporter, callbacks)
+    return _training(net, space, data, out, epochs, batch, lr, seed, 0, None, reporter, callbacks, recipe)
 
 
 def resume_training(
@@ -350,6 +353,9 @@ def resume_training(
         meta = json.loads(read_text(out / rundir.CONFIG, "run configuration"))
         epochs, batch, seed = (int(meta[k]) for k in ("epochs", "batch", "seed"))
         lr, spec = float(meta["lr"]), meta["data"]
+        recipe = Recipe(**meta.get("recipe", {}))  # runs before the recipe flags: the defaults
+        if recipe.problems():
+            raise ValueError("; ".join(recipe.problems()))
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise _fail(f"{out / rundir.CONFIG} is damaged ({type(exc).__name__}: {exc}); cannot resume") from None
     space = rundir.read_space(out, plugins=plugins)
@@ -368,7 +374,7 @@ def resume_training(
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             raise _fail(f"checkpoint {out / rundir.CHECKPOINT} does not fit this training run ({exc})") from None
     rundir.trim_log(out, start)
-    return _training(net, space, data, out, epochs, batch, lr, seed, start, state, reporter, callbacks)
+    return _training(net, space, data, out, epochs, batch, lr, seed, start, state, reporter, callbacks, recipe)
 
 
 def _training(
@@ -384,9 +390,10 @@ def _training(
     state: dict[str, Any] | None,
     reporter: Reporter | None,
     callbacks: Sequence[EpochCallback],
+    recipe: Recipe,
 ) -> Trained:
     reporter = reporter or Silent()
-    augment = random_shift(max(1, data.shape[-1] // 8)) if space.input_kind == "image" else None
+    augment = recipe.augmentation(space.input_kind, data.shape)
     stop: list[int] = []
     history: list[dict[str, Any]] = []
 
@@ -399,7 +406,7 @@ def _training(
             stop.append(record["epoch"])
         reporter.start(f"train epoch {record['epoch'] + 1}/{epochs}")
 
-    settings = {"epochs": epochs, "batch": batch, "lr": lr, "seed": seed}
+    settings = {"epochs": epochs, "batch": batch, "lr": lr, "seed": seed, **attrs.asdict(recipe)}
 
     def model_file(epochs_done: int) -> dict[str, Any]:
         """model.pt (docs/search.md, "Training a result"): the weights with what they belong to, as plain data."""
@@ -434,6 +441,7 @@ def _training(
         start_epoch=start,
         state=state,
         on_checkpoint=on_checkpoint,
+        recipe=recipe,
     )
     _, test_acc = evaluate(net, data.test)
     records = tuple(rundir.read_records(out / rundir.LOG)) if out is not None else tuple(history)
