@@ -383,6 +383,8 @@ def train(
     label_smoothing: float = 0.0,
     cutout: int = 0,
     augment: str = "auto",
+    auxiliary: float = 0.0,
+    drop_path: float = 0.0,
 ) -> TrainResult:
     """Train a space with no choices left (a search result) from scratch, as ``dasdsl train`` does.
 
@@ -390,7 +392,9 @@ def train(
     ``out``: a folder for the run directory (config.json, log.jsonl, model.pt, summary.json), None writes nothing.
     The recipe: SGD (momentum 0.9, ``weight_decay``), cosine schedule, gradient norm clipped at ``grad_clip``,
     ``label_smoothing``; for images ``augment`` (``auto``/``shift``: random shifts, ``crop_flip``: random crop
-    with padding and horizontal flip, ``none``) and ``cutout`` (a zeroed square of that many pixels; DARTS: 16).
+    with padding and horizontal flip, ``none``) and ``cutout`` (a zeroed square of that many pixels; DARTS: 16);
+    ``auxiliary``: the loss weight of DARTS' auxiliary head at 2/3 depth (0.4; 0: no head); ``drop_path``: the
+    drop-path probability, ramped linearly from 0 over the epochs (0.2).
     """
     from dasdsl.search import data as data_mod  # torch: kept off `import dasdsl` and `dasdsl check`
     from dasdsl.search import workflow  # torch: kept off `import dasdsl` and `dasdsl check`
@@ -400,7 +404,7 @@ def train(
         if not isinstance(value, kind) or isinstance(value, bool) or not 0 < value < float("inf"):
             what = "a positive integer" if kind is int else "a positive finite number"
             raise _fail(f"{name} must be {what}, got {value!r}")
-    recipe = Recipe(weight_decay, grad_clip, label_smoothing, cutout, augment)
+    recipe = Recipe(weight_decay, grad_clip, label_smoothing, cutout, augment, auxiliary, drop_path)
     if recipe.problems():
         raise DasError([error(m, Span.unknown("<training settings>")) for m in recipe.problems()])
     if out is not None:

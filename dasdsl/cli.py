@@ -271,7 +271,7 @@ def _launch(nproc: int) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    recipe_keys = ("weight_decay", "grad_clip", "label_smoothing", "cutout", "augment")
+    recipe_keys = ("weight_decay", "grad_clip", "label_smoothing", "cutout", "augment", "auxiliary", "drop_path")
     given = [f"--{k}" for k in ("data", "epochs", "batch", "lr", "seed") if getattr(args, k) is not None]
     given += [f"--{k.replace('_', '-')}" for k in recipe_keys if getattr(args, k) is not None]
     given += ["--let"] if args.let else []
@@ -299,6 +299,11 @@ def cmd_train(args: argparse.Namespace) -> int:
                 **options,
             )
     model = trained.run_dir / "model.pt" if trained.run_dir is not None else None
+    sizes = [(n.startswith("auxiliary."), p.numel()) for n, p in trained.network.named_parameters()]
+    params = sum(k for aux, k in sizes if not aux)
+    aux = sum(k for is_aux, k in sizes if is_aux)
+    extra = f", plus {aux:,} in the auxiliary head (training only)" if aux else ""
+    print(f"parameters: {params:,}{extra}")
     print(f"test accuracy: {trained.test_acc:.3f} ({trained.test_samples} samples); model: {model}")
     return EXIT_OK
 
@@ -434,6 +439,10 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="image augmentation: random shifts (auto), random crop + horizontal flip, or none",
     )
+    p.add_argument(
+        "--auxiliary", type=float, default=None, metavar="WEIGHT", help="auxiliary head's loss weight (DARTS: 0.4)"
+    )
+    p.add_argument("--drop-path", type=float, default=None, metavar="P", help="drop-path probability (DARTS: 0.2)")
     p.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue a killed training run")
     p.add_argument("--device", default="auto")
     p.add_argument("--out", default="runs")

@@ -559,6 +559,8 @@ def test_train_a_search_result(reference: Reference, tmp_path: Path) -> None:
         "label_smoothing": 0.0,
         "cutout": 0,
         "augment": "auto",
+        "auxiliary": 0.0,
+        "drop_path": 0.0,
     }
     state = saved["model"]
     assert state and all(isinstance(t, torch.Tensor) for t in state.values())

@@ -57,7 +57,7 @@ def test_the_recipe_reaches_the_run_and_a_resume_keeps_it(tmp_path: Path) -> Non
     plain = dasdsl.train(RESULT, "digits", out=None, **options)
     assert full.history[-1]["train_loss"] != plain.history[-1]["train_loss"]  # the options changed the training
     config = json.loads((full.run_dir / "config.json").read_text())
-    assert config["recipe"] == {**recipe, "cutout": 4, "augment": "crop_flip"}
+    assert config["recipe"] == {**recipe, "cutout": 4, "augment": "crop_flip", "auxiliary": 0.0, "drop_path": 0.0}
     stopped = dasdsl.train(RESULT, "digits", out=tmp_path / "stopped", callbacks=[lambda r: False], **options, **recipe)
     assert [r["epoch"] for r in stopped.history] == [1]
     resumed = dasdsl.api.resume_training(stopped.run_dir, progress=False)
@@ -83,3 +83,81 @@ def test_bad_recipe_values_are_errors_not_tracebacks(tmp_path: Path) -> None:
     )
     assert done.returncode == 1 and "grad_clip must be a positive number, got 0.0" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_darts_auxiliary_head_parameters_and_loss() -> None:
+    """DARTS-V2 at C = 36, 20 cells, 10 classes: 3,349,342 weights, and 476,426 in the auxiliary head (DARTS'
+    AuxiliaryHeadCIFAR on the 576 channels after the second reduction: 576*128 + 2*128 + 128*768*4 + 2*768
+    + 768*10 + 10), which DARTS' count_parameters_in_MB leaves out."""
+    from dasdsl.compiler.lower import FixedNetwork
+
+    space = dasdsl.load(ROOT / "tests" / "fixtures" / "fidelity" / "darts_v2.das")
+    net = FixedNetwork(space.graph((3, 32, 32), 10), auxiliary=True)
+    sizes = {aux: 0 for aux in (True, False)}
+    for name, p in net.named_parameters():
+        sizes[name.startswith("auxiliary.")] += p.numel()
+    assert sizes[False] == 3_349_342
+    assert sizes[True] == 576 * 128 + 2 * 128 + 128 * 768 * 4 + 2 * 768 + 768 * 10 + 10 == 476_426
+    net.train()
+    logits = net(torch.randn(2, 3, 32, 32))
+    assert logits.shape == net.aux_logits.shape == (2, 10)
+    net.eval()
+    net.aux_logits = None
+    net(torch.randn(2, 3, 32, 32))
+    assert net.aux_logits is None  # evaluation does not run the head
+
+
+def test_drop_path_drops_whole_samples_of_non_identity_edges_in_training_only() -> None:
+    from dasdsl.compiler.lower import FixedNetwork, _drop_path
+
+    torch.manual_seed(0)
+    x = torch.ones(4000, 3, 2, 2)
+    y = _drop_path(x, 0.2)
+    per_sample = y.flatten(1)
+    assert bool(((per_sample == 0).all(1) | (per_sample == 1.25).all(1)).all())  # whole samples, rescaled
+    assert 0.17 < float((per_sample[:, 0] == 0).float().mean()) < 0.23
+    net = FixedNetwork(dasdsl.load(RESULT).graph((1, 8, 8), 10))
+    net.ctx.drop_prob = 0.5
+    x = torch.randn(8, 1, 8, 8)
+    net.eval()
+    assert torch.equal(net(x), net(x))  # no dropping in evaluation
+    net.train()
+    torch.manual_seed(1)
+    a = net(x)
+    torch.manual_seed(2)
+    assert not torch.allclose(a, net(x))
+
+
+def test_the_full_recipe_trains_and_reports_the_auxiliary_head(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dasdsl",
+            "train",
+            str(RESULT),
+            "--epochs",
+            "2",
+            "--auxiliary",
+            "0.4",
+            "--drop-path",
+            "0.2",
+            "--cutout",
+            "4",
+            "--out",
+            "runs",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "parameters: 168,666, plus " in done.stdout and "in the auxiliary head (training only)" in done.stdout
+    (run,) = (tmp_path / "runs").iterdir()
+    saved = torch.load(run / "model.pt", weights_only=True)
+    assert any(k.startswith("auxiliary.") for k in saved["model"])
+    assert saved["settings"]["auxiliary"] == 0.4 and saved["settings"]["drop_path"] == 0.2
+    exported = dasdsl.api.export(RESULT, "python", tmp_path / "net.py", weights=run / "model.pt", data="digits")
+    assert "class Network" in exported.read_text()  # the head is left out: it only trains

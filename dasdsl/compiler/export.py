@@ -273,6 +273,8 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
         raise _fail(f"cannot read weights {path}: {type(exc).__name__}: {exc}") from None
     if isinstance(state, dict) and isinstance(state.get("model"), dict):
         state = state["model"]
+    if isinstance(state, dict):  # DARTS' auxiliary head trains the network; the exported network is without it
+        state = {k: v for k, v in state.items() if not k.startswith("auxiliary.")}
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise _fail(f"{path} holds no state dict", "give the model.pt that `dasdsl train` wrote")
     return state

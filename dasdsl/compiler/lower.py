@@ -24,10 +24,12 @@ from dasdsl.ops.modules import build_adapter
 
 
 class GateContext:
-    """Shared by the supernet and its cells: the gate weights of the current forward."""
+    """Shared by a network and its cells: the gate weights of the current forward, and the drop-path
+    probability of a fixed network in training (DARTS' evaluation recipe; 0 elsewhere)."""
 
     def __init__(self) -> None:
         self.weights: dict[str, torch.Tensor] = {}
+        self.drop_prob = 0.0
 
 
 def gate_weights(
@@ -276,14 +278,26 @@ class CellModule(nn.Module):
         if self.single_input:
             inputs = inputs[:1] * len(self.inputs)
         values = {n: pre(x) for n, pre, x in zip(self.inputs, self.preprocess, inputs)}
+        drop = self.ctx.drop_prob if self.training else 0.0
         for node, merge, incoming in self.plan:
             outs = [self.edges[name](values[src]) for src, name in incoming]
+            if drop > 0:
+                outs = [
+                    o if isinstance(self.edges[n], nn.Identity) else _drop_path(o, drop)
+                    for o, (_, n) in zip(outs, incoming)
+                ]
             if node in self.norm:  # edge normalization: each choice edge weighted by softmax(beta)
                 key, positions = self.norm[node]
                 beta = self.ctx.weights[key]
                 outs = [o if j is None else o * beta[j] for o, j in zip(outs, positions)]
             values[node] = _merge(merge, outs)
         return _merge(self.output_merge, [values[n] for n in self.output])
+
+
+def _drop_path(x: torch.Tensor, p: float) -> torch.Tensor:
+    """DARTS' drop-path: each sample's edge output zeroed with probability p, the rest scaled by 1 / (1 - p)."""
+    keep = torch.empty((x.shape[0],) + (1,) * (x.dim() - 1), device=x.device, dtype=x.dtype).bernoulli_(1 - p)
+    return x * keep / (1 - p)
 
 
 def _merge(how: str, tensors: list[torch.Tensor]) -> torch.Tensor:
@@ -329,6 +343,8 @@ class Network(nn.Module):
             self.items[node] = module
             self.plan.append((node, [ports[p] for p in sorted(ports)]))
             position[node] = len(position)
+        self.aux_after: str | None = None  # the cell whose output feeds the auxiliary head, if any
+        self.aux_logits: torch.Tensor | None = None  # the auxiliary head's logits of the last training forward
         # channels-last pays for the depthwise convolutions of image spaces on CPU (bench/compile.py, docs)
         self.channels_last = len(ir.input_shape) == 3
         if self.channels_last:
@@ -340,6 +356,8 @@ class Network(nn.Module):
         outputs = [x]
         for node, reads in self.plan:
             outputs.append(self.items[node](*[outputs[i] for i in reads]))
+            if node == self.aux_after and self.training:
+                self.aux_logits = self.auxiliary(outputs[-1])
         return outputs[-1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -347,9 +365,10 @@ class Network(nn.Module):
 
 
 class FixedNetwork(Network):
-    """A space with no choices left: plain modules, affine BatchNorm, no mixing machinery."""
+    """A space with no choices left: plain modules, affine BatchNorm, no mixing machinery; with ``auxiliary``,
+    DARTS' auxiliary head (training only, its parameters under ``auxiliary.``)."""
 
-    def __init__(self, ir: NetworkIR) -> None:
+    def __init__(self, ir: NetworkIR, auxiliary: bool = False) -> None:
         if ir.has_choices:  # a user's mistake (training a space before searching it), located at its name
             first = next(iter(ir.choices.values()))
             n = len(ir.choices)
@@ -364,6 +383,46 @@ class FixedNetwork(Network):
                 ]
             )
         super().__init__(ir, affine=True, mixed=False)
+        if auxiliary:
+            self._attach_auxiliary(ir)
+
+    def _attach_auxiliary(self, ir: NetworkIR) -> None:
+        """DARTS' auxiliary head after the cell at 2/3 of the depth (cell index 2n // 3 of n cells), in
+        training only: ReLU, average pooling to 2x2 (5x5 stride 3 on an 8x8 map, as DARTS' CIFAR head;
+        adaptive elsewhere), 1x1 conv to 128, BN, ReLU, 2x2 conv to 768, BN, ReLU, linear to the classes."""
+        cells = [node for node, _ in self.plan if isinstance(self.items[node], CellModule)]
+        if len(ir.input_shape) != 3 or not cells:
+            raise DasError(
+                [
+                    error(
+                        "the auxiliary head needs an image network with cells",
+                        ir.space.module.space.span,
+                        "train without --auxiliary",
+                    )
+                ]
+            )
+        self.aux_after = cells[2 * len(cells) // 3]
+        shape = ir.macro.nodes[self.aux_after]["shape"]
+        c, size = shape[0], shape[1:]
+        pool: nn.Module = (
+            nn.AvgPool2d(5, stride=3, padding=0, count_include_pad=False)
+            if tuple(size) == (8, 8)
+            else nn.AdaptiveAvgPool2d(2)
+        )
+        self.auxiliary = nn.Sequential(
+            nn.ReLU(inplace=False),
+            pool,
+            nn.Conv2d(c, 128, 1, bias=False),
+            nn.BatchNorm2d(128),
+            nn.ReLU(inplace=False),
+            nn.Conv2d(128, 768, 2, bias=False),
+            nn.BatchNorm2d(768),
+            nn.ReLU(inplace=False),
+            nn.Flatten(),
+            nn.Linear(768, ir.classes),
+        )
+        if self.channels_last:
+            self.auxiliary.to(memory_format=torch.channels_last)
 
 
 class Supernet(Network):

@@ -385,17 +385,24 @@ AUGMENTS = ("auto", "shift", "crop_flip", "none")
 class Recipe:
     """How a fixed network trains beyond epochs, batch, lr and seed (``dasdsl train``'s flags): SGD's weight
     decay, gradient-norm clipping, label smoothing, image augmentation (``auto``: random shifts for images,
-    nothing otherwise; ``crop_flip``: random crop with padding and horizontal flip, the CIFAR recipe) and
-    cutout (a zeroed square of ``cutout`` pixels, DARTS: 16)."""
+    nothing otherwise; ``crop_flip``: random crop with padding and horizontal flip, the CIFAR recipe),
+    cutout (a zeroed square of ``cutout`` pixels, DARTS: 16), the auxiliary head's loss weight and the
+    drop-path probability (DARTS: 0.4 and 0.2)."""
 
     weight_decay: float = 3e-4
     grad_clip: float = 5.0
     label_smoothing: float = 0.0
     cutout: int = 0
     augment: str = "auto"
+    auxiliary: float = 0.0  # the auxiliary head's loss weight (DARTS: 0.4); 0: no head
+    drop_path: float = 0.0  # drop-path probability reached at the end, ramped linearly from 0 (DARTS: 0.2)
 
     def problems(self) -> list[str]:
         out = []
+        if not (0 <= self.auxiliary < float("inf")):
+            out.append(f"auxiliary must be a non-negative number (the head's loss weight), got {self.auxiliary!r}")
+        if not (0 <= self.drop_path < 1):
+            out.append(f"drop_path must be in [0, 1), got {self.drop_path!r}")
         if not (0 <= self.weight_decay < float("inf")):
             out.append(f"weight_decay must be a non-negative number, got {self.weight_decay!r}")
         if not (0 < self.grad_clip < float("inf")):
@@ -487,8 +494,11 @@ def train_fixed(
         sched.load_state_dict(state["schedule"])
     loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
     history = []
+    ctx = getattr(net, "ctx", None)  # a dasdsl network's drop-path probability lives in its context
     for epoch in range(start_epoch, epochs):
         net.train()
+        if ctx is not None:
+            ctx.drop_prob = recipe.drop_path * epoch / epochs  # DARTS' linear ramp, set per epoch
         g = torch.Generator().manual_seed(seed * 7919 + epoch)
         losses, accs = [], []
         idx_batches = batches(len(data.train), batch, seed + 17, epoch)
@@ -499,6 +509,10 @@ def train_fixed(
             opt.zero_grad(set_to_none=True)
             logits = net(x)
             loss = loss_fn(logits, y)
+            aux = getattr(net, "aux_logits", None)
+            if aux is not None and recipe.auxiliary > 0:  # DARTS: loss + 0.4 * the auxiliary head's loss
+                loss = loss + recipe.auxiliary * loss_fn(aux, y)
+                net.aux_logits = None
             value = float(loss.detach())  # float() of a tensor that requires grad warns
             if not np.isfinite(value):
                 raise _fail(f"the training loss became {value} at epoch {epoch + 1}", "lower the learning rate")

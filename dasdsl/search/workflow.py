@@ -323,7 +323,7 @@ def train(
         data = data_mod.split_data(data_mod.load(spec, space.input_kind), 0.9, seed, device)
     check_batch(batch, data, parts=("train",))  # before a run directory exists
     seed_everything(seed)
-    net = FixedNetwork(build_ir(space, data.shape, data.classes)).to(device)
+    net = FixedNetwork(build_ir(space, data.shape, data.classes), auxiliary=recipe.auxiliary > 0).to(device)
     out = None
     if out_root is not None:
         out = rundir.new_run_dir(out_root, f"{space.name}-train")
@@ -363,7 +363,7 @@ def resume_training(
     if data is None:
         data = data_mod.split_data(data_mod.load(spec, space.input_kind), 0.9, seed, device)
     seed_everything(seed)  # as the fresh run did: the same initial weights where no epoch was checkpointed
-    net = FixedNetwork(build_ir(space, data.shape, data.classes)).to(device)
+    net = FixedNetwork(build_ir(space, data.shape, data.classes), auxiliary=recipe.auxiliary > 0).to(device)
     start, state = 0, None
     if (out / rundir.CHECKPOINT).exists():
         saved = rundir.load_checkpoint(out / rundir.CHECKPOINT, device)
