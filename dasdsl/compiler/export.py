@@ -260,7 +260,9 @@ def torchscript(source: str, state: dict[str, torch.Tensor]) -> torch.jit.Script
         path.write_text(source, encoding="utf-8")
         module = import_python(path)
         module.load_state_dict(state)
-        return torch.jit.script(module.eval())
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # torch 2.10+ deprecates TorchScript; asked for
+            return torch.jit.script(module.eval())
 
 
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
@@ -312,7 +314,9 @@ def write(ir: NetworkIR, format: str, target: Path, origin: str, weights: Path |
         return
     scripted = torchscript(source, state)
     if format == "torchscript":
-        torch.jit.save(scripted, str(target))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            torch.jit.save(scripted, str(target))
         return
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript-based exporter announces its deprecation
