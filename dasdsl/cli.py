@@ -141,6 +141,17 @@ def _let_arg(text: str) -> tuple[str, int | float]:
     return name.strip(), number
 
 
+def _add_let_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--let",
+        action="append",
+        default=[],
+        type=_let_arg,
+        metavar="NAME=VALUE",
+        help="give a let constant another value, e.g. C=36",
+    )
+
+
 def _load_with_lets(args: argparse.Namespace) -> api.Space:
     """The space of ``args.file`` with the ``--let`` constants given."""
     space = api.load(args.file, plugins=args.plugin)
@@ -400,14 +411,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--classes", type=int, default=None, help="number of classes")
     p.add_argument("--data", default=None, help="take shape and classes from a data source (digits, mnist1d, ...)")
     p.add_argument("--plugin", action="append", default=[], metavar="MODULE", help="import a module of plugin ops")
-    p.add_argument(
-        "--let",
-        action="append",
-        default=[],
-        type=_let_arg,
-        metavar="NAME=VALUE",
-        help="give a let constant another value, e.g. C=36",
-    )
+    _add_let_flag(p)
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("run", help="search a space and write the result as .das")
@@ -448,14 +452,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs")
     p.add_argument("--plugin", action="append", default=[], metavar="MODULE")
     p.add_argument("--quiet", action="store_true")
-    p.add_argument(
-        "--let",
-        action="append",
-        default=[],
-        type=_let_arg,
-        metavar="NAME=VALUE",
-        help="give a let constant another value, e.g. C=36",
-    )
+    _add_let_flag(p)
     p.set_defaults(func=cmd_train)
     p = sub.add_parser("profile", help="time every candidate on this device: a latency table for cost(latency, ...)")
     p.add_argument("space", metavar="SPACE")

@@ -293,3 +293,33 @@ def test_an_npy_file_given_as_npz(tmp_path: Path) -> None:
     np.save(tmp_path / "a.npy", np.zeros((8, 1, 8, 8)))
     with pytest.raises(dasdsl.DasError, match=r"holds a single array \(a .npy file\), not named arrays x and y"):
         dasdsl.load(POOLING).graph(data=f"npz:{tmp_path / 'a.npy'}")
+
+
+def test_a_kill_during_a_checkpoint_write_is_a_clean_interrupt(tmp_path: Path) -> None:
+    """SIGTERM (handled as Ctrl-C) while torch.save writes used to surface as a RuntimeError of its C++ writer
+    ("unexpected pos"), an internal error; the write now finishes and the interrupt follows it."""
+    import os
+    import signal
+    import threading
+    import time
+
+    from dasdsl.search import rundir
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    outcomes = []
+    try:
+        for _ in range(10):
+            threading.Thread(target=lambda: (time.sleep(0.005), os.kill(os.getpid(), signal.SIGTERM))).start()
+            try:
+                rundir.save_atomic({"x": torch.zeros(3_000_000)}, tmp_path / "checkpoint.pt")
+                time.sleep(0.05)
+                outcomes.append("late")
+            except KeyboardInterrupt:
+                outcomes.append("interrupt")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert "interrupt" in outcomes and set(outcomes) <= {"interrupt", "late"}  # never a RuntimeError
+    assert torch.load(tmp_path / "checkpoint.pt", weights_only=True)["x"].shape == (3_000_000,)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -84,15 +86,36 @@ def _fsync_dir(path: Path) -> None:
         pass
 
 
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Ctrl-C and SIGTERM held back while a file is written, then delivered: a KeyboardInterrupt raised inside
+    ``torch.save``'s writer callback surfaces as a RuntimeError of its C++ writer ("unexpected pos"), which
+    would turn a clean stop into an internal error. Only the main thread can hold signals back."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    saved = {s: signal.signal(s, lambda signum, frame: caught.append(signum)) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in saved.items():
+            signal.signal(s, handler)
+        for s in dict.fromkeys(caught):
+            signal.raise_signal(s)  # now, with the caller's handler in place
+
+
 def save_atomic(obj: Any, path: Path) -> None:
-    """``torch.save`` to a temporary file, fsync, rename: a reader sees the old or the new file, never half."""
+    """``torch.save`` to a temporary file, fsync, rename: a reader sees the old or the new file, never half;
+    a Ctrl-C or SIGTERM during the write takes effect once it is done."""
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        torch.save(obj, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    with _signals_deferred():
+        with open(tmp, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
 
 
 def write_text_atomic(path: Path, text: str) -> None:
