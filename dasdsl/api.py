@@ -405,8 +405,9 @@ def train(
             what = "a positive integer" if kind is int else "a positive finite number"
             raise _fail(f"{name} must be {what}, got {value!r}")
     recipe = Recipe(weight_decay, grad_clip, label_smoothing, cutout, augment, auxiliary, drop_path)
-    if recipe.problems():
-        raise DasError([error(m, Span.unknown("<training settings>")) for m in recipe.problems()])
+    problems = recipe.problems()
+    if problems:
+        raise DasError([error(m, Span.unknown("<training settings>")) for m in problems])
     if out is not None:
         check_output_folder(out, "folder for run directories")
     if not isinstance(space, _checked.CheckedSpace):

@@ -12,10 +12,8 @@ table.csv (kind ``found``). ``python bench/quality/report.py`` summarizes both.
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 import time
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -87,10 +85,7 @@ def _job(args: tuple[str, int]) -> dict[str, Any]:
 
 
 def read_searches() -> list[dict[str, str]]:
-    if not SEARCHES.exists():
-        return []
-    with open(SEARCHES, newline="") as f:
-        return list(csv.DictReader(f))
+    return table.read_rows(SEARCHES)
 
 
 def main() -> None:
@@ -101,20 +96,12 @@ def main() -> None:
     args = ap.parse_args()
     done = {(r["config"], int(r["seed"])) for r in read_searches()}
     todo = [(c, int(s)) for c in args.configs.split(",") for s in args.seeds.split(",") if (c, int(s)) not in done]
-    new = not SEARCHES.exists()
-    with open(SEARCHES, "a", newline="") as f:
-        writer = csv.DictWriter(f, FIELDS)
-        if new:
-            writer.writeheader()
-        with get_context("spawn").Pool(args.jobs) as pool:
-            for row in pool.imap(_job, todo):
-                writer.writerow(row)
-                f.flush()
-                print(
-                    f"{row['config']:20s} seed {row['seed']}: {row['cell']} in {row['seconds']:.1f} s "
-                    f"(supernet {row['supernet_acc']:.3f}, max gate {row['max_gate']:.3f})",
-                    flush=True,
-                )
+    for row in table.run_appending(SEARCHES, FIELDS, _job, todo, args.jobs):
+        print(
+            f"{row['config']:20s} seed {row['seed']}: {row['cell']} in {row['seconds']:.1f} s "
+            f"(supernet {row['supernet_acc']:.3f}, max gate {row['max_gate']:.3f})",
+            flush=True,
+        )
     found = {cells.from_name(r["cell"]) for r in read_searches()}
     table.train_missing([(c, 0, "found") for c in sorted(found)], args.jobs)
 

@@ -13,8 +13,10 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
+from collections.abc import Callable, Iterator
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -47,11 +49,33 @@ def random_cells(n: int, seed: int = 0) -> list[cells.Cell]:
     return out
 
 
-def read_table() -> list[dict[str, str]]:
-    if not TABLE.exists():
+def read_rows(path: Path) -> list[dict[str, str]]:
+    """A benchmark CSV's rows (none before its first run)."""
+    if not path.exists():
         return []
-    with open(TABLE, newline="") as f:
+    with open(path, newline="") as f:
         return list(csv.DictReader(f))
+
+
+def read_table() -> list[dict[str, str]]:
+    return read_rows(TABLE)
+
+
+def run_appending(
+    path: Path, fields: tuple[str, ...], job: Callable[[Any], dict], todo: list, workers: int
+) -> Iterator[dict]:
+    """Run ``job`` over ``todo`` in ``workers`` spawned processes, appending each row to the CSV as it finishes
+    (so a killed run keeps what it did), and yield it."""
+    new = not path.exists()
+    with open(path, "a", newline="") as f:
+        writer = csv.DictWriter(f, fields)
+        if new:
+            writer.writeheader()
+        with get_context("spawn").Pool(workers) as pool:
+            for row in pool.imap(job, todo):
+                writer.writerow({k: row[k] for k in fields})
+                f.flush()
+                yield row
 
 
 def _job(args: tuple[cells.Cell, int, str]) -> dict:
@@ -63,20 +87,12 @@ def train_missing(jobs: list[tuple[cells.Cell, int, str]], workers: int) -> None
     """Train the (cell, seed, kind) jobs not yet in the table, appending each row as it finishes."""
     done = {(r["cell"], int(r["seed"])) for r in read_table()}
     todo = [j for j in jobs if (cells.name(j[0]), j[1]) not in done]
-    new = not TABLE.exists()
-    with open(TABLE, "a", newline="") as f:
-        writer = csv.DictWriter(f, FIELDS)
-        if new:
-            writer.writeheader()
-        with get_context("spawn").Pool(workers) as pool:
-            for i, row in enumerate(pool.imap(_job, todo)):
-                writer.writerow({k: row[k] for k in FIELDS})
-                f.flush()
-                print(
-                    f"[{i + 1}/{len(todo)}] {row['kind']:10s} {row['cell']} seed {row['seed']}: "
-                    f"test {row['test_acc']:.4f} ({row['seconds']:.1f} s)",
-                    flush=True,
-                )
+    for i, row in enumerate(run_appending(TABLE, FIELDS, _job, todo, workers)):
+        print(
+            f"[{i + 1}/{len(todo)}] {row['kind']:10s} {row['cell']} seed {row['seed']}: "
+            f"test {row['test_acc']:.4f} ({row['seconds']:.1f} s)",
+            flush=True,
+        )
 
 
 def main() -> None:

@@ -19,6 +19,7 @@ import textwrap
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -88,6 +89,53 @@ class GlobalAvgPool(nn.Module):
 }
 
 
+def _conv(m: Any) -> str:
+    return (
+        f"{m.in_channels}, {m.out_channels}, kernel_size={m.kernel_size}, stride={m.stride}, padding={m.padding}, "
+        f"dilation={m.dilation}, groups={m.groups}, bias={m.bias is not None}"
+    )
+
+
+def _bn(m: Any) -> str:
+    return (
+        f"{m.num_features}, eps={m.eps}, momentum={m.momentum}, affine={m.affine}, "
+        f"track_running_stats={m.track_running_stats}"
+    )
+
+
+def _avg_pool(m: Any) -> str:
+    return (
+        f"{m.kernel_size}, stride={m.stride}, padding={m.padding}, ceil_mode={m.ceil_mode}, "
+        f"count_include_pad={m.count_include_pad}"
+    )
+
+
+def _max_pool(m: Any) -> str:
+    return f"{m.kernel_size}, stride={m.stride}, padding={m.padding}, dilation={m.dilation}, ceil_mode={m.ceil_mode}"
+
+
+# torch modules by their base class, with every constructor argument spelled out (dasdsl's Conv2d is a
+# subclass of nn.Conv2d with the same parameters: it is written as nn.Conv2d)
+TORCH_ARGS: tuple[tuple[type[nn.Module], Callable[[Any], str]], ...] = (
+    (nn.Conv1d, _conv),
+    (nn.Conv2d, _conv),
+    (nn.BatchNorm1d, _bn),
+    (nn.BatchNorm2d, _bn),
+    (nn.AvgPool1d, _avg_pool),
+    (nn.AvgPool2d, _avg_pool),
+    (nn.MaxPool1d, _max_pool),
+    (nn.MaxPool2d, _max_pool),
+    (nn.Linear, lambda m: f"{m.in_features}, {m.out_features}, bias={m.bias is not None}"),
+    (nn.ReLU, lambda _: ""),
+    (nn.ReLU6, lambda _: ""),
+    (nn.Tanh, lambda _: ""),
+    (nn.Identity, lambda _: ""),
+    (nn.GELU, lambda m: f"approximate={m.approximate!r}"),
+    (nn.Flatten, lambda m: f"{m.start_dim}, {m.end_dim}"),
+    (nn.Dropout, lambda m: f"{m.p}"),
+)
+
+
 def _fail(message: str, hint: str | None = None) -> DasError:
     return DasError([error(message, Span.unknown("<export>"), hint)])
 
@@ -118,43 +166,9 @@ class _Writer:
             )
         if isinstance(m, CellModule):
             return f"{self.cell_class(m)}()"
-        if isinstance(m, (nn.Conv1d, nn.Conv2d)):
-            rank = 1 if isinstance(m, nn.Conv1d) else 2
-            return (
-                f"nn.Conv{rank}d({m.in_channels}, {m.out_channels}, kernel_size={m.kernel_size}, stride={m.stride}, "
-                f"padding={m.padding}, dilation={m.dilation}, groups={m.groups}, bias={m.bias is not None})"
-            )
-        if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
-            rank = 1 if isinstance(m, nn.BatchNorm1d) else 2
-            return (
-                f"nn.BatchNorm{rank}d({m.num_features}, eps={m.eps}, momentum={m.momentum}, affine={m.affine}, "
-                f"track_running_stats={m.track_running_stats})"
-            )
-        if isinstance(m, (nn.AvgPool1d, nn.AvgPool2d)):
-            rank = 1 if isinstance(m, nn.AvgPool1d) else 2
-            return (
-                f"nn.AvgPool{rank}d({m.kernel_size}, stride={m.stride}, padding={m.padding}, ceil_mode={m.ceil_mode}, "
-                f"count_include_pad={m.count_include_pad})"
-            )
-        if isinstance(m, (nn.MaxPool1d, nn.MaxPool2d)):
-            rank = 1 if isinstance(m, nn.MaxPool1d) else 2
-            return (
-                f"nn.MaxPool{rank}d({m.kernel_size}, stride={m.stride}, padding={m.padding}, dilation={m.dilation}, "
-                f"ceil_mode={m.ceil_mode})"
-            )
-        if isinstance(m, nn.Linear):
-            return f"nn.Linear({m.in_features}, {m.out_features}, bias={m.bias is not None})"
-        simple: dict[type, Callable[[nn.Module], str]] = {
-            nn.ReLU: lambda _: "nn.ReLU()",
-            nn.ReLU6: lambda _: "nn.ReLU6()",
-            nn.Tanh: lambda _: "nn.Tanh()",
-            nn.Identity: lambda _: "nn.Identity()",
-            nn.GELU: lambda g: f"nn.GELU(approximate={g.approximate!r})",
-            nn.Flatten: lambda f: f"nn.Flatten({f.start_dim}, {f.end_dim})",
-            nn.Dropout: lambda d: f"nn.Dropout({d.p})",
-        }
-        if type(m) in simple:
-            return simple[type(m)](m)
+        for base, args in TORCH_ARGS:
+            if isinstance(m, base):
+                return f"nn.{base.__name__}({args(m)})"
         if isinstance(m, ops_modules.Zero):
             self.helpers.add("Zero")
             return f"Zero({m.stride})"

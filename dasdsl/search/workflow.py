@@ -354,8 +354,9 @@ def resume_training(
         epochs, batch, seed = (int(meta[k]) for k in ("epochs", "batch", "seed"))
         lr, spec = float(meta["lr"]), meta["data"]
         recipe = Recipe(**meta.get("recipe", {}))  # runs before the recipe flags: the defaults
-        if recipe.problems():
-            raise ValueError("; ".join(recipe.problems()))
+        problems = recipe.problems()
+        if problems:
+            raise ValueError("; ".join(problems))
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise _fail(f"{out / rundir.CONFIG} is damaged ({type(exc).__name__}: {exc}); cannot resume") from None
     space = rundir.read_space(out, plugins=plugins)
