@@ -22,7 +22,7 @@ from dasdsl.files import check_output_file, check_output_folder
 from dasdsl.lang import checked as _checked
 from dasdsl.lang import settings as _settings
 from dasdsl.lang.count import count_architectures
-from dasdsl.lang.load import check_file, check_text, with_lets
+from dasdsl.lang.load import check_file, check_text, for_training, with_lets
 from dasdsl.lang.printer import format_das
 from dasdsl.view.console import ProgressDisplay
 
@@ -54,6 +54,11 @@ class Space(_checked.CheckedSpace):
     def let(self, **values: int | float) -> Space:
         """This space with some ``let`` constants given other values (``--let C=36``), checked again."""
         return Space.of(with_lets(self, values, self.plugins), self.plugins)
+
+    def for_training(self) -> Space:
+        """This space as ``dasdsl train`` and ``dasdsl export`` build it: with its train block's ``let``
+        constants (``train { let C = 36 }``)."""
+        return Space.of(for_training(self, self.plugins), self.plugins)
 
     def to_das(self) -> str:
         """The space as .das text: its source where it has one, else the canonical printing of its AST."""
@@ -139,6 +144,7 @@ class TrainResult:
     test_acc: float
     test_samples: int
     run_dir: Path | None
+    classes: int = 0  # of the data it trained on (chance is 1 / classes)
 
 
 @attrs.frozen(eq=False)
@@ -171,33 +177,6 @@ class SearchResult:
 
 
 # ---- search, resume, train -----------------------------------------------------------------------
-
-
-def _das_text(key: str, value: Any) -> str:
-    """A Python value as the .das text of a search setting: numbers as numbers, strings as .das syntax,
-    lists (penalties, constraints) joined with commas."""
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, int) and value.bit_length() > 333:  # over 100 digits: the limit of a .das number
-        raise _fail(f"search setting '{key}': a number of {value.bit_length()} bits is too long", "at most 100 digits")
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, (list, tuple)):
-        return ", ".join(_das_text(key, v) for v in value)
-    if isinstance(value, os.PathLike) and key != "data":  # a file (latency_table): a .das string
-        return '"' + os.fspath(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
-    return str(value)
-
-
-def _overrides(settings: dict[str, Any]) -> dict[str, tuple[Any, ...]]:
-    """Search settings by name (Python values or .das text, ``npz:PATH`` as on the command line) as evaluated
-    search-block entries; an unknown name is the settings table's error."""
-    return {
-        # an empty list: none of a listed setting (``penalty=[]`` drops the defaults' penalties)
-        key: () if isinstance(value, (list, tuple)) and not value else _settings.parse_flag(key, _das_text(key, value))
-        for key, value in settings.items()
-        if value is not None
-    }
 
 
 @contextlib.contextmanager
@@ -274,7 +253,7 @@ def search(
     own_data = not _is_source(data)
     if not own_data and data is not None:
         settings["data"] = data
-    cfg = config_for(space, _overrides(settings))
+    cfg = config_for(space, _settings.SEARCH.entries_of(settings))
     torch_device, world = _device(device)
     split = None
     if own_data:
@@ -367,10 +346,10 @@ def train(
     space: Space | str | Path,
     data: Any = None,
     *,
-    epochs: int = 20,
-    batch: int = 64,
-    lr: float = 0.05,
-    seed: int = 0,
+    epochs: int | None = None,
+    batch: int | None = None,
+    lr: float | None = None,
+    seed: int | None = None,
     out: str | Path | None = None,
     progress: Any = True,
     device: str = "auto",
@@ -378,52 +357,63 @@ def train(
     plugins: Sequence[str] = (),
     classes: int | None = None,
     on_run_dir: Callable[[Path], None] | None = None,
-    weight_decay: float = 3e-4,
-    grad_clip: float = 5.0,
-    label_smoothing: float = 0.0,
-    cutout: int = 0,
-    augment: str = "auto",
-    auxiliary: float = 0.0,
-    drop_path: float = 0.0,
+    weight_decay: float | None = None,
+    grad_clip: float | None = None,
+    label_smoothing: float | None = None,
+    cutout: int | None = None,
+    augment: str | None = None,
+    auxiliary: float | None = None,
+    drop_path: float | None = None,
 ) -> TrainResult:
     """Train a space with no choices left (a search result) from scratch, as ``dasdsl train`` does.
 
-    ``space``: a ``Space`` or a .das file. ``data`` as for ``search`` (None: the space's ``data`` setting);
-    ``out``: a folder for the run directory (config.json, log.jsonl, model.pt, summary.json), None writes nothing.
-    The recipe: SGD (momentum 0.9, ``weight_decay``), cosine schedule, gradient norm clipped at ``grad_clip``,
-    ``label_smoothing``; for images ``augment`` (``auto``/``shift``: random shifts, ``crop_flip``: random crop
-    with padding and horizontal flip, ``none``) and ``cutout`` (a zeroed square of that many pixels; DARTS: 16);
-    ``auxiliary``: the loss weight of DARTS' auxiliary head at 2/3 depth (0.4; 0: no head); ``drop_path``: the
-    drop-path probability, ramped linearly from 0 over the epochs (0.2).
+    ``space``: a ``Space`` or a .das file, built with its ``train`` block's ``let`` constants. ``data`` as for
+    ``search`` (None: the train block's ``data``, else the search block's); ``out``: a folder for the run
+    directory (config.json, log.jsonl, model.pt, summary.json), None writes nothing. The recipe keywords are the
+    train block's settings (docs/search.md, "Training a result"); one not given (None) is the space's train
+    block's, else its default: SGD (momentum 0.9) with ``lr`` 0.05 and ``weight_decay`` 3e-4, cosine schedule,
+    gradient norm clipped at ``grad_clip`` 5, ``label_smoothing`` 0; for images ``augment`` (``auto``/``shift``:
+    random shifts, ``crop_flip``: random crop with padding and horizontal flip, ``none``) and ``cutout`` (a zeroed
+    square of that many pixels; DARTS: 16); ``auxiliary``: the loss weight of DARTS' auxiliary head at 2/3 depth
+    (0.4; 0: no head); ``drop_path``: the drop-path probability, ramped linearly from 0 over the epochs (0.2).
     """
     from dasdsl.search import data as data_mod  # torch: kept off `import dasdsl` and `dasdsl check`
     from dasdsl.search import workflow  # torch: kept off `import dasdsl` and `dasdsl check`
-    from dasdsl.search.run import Recipe, pick_device  # torch: kept off `import dasdsl` and `dasdsl check`
+    from dasdsl.search.run import pick_device, recipe_of  # torch: kept off `import dasdsl` and `dasdsl check`
 
-    for name, value, kind in (("epochs", epochs, int), ("batch", batch, int), ("lr", lr, (int, float))):
-        if not isinstance(value, kind) or isinstance(value, bool) or not 0 < value < float("inf"):
-            what = "a positive integer" if kind is int else "a positive finite number"
-            raise _fail(f"{name} must be {what}, got {value!r}")
-    recipe = Recipe(weight_decay, grad_clip, label_smoothing, cutout, augment, auxiliary, drop_path)
-    problems = recipe.problems()
-    if problems:
-        raise DasError([error(m, Span.unknown("<training settings>")) for m in problems])
+    given = {
+        "epochs": epochs,
+        "batch": batch,
+        "lr": lr,
+        "seed": seed,
+        "weight_decay": weight_decay,
+        "grad_clip": grad_clip,
+        "label_smoothing": label_smoothing,
+        "cutout": cutout,
+        "augment": augment,
+        "auxiliary": auxiliary,
+        "drop_path": drop_path,
+    }
     if out is not None:
         check_output_folder(out, "folder for run directories")
     if not isinstance(space, _checked.CheckedSpace):
         space = load(space, plugins)
+    cfg = training_settings(space, **given)
+    space = Space.of(space, plugins).for_training()
     torch_device = pick_device(device)
     split = None
     if not _is_source(data):
-        split = data_mod.user_split(data, space.input_kind, 0.9, seed, torch_device, classes)
+        split = data_mod.user_split(data, space.input_kind, 0.9, cfg.seed, torch_device, classes)
+    elif data is None:
+        data = cfg.data  # the train block's; None: the search block's
     with _reporter(progress) as reporter:
         trained = workflow.train(
             space,
             torch_device,
-            epochs=epochs,
-            batch=batch,
-            lr=lr,
-            seed=seed,
+            epochs=cfg.epochs,
+            batch=cfg.batch,
+            lr=cfg.lr,
+            seed=cfg.seed,
             data=split,
             data_spec=data if _is_source(data) else None,
             out_root=out,
@@ -431,9 +421,18 @@ def train(
             reporter=reporter,
             callbacks=callbacks,
             on_run_dir=on_run_dir,
-            recipe=recipe,
+            recipe=recipe_of(cfg),
         )
-    return TrainResult(trained.network, trained.history, trained.test_acc, trained.test_samples, trained.run_dir)
+    return TrainResult(
+        trained.network, trained.history, trained.test_acc, trained.test_samples, trained.run_dir, trained.classes
+    )
+
+
+def training_settings(space: Space | _checked.CheckedSpace, **given: Any) -> _settings.TrainConfig:
+    """How ``dasdsl train`` would train ``space``: its train block's settings, then ``given`` (keywords as
+    ``train``'s; None: not given), each read and checked by the train settings table."""
+    base = _settings.TRAIN.resolve(space.train_block)
+    return _settings.TRAIN.resolve(_settings.TRAIN.entries_of(given), base)
 
 
 def resume_training(
@@ -464,7 +463,9 @@ def resume_training(
         trained = workflow.resume_training(
             run_dir, torch_device, data=split, plugins=plugins, reporter=reporter, callbacks=callbacks
         )
-    return TrainResult(trained.network, trained.history, trained.test_acc, trained.test_samples, trained.run_dir)
+    return TrainResult(
+        trained.network, trained.history, trained.test_acc, trained.test_samples, trained.run_dir, trained.classes
+    )
 
 
 # ---- pictures of files and runs ------------------------------------------------------------------
@@ -641,13 +642,15 @@ def export(
     ``torch.jit.script`` with the weights, saved by ``torch.jit.save``; ``onnx``: exported by ``torch.onnx.export``
     (needs ``pip install dasdsl[onnx]``) with a dynamic batch axis and checked by ``onnx.checker``. ``weights``:
     model.pt (else freshly initialized weights); the input shape and classes come from ``input_shape`` and
-    ``classes``, else from ``data``, else from the space's own data."""
+    ``classes``, else from ``data``, else from the space's own data. The network is the one ``dasdsl train``
+    builds: with the ``let`` constants of the space's train block."""
     from dasdsl.compiler import export as exporter  # torch: kept off `import dasdsl` and `dasdsl check`
 
     if format not in EXPORT_FORMATS:
         raise _fail(f"unknown export format {format!r}", f"expected one of {', '.join(EXPORT_FORMATS)}")
     if not isinstance(space, Space):
         space = load(space)
+    space = space.for_training()  # the network `dasdsl train` builds
     if input_shape is None or classes is None:
         shape, n = describe(space, data)
         input_shape, classes = input_shape or shape, classes or n

@@ -12,6 +12,7 @@ import traceback
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from dasdsl import api
 from dasdsl.errors import DasError, Span, error
@@ -19,7 +20,7 @@ from dasdsl.files import check_output_file, read_text
 from dasdsl.lang.count import space_stats
 from dasdsl.lang.parse import parse
 from dasdsl.lang.printer import format_das
-from dasdsl.lang.settings import RUN_SETTING_FLAGS, SEARCH_KEYS, add_run_flags, parse_override
+from dasdsl.lang.settings import RUN_SETTING_FLAGS, SEARCH_KEYS, TRAIN, add_run_flags, parse_override
 from dasdsl.view.console import ProgressDisplay, summary_text
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
@@ -282,9 +283,7 @@ def _launch(nproc: int) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    recipe_keys = ("weight_decay", "grad_clip", "label_smoothing", "cutout", "augment", "auxiliary", "drop_path")
-    given = [f"--{k}" for k in ("data", "epochs", "batch", "lr", "seed") if getattr(args, k) is not None]
-    given += [f"--{k.replace('_', '-')}" for k in recipe_keys if getattr(args, k) is not None]
+    given = [s.option for s in TRAIN.flagged if getattr(args, s.name) is not None]
     given += ["--let"] if args.let else []
     if args.resume and (args.file or given):
         drop = ", ".join(given or ["RESULT.das"])
@@ -298,10 +297,11 @@ def cmd_train(args: argparse.Namespace) -> int:
             print(f"run directory: {args.resume}", file=sys.stderr)
             trained = api.resume_training(args.resume, progress=display, device=args.device, plugins=args.plugin)
         else:
-            keys = ("epochs", "batch", "lr", "seed", *recipe_keys)
-            options = {k: getattr(args, k) for k in keys if getattr(args, k) is not None}
-            trained = api.train(  # the defaults are api.train's
-                _load_with_lets(args),
+            options = {s.name: getattr(args, s.name) for s in TRAIN.flagged if s.name != "data"}
+            space = _load_with_lets(args)
+            _print_training(space, api.training_settings(space, **options), dict(args.let))
+            trained = api.train(  # flags not given (None): the space's train block, else the table's defaults
+                space,
                 args.data,
                 out=args.out,
                 progress=display,
@@ -316,7 +316,26 @@ def cmd_train(args: argparse.Namespace) -> int:
     extra = f", plus {aux:,} in the auxiliary head (training only)" if aux else ""
     print(f"parameters: {params:,}{extra}")
     print(f"test accuracy: {trained.test_acc:.3f} ({trained.test_samples} samples); model: {model}")
+    chance = 1 / trained.classes
+    if trained.test_acc < 1.5 * chance + 0.05:
+        epochs = len(trained.history)
+        print(
+            f"note: that is near chance (1/{trained.classes} = {chance:.3f}): the network has not learned"
+            f" the task in {epochs} epoch{'' if epochs == 1 else 's'}; train longer (--epochs) or check --lr and"
+            " the data"
+        )
     return EXIT_OK
+
+
+def _print_training(space: api.Space, cfg: Any, given: dict[str, float]) -> None:
+    """What will train: the settings that differ from the defaults, and the constants the train block gives."""
+    changed = [f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}" for k, v in cfg.to_json().items()]
+    defaults = TRAIN.config().to_json()
+    shown = [text for text, (k, v) in zip(changed, cfg.to_json().items()) if k != "data" and v != defaults[k]]
+    lets = [f"{k} = {v:g}" for k, v in {**space.train_lets, **given}.items()]
+    if shown or lets:
+        parts = ", ".join(shown) + ("; " if shown and lets else "") + (f"let {', '.join(lets)}" if lets else "")
+        print(f"training with {parts} (the train block, then flags; the rest as default)", file=sys.stderr)
 
 
 def cmd_profile(args: argparse.Namespace) -> int:
@@ -428,25 +447,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a fixed architecture (a search result) from scratch")
     p.add_argument("file", nargs="?", metavar="RESULT.das")
-    p.add_argument("--data", default=None)
-    p.add_argument("--epochs", type=int, default=None, help="default 20")
-    p.add_argument("--batch", type=int, default=None, help="default 64")
-    p.add_argument("--lr", type=float, default=None, help="default 0.05")
-    p.add_argument("--seed", type=int, default=None, help="default 0")
-    p.add_argument("--weight-decay", type=float, default=None, help="SGD weight decay, default 3e-4")
-    p.add_argument("--grad-clip", type=float, default=None, help="gradient-norm clipping, default 5")
-    p.add_argument("--label-smoothing", type=float, default=None, help="default 0 (DARTS on ImageNet: 0.1)")
-    p.add_argument("--cutout", type=int, default=None, metavar="PIXELS", help="cutout square, default 0 (DARTS: 16)")
-    p.add_argument(
-        "--augment",
-        choices=("auto", "shift", "crop_flip", "none"),
-        default=None,
-        help="image augmentation: random shifts (auto), random crop + horizontal flip, or none",
-    )
-    p.add_argument(
-        "--auxiliary", type=float, default=None, metavar="WEIGHT", help="auxiliary head's loss weight (DARTS: 0.4)"
-    )
-    p.add_argument("--drop-path", type=float, default=None, metavar="P", help="drop-path probability (DARTS: 0.2)")
+    TRAIN.add_flags(p)  # --data, --epochs, ... --drop-path: the train block's settings
     p.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue a killed training run")
     p.add_argument("--device", default="auto")
     p.add_argument("--out", default="runs")

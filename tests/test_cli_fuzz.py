@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import dasdsl
-from dasdsl import api, cli
+from dasdsl import cli
 from dasdsl.errors import DasError
-from dasdsl.lang.settings import FLAGGED, SEARCH_KEYS
+from dasdsl.lang.settings import FLAGGED, SEARCH, SEARCH_KEYS
 from dasdsl.search.run import config_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,7 +46,7 @@ def test_random_run_flags_end_in_usage_or_das_errors(pairs: list[tuple[str, str]
     try:
         if args.nproc is not None and args.nproc < 1:
             return  # the CLI refuses it first (tested in test_hostile / test_integrity)
-        config_for(SPACE, api._overrides(cli._settings_from(args)))
+        config_for(SPACE, SEARCH.entries_of(cli._settings_from(args)))
     except DasError as exc:
         assert exc.errors and exc.render().strip()
 

@@ -51,7 +51,7 @@ def _trained_statistics(net: torch.nn.Module, shape: tuple[int, ...]) -> None:
 
 
 def _check(space: dasdsl.Space, shape: tuple[int, ...], classes: int, tmp: Path) -> dict[str, float]:
-    net = FixedNetwork(space.graph(shape, classes))
+    net = FixedNetwork(space.for_training().graph(shape, classes))  # what `dasdsl train` would have trained
     _trained_statistics(net, shape)
     weights = tmp / "model.pt"
     torch.save(net.state_dict(), weights)
@@ -135,10 +135,13 @@ def test_export_errors_are_clear(tmp_path: Path) -> None:
     with pytest.raises(dasdsl.DasError, match=r"unknown export format 'keras'"):
         dasdsl.api.export(ROOT / "spaces" / "darts_result.das", "keras", tmp_path / "x.py")
     torch.save({"items.nothing.weight": torch.zeros(1)}, tmp_path / "bad.pt")
-    with pytest.raises(dasdsl.DasError, match=r"do not fit this network"):
+    with pytest.raises(dasdsl.DasError, match=r"do not fit this network") as caught:
         dasdsl.api.export(
             ROOT / "spaces" / "darts_result.das", "python", tmp_path / "x.py", weights=tmp_path / "bad.pt"
         )
+    message = caught.value.errors[0].message  # one paragraph: counts and the first few names, not every key
+    assert "1 unexpected (first: items.nothing.weight)" in message and " missing (first: " in message
+    assert len(message) < 400
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(dasdsl.DasError, match=r"cannot read weights"):
         dasdsl.api.export(

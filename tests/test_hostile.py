@@ -463,7 +463,12 @@ COMMAND_CASES = [
     ("compile-npy", ["compile", str(POOLING), "--data", "npz:{tmp}/nope.npz"], {}, "npz: no file"),
     ("train-choices", ["train", str(POOLING), "--epochs", "1", "--out", "{tmp}/runs"], {}, "still has 1 choice"),
     ("train-epochs-0", ["train", str(RESULT), "--epochs", "0", "--out", "{tmp}/runs"], {}, "epochs must be a positive"),
-    ("train-lr-inf", ["train", str(RESULT), "--lr", "inf", "--out", "{tmp}/runs"], {}, "lr must be a positive finite"),
+    (
+        "train-lr-inf",
+        ["train", str(RESULT), "--lr", "inf", "--out", "{tmp}/runs"],
+        {},
+        "lr must be a positive number, got inf",
+    ),
     ("train-batch", ["train", str(RESULT), "--batch", "99999", "--out", "{tmp}/runs"], {}, "larger than the data"),
     ("train-no-file", ["train"], {}, "needs a RESULT.das file"),
     ("train-resume-nothing", ["train", "--resume", "{tmp}/nothing"], {}, "not the run directory of a training"),

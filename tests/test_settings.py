@@ -127,6 +127,7 @@ EXPECTED = {
         penalties=(("l1", None, 1e-3), ("cost", "params", 1e-2)),
         constraints=(("min_nonskip_per_path", 1),),
     ),
+    "darts_v2.das": DEFAULT,
     "mlp.das": SOFTMAX,
     "nb201.das": DEFAULT,
     "nb201_digits.das": attrs.evolve(DEFAULT, finetune=20),
@@ -300,7 +301,7 @@ def test_an_unknown_key() -> None:
         "did you mean gate?",
         None,
     )
-    with pytest.raises(DasError, match="search setting 'gat' is not supported yet"):
+    with pytest.raises(DasError, match="unknown search setting 'gat'"):
         s.resolve({"gat": (Symbol("softmax"),)})
 
 

@@ -43,11 +43,24 @@ def test_the_recipe_builds_the_augmentation_it_names() -> None:
     assert Recipe().augmentation("vector", (64,)) is None
     only_cutout = Recipe(augment="none", cutout=4).augmentation("image", (1, 8, 8))
     assert only_cutout is not None and bool((only_cutout(x, g) == 0).any())
-    assert Recipe(label_smoothing=1.0, cutout=-1, augment="mixup").problems() == [
-        "label_smoothing must be in [0, 1), got 1.0",
-        "cutout must be a non-negative integer (pixels), got -1",
-        "augment must be one of auto, shift, crop_flip, none, got 'mixup'",
-    ]
+
+
+def test_the_train_settings_table_reads_and_rejects_recipe_values() -> None:
+    space = dasdsl.load(RESULT)
+    cfg = dasdsl.api.training_settings(space, cutout=16, augment="crop_flip", drop_path=0.2, lr=0.025)
+    assert (cfg.cutout, cfg.augment, cfg.drop_path, cfg.lr, cfg.epochs) == (16, "crop_flip", 0.2, 0.025, 20)
+    for key, value, message in (
+        ("label_smoothing", 1.0, "label_smoothing must be a number in [0, 1), got 1.0"),
+        ("cutout", -1, "cutout must be a non-negative integer, got -1"),
+        ("cutout", 2.5, "cutout must be a non-negative integer, got 2.5"),
+        ("augment", "mixup", "unknown augment mixup"),
+        ("drop_path", 1, "drop_path must be a number in [0, 1), got 1"),
+        ("epochs", 0, "epochs must be a positive integer, got 0"),
+    ):
+        with pytest.raises(dasdsl.DasError) as caught:
+            dasdsl.api.training_settings(space, **{key: value})
+        assert caught.value.errors[0].message == message
+        assert caught.value.errors[0].span.file == "<train settings>"
 
 
 def test_the_recipe_reaches_the_run_and_a_resume_keeps_it(tmp_path: Path) -> None:
@@ -66,7 +79,7 @@ def test_the_recipe_reaches_the_run_and_a_resume_keeps_it(tmp_path: Path) -> Non
 
 
 def test_bad_recipe_values_are_errors_not_tracebacks(tmp_path: Path) -> None:
-    with pytest.raises(dasdsl.DasError, match=r"label_smoothing must be in \[0, 1\), got 1.5"):
+    with pytest.raises(dasdsl.DasError, match=r"label_smoothing must be a number in \[0, 1\), got 1.5"):
         dasdsl.train(RESULT, "digits", label_smoothing=1.5, progress=False)
     done = subprocess.run(
         [sys.executable, "-m", "dasdsl", "train", str(RESULT), "--augment", "mixup"],

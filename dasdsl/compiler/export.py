@@ -305,13 +305,20 @@ def write(ir: NetworkIR, format: str, target: Path, origin: str, weights: Path |
     net = FixedNetwork(ir)
     state = net.state_dict() if weights is None else read_state_dict(weights)
     try:
-        net.load_state_dict(state)
-    except RuntimeError as exc:
+        loaded = net.load_state_dict(state, strict=False)
+        problem = "; ".join(
+            f"{len(keys)} {what} (first: {', '.join(keys[:3])})"
+            for what, keys in (("missing", loaded.missing_keys), ("unexpected", loaded.unexpected_keys))
+            if keys
+        )
+    except RuntimeError as exc:  # a tensor of another shape: torch names it on the second line
         lines = str(exc).strip().splitlines()
+        problem = " ".join(line.strip() for line in lines[1:3]) or lines[0]
+    if problem:
         raise _fail(
-            f"the weights in {weights} do not fit this network: {' '.join(lines[1:3]) or lines[0]}",
-            "export the .das that the weights were trained with",
-        ) from None
+            f"the weights in {weights} do not fit this network: {problem}",
+            "export the .das (with the --let values) that the weights were trained with",
+        )
     params = sum(p.numel() for p in net.parameters())
     shape = "x".join(map(str, ir.input_shape))
     header = (

@@ -314,7 +314,24 @@ class SearchDecl:
     span: Span = _span()
 
 
-TopStmt = Union[InputDecl, LetDecl, OpSetDecl, OpDefDecl, CellDecl, CellDerive, NetworkDecl, SearchDecl]
+@attrs.frozen
+class TrainDecl:
+    """How ``dasdsl train`` trains the space: settings like the search block's, and ``let`` constants given
+    other values for training (DARTS trains a cell searched at C = 16 at C = 36), in source order."""
+
+    entries: tuple[SearchEntry | LetDecl, ...]
+    span: Span = _span()
+
+    @property
+    def settings(self) -> tuple[SearchEntry, ...]:
+        return tuple(e for e in self.entries if isinstance(e, SearchEntry))
+
+    @property
+    def lets(self) -> tuple[LetDecl, ...]:
+        return tuple(e for e in self.entries if isinstance(e, LetDecl))
+
+
+TopStmt = Union[InputDecl, LetDecl, OpSetDecl, OpDefDecl, CellDecl, CellDerive, NetworkDecl, SearchDecl, TrainDecl]
 
 
 @attrs.frozen

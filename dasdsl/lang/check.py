@@ -25,13 +25,14 @@ PASSES: tuple[Pass, ...] = (
     names.check_inputs,  # one 'input' declaration
     names.collect,  # constants folded; op sets, ops and cells declared; duplicate and reserved names
     names.input_shape,  # the input's kind and sizes
-    names.check_blocks,  # one 'network' block, one 'search' block
+    names.check_blocks,  # one 'network' block, one 'search' block, one 'train' block
     names.check_opsets,  # no empty op set
     bind.check_opdefs,  # each op definition's body expanded with unknown parameters
     cells.check_templates,  # each cell template instantiated with unknown parameters
     network.nesting_cycles,  # no cell used as an op inside itself
     network.resolve,  # the network block: stem, cells (instantiated with their arguments) and head
     search_block.evaluate,  # the search block's settings
+    search_block.evaluate_train,  # the train block's settings and constants
     network.cell_types,  # one instance per architecture type, nested cells included
     names.warn_unused,  # op sets, ops and cells never used
 )
@@ -81,6 +82,8 @@ def check(module: ast.Module, source: str | None = None, *, classes: int | None 
         macro=ctx.network,
         cell_types=ctx.cell_types,
         search_block=ctx.search,
+        train_block=ctx.train,
+        train_lets=dict(ctx.train_lets),
         warnings=tuple(diags),
         source=source,
         checker=Checker(ctx),

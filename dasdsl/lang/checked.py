@@ -165,6 +165,8 @@ class CheckedSpace:
     cell_types: dict[str, CellInstance]  # one representative instance per architecture type
     search_block: dict[str, tuple[Any, ...]]
     warnings: tuple[Diagnostic, ...]
+    train_block: dict[str, tuple[Any, ...]] = attrs.field(factory=dict)  # the train block's settings
+    train_lets: dict[str, int | float] = attrs.field(factory=dict)  # its constants, applied when training
     source: str | None = None
     checker: Any = attrs.field(default=None, eq=False, repr=False)
 

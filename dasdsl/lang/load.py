@@ -50,12 +50,24 @@ def with_lets(space: CheckedSpace, values: Mapping[str, int | float], plugins: S
             )
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise DasError([error(f"--let {name}: a number is needed, got {value!r}", lets[name].span)])
-    body = tuple(
-        attrs.evolve(s, value=ast.Number(values[s.name], span=s.value.span))
-        if isinstance(s, ast.LetDecl) and s.name in values
-        else s
-        for s in space.module.body
-    )
+    body = tuple(_given(s, values) for s in space.module.body)
     shown = ", ".join(f"{k}={v}" for k, v in values.items())
-    file = f"{space.module.space.span.file} (with --let {shown})"
+    file = f"{space.module.space.span.file} (with {shown})"
     return check_text(format_das(attrs.evolve(space.module, body=body)), file, plugins)
+
+
+def for_training(space: CheckedSpace, plugins: Sequence[str] = ()) -> CheckedSpace:
+    """The space as ``dasdsl train`` and ``dasdsl export`` build it: the train block's ``let`` constants given
+    (``train { let C = 36 }``). Constants the caller already gave (``--let``) are no longer in the block."""
+    return with_lets(space, space.train_lets, plugins) if space.train_lets else space
+
+
+def _given(stmt: ast.TopStmt, values: Mapping[str, int | float]) -> ast.TopStmt:
+    """A top-level statement with the given constants: a ``let`` takes its new value; a train block loses its
+    own ``let`` of that name (the value given wins, and the text says which value the network was built with)."""
+    if isinstance(stmt, ast.LetDecl) and stmt.name in values:
+        return attrs.evolve(stmt, value=ast.Number(values[stmt.name], span=stmt.value.span))
+    if isinstance(stmt, ast.TrainDecl):
+        kept = tuple(e for e in stmt.entries if not (isinstance(e, ast.LetDecl) and e.name in values))
+        return attrs.evolve(stmt, entries=kept)
+    return stmt

@@ -444,6 +444,9 @@ class _Builder(Transformer):
     def search_decl(self, meta: Any, children: list) -> ast.SearchDecl:
         return ast.SearchDecl(tuple(children), span=self._span(meta))
 
+    def train_decl(self, meta: Any, children: list) -> ast.TrainDecl:
+        return ast.TrainDecl(tuple(c for c in children if c is not None), span=self._span(meta))
+
     def search_entry(self, meta: Any, children: list) -> ast.SearchEntry:
         return ast.SearchEntry(str(children[0]), tuple(children[1:]), span=self._span(meta))
 

@@ -138,11 +138,22 @@ class _Printer:
         width = max((len(e.key) for e in s.entries), default=0)
         return self.block("search", s, entries, width)
 
+    def stmt_TrainDecl(self, s: ast.TrainDecl) -> list[str]:
+        rows = [
+            (e, ("let", f"{e.name} = {self.expr(e.value)}"))
+            if isinstance(e, ast.LetDecl)
+            else (e, (e.key, ", ".join(self.expr(v) for v in e.values)))
+            for e in s.entries
+        ]
+        width = max((len(e.key) for e in s.settings), default=0)
+        return self.block("train", s, rows, width)
+
     def block(self, keyword: str, s: object, rows: list, width: int) -> list[str]:
         span = s.span  # type: ignore[attr-defined]
         lines = [f"{keyword} {{" + self._trailing(span.line)]
         for stmt, (key, value) in rows:
-            lines.extend(self._lines_for(stmt, [f"{key.ljust(width)} {value}"], INDENT))
+            key = key if isinstance(stmt, ast.LetDecl) else key.ljust(width)  # `let C = 36` is not a column
+            lines.extend(self._lines_for(stmt, [f"{key} {value}"], INDENT))
         lines.extend(INDENT + c for c in self._before(span.end_line))
         lines.append("}")
         return lines

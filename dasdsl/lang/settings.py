@@ -1,12 +1,14 @@
-"""Search settings: the space's ``search`` block, overridden by the command line, checked once.
+"""Settings of a space's blocks: ``search`` (``dasdsl run``) and ``train`` (``dasdsl train``), each overridden
+by the command line or the Python API's keywords, checked once.
 
 Every setting resolves to a plain JSON-able value so that ``config.json`` of a run
 records exactly what ran, and a resumed run can rebuild the same configuration.
 
-One table, ``SETTINGS``, holds one ``SearchSetting`` record per search-block key: its name,
-the parser that turns the evaluated values into ``SearchConfig`` fields, its default as
-shown to users, its ``dasdsl run`` flag (if any) and a one-line doc. Everything else is
-derived from it:
+One table per block, ``SETTINGS`` (search) and ``TRAIN_SETTINGS``, holds one ``SearchSetting`` record
+per key: its name, the parser that turns the evaluated values into fields of the block's config
+(``SearchConfig``, ``TrainConfig``), its default as shown to users, its flag (if any) and a one-line doc.
+A ``SettingsTable`` (``SEARCH``, ``TRAIN``) derives everything else from its table; the names below are
+the search table's, kept as module functions:
 
 - ``SEARCH_KEYS``: the keys a search block accepts, in table order.
 - ``check_entry(key, values) -> list[SettingError]``: the checker's search-block pass calls it
@@ -36,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -60,6 +63,7 @@ COST_MEASURES = ("params", "flops", "latency")
 CONSTRAINTS = ("min_nonskip_per_path", "max_skip", "max_params", "max_flops")
 W_SCHEDULES = ("cosine", "constant")
 RAMPS = ("linear", "cosine")  # how a penalty's weight goes from its start to its end over the search
+AUGMENTS = ("auto", "shift", "crop_flip", "none")  # image augmentation of `dasdsl train`
 
 
 @attrs.frozen
@@ -105,6 +109,27 @@ class SearchConfig:
         fields = {f.name for f in attrs.fields(cls)}
         values = {k: _tuple(v) for k, v in data.items() if k in fields}
         return cls(**values)
+
+
+@attrs.frozen
+class TrainConfig:
+    """How ``dasdsl train`` trains a fixed network: the space's ``train`` block, then flags or keywords."""
+
+    data: str | None = None  # None: the search block's data, else the input kind's default source
+    epochs: int = 20
+    batch: int = 64
+    lr: float = 0.05
+    seed: int = 0
+    weight_decay: float = 3e-4
+    grad_clip: float = 5.0
+    label_smoothing: float = 0.0
+    augment: str = "auto"
+    cutout: int = 0
+    auxiliary: float = 0.0  # the auxiliary head's loss weight (DARTS: 0.4); 0: no head
+    drop_path: float = 0.0  # reached at the end, ramped linearly from 0 (DARTS: 0.2)
+
+    def to_json(self) -> dict[str, Any]:
+        return attrs.asdict(self)
 
 
 def _plain(v: Any) -> Any:
@@ -163,8 +188,8 @@ def _at(*, index: int | None = None, arg: str | int | None = None) -> Iterator[N
         raise
 
 
-def _fail(message: str, hint: str | None = None) -> DasError:
-    return DasError([error(message, Span.unknown("<search settings>"), hint)])
+def _fail(message: str, hint: str | None = None, block: str = "search") -> DasError:
+    return DasError([error(message, Span.unknown(f"<{block} settings>"), hint)])
 
 
 # ---- value checks ----------------------------------------------------------------------
@@ -487,6 +512,24 @@ def _file_name(path: str, what: str) -> None:
         raise SettingError(f"{what} names a file with a NUL character in it: {path!r}", "check the file name")
 
 
+def _number_setting(key: str, *, positive: bool = True) -> Parse:
+    """A finite number (positive, else non-negative) for the field of the same name."""
+
+    def parse(v: Any, c: Mapping[str, Any]) -> dict[str, Any]:
+        return {key: float(_number(v, key, positive=positive, non_negative=not positive))}
+
+    return _one(parse)
+
+
+def _fraction_setting(key: str) -> Parse:
+    """A probability-like number in [0, 1) for the field of the same name."""
+    return _one(lambda v, c: {key: _fraction(v, key)})
+
+
+def _augment(v: Any, c: Mapping[str, Any]) -> dict[str, Any]:
+    return {"augment": _name(v, "augment", AUGMENTS, bare=True)}
+
+
 # ---- the table -------------------------------------------------------------------------
 
 
@@ -674,46 +717,279 @@ SETTINGS: tuple[SearchSetting, ...] = (
     ),
 )
 
-BY_NAME: dict[str, SearchSetting] = {s.name: s for s in SETTINGS}
-SEARCH_KEYS: tuple[str, ...] = tuple(BY_NAME)
-FLAGGED: tuple[SearchSetting, ...] = tuple(s for s in SETTINGS if s.flag is not None)
-RUN_SETTING_FLAGS: tuple[str, ...] = tuple(s.name for s in FLAGGED)
+
+_EPOCHS_MAX = (MAX_EPOCHS, "1000000")
+_BATCH_MAX = (MAX_BATCH, "1048576 (2**20)")
+
+# The settings of a ``train`` block (``dasdsl train``'s flags, ``dasdsl.train``'s keywords). ``data``,
+# ``epochs``, ``batch``, ``seed`` and ``grad_clip`` read as in the search block.
+TRAIN_SETTINGS: tuple[SearchSetting, ...] = (
+    SearchSetting(
+        "data",
+        _one(_data),
+        ("data",),
+        None,
+        "as in the search block; none: the search block's `data`, else `digits` (`mnist1d` for sequences)",
+        Flag("digits, mnist1d, synthetic, cifar10:PATH, npz:PATH", das=_data_flag),
+    ),
+    SearchSetting(
+        "epochs", _integer("epochs", at_most=_EPOCHS_MAX), ("epochs",), "20", "training epochs", Flag("epochs", int)
+    ),
+    SearchSetting(
+        "batch", _integer("batch", at_most=_BATCH_MAX), ("batch",), "64", "batch size", Flag("batch size", int)
+    ),
+    SearchSetting(
+        "lr",
+        _number_setting("lr"),
+        ("lr",),
+        "0.05",
+        "SGD's learning rate (momentum 0.9), cosine schedule to 0 over the epochs",
+        Flag("learning rate", float),
+    ),
+    SearchSetting("seed", _one(_seed), ("seed",), "0", "random seed", Flag("random seed", int)),
+    SearchSetting(
+        "weight_decay",
+        _number_setting("weight_decay", positive=False),
+        ("weight_decay",),
+        "3e-4",
+        "SGD's weight decay",
+        Flag("SGD weight decay", float),
+    ),
+    SearchSetting(
+        "grad_clip",
+        _one(_grad_clip),
+        ("grad_clip",),
+        "5",
+        "gradient-norm clipping",
+        Flag("gradient-norm clipping", float),
+    ),
+    SearchSetting(
+        "label_smoothing",
+        _fraction_setting("label_smoothing"),
+        ("label_smoothing",),
+        "0",
+        "label smoothing, in [0, 1) (DARTS on ImageNet: 0.1)",
+        Flag("label smoothing", float),
+    ),
+    SearchSetting(
+        "augment",
+        _one(_augment),
+        ("augment",),
+        "auto",
+        "images only: `auto`/`shift` random shifts of up to 1/8 of the width; `crop_flip` random crop with that"
+        " padding and a horizontal flip (the CIFAR recipe; not for digits, which a mirror changes); `none`",
+        Flag("image augmentation", choices=AUGMENTS),
+    ),
+    SearchSetting(
+        "cutout",
+        _integer("cutout", positive=False, at_most=(2**16, "65536")),
+        ("cutout",),
+        "0",
+        "a square of that many pixels, centred at a random pixel and clipped at the border, set to 0 (DARTS: 16)",
+        Flag("cutout square (pixels)", int, metavar="PIXELS"),
+    ),
+    SearchSetting(
+        "auxiliary",
+        _number_setting("auxiliary", positive=False),
+        ("auxiliary",),
+        "0",
+        "the loss weight of DARTS' auxiliary head (0.4): after the cell at 2/3 of the depth (index 2n // 3 of n"
+        " cells), ReLU, average pooling to 2x2 (DARTS' 5x5 stride 3 on an 8x8 map, adaptive on other sizes), 1x1"
+        " conv to 128, BN, ReLU, 2x2 conv to 768, BN, ReLU, linear; training only. Its parameters are reported"
+        " apart (DARTS-V2 at C = 36, 20 cells: 3,349,342 plus 476,426 in the head) and saved under `auxiliary.`"
+        " in `model.pt`; `dasdsl export` leaves them out",
+        Flag("auxiliary head's loss weight (DARTS: 0.4)", float, metavar="WEIGHT"),
+    ),
+    SearchSetting(
+        "drop_path",
+        _fraction_setting("drop_path"),
+        ("drop_path",),
+        "0",
+        "DARTS' drop-path: each sample's output of every non-identity edge zeroed with probability p (the rest"
+        " scaled by 1 / (1 - p)), p ramped linearly from 0 (p = 0.2 * epoch / epochs in DARTS)",
+        Flag("drop-path probability (DARTS: 0.2)", float, metavar="P"),
+    ),
+)
 
 
-# ---- checking and resolving ------------------------------------------------------------
+# ---- one table of settings per block ---------------------------------------------------
 
 
-def check_entry(key: str, values: tuple[Any, ...]) -> list[SettingError]:
-    """The problems of one search-block entry (evaluated values), each located by index and arg.
+@attrs.frozen
+class SettingsTable:
+    """The settings one block of a space takes (``search``, ``train``): how each reads, checks, resolves
+    onto its config class, becomes a flag and is documented. Everything above reads through one of these."""
 
-    Values are checked against the defaults (``weights sgd(momentum = 0.5)`` keeps the default
-    ``lr``); every value of a list setting is checked, so one entry may have several problems.
-    """
-    setting = BY_NAME.get(key)
-    if setting is None:
-        hint = suggest(key, SEARCH_KEYS) or "see docs/language.md for the settings"
-        return [SettingError(f"unknown search setting '{key}'", hint)]
-    current = MappingProxyType(attrs.asdict(SearchConfig(), recurse=False))
-    parts = [((v,), i) for i, v in enumerate(values)] if setting.many else [(values, None)]
-    problems = []
-    for part, index in parts:
+    block: str  # the block's keyword
+    config: type  # SearchConfig or TrainConfig: an attrs class whose defaults are the table's
+    settings: tuple[SearchSetting, ...]
+
+    @property
+    def by_name(self) -> dict[str, SearchSetting]:
+        return {s.name: s for s in self.settings}
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.settings)
+
+    @property
+    def flagged(self) -> tuple[SearchSetting, ...]:
+        return tuple(s for s in self.settings if s.flag is not None)
+
+    def _unknown(self, key: str) -> tuple[str, str]:
+        hint = suggest(key, self.keys) or "see docs/language.md for the settings"
+        return f"unknown {self.block} setting '{key}'", hint
+
+    def check_entry(self, key: str, values: tuple[Any, ...]) -> list[SettingError]:
+        """The problems of one entry of the block (evaluated values), each located by index and arg.
+
+        Values are checked against the defaults (``weights sgd(momentum = 0.5)`` keeps the default
+        ``lr``); every value of a list setting is checked, so one entry may have several problems.
+        """
+        setting = self.by_name.get(key)
+        if setting is None:
+            return [SettingError(*self._unknown(key))]
+        current = MappingProxyType(attrs.asdict(self.config(), recurse=False))
+        parts = [((v,), i) for i, v in enumerate(values)] if setting.many else [(values, None)]
+        problems = []
+        for part, index in parts:
+            try:
+                self._parse(setting, part, current)
+            except SettingError as exc:
+                if index is not None:
+                    exc.index = index
+                problems.append(exc)
+        return problems
+
+    def _parse(self, setting: SearchSetting, values: tuple[Any, ...], current: Mapping[str, Any]) -> dict[str, Any]:
+        if not setting.many and len(values) != 1:
+            lists = [s.name for s in self.settings if s.many]
+            raise SettingError(
+                f"{self.block} setting '{setting.name}' takes one value, got {len(values)}",
+                f"only {' and '.join(lists)} take a list" if lists else "give one value",
+                index=1 if values else None,
+            )
+        return setting.parse(values, current)
+
+    def resolve(self, entries: dict[str, tuple[Any, ...]], base: Any = None) -> Any:
+        """Evaluated entries (see dasdsl.lang.check) on top of ``base`` (default: the table's defaults), in order;
+        a bad value raises DasError without a location (the values may come from the command line)."""
+        c: dict[str, Any] = attrs.asdict(base if base is not None else self.config(), recurse=False)
+        for key, values in entries.items():
+            setting = self.by_name.get(key)
+            if setting is None:
+                raise _fail(*self._unknown(key), self.block)
+            try:
+                c.update(self._parse(setting, values, MappingProxyType(c)))
+            except SettingError as exc:
+                raise _fail(exc.message, exc.hint, self.block) from None
+        return self.config(**c)
+
+    # -- the command line and the Python API
+
+    def add_flags(self, parser: argparse.ArgumentParser) -> None:
+        """``--data``, ``--epochs``, ...: one flag per flagged setting, ``dest`` the setting's name."""
+        for s in self.flagged:
+            assert s.flag is not None and s.option is not None
+            parser.add_argument(s.option, dest=s.name, **s.flag.argparse_kwargs())
+
+    def entries_of(self, settings: Mapping[str, Any]) -> dict[str, tuple[Any, ...]]:
+        """Settings by name (Python values or .das text, ``npz:PATH`` as on the command line; None: not given)
+        as evaluated entries of the block; an unknown name or a value that does not read is a DasError."""
+        return {
+            # an empty list: none of a listed setting (``penalty=[]`` drops the defaults' penalties)
+            key: ()
+            if isinstance(value, (list, tuple)) and not value
+            else self.parse_flag(key, self._das_text(key, value))
+            for key, value in settings.items()
+            if value is not None
+        }
+
+    def _das_text(self, key: str, value: Any) -> str:
+        """A Python value as .das text: numbers as numbers, strings as .das syntax, lists (penalties,
+        constraints) joined with commas."""
+        if isinstance(value, bool):
+            return "1" if value else "0"
+        if isinstance(value, int) and value.bit_length() > 333:  # over 100 digits: the limit of a .das number
+            raise _fail(
+                f"{self.block} setting '{key}': a number of {value.bit_length()} bits is too long",
+                "at most 100 digits",
+                self.block,
+            )
+        if isinstance(value, (int, float)):
+            return repr(value)
+        if isinstance(value, (list, tuple)):
+            return ", ".join(self._das_text(key, v) for v in value)
+        if isinstance(value, os.PathLike) and key != "data":  # a file (latency_table): a .das string
+            return '"' + os.fspath(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return str(value)
+
+    def parse_flag(self, key: str, value: object) -> tuple[Any, ...]:
+        """The block values of a flag's or keyword's value (``--data npz:PATH``, ``--epochs 5``)."""
+        setting = self.by_name.get(key)  # an unknown key is parse_override's error
+        flag = setting.flag if setting is not None else None
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**ast.MAX_DIGITS:
+            # (str() of an int of over 4300 digits raises ValueError)
+            raise _fail(f"cannot read the setting '{key}': number too long ({_show(value)})", ast.LONG_HINT, self.block)
+        text = str(value)
+        if flag is not None and flag.das is not None:
+            text = flag.das(text)
+        return self.parse_override(key, text)
+
+    def parse_override(self, key: str, text: str) -> tuple[Any, ...]:
+        """A command-line value in .das syntax (``--set weights="sgd(lr = 0.1)"``), evaluated like the block.
+
+        Raises DasError for an unknown key or a value that does not read; the value itself is
+        checked by ``resolve``.
+        """
+        what = f"cannot read the setting '{key} {text if len(text) <= 60 else text[:57] + '...'}'"
+        if key not in self.by_name:
+            message, hint = self._unknown(key)
+            raise _fail(f"{what}: {message}", hint, self.block)
+        source = f"space cli\n{self.block} {{\n    {key} {text}\n}}\n"
         try:
-            _parse(setting, part, current)
+            module = parse(source, "<command line>")
+        except DasError as exc:
+            first = exc.errors[0]
+            raise _fail(f"{what}: {first.message}", first.hint, self.block) from None
+        blocks = [s for s in module.body if isinstance(s, (ast.SearchDecl, ast.TrainDecl))]
+        entries = [e for b in blocks for e in b.entries if isinstance(e, ast.SearchEntry)]
+        if len(module.body) != 1 or len(entries) != 1 or entries[0].key != key:
+            raise _fail(f"{what}: expected a value in .das syntax", "e.g. --set 'weights=sgd(lr = 0.05)'", self.block)
+        try:
+            return tuple(evaluate_value(v) for v in entries[0].values)
         except SettingError as exc:
-            if index is not None:
-                exc.index = index
-            problems.append(exc)
-    return problems
+            raise _fail(f"{what}: {exc.message}", exc.hint, self.block) from None
+
+    # -- documentation
+
+    def markdown(self) -> str:
+        """The markdown table of every setting (docs/search.md holds exactly this; tests keep them equal)."""
+        rows = ["| setting | default | flag | meaning |", "|---|---|---|---|"]
+        for s in self.settings:
+            default = f"`{s.default}`" if s.default is not None else "none"
+            if s.default_note:
+                default += f" ({s.default_note})"
+            flag = f"`{s.option}`" if s.option else ""
+            rows.append(f"| `{s.name}` | {_cell(default)} | {flag} | {_cell(s.doc)} |")
+        return "\n".join(rows) + "\n"
 
 
-def _parse(setting: SearchSetting, values: tuple[Any, ...], current: Mapping[str, Any]) -> dict[str, Any]:
-    if not setting.many and len(values) != 1:
-        raise SettingError(
-            f"search setting '{setting.name}' takes one value, got {len(values)}",
-            "only penalty and constraint take a list",
-            index=1 if values else None,
-        )
-    return setting.parse(values, current)
+SEARCH = SettingsTable("search", SearchConfig, SETTINGS)
+TRAIN = SettingsTable("train", TrainConfig, TRAIN_SETTINGS)
+
+# The search table's names, as the rest of dasdsl has always used them.
+BY_NAME: dict[str, SearchSetting] = SEARCH.by_name
+SEARCH_KEYS: tuple[str, ...] = SEARCH.keys
+TRAIN_KEYS: tuple[str, ...] = TRAIN.keys
+FLAGGED: tuple[SearchSetting, ...] = SEARCH.flagged
+RUN_SETTING_FLAGS: tuple[str, ...] = tuple(s.name for s in FLAGGED)
+check_entry = SEARCH.check_entry
+resolve = SEARCH.resolve
+add_run_flags = SEARCH.add_flags
+parse_flag = SEARCH.parse_flag
+parse_override = SEARCH.parse_override
+settings_table = SEARCH.markdown
 
 
 def problem_span(entry: ast.SearchEntry, problem: SettingError) -> Span:
@@ -731,20 +1007,6 @@ def problem_span(entry: ast.SearchEntry, problem: SettingError) -> Span:
         if found is not None and found.span.line > 0:
             return found.span
     return value.span
-
-
-def resolve(search: dict[str, tuple[Any, ...]], base: SearchConfig | None = None) -> SearchConfig:
-    """Apply evaluated search-block entries (see dasdsl.lang.check) on top of ``base``, in order."""
-    c: dict[str, Any] = attrs.asdict(base or SearchConfig(), recurse=False)
-    for key, values in search.items():
-        setting = BY_NAME.get(key)
-        if setting is None:
-            raise _fail(f"search setting '{key}' is not supported yet")
-        try:
-            c.update(_parse(setting, values, MappingProxyType(c)))
-        except SettingError as exc:
-            raise _fail(exc.message, exc.hint) from None
-    return SearchConfig(**c)
 
 
 def combination_problem(cfg: SearchConfig) -> tuple[str, str] | None:
@@ -772,56 +1034,6 @@ def check_config(cfg: SearchConfig) -> SearchConfig:
     if problem is not None:
         raise _fail(*problem)
     return cfg
-
-
-# ---- the command line ------------------------------------------------------------------
-
-
-def add_run_flags(parser: argparse.ArgumentParser) -> None:
-    """``--data``, ``--epochs``, ...: one flag per flagged setting, ``dest`` the setting's name."""
-    for s in FLAGGED:
-        assert s.flag is not None and s.option is not None
-        parser.add_argument(s.option, dest=s.name, **s.flag.argparse_kwargs())
-
-
-def parse_flag(key: str, value: object) -> tuple[Any, ...]:
-    """The search-block values of a flag's value (``--data npz:PATH``, ``--epochs 5``)."""
-    setting = BY_NAME.get(key)  # an unknown key is parse_override's error
-    flag = setting.flag if setting is not None else None
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**ast.MAX_DIGITS:
-        # (str() of an int of over 4300 digits raises ValueError)
-        raise _fail(f"cannot read the setting '{key}': number too long ({_show(value)})", ast.LONG_HINT)
-    text = str(value)
-    if flag is not None and flag.das is not None:
-        text = flag.das(text)
-    return parse_override(key, text)
-
-
-def parse_override(key: str, text: str) -> tuple[Any, ...]:
-    """A command-line value in .das syntax (``--set weights="sgd(lr = 0.1)"``), evaluated like the search block.
-
-    Raises DasError for an unknown key or a value that does not read; the value itself is
-    checked by ``resolve``.
-    """
-
-    what = f"cannot read the setting '{key} {text if len(text) <= 60 else text[:57] + '...'}'"
-    if key not in BY_NAME:
-        hint = suggest(key, SEARCH_KEYS) or "see docs/language.md for the settings"
-        raise _fail(f"{what}: unknown search setting '{key}'", hint)
-    source = f"space cli\nsearch {{\n    {key} {text}\n}}\n"
-    try:
-        module = parse(source, "<command line>")
-    except DasError as exc:
-        first = exc.errors[0]
-        raise _fail(f"{what}: {first.message}", first.hint) from None
-    blocks = module.statements(ast.SearchDecl)
-    entries = [e for b in blocks for e in b.entries]
-    if len(module.body) != 1 or len(entries) != 1 or entries[0].key != key:
-        raise _fail(f"{what}: expected a value in .das syntax", "e.g. --set 'weights=sgd(lr = 0.05)'")
-    try:
-        return tuple(evaluate_value(v) for v in entries[0].values)
-    except SettingError as exc:
-        raise _fail(f"{what}: {exc.message}", exc.hint) from None
 
 
 def evaluate_value(e: ast.Expr) -> Any:
@@ -890,18 +1102,6 @@ def _spec(spec: Any) -> tuple[str, str | None]:
 
 
 # ---- documentation ---------------------------------------------------------------------
-
-
-def settings_table() -> str:
-    """The markdown table of every search setting (docs/search.md holds exactly this)."""
-    rows = ["| setting | default | flag | meaning |", "|---|---|---|---|"]
-    for s in SETTINGS:
-        default = f"`{s.default}`" if s.default is not None else "none"
-        if s.default_note:
-            default += f" ({s.default_note})"
-        flag = f"`{s.option}`" if s.option else ""
-        rows.append(f"| `{s.name}` | {_cell(default)} | {flag} | {_cell(s.doc)} |")
-    return "\n".join(rows) + "\n"
 
 
 def _cell(text: str) -> str:

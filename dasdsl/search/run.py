@@ -27,7 +27,7 @@ from dasdsl.errors import DasError, Span, error
 from dasdsl.lang import ast
 from dasdsl.lang.checked import CheckedSpace
 from dasdsl.lang.printer import format_das
-from dasdsl.lang.settings import SearchConfig, check_config, resolve
+from dasdsl.lang.settings import SearchConfig, TrainConfig, check_config, resolve
 from dasdsl.methods.rules import RULES, Accuracy
 from dasdsl.search import data as data_mod
 from dasdsl.search import rundir
@@ -378,12 +378,10 @@ def recalibrate_batchnorm(net: torch.nn.Module, data: Split, samples: int = RECA
     net.train(was_training)
 
 
-AUGMENTS = ("auto", "shift", "crop_flip", "none")
-
-
 @attrs.frozen
 class Recipe:
-    """How a fixed network trains beyond epochs, batch, lr and seed (``dasdsl train``'s flags): SGD's weight
+    """How a fixed network trains beyond epochs, batch, lr and seed (the train block's other settings, read and
+    checked by ``dasdsl.lang.settings.TRAIN``; ``recipe_of`` takes them from a ``TrainConfig``): SGD's weight
     decay, gradient-norm clipping, label smoothing, image augmentation (``auto``: random shifts for images,
     nothing otherwise; ``crop_flip``: random crop with padding and horizontal flip, the CIFAR recipe),
     cutout (a zeroed square of ``cutout`` pixels, DARTS: 16), the auxiliary head's loss weight and the
@@ -396,24 +394,6 @@ class Recipe:
     augment: str = "auto"
     auxiliary: float = 0.0  # the auxiliary head's loss weight (DARTS: 0.4); 0: no head
     drop_path: float = 0.0  # drop-path probability reached at the end, ramped linearly from 0 (DARTS: 0.2)
-
-    def problems(self) -> list[str]:
-        out = []
-        if not (0 <= self.auxiliary < float("inf")):
-            out.append(f"auxiliary must be a non-negative number (the head's loss weight), got {self.auxiliary!r}")
-        if not (0 <= self.drop_path < 1):
-            out.append(f"drop_path must be in [0, 1), got {self.drop_path!r}")
-        if not (0 <= self.weight_decay < float("inf")):
-            out.append(f"weight_decay must be a non-negative number, got {self.weight_decay!r}")
-        if not (0 < self.grad_clip < float("inf")):
-            out.append(f"grad_clip must be a positive number, got {self.grad_clip!r}")
-        if not (0 <= self.label_smoothing < 1):
-            out.append(f"label_smoothing must be in [0, 1), got {self.label_smoothing!r}")
-        if isinstance(self.cutout, bool) or not isinstance(self.cutout, int) or self.cutout < 0:
-            out.append(f"cutout must be a non-negative integer (pixels), got {self.cutout!r}")
-        if self.augment not in AUGMENTS:
-            out.append(f"augment must be one of {', '.join(AUGMENTS)}, got {self.augment!r}")
-        return out
 
     def augmentation(
         self, kind: str, shape: tuple[int, ...]
@@ -441,6 +421,11 @@ class Recipe:
 
 
 DEFAULT_RECIPE = Recipe()
+
+
+def recipe_of(cfg: TrainConfig) -> Recipe:
+    """The recipe part of a train block's settings (``TrainConfig``, already checked by the settings table)."""
+    return Recipe(**{f.name: getattr(cfg, f.name) for f in attrs.fields(Recipe)})
 
 
 def random_flip(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:

@@ -25,7 +25,7 @@ from dasdsl.files import read_text
 from dasdsl.lang.checked import CheckedSpace
 from dasdsl.lang.load import check_text
 from dasdsl.lang.printer import format_das
-from dasdsl.lang.settings import SearchConfig
+from dasdsl.lang.settings import TRAIN, SearchConfig
 from dasdsl.search import data as data_mod
 from dasdsl.search import distributed, rundir
 from dasdsl.search.data import Split
@@ -38,6 +38,7 @@ from dasdsl.search.run import (
     discretize,
     inherit_weights,
     recalibrate_batchnorm,
+    recipe_of,
     result_header,
     seed_everything,
     train_fixed,
@@ -295,6 +296,7 @@ class Trained:
     test_acc: float
     test_samples: int
     run_dir: Path | None
+    classes: int  # of the data it trained on: what chance is
 
 
 def train(
@@ -353,10 +355,10 @@ def resume_training(
         meta = json.loads(read_text(out / rundir.CONFIG, "run configuration"))
         epochs, batch, seed = (int(meta[k]) for k in ("epochs", "batch", "seed"))
         lr, spec = float(meta["lr"]), meta["data"]
-        recipe = Recipe(**meta.get("recipe", {}))  # runs before the recipe flags: the defaults
-        problems = recipe.problems()
-        if problems:
-            raise ValueError("; ".join(problems))
+        # read by the settings table, as the run's flags were (runs before the recipe existed: the defaults)
+        recipe = recipe_of(TRAIN.resolve(TRAIN.entries_of(dict(meta.get("recipe", {})))))
+    except DasError as exc:
+        raise _fail(f"{out / rundir.CONFIG} is damaged ({exc.errors[0].message}); cannot resume") from None
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise _fail(f"{out / rundir.CONFIG} is damaged ({type(exc).__name__}: {exc}); cannot resume") from None
     space = rundir.read_space(out, plugins=plugins)
@@ -449,4 +451,4 @@ def _training(
     if out is not None:
         rundir.save_atomic(model_file(len(records)), out / rundir.MODEL)
         rundir.write_json(out / rundir.SUMMARY, {"test_acc": test_acc, "epochs": len(records)})
-    return Trained(net, records, test_acc, len(data.test), out)
+    return Trained(net, records, test_acc, len(data.test), out, data.classes)

@@ -38,6 +38,8 @@ class Context:
         self.input_shape: tuple[int, ...] | None = None
         self.network: Network | None = None
         self.search: dict[str, tuple[Any, ...]] = {}
+        self.train: dict[str, tuple[Any, ...]] = {}
+        self.train_lets: dict[str, int | float] = {}
         self.cell_types: dict[str, CellInstance] = {}
 
     # -- diagnostics

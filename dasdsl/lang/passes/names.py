@@ -125,11 +125,13 @@ def _shape_span(ctx: Context, decl: ast.InputDecl) -> Span:
 
 
 def check_blocks(ctx: Context) -> None:
-    """A space has one network block and one search block."""
+    """A space has one network block, one search block and one train block."""
     for extra in ctx.module.statements(ast.NetworkDecl)[1:]:
         ctx.err("duplicate 'network' block", extra.span)
     for extra in ctx.module.statements(ast.SearchDecl)[1:]:
         ctx.err("duplicate 'search' block", extra.span, "merge the entries into one search block")
+    for extra in ctx.module.statements(ast.TrainDecl)[1:]:
+        ctx.err("duplicate 'train' block", extra.span, "merge the entries into one train block")
 
 
 def check_opsets(ctx: Context) -> None:
