@@ -129,6 +129,7 @@ EXPECTED = {
     ),
     "darts_v2.das": DEFAULT,
     "mlp.das": SOFTMAX,
+    "mobilenet.das": attrs.evolve(SOFTMAX, epochs=20, penalties=(("cost", "params", 0.5),)),
     "nb201.das": DEFAULT,
     "nb201_digits.das": attrs.evolve(DEFAULT, finetune=20),
     "pooling.das": SOFTMAX,
@@ -197,7 +198,7 @@ def test_a_stored_config_still_loads() -> None:
     cfg = SearchConfig.from_json(stored)
     assert cfg.a_betas == (0.5, 0.999)
     assert cfg.penalties == (("l1", None, 0.001), ("cost", "params", 0.01))
-    assert cfg.to_json() == {**stored, "anchor": 1e-3}  # written before the dirichlet gate: its default
+    assert cfg.to_json() == {**stored, "anchor": 1e-3, "share_values": True}  # written before these existed: defaults
 
 
 # ---- bad values: located errors --------------------------------------------------------------
@@ -334,10 +335,11 @@ def test_flagged_settings() -> None:
         "finetune",
         "top",
         "precision",
+        "share_values",
     }
     for setting in s.FLAGGED:
         assert setting.flag is not None and setting.flag.help.strip(), setting.name
-        assert setting.option == "--" + setting.name
+        assert setting.option == "--" + setting.name.replace("_", "-")
 
 
 def test_the_flags_parse_into_search_values(tmp_path: Path) -> None:

@@ -55,6 +55,7 @@ Costs = tuple[float, dict[str, tuple[float, ...]]]
 @attrs.frozen
 class ParamSummary:
     supernet: int  # trainable weights of the supernet as searched (BN not affine)
+    supernet_shared: int  # the same with the candidates of each value list sharing weights (share_values on)
     smallest: int  # the smallest discrete architecture (affine BN, adapters included)
     largest: int
     candidate_params: dict[str, tuple[int, ...]]  # choice key -> params of each candidate, all instances
@@ -361,8 +362,9 @@ def extremes(ir: NetworkIR, fixed: float, per_choice: Mapping[str, Sequence[floa
 
 def param_summary(ir: NetworkIR) -> ParamSummary:
     with torch.device("meta"):
-        supernet = Supernet(ir)
-    supernet_params = sum(p.numel() for p in supernet.weight_parameters())
+        supernet, shared = Supernet(ir), Supernet(ir, share_values=True)
+    supernet_params, shared_params = (sum(p.numel() for p in n.weight_parameters()) for n in (supernet, shared))
     fixed, per_choice = candidate_params(ir)
     smallest, largest = extremes(ir, fixed, per_choice)
-    return ParamSummary(supernet_params, smallest, largest, {k: tuple(v) for k, v in per_choice.items()})
+    per = {k: tuple(v) for k, v in per_choice.items()}
+    return ParamSummary(supernet_params, shared_params, smallest, largest, per)

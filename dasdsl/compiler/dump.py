@@ -63,8 +63,9 @@ def compile_report(ir: NetworkIR) -> str:
     p = param_summary(ir)
     lines.append("")
     lines.append(f"{len(ir.cells)} cell graphs, {len(ir.choices)} architecture parameter vectors, {adapters} adapters")
+    shared = f" ({p.supernet_shared:,} with its value lists sharing weights)" if p.supernet_shared != p.supernet else ""
     lines.append(
-        f"parameters: supernet {p.supernet:,}; discrete architectures from {p.smallest:,} to {p.largest:,} "
+        f"parameters: supernet {p.supernet:,}{shared}; discrete architectures from {p.smallest:,} to {p.largest:,} "
         "(affine BN, adapters included)"
     )
     return "\n".join(lines)

@@ -54,7 +54,9 @@ class Chain(nn.Sequential):
 def build_candidate(cand: CandidateIR, ir: NetworkIR, ctx: GateContext, affine: bool, mixed: bool) -> nn.Module:
     modules: list[nn.Module] = [build_step(step, ir, ctx, affine, mixed) for step in cand.steps]
     if cand.adapter is not None:
-        modules.append(_adapter_module(cand.adapter, affine))
+        adapter = _adapter_module(cand.adapter, affine)
+        adapter.is_adapter = True  # its own weights: a value list's sharing stops at the candidate's own ops
+        modules.append(adapter)
     return modules[0] if len(modules) == 1 else Chain(*modules)
 
 
@@ -125,12 +127,25 @@ class PluginGuard(nn.Module):
 class MixedEdge(nn.Module):
     """sum_i w_i * op_i(x) over the candidates of one choice; ``none`` contributes nothing and is skipped."""
 
-    def __init__(self, key: str, candidates: list[nn.Module], is_none: list[bool], ctx: GateContext) -> None:
+    def __init__(
+        self,
+        key: str,
+        candidates: list[nn.Module],
+        is_none: list[bool],
+        ctx: GateContext,
+        groups: list[int | None] | None = None,
+    ) -> None:
         super().__init__()
         self.key = key
         self.candidates = nn.ModuleList(candidates)
         self.active = [i for i, z in enumerate(is_none) if not z]
         self.ctx = ctx
+        self.groups = groups or [None] * len(candidates)  # candidates of one value list share a group id
+
+    def share_values(self) -> None:
+        """The candidates of each value list (``conv(k = [3, 5, 7])``) take their weights from the largest one."""
+        for group in {g for g in self.groups if g is not None}:
+            share_weights([m for m, g in zip(self.candidates, self.groups) if g == group])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         ws = self.ctx.weights[self.key].unbind(0)
@@ -142,6 +157,76 @@ class MixedEdge(nn.Module):
         if out is None:  # only `none` on this edge
             return x.mul(0.0)
         return out
+
+
+_WEIGHTED = (nn.Conv1d, nn.Conv2d, nn.Linear)
+
+
+def share_weights(modules: list[nn.Module]) -> None:
+    """Weight entanglement (Once-for-All, NNI's value choices): the candidates of one value list read their
+    convolution and linear weights from the largest candidate's, the smaller kernels at its kernel's
+    centre and the narrower widths in its first channels, so the weights grow with the largest candidate,
+    not with the number of candidates. Batch norms stay per candidate (each sees its own statistics).
+    A candidate whose layers do not line up with the largest one's keeps its own weights."""
+    largest = max(modules, key=lambda m: sum(layer.weight.numel() for layer in _layers(m, [])))
+    big = _layers(largest, [])
+    for module in modules:
+        small = _layers(module, [])
+        if module is largest or [type(m) for m in small] != [type(m) for m in big]:
+            continue
+        for layer, source in zip(small, big):
+            _read_from(layer, source)
+
+
+def _layers(module: nn.Module, out: list) -> list:
+    """The convolution and linear layers of a candidate's ops, in order (its width adapter left out)."""
+    if getattr(module, "is_adapter", False):
+        return out
+    if isinstance(module, _WEIGHTED):
+        out.append(module)
+    for child in module.children():
+        _layers(child, out)
+    return out
+
+
+def _read_from(layer: nn.Module, source: nn.Module) -> None:
+    """``layer``'s weight (and bias) become a slice of ``source``'s, taken afresh before every forward."""
+    want, have = tuple(layer.weight.shape), tuple(source.weight.shape)
+    if len(want) != len(have) or any(w > h for w, h in zip(want, have)):
+        return
+    if (layer.bias is None) != (source.bias is None):
+        return
+    index = (
+        slice(0, want[0]),
+        slice(0, want[1]),
+        *(slice((h - w) // 2, (h - w) // 2 + w) for w, h in zip(want[2:], have[2:])),
+    )
+    del layer._parameters["weight"]
+    if layer.bias is not None:
+        del layer._parameters["bias"]
+    layer.shared_from = (source, index)  # a tuple: not registered as a submodule, so counted once
+    layer.register_forward_pre_hook(_take_slices)
+    _take_slices(layer, ())
+
+
+def _take_slices(layer: nn.Module, inputs: object) -> None:
+    source, index = layer.shared_from
+    layer.weight = source.weight[index]
+    if source.bias is not None:
+        layer.bias = source.bias[: index[0].stop]
+
+
+def shared_state_dict(net: nn.Module) -> dict[str, torch.Tensor]:
+    """``net``'s state dict with the weights that value-list candidates read from a larger one, sliced as
+    they use them: what a network built from one candidate needs (weight inheritance)."""
+    state = dict(net.state_dict())
+    for name, module in net.named_modules():
+        if hasattr(module, "shared_from"):
+            _take_slices(module, ())
+            state[f"{name}.weight"] = module.weight.detach()
+            if module.bias is not None:
+                state[f"{name}.bias"] = module.bias.detach()
+    return state
 
 
 class PartialMixedEdge(MixedEdge):
@@ -157,8 +242,9 @@ class PartialMixedEdge(MixedEdge):
         k: int,
         stride: int,
         rank: int,
+        groups: list[int | None] | None = None,
     ) -> None:
-        super().__init__(key, candidates, is_none, ctx)
+        super().__init__(key, candidates, is_none, ctx, groups)
         self.k = k
         self.stride = stride
         self.rank = rank
@@ -253,13 +339,14 @@ class CellModule(nn.Module):
                     built = _partial_candidates(cands, partial, name) if partial > 1 else cands
                     modules = [build_candidate(c, ir, ctx, affine, mixed) for c in built]
                     is_none = [c.is_none for c in cands]
+                    groups = [c.source.group for c in cands]
                     if partial > 1:
                         stride, rank = data["stride"], len(data["shape"]) - 1
                         module: nn.Module = PartialMixedEdge(
-                            data["choice"], modules, is_none, ctx, partial, stride, rank
+                            data["choice"], modules, is_none, ctx, partial, stride, rank, groups
                         )
                     else:
-                        module = MixedEdge(data["choice"], modules, is_none, ctx)
+                        module = MixedEdge(data["choice"], modules, is_none, ctx, groups)
                 else:
                     assert len(cands) == 1, f"edge {name} has {len(cands)} candidates in a fixed network"
                     module = build_candidate(cands[0], ir, ctx, affine, mixed)
@@ -436,8 +523,13 @@ class Supernet(Network):
         hard: bool = False,
         affine: bool = False,
         partial_channels: int = 1,
+        share_values: bool = False,
     ) -> None:
         super().__init__(ir, affine=affine, mixed=True, partial=partial_channels)
+        if share_values:
+            for module in self.modules():
+                if isinstance(module, MixedEdge):
+                    module.share_values()
         if gate not in GATES:
             raise ValueError(f"unknown gate {gate!r}")
         self.gate = gate

@@ -139,7 +139,16 @@ class Range:
     span: Span = _span()
 
 
-Expr = Union[Number, String, Name, Call, BinOp, Neg, Tuple, Range]
+@attrs.frozen
+class ValueList:
+    """``[3, 5, 7]`` as an op's argument on an edge: one candidate per value (docs/language.md, "Searched
+    values"); anywhere else the checker reports it."""
+
+    items: tuple[Expr, ...]
+    span: Span = _span()
+
+
+Expr = Union[Number, String, Name, Call, BinOp, Neg, Tuple, Range, ValueList]
 
 
 # ---- ops --------------------------------------------------------------------

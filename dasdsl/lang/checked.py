@@ -69,6 +69,9 @@ class Candidate:
 
     steps: tuple[OpRef, ...]
     source: ast.OpExpr = attrs.field(eq=False, repr=False)
+    # the expansion of one op with value lists it came from (``conv(k = [3, 5])``), None for a written
+    # candidate: the candidates of one group may share weights in the supernet (``share_values``)
+    group: int | None = attrs.field(default=None, eq=False, repr=False)
 
     @property
     def label(self) -> str:

@@ -423,6 +423,9 @@ class _Builder(Transformer):
     def kwarg(self, meta: Any, children: list) -> ast.Arg:
         return ast.Arg(str(children[0]), children[1], span=self._span(meta))
 
+    def value_list(self, meta: Any, children: list) -> ast.ValueList:
+        return ast.ValueList(tuple(c for c in children if c is not None), span=self._span(meta))
+
     # -- network
     def network_decl(self, meta: Any, children: list) -> ast.NetworkDecl:
         return ast.NetworkDecl(tuple(children), span=self._span(meta))

@@ -249,6 +249,8 @@ class _Printer:
             return "-" + self.expr(e.operand, _NEG_PREC), _NEG_PREC
         if isinstance(e, ast.Range):
             return f"{self.expr(e.start, 0)} -> {self.expr(e.end, 0)}", 0
+        if isinstance(e, ast.ValueList):
+            return "[" + ", ".join(self.expr(i) for i in e.items) + "]", _ATOM_PREC
         assert isinstance(e, ast.BinOp), f"unknown expression {e!r}"
         prec = _PREC[e.op]
         # left-associative: the right operand needs parentheses at equal precedence

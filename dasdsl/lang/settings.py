@@ -96,6 +96,7 @@ class SearchConfig:
     penalties: tuple[tuple[str, Any, float], ...] = ()  # (kind, argument, lambda)
     constraints: tuple[tuple[str, int | float], ...] = ()
     partial_channels: int = 1
+    share_values: bool = True  # the candidates of a value list share weights (weight entanglement)
     finetune: int = 0
     top: int = 1
     precision: str = "fp32"  # fp32 | bf16 | fp16 (autocast; fp16 with loss scaling)
@@ -484,6 +485,10 @@ def _constraint(p: Any) -> tuple[str, int | float]:
     return (kind, value)
 
 
+def _share_values(v: Any, c: Mapping[str, Any]) -> dict[str, Any]:
+    return {"share_values": _name(v, "share_values", ("on", "off"), bare=True) == "on"}
+
+
 def _precision(v: Any, c: Mapping[str, Any]) -> dict[str, Any]:
     return {"precision": _name(v, "precision", PRECISIONS, bare=True)}
 
@@ -681,6 +686,16 @@ SETTINGS: tuple[SearchSetting, ...] = (
         ("partial_channels",),
         "1",
         "PC-DARTS: 1/k of the channels go through each mixed op, with edge normalization",
+    ),
+    SearchSetting(
+        "share_values",
+        _one(_share_values),
+        ("share_values",),
+        "on",
+        "`on`: the candidates of a value list (`conv(k = [3, 5, 7])`) share one set of weights, the largest"
+        " candidate's (smaller kernels at its centre, narrower widths in its first channels); `off`: each has"
+        " its own. See docs/language.md, Searched values",
+        Flag("weight sharing across a value list's candidates", choices=("on", "off")),
     ),
     SearchSetting("grad_clip", _one(_grad_clip), ("grad_clip",), "5", "gradient-norm clipping of the weights"),
     SearchSetting(
@@ -1065,6 +1080,8 @@ def evaluate_value(e: ast.Expr) -> Any:
         return tuple(evaluate_value(i) for i in e.items)
     if isinstance(e, ast.Range):
         return RangeValue(evaluate_value(e.start), evaluate_value(e.end))
+    if isinstance(e, ast.ValueList):
+        raise SettingError("a value list is only allowed as an argument of a candidate op (after '~')")
     if isinstance(e, ast.Call):
         args = tuple(evaluate_value(v) for v in e.positional)
         kwargs = tuple((a.name, evaluate_value(a.value)) for a in e.args if a.name is not None)

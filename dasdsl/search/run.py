@@ -22,7 +22,7 @@ import torch
 from dasdsl.compiler.build import build_ir
 from dasdsl.compiler.cost import costs
 from dasdsl.compiler.ir import NetworkIR
-from dasdsl.compiler.lower import FixedNetwork, MixedEdge, Supernet, entropy
+from dasdsl.compiler.lower import FixedNetwork, MixedEdge, Supernet, entropy, shared_state_dict
 from dasdsl.errors import DasError, Span, error
 from dasdsl.lang import ast
 from dasdsl.lang.checked import CheckedSpace
@@ -131,6 +131,7 @@ class Run:
             temperature=self.cfg.tau0,
             hard=self.cfg.hard,
             partial_channels=self.cfg.partial_channels,
+            share_values=self.cfg.share_values,
         )
         self.net.to(self.device)
         self.searcher = Searcher(self.net, self.cfg, gate_penalty(self.cfg, self.ir), world=self.world)
@@ -273,7 +274,7 @@ def inherit_weights(
 ) -> list[str]:
     """Copy the supernet's weights into the discretized network; returns the names it had no source for
     (the affine parameters of BatchNorms that are not affine in the supernet: they keep weight 1, bias 0)."""
-    source = supernet.state_dict()
+    source = shared_state_dict(supernet)  # a value list's candidates: their slices of the shared weights
     mixed_prefix: dict[str, str] = {}
     for name, module in supernet.named_modules():
         if isinstance(module, MixedEdge):

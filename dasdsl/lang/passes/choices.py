@@ -1,11 +1,21 @@
-"""The right side of '~': one op chain, an op set, or a candidate list, resolved to candidates."""
+"""The right side of '~': one op chain, an op set, or a candidate list, resolved to candidates; an op with
+value lists (``conv(k = [3, 5, 7])``) stands for one candidate per combination of its values."""
 
 from __future__ import annotations
 
+import itertools
+from typing import Any
+
+import attrs
+
 from dasdsl.lang import ast
-from dasdsl.lang.checked import Candidate
+from dasdsl.lang.checked import Candidate, Unknown
 from dasdsl.lang.passes.bind import expand
 from dasdsl.lang.passes.context import Context, Env
+from dasdsl.lang.passes.text import show
+from dasdsl.ops import registry
+
+UNSEARCHABLE = ("stride",)  # a value list here would change the edge's shape between candidates
 
 
 def candidates(ctx: Context, cands: ast.OpList | ast.OpExpr, env: Env) -> tuple[bool, tuple[Candidate, ...] | None]:
@@ -18,6 +28,8 @@ def candidates(ctx: Context, cands: ast.OpList | ast.OpExpr, env: Env) -> tuple[
             if not opset.ops.ops:
                 return True, None  # reported at the op set
             return True, _list(ctx, opset.ops, env, (name,))
+        if _lists(cands):
+            return True, _expanded(ctx, cands, env)
         cand = expand(ctx, cands, env, in_choice=True)
         return False, None if cand is None else (cand,)
     if not cands.ops:
@@ -47,6 +59,10 @@ def _list(ctx: Context, ops: ast.OpList, env: Env, within: tuple[str, ...] = ())
             inner = _list(ctx, ctx.opsets[name].ops, env, (*within, name))
             parts = inner or ()
             ok = ok and inner is not None
+        elif _lists(op):
+            expanded = _expanded(ctx, op, env)
+            parts = expanded or ()
+            ok = ok and expanded is not None
         else:
             cand = expand(ctx, op, env, in_choice=True)
             parts = (cand,) if cand is not None else ()
@@ -59,3 +75,102 @@ def _list(ctx: Context, ops: ast.OpList, env: Env, within: tuple[str, ...] = ())
             labels.add(label)
             result.append(cand)
     return tuple(result) if ok else None
+
+
+# ---- searched values ------------------------------------------------------------------
+
+
+def _lists(op: ast.OpExpr) -> list[tuple[int, int]]:
+    """(step, argument) positions of the op's value lists."""
+    return [
+        (i, j)
+        for i, call in enumerate(op.steps)
+        for j, arg in enumerate(call.args)
+        if isinstance(arg.value, ast.ValueList)
+    ]
+
+
+def _expanded(ctx: Context, op: ast.OpExpr, env: Env) -> tuple[Candidate, ...] | None:
+    """One candidate per combination of the op's listed values, in the order written (the last list varies
+    fastest), all of one group; None after reporting a bad list."""
+    positions = _lists(op)
+    ok = True
+    for i, j in positions:
+        ok = _check_list(ctx, op.steps[i], op.steps[i].args[j], j, env) and ok
+    if not ok:
+        return None
+    ctx.value_groups += 1
+    lists = [op.steps[i].args[j].value.items for i, j in positions]  # type: ignore[union-attr]
+    out = []
+    for values in itertools.product(*lists):
+        chosen = dict(zip(positions, values))
+        steps = tuple(
+            attrs.evolve(
+                call,
+                args=tuple(
+                    attrs.evolve(arg, value=chosen[(i, j)]) if (i, j) in chosen else arg
+                    for j, arg in enumerate(call.args)
+                ),
+            )
+            for i, call in enumerate(op.steps)
+        )
+        cand = expand(ctx, attrs.evolve(op, steps=steps), env, in_choice=True)
+        if cand is None:
+            return None
+        out.append(attrs.evolve(cand, group=ctx.value_groups))
+    return tuple(out)
+
+
+def _check_list(ctx: Context, call: ast.Call, arg: ast.Arg, position: int, env: Env) -> bool:
+    """A value list is not empty, sits on a searchable argument, and holds distinct values of one type."""
+    values = arg.value
+    assert isinstance(values, ast.ValueList)
+    if not values.items:
+        ctx.err("empty value list", values.span, "list at least one value, e.g. k = [3, 5]")
+        return False
+    spec = registry.lookup(call.func) if call.func not in ctx.opdefs and call.func not in ctx.cells else None
+    if spec is not None:
+        names = [p.name for p in spec.params]
+        positional = sum(1 for a in call.args[:position] if a.name is None)
+        name = arg.name if arg.name is not None else names[positional] if positional < len(names) else None
+        param = next((p for p in spec.params if p.name == name), None)
+        if param is not None and (param.type == "any" or param.name in UNSEARCHABLE):
+            searchable = [p.name for p in spec.params if p.type != "any" and p.name not in UNSEARCHABLE]
+            ctx.err(
+                f"argument '{param.name}' of '{call.func}' cannot take a value list",
+                values.span,
+                f"'{call.func}' searches " + ", ".join(searchable)
+                if searchable
+                else f"'{call.func}' has no searchable argument",
+            )
+            return False
+    evaluated = [ctx.eval(item, env) for item in values.items]
+    if any(v is None for v in evaluated):
+        return False
+    kinds = {_kind(v) for v in evaluated if not isinstance(v, Unknown)}
+    if len(kinds) > 1:
+        ctx.err(
+            f"mixed types in value list: {', '.join(sorted(kinds))}",
+            values.span,
+            "the values of one list are all integers (k = [3, 5]) or all numbers (p = [0.1, 0.2])",
+        )
+        return False
+    seen: list[Any] = []
+    for item, v in zip(values.items, evaluated):
+        if not isinstance(v, Unknown) and v in seen:
+            ctx.err(f"value {show(v)} appears twice in the list", item.span, "list each value once")
+            return False
+        seen.append(v)
+    return True
+
+
+def _kind(v: Any) -> str:
+    if isinstance(v, bool):
+        return "boolean"
+    if isinstance(v, int):
+        return "integers"
+    if isinstance(v, float):
+        return "numbers"
+    if isinstance(v, str):
+        return "strings"
+    return type(v).__name__

@@ -41,6 +41,7 @@ class Context:
         self.train: dict[str, tuple[Any, ...]] = {}
         self.train_lets: dict[str, int | float] = {}
         self.cell_types: dict[str, CellInstance] = {}
+        self.value_groups = 0  # value lists expanded so far: each expansion's candidates share one group id
 
     # -- diagnostics
     def err(self, message: str, span: Span, hint: str | None = None) -> None:
@@ -123,6 +124,13 @@ class Context:
             if any(v is None for v in args) or any(v is None for _, v in kwargs):
                 return None
             return Setting(e.func, tuple(args), tuple(kwargs))  # type: ignore[arg-type]
+        if isinstance(e, ast.ValueList):
+            self.err(
+                "a value list is only allowed as an argument of a candidate op (after '~')",
+                e.span,
+                "x ~ conv(k = [3, 5]) searches the kernel size; elsewhere give one value",
+            )
+            return None
         raise AssertionError(f"unknown expression {e!r}")
 
     def _binop(self, e: ast.BinOp, env: Env, symbols: bool) -> Any:
