@@ -205,3 +205,27 @@ def test_a_search_writes_the_chosen_values_and_off_keeps_weights_apart() -> None
     assert trained.test_samples == 360
     off = space.search("digits", epochs=1, out=None, progress=False, share_values="off")
     assert off is not None and off.settings["share_values"] is False and result.settings["share_values"] is True
+
+
+def test_the_picture_shows_a_value_list_as_written(tmp_path) -> None:  # noqa: ANN001
+    path = tmp_path / "values.das"
+    path.write_text(image_space(), encoding="utf-8")
+    dasdsl.api.render(path, tmp_path / "cell.svg", data="digits")
+    svg = (tmp_path / "cell.svg").read_text(encoding="utf-8")
+    assert "conv(k = [3, 5, 7])" in svg and "3 candidates" in svg
+    assert "mbconv(k = [3, 5], expand = [2, 3])" in svg and "4 candidates" in svg
+
+
+def test_constraints_and_top_k_rank_the_expanded_candidates() -> None:
+    space = dasdsl.loads(image_space(search="search {\n    gate softmax\n}\n"))
+    ir = space.graph((1, 8, 8), 10)
+    from dasdsl.compiler.cost import param_summary
+
+    summary = param_summary(ir)
+    budget = summary.smallest + 200  # room for a little more than the smallest choices
+    result = space.search("digits", epochs=1, out=None, progress=False, constraint=f"max_params({budget})", top=2)
+    assert result is not None and len(result.top) == 2
+    for found in result.top:
+        fixed = FixedNetwork(found.graph((1, 8, 8), 10))
+        assert count_parameters(fixed) <= budget
+        assert "[" not in found.to_das().split("cell c(c) {")[1].split("}")[0]  # plain ops, values chosen

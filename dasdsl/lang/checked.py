@@ -72,6 +72,7 @@ class Candidate:
     # the expansion of one op with value lists it came from (``conv(k = [3, 5])``), None for a written
     # candidate: the candidates of one group may share weights in the supernet (``share_values``)
     group: int | None = attrs.field(default=None, eq=False, repr=False)
+    written: ast.OpExpr | None = attrs.field(default=None, eq=False, repr=False)  # that op, with its lists
 
     @property
     def label(self) -> str:

@@ -444,6 +444,23 @@ def _candidate_line(cand: Any) -> str:
     return line
 
 
+def _value_lists_folded(cands: Any) -> list[str]:
+    """One line per candidate, the candidates of a value list (``conv(k = [3, 5, 7])``) as that one op with
+    their number: the picture shows the searched values as written."""
+    rows: list[str] = []
+    seen: set[int] = set()
+    for cand in cands:
+        group = cand.source.group
+        if group is None or cand.adapter is not None:
+            rows.append(_candidate_line(cand))
+        elif group not in seen:
+            seen.add(group)
+            n = sum(1 for c in cands if c.source.group == group)
+            written = f'<FONT POINT-SIZE="9">{_esc(format_op(cand.source.written))}</FONT>'
+            rows.append(written + _small(f" {n} candidates", MUTED, 8))
+    return rows
+
+
 def _choice_edge(
     d: dict[str, Any], sets: _Sets, uses: dict[tuple[str, ...], int], common: str | None, color: str
 ) -> dict[str, str]:
@@ -457,7 +474,7 @@ def _choice_edge(
     elif name is not None and len(labels) > 4:
         rows = [f'<FONT POINT-SIZE="10"><I>{_esc(name)}</I></FONT>'] + [_candidate_line(c) for c in adapted]
     else:
-        rows = [_candidate_line(c) for c in cands]
+        rows = _value_lists_folded(cands)
     tooltip = f"{d['choice']}: " + " | ".join(labels)
     return {
         "label": _html("<BR/>".join(rows)) if rows else "",

@@ -117,7 +117,7 @@ def _expanded(ctx: Context, op: ast.OpExpr, env: Env) -> tuple[Candidate, ...] |
         cand = expand(ctx, attrs.evolve(op, steps=steps), env, in_choice=True)
         if cand is None:
             return None
-        out.append(attrs.evolve(cand, group=ctx.value_groups))
+        out.append(attrs.evolve(cand, group=ctx.value_groups, written=op))
     return tuple(out)
 
 
