@@ -14,6 +14,7 @@ import pytest
 import dasdsl
 from dasdsl import cli
 from dasdsl.compiler.ir import OUTPUT
+from dasdsl.lang.printer import format_op
 from dasdsl.search.discretize import decide, to_module
 from dasdsl.view import render
 
@@ -66,7 +67,10 @@ def test_every_space_renders_to_svg_and_png(capsys: pytest.CaptureFixture[str], 
                 assert node in text, (space.name, node)
         for _, _, data in graph.edges(data=True):
             for cand in data["candidates"]:
-                assert cand.label in text, (space.name, cand.label)
+                # a value list's candidates show as the list as written (conv(k = [3, 5]) · 2 candidates)
+                as_written = cand.source.written
+                label = cand.label if as_written is None or cand.adapter is not None else format_op(as_written)
+                assert label in text, (space.name, label)
     code, out, err = main(capsys, "render", space, "-o", tmp_path / "cells.png")
     assert code == 0, err
     for png in written(out):
