@@ -154,7 +154,7 @@ def test_search_learns_the_right_pooling(task, winner: str) -> None:  # noqa: AN
     assert gates[labels.index(winner)] > 0.9
 
 
-SPACES = ["darts", "nb201", "widths", "mlp", "hierarchical", "seq1d", "pooling"]
+SPACES = ["darts", "nb201", "widths", "mlp", "hierarchical", "seq1d", "pooling", "mobilenet"]
 
 
 @pytest.mark.parametrize("name", SPACES)
@@ -169,7 +169,7 @@ def test_one_hot_supernet_equals_the_fixed_network_it_prints(name: str) -> None:
     space = dasdsl.load(ROOT / "spaces" / f"{name}.das")
     shape = {"mlp": (64,), "seq1d": (1, 40)}.get(name, (1, 8, 8))
     ir = space.graph(shape, 10)
-    net = space.supernet(shape, 10)
+    net = space.supernet(shape, 10, share_values=True)  # mobilenet: value lists and searched depths
     weights = {k: torch.softmax(torch.randn(len(c.labels)), 0).tolist() for k, c in ir.choices.items()}
     decisions = decide(ir, weights)
     text = format_das(to_module(space, ir, decisions))

@@ -20,7 +20,7 @@ from dasdsl.compiler.ir import (
 )
 from dasdsl.errors import DasError, Span, error
 from dasdsl.lang.check import check
-from dasdsl.lang.checked import Candidate, CellInstance, CheckedSpace, OpRef, Unknown
+from dasdsl.lang.checked import Candidate, CellInstance, CheckedSpace, DepthChoice, OpRef, Unknown
 from dasdsl.ops import registry
 from dasdsl.ops.shapes import Shape, ShapeError, reduce_shape
 
@@ -202,6 +202,49 @@ class _Builder:
         return shapes[0][1]
 
     # -- macro
+    def depth(
+        self, macro: nx.DiGraph, choice: DepthChoice, before: list[str], group: list[str], reads: int, item: Any
+    ) -> list[str]:
+        """The mixture nodes after a searched depth's repeats: for each of the ``reads`` outputs the next item
+        reads (offset t = reads - 1 ... 0), sum_i w_i * (the output t items before the end with options[i]
+        repeats). Every option must give the same shapes."""
+        name = item.cell.name if item.cell is not None else "item"
+        label = f"{name} x [{', '.join(map(str, choice.options))}]"
+        nodes = []
+        for t in reversed(range(reads)):
+            sources = []
+            for n in choice.options:
+                sequence = before + group[:n]
+                sources.append(sequence[-1 - t] if len(sequence) > t else sequence[0])
+            shapes = [macro.nodes[s]["shape"] for s in sources]
+            for n, s in zip(choice.options, shapes):
+                if s != shapes[0]:
+                    raise _fail(
+                        f"the searched depth of '{name}' gives different shapes: with x {choice.options[0]} the "
+                        f"network continues with {_fmt(shapes[0])}, with x {n} with {_fmt(s)}",
+                        choice.span,
+                        "every repeat count must keep the shape: repeat cells that keep their width and size",
+                    )
+            node_id = f"depth{choice.first}_{t}"
+            macro.add_node(
+                node_id,
+                kind="depth",
+                shape=shapes[0],
+                choice=choice.key,
+                options=choice.options,
+                offset=t,
+                instances=tuple(group),
+                label=label,
+            )
+            for port, source in enumerate(sources):
+                if macro.has_edge(source, node_id):
+                    macro.edges[source, node_id]["ports"].append(port)
+                else:
+                    macro.add_edge(source, node_id, ports=[port])
+            nodes.append(node_id)
+        self.choices[choice.key] = ChoiceInfo(choice.key, "<network>", label, choice.key, choice.labels, None, "depth")
+        return nodes
+
     def network(self) -> nx.DiGraph:
         net = self.space.macro
         assert net is not None
@@ -214,8 +257,14 @@ class _Builder:
             macro.add_node("stem", kind="stem", shape=shape, steps=steps, label=net.stem.label)
             macro.add_edge("data", "stem", ports=[0])
             history = ["stem"]
+        ends = {d.first + max(d.options) - 1: d for d in net.depths}
+        starts = {d.first for d in net.depths}
+        before: list[str] = []  # the history before the current depth group
+        group: list[str] = []  # its repeats so far
         for i, item in enumerate(net.items):
             node_id = f"{i}"
+            if i in starts:
+                before, group = list(history), []
             if item.cell is not None:
                 inst = item.cell
                 k = len(inst.inputs)
@@ -236,6 +285,12 @@ class _Builder:
                 macro.add_node(node_id, kind="op", shape=shape, steps=steps, label=item.op.label)
                 macro.add_edge(history[-1], node_id, ports=[0])
             history.append(node_id)
+            group.append(node_id)
+            if i in ends:
+                following = net.items[i + 1] if i + 1 < len(net.items) else None
+                reads = len(following.cell.inputs) if following is not None and following.cell is not None else 1
+                history = history + self.depth(macro, ends[i], before, group, reads, item)
+                shape = macro.nodes[history[-1]]["shape"]
         head_shape = shape
         if net.head is not None:
             steps, head_shape = self.chain(net.head, shape, 1)

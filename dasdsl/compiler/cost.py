@@ -29,6 +29,7 @@ supernet size, inside its outer candidate.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import platform
@@ -105,7 +106,9 @@ def layer_macs(module: nn.Module, output: torch.Tensor) -> int:
     return 0
 
 
-def _count_flops(ir: NetworkIR, device: str) -> tuple[int, dict[str, list[int]]]:
+def _count_flops(ir: NetworkIR, device: str, repeats: InstanceCosts | None = None) -> tuple[int, dict[str, list[int]]]:
+    """(MACs outside every choice, per choice key per candidate), all instances; with ``repeats`` also each
+    searched depth's repeat's own share, filled in."""
     with torch.device(device):
         net = Supernet(ir, affine=True)
     net.eval()
@@ -116,6 +119,7 @@ def _count_flops(ir: NetworkIR, device: str) -> tuple[int, dict[str, list[int]]]
         for i, cand in enumerate(edge.candidates):
             for m in cand.modules():
                 owner[id(m)] = (edge.key, i)
+    node_of = {id(m): node for node in (repeats.fixed if repeats else ()) for m in net.items[node].modules()}
     fixed = 0
 
     def hook(module: nn.Module, _inputs: Any, output: torch.Tensor) -> None:
@@ -126,6 +130,13 @@ def _count_flops(ir: NetworkIR, device: str) -> tuple[int, dict[str, list[int]]]
             fixed += macs
         else:
             per_choice[where[0]][where[1]] += macs
+        node = node_of.get(id(module))
+        if node is not None and repeats is not None:
+            if where is None:
+                repeats.fixed[node] += macs
+            else:
+                row = repeats.per_choice[node].setdefault(where[0], [0.0] * len(per_choice[where[0]]))
+                row[where[1]] += macs
 
     handles = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, (*_CONVS, nn.Linear))]
     try:
@@ -135,6 +146,73 @@ def _count_flops(ir: NetworkIR, device: str) -> tuple[int, dict[str, list[int]]]
         for h in handles:
             h.remove()
     return fixed, per_choice
+
+
+@attrs.frozen
+class InstanceCosts:
+    """The repeats of the searched depths, each with its own cost (the totals sum every repeat): outside its
+    choices, and per choice key of its candidates. A repeat past the chosen depth costs nothing."""
+
+    fixed: dict[str, float]  # macro node -> cost outside its choices
+    per_choice: dict[str, dict[str, list[float]]]  # macro node -> choice key -> cost of each candidate
+
+
+def _repeats(ir: NetworkIR) -> InstanceCosts:
+    nodes = [node for d in ir.depth_nodes().values() for node in d["instances"]]
+    return InstanceCosts({n: 0.0 for n in nodes}, {n: {} for n in nodes})
+
+
+def repeat_costs(ir: NetworkIR, measure: str) -> InstanceCosts:
+    """Each searched depth's repeats' own costs (``params`` or ``flops``), for the expected cost over depths."""
+    repeats = _repeats(ir)
+    if not repeats.fixed:
+        return repeats
+    if measure == "flops":
+        _count_flops(ir, "meta", repeats)
+        return repeats
+    if measure != "params":
+        raise DasError(
+            [
+                error(
+                    f"cost({measure}, ...) cannot price a searched depth: its table has no cost per repeat",
+                    Span.unknown("<search settings>"),
+                    "use cost(params, ...) or cost(flops, ...) with a searched depth (x [1, 2, 3])",
+                )
+            ]
+        )
+    with torch.device("meta"):
+        net = Supernet(ir, affine=True)
+    top = _top_level_edges(net)
+    for node in repeats.fixed:
+        inside = {id(m) for m in net.items[node].modules()}
+        edges = [e for e in top if id(e) in inside]
+        for edge in edges:
+            repeats.per_choice[node][edge.key] = [float(count_parameters(c)) for c in edge.candidates]
+        chosen = sum(sum(row) for row in repeats.per_choice[node].values())
+        repeats.fixed[node] = float(count_parameters(net.items[node])) - chosen
+    return repeats
+
+
+def depth_extremes(
+    ir: NetworkIR, fixed: float, per_choice: Mapping[str, Sequence[float]], repeats: InstanceCosts
+) -> tuple[float, float]:
+    """``extremes`` over every combination of the searched depths' counts: the repeats a count leaves out
+    take their costs with them."""
+    depths = ir.depth_nodes()
+    if not depths:
+        return extremes(ir, fixed, per_choice)
+    lows, highs = [], []
+    for combo in itertools.product(*(d["options"] for d in depths.values())):
+        absent = [node for d, n in zip(depths.values(), combo) for node in d["instances"][n:]]
+        table = {k: list(v) for k, v in per_choice.items()}
+        for node in absent:
+            for key, row in repeats.per_choice[node].items():
+                if key in table:
+                    table[key] = [a - b for a, b in zip(table[key], row)]
+        low, high = extremes(ir, fixed - sum(repeats.fixed[node] for node in absent), table)
+        lows.append(low)
+        highs.append(high)
+    return min(lows), max(highs)
 
 
 def candidate_flops(ir: NetworkIR) -> tuple[int, dict[str, list[int]]]:
@@ -365,6 +443,6 @@ def param_summary(ir: NetworkIR) -> ParamSummary:
         supernet, shared = Supernet(ir), Supernet(ir, share_values=True)
     supernet_params, shared_params = (sum(p.numel() for p in n.weight_parameters()) for n in (supernet, shared))
     fixed, per_choice = candidate_params(ir)
-    smallest, largest = extremes(ir, fixed, per_choice)
+    smallest, largest = (round(x) for x in depth_extremes(ir, fixed, per_choice, repeat_costs(ir, "params")))
     per = {k: tuple(v) for k, v in per_choice.items()}
     return ParamSummary(supernet_params, shared_params, smallest, largest, per)

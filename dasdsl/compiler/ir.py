@@ -13,7 +13,9 @@ architecture-parameter key, None on a fixed edge), ``stride``, ``shape``; edges 
 ``OUTPUT`` have no candidates.
 
 macro graph node ``kind``: ``data``, ``stem``, ``cell`` (with ``cell_key``), ``op``,
-``head``; each with ``shape``; edges carry ``port`` (the cell input they feed).
+``head``, ``depth`` (a searched depth's mixture: ``choice``, ``options``, ``offset`` t, ``instances``: the
+repeats' node ids; its input on port i is the output t items before the end of option i's network);
+each with ``shape``; edges carry ``ports`` (the cell inputs, or depth options, they feed).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from dasdsl.ops.shapes import Shape
 
 OUTPUT = "<output>"
 CELL_NODE_KINDS = ("input", "node", "output")
-MACRO_NODE_KINDS = ("data", "stem", "cell", "op", "head")
+MACRO_NODE_KINDS = ("data", "stem", "cell", "op", "head", "depth")
 ADAPTER_KINDS = ("reduce", "project", "widen")
 
 
@@ -81,6 +83,7 @@ class ChoiceInfo:
     target: str
     labels: tuple[str, ...]
     keep: int | None
+    kind: str = "edge"  # "edge": candidates on a cell's edge; "depth": a searched number of repeats
 
 
 @attrs.define
@@ -103,6 +106,10 @@ class NetworkIR:
     def order(self) -> list[str]:
         """Macro nodes in execution order."""
         return list(nx.topological_sort(self.macro))
+
+    def depth_nodes(self) -> dict[str, dict[str, Any]]:
+        """Per depth choice key the attributes of its mixture node (offset 0): options and instances."""
+        return {d["choice"]: d for _, d in self.macro.nodes(data=True) if d["kind"] == "depth" and d["offset"] == 0}
 
     def choices_by_node(self) -> dict[tuple[str, str], list[str]]:
         """The choice keys grouped by the node they feed, ``(cell_type, target)``, in ``choices`` order."""

@@ -229,6 +229,22 @@ def shared_state_dict(net: nn.Module) -> dict[str, torch.Tensor]:
     return state
 
 
+class DepthMixture(nn.Module):
+    """A searched depth: sum_i w_i * (the network's output with options[i] repeats), one input per option."""
+
+    def __init__(self, key: str, ctx: GateContext) -> None:
+        super().__init__()
+        self.key = key
+        self.ctx = ctx
+
+    def forward(self, *outputs: torch.Tensor) -> torch.Tensor:
+        ws = self.ctx.weights[self.key].unbind(0)
+        out = outputs[0] * ws[0]
+        for y, w in zip(outputs[1:], ws[1:]):
+            out = out + y * w
+        return out
+
+
 class PartialMixedEdge(MixedEdge):
     """PC-DARTS (Xu et al. 2020): only 1/k of the channels go through the mixture, the rest bypass it
     (max-pooled under a stride), then the channels are shuffled so that every channel takes turns."""
@@ -420,6 +436,8 @@ class Network(nn.Module):
                 continue
             if data["kind"] == "cell":
                 module: nn.Module = CellModule(ir, data["cell_key"], self.ctx, affine, mixed, partial=partial)
+            elif data["kind"] == "depth":
+                module = DepthMixture(data["choice"], self.ctx)
             else:
                 # stem, head and macro-level blocks keep affine BN, as in the DARTS and NAS-Bench-201 search code
                 module = _sequential(data["steps"], ir, self.ctx, affine=True)

@@ -288,7 +288,8 @@ class Head:
 
 @attrs.frozen
 class CellItem:
-    """A cell (or a block op such as resblock) in the macro sequence, ``x N`` times."""
+    """A cell (or a block op such as resblock) in the macro sequence, ``x N`` times; ``x [1, 2, 3]`` (a
+    ValueList) searches the number of repeats."""
 
     call: Call
     repeat: Expr | None = None

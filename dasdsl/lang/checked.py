@@ -150,10 +150,26 @@ class NetItem:
 
 
 @attrs.frozen
+class DepthChoice:
+    """A searched depth, ``cells block(C) x [1, 2, 3]``: the items from ``first`` on are the most repeats
+    (``max(options)`` instances); the network's output after the group mixes its output after each option."""
+
+    key: str  # its architecture parameter's key
+    first: int  # index in Network.items of the group's first instance
+    options: tuple[int, ...]  # the repeat counts, as written
+    span: Span = attrs.field(eq=False, repr=False)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(f"x {n}" for n in self.options)
+
+
+@attrs.frozen
 class Network:
     stem: Candidate | None
     items: tuple[NetItem, ...]
     head: Candidate | None
+    depths: tuple[DepthChoice, ...] = ()  # searched depths, in network order
 
 
 @attrs.frozen

@@ -11,7 +11,7 @@ exactly by summing over which nested cells are in use.
 
 from __future__ import annotations
 
-from itertools import combinations
+from itertools import combinations, product
 from math import prod
 
 import attrs
@@ -55,10 +55,30 @@ def _elementary_symmetric(values: list[int], k: int) -> int:
 
 
 def count_architectures(space: CheckedSpace) -> int:
-    types = space.cell_types
+    """The exact count; a searched depth (``x [1, 2, 3]``) sums over its options the architectures of the
+    network with that many repeats (a cell type shared by the repeats counts once in each option)."""
     network = space.macro
+    items = list(network.items) if network is not None else []
+    if network is None or not network.depths:
+        return _count(space, items, set())
+    group_of: dict[int, tuple[int, int]] = {}  # item index -> (which depth choice, position in its group)
+    for g, depth in enumerate(network.depths):
+        for j in range(max(depth.options)):
+            group_of[depth.first + j] = (g, j)
+    every = {item.cell.type_name for item in items if item.cell is not None}
+    total = 0
+    for combo in product(*(d.options for d in network.depths)):
+        present = [it for i, it in enumerate(items) if i not in group_of or group_of[i][1] < combo[group_of[i][0]]]
+        absent = every - {it.cell.type_name for it in present if it.cell is not None}
+        total += _count(space, present, absent)
+    return total
+
+
+def _count(space: CheckedSpace, items: list, absent: set[str]) -> int:
+    """Architectures of the network made of ``items``; ``absent``: cell types of repeats a depth leaves out."""
+    types = {name: inst for name, inst in space.cell_types.items() if name not in absent}
     # cells of the macro network are always in use; the others are used only as ops inside cells
-    top = [item.cell.type_name for item in network.items if item.cell is not None] if network is not None else []
+    top = [item.cell.type_name for item in items if item.cell is not None]
     top = sorted(set(top) & set(types)) or [name for name in types if not _is_nested(types, name)]
     nested = sorted(set(types) - set(top))
     always = frozenset(types[name].name for name in top)
@@ -93,6 +113,6 @@ def space_stats(space: CheckedSpace) -> SpaceStats:
         cell_types=len(cells),
         nodes=sum(len(c.nodes) for c in cells),
         edges=sum(len(c.edges) for c in cells),
-        choice_points=sum(len(c.choices) for c in cells),
+        choice_points=sum(len(c.choices) for c in cells) + (len(space.macro.depths) if space.macro else 0),
         architectures=count_architectures(space),
     )

@@ -53,7 +53,12 @@ def decide(
 ) -> Decision:
     """Pick candidates per choice point from gate weights by a rule of dasdsl.methods.rules."""
     context = Context(threshold, accuracy, seed, tuple(ir.choices))
-    return RULES[rule].decide(node_choices(ir, weights), weights, context)
+    decisions = RULES[rule].decide(node_choices(ir, weights), weights, context)
+    for key, info in ir.choices.items():  # a searched depth always keeps one count: the heaviest if dropped
+        if info.kind == "depth" and decisions.get(key) is None:
+            w = list(weights[key])
+            decisions[key] = w.index(max(w))
+    return decisions
 
 
 def score(ir: NetworkIR, weights: Mapping[str, Sequence[float]], decisions: Decision) -> float:
@@ -184,7 +189,8 @@ def to_module(space: CheckedSpace, ir: NetworkIR, decisions: Decision) -> ast.Mo
             if isinstance(stmt, ast.NodeDecl):
                 for g in stmt.edges:
                     used_nested.update(c.func for c in g.candidates.steps if c.func in cell_names)
-    network_types = [item.cell.type_name for item in (space.macro.items if space.macro else ()) if item.cell]
+    present = _present_items(space, decisions)
+    network_types = [item.cell.type_name for item in present if item.cell]
     keep_types = set(network_types) | used_nested
     body: list[ast.TopStmt] = []
     emitted_cells = False
@@ -197,18 +203,40 @@ def to_module(space: CheckedSpace, ir: NetworkIR, decisions: Decision) -> ast.Mo
                 body.extend(cell for t, cell in new_cells.items() if t in keep_types)
             continue
         if isinstance(stmt, ast.NetworkDecl):
-            body.append(_network(stmt, space, new_cells))
+            body.append(_network(stmt, space, new_cells, decisions))
             continue
         body.append(stmt)
     result = ast.Module(ast.SpaceDecl(f"{space.name}_result"), tuple(body))
     return _drop_unused_ops(result)
 
 
-def _network(net: ast.NetworkDecl, space: CheckedSpace, new_cells: dict[str, ast.CellDecl]) -> ast.NetworkDecl:
-    """Rewrite the cells lines where unshared cells became one cell per instance."""
-    if not any("#" in t for t in new_cells):
+def _present_items(space: CheckedSpace, decisions: Decision) -> list:
+    """The network's items that the decisions keep: a searched depth keeps its first ``x n`` repeats."""
+    net = space.macro
+    if net is None:
+        return []
+    dropped: set[int] = set()
+    for depth in net.depths:
+        chosen = depth.options[_depth_index(decisions, depth.key)]
+        dropped.update(range(depth.first + chosen, depth.first + max(depth.options)))
+    return [item for i, item in enumerate(net.items) if i not in dropped]
+
+
+def _depth_index(decisions: Decision, key: str) -> int:
+    chosen = decisions.get(key)
+    return chosen if chosen is not None else 0
+
+
+def _network(
+    net: ast.NetworkDecl, space: CheckedSpace, new_cells: dict[str, ast.CellDecl], decisions: Decision
+) -> ast.NetworkDecl:
+    """Rewrite the cells lines where unshared cells became one cell per instance and where a searched depth
+    (``x [1, 2, 3]``) became the chosen count."""
+    depths = {d.first: d for d in (space.macro.depths if space.macro else ())}
+    if not any("#" in t for t in new_cells) and not depths:
         return net
-    index = 0
+    index = 0  # cell instances so far: unshared cells are numbered by it
+    position = 0  # network items so far, cells and ops (a searched depth's item has its largest count)
     stmts: list[ast.NetStmt] = []
     for stmt in net.body:
         if not isinstance(stmt, ast.Cells):
@@ -217,14 +245,21 @@ def _network(net: ast.NetworkDecl, space: CheckedSpace, new_cells: dict[str, ast
         items: list[ast.CellItem] = []
         for item in stmt.items:
             decl = space.checker.cells.get(item.call.func)
+            depth = depths.get(position) if isinstance(item.repeat, ast.ValueList) else None
+            count = _repeat(item, space)
+            chosen = count
+            if depth is not None:
+                count, chosen = max(depth.options), depth.options[_depth_index(decisions, depth.key)]
+                item = attrs.evolve(item, repeat=ast.Number(chosen) if chosen > 1 else None)
+            position += count
             if decl is None or not decl.unshared:
                 items.append(item)
-                if decl is not None:
-                    index += _repeat(item, space)
+                index += count if decl is not None else 0
                 continue
-            for _ in range(_repeat(item, space)):
+            for j in range(count):
                 type_name = f"{item.call.func}#{index}"
-                items.append(ast.CellItem(attrs.evolve(item.call, func=new_cells[type_name].name)))
+                if j < chosen:
+                    items.append(ast.CellItem(attrs.evolve(item.call, func=new_cells[type_name].name)))
                 index += 1
         stmts.append(ast.Cells(tuple(items)))
     return ast.NetworkDecl(tuple(stmts))
@@ -233,6 +268,8 @@ def _network(net: ast.NetworkDecl, space: CheckedSpace, new_cells: dict[str, ast
 def _repeat(item: ast.CellItem, space: CheckedSpace) -> int:
     if item.repeat is None:
         return 1
+    if isinstance(item.repeat, ast.ValueList):
+        return 1  # a searched depth: its counts come from the network's depth choices
     value = space.checker.eval(item.repeat, dict(space.constants))
     return value if isinstance(value, int) else 1
 

@@ -135,6 +135,12 @@ class Run:
         )
         self.net.to(self.device)
         self.searcher = Searcher(self.net, self.cfg, gate_penalty(self.cfg, self.ir), world=self.world)
+        if (self.cfg.constraints or self.cfg.top > 1) and self.ir.depth_nodes():
+            raise _fail(
+                "constraints and top k cannot rank the architectures of a space with a searched depth yet "
+                "(their exact search assumes every cell is there)",
+                "drop 'constraint' and 'top', or write one repeat count (x 2) instead of x [1, 2, 3]",
+            )
         if self.cfg.constraints or self.cfg.top > 1:  # an impossible constraint is reported before any training
             self.budget = budget_costs(self.ir, self.cfg)
             uniform = {k: [1.0 / len(c.labels)] * len(c.labels) for k, c in self.ir.choices.items()}
@@ -282,10 +288,14 @@ def inherit_weights(
             if chosen is not None:
                 mixed_prefix[name + "."] = f"{name}.candidates.{chosen}."
     prefixes = sorted(mixed_prefix, key=len)  # outer choices first, then cells nested in them
+    items = _kept_items(ir, decisions)
     target = fixed.state_dict()
     missing = []
     for name in target:
         src_name = name
+        parts = name.split(".", 2)
+        if parts[0] == "items" and parts[1] in items:  # a searched depth: the supernet's item of that place
+            src_name = ".".join(["items", items[parts[1]], *parts[2:]])
         for prefix in prefixes:
             replacement = mixed_prefix[prefix]
             if src_name.startswith(prefix) and not src_name.startswith(replacement):
@@ -296,6 +306,23 @@ def inherit_weights(
             missing.append(name)
     fixed.load_state_dict(target)
     return missing
+
+
+def _kept_items(ir: NetworkIR, decisions: dict[str, int | None]) -> dict[str, str]:
+    """Item ids of the discretized network to the supernet's: a searched depth drops the repeats past the
+    chosen count, so the items after it sit at other places (an empty map without searched depths)."""
+    depths = ir.depth_nodes()
+    if not depths:
+        return {}
+    dropped: set[str] = set()
+    for key, d in depths.items():
+        n = d["options"][decisions.get(key) or 0]
+        dropped.update(d["instances"][n:])
+    kept = sorted(
+        (node for node, d in ir.macro.nodes(data=True) if d["kind"] in ("cell", "op") and node not in dropped),
+        key=int,
+    )
+    return {str(j): node for j, node in enumerate(kept)}
 
 
 def discretize(run: Run) -> tuple[list[tuple[str, dict[str, int | None], float, float | None]], dict[str, list[float]]]:

@@ -20,7 +20,7 @@ from torch import nn
 from torch.func import functional_call
 from torch.nn.parallel import DistributedDataParallel
 
-from dasdsl.compiler.cost import costs, extremes
+from dasdsl.compiler.cost import costs, depth_extremes, repeat_costs
 from dasdsl.compiler.ir import NetworkIR
 from dasdsl.compiler.lower import Supernet
 from dasdsl.errors import DasError, Span, error
@@ -291,15 +291,32 @@ def evaluate(net: nn.Module, part: Part, batch: int = 256) -> tuple[float, float
     return total / max(len(part), 1), correct / max(len(part), 1)
 
 
-def normalised_costs(cfg: SearchConfig, ir: NetworkIR, measure: str) -> dict[str, torch.Tensor]:
-    """Per choice key the cost of each candidate (all instances summed) over the cost of the largest
-    discrete architecture, so that the weight of ``cost(measure, lambda)`` does not depend on the scale."""
+# A searched depth's part of the expected cost: per depth key, per repeat (its position in the group) its
+# own cost outside its choices and per choice key of its candidates, over the largest architecture's cost.
+DepthCosts = dict[str, list[tuple[int, float, dict[str, torch.Tensor]]]]
 
+
+def normalised_costs(cfg: SearchConfig, ir: NetworkIR, measure: str) -> tuple[dict[str, torch.Tensor], DepthCosts]:
+    """Per choice key the cost of each candidate (all instances summed) over the cost of the largest
+    discrete architecture, so that the weight of ``cost(measure, lambda)`` does not depend on the scale;
+    and each searched depth's repeats' own costs on the same scale (``DepthCosts``)."""
     fixed, per_choice = costs(ir, measure, table=cfg.latency_table if measure == "latency" else None)
-    _, largest = extremes(ir, fixed, per_choice)
+    repeats = repeat_costs(ir, measure)
+    _, largest = depth_extremes(ir, fixed, per_choice, repeats)
     if largest <= 0:
-        return {}
-    return {k: torch.tensor(v, dtype=torch.float32) / largest for k, v in per_choice.items()}
+        return {}, {}
+    table = {k: torch.tensor(v, dtype=torch.float32) / largest for k, v in per_choice.items()}
+    depth: DepthCosts = {}
+    for key, d in ir.depth_nodes().items():
+        depth[key] = [
+            (
+                position,
+                repeats.fixed[node] / largest,
+                {k: torch.tensor(row, dtype=torch.float32) / largest for k, row in repeats.per_choice[node].items()},
+            )
+            for position, node in enumerate(d["instances"])
+        ]
+    return table, depth
 
 
 def gate_penalty(cfg: SearchConfig, ir: NetworkIR) -> Callable[[Supernet, int], torch.Tensor] | None:
@@ -323,17 +340,28 @@ def gate_penalty(cfg: SearchConfig, ir: NetworkIR) -> Callable[[Supernet, int], 
     if gate.regularizer is not None and cfg.anchor > 0:
         terms.append((Penalty("anchor", "", gate.regularizer, on_alpha=True), None, cfg.anchor))
     cost_terms = [(measure, lam) for k, measure, lam in cfg.penalties if PENALTIES[k].term is None and lam > 0]
-    priced = [(lam, normalised_costs(cfg, ir, measure)) for measure, lam in cost_terms]
+    priced = [(lam, *normalised_costs(cfg, ir, measure)) for measure, lam in cost_terms]
+    options = {key: d["options"] for key, d in ir.depth_nodes().items()}
     if not terms and not priced:
         return None
-    placed: dict[tuple[torch.device, torch.dtype], list[tuple[float, dict[str, torch.Tensor]]]] = {}
+    placed: dict[tuple[torch.device, torch.dtype], list[tuple[float, dict[str, torch.Tensor], DepthCosts]]] = {}
     keys = list(ir.choices)  # not the PC-DARTS edge normalization weights: they are no gates
 
-    def on(w: torch.Tensor) -> list[tuple[float, dict[str, torch.Tensor]]]:
+    def on(w: torch.Tensor) -> list[tuple[float, dict[str, torch.Tensor], DepthCosts]]:
         """The cost tables on the gate weights' device and dtype, converted once."""
         where = (w.device, w.dtype)
         if where not in placed:
-            placed[where] = [(lam, {k: c.to(w.device, w.dtype) for k, c in table.items()}) for lam, table in priced]
+            placed[where] = [
+                (
+                    lam,
+                    {k: c.to(w.device, w.dtype) for k, c in table.items()},
+                    {
+                        key: [(p, f, {k: c.to(w.device, w.dtype) for k, c in row.items()}) for p, f, row in repeats]
+                        for key, repeats in depth.items()
+                    },
+                )
+                for lam, table, depth in priced
+            ]
         return placed[where]
 
     def penalty(net: Supernet, epoch: int) -> torch.Tensor:
@@ -349,10 +377,18 @@ def gate_penalty(cfg: SearchConfig, ir: NetworkIR) -> Callable[[Supernet, int], 
             term = sum((p.term(source[key]) for key in keys), torch.zeros(()))
             total = total + lam * (term / len(keys) if p.mean else term)
         if priced and weights:  # every gate weight lives on the supernet's device, in its dtype
-            for lam, per_choice in on(next(iter(weights.values()))):
+            for lam, per_choice, depth in on(next(iter(weights.values()))):
                 for key, c in per_choice.items():
                     w = weights[key]
                     total = total + lam * (w * c).sum()
+                for key, repeats in depth.items():
+                    # a repeat is there with probability P(count > its position); the per-key term above
+                    # counted it once, so it adds (P - 1) times its expected cost
+                    wd = weights[key]
+                    for position, own, row in repeats:
+                        present = sum((wd[i] for i, n in enumerate(options[key]) if n > position), wd.new_zeros(()))
+                        expected = own + sum(((weights[k] * c).sum() for k, c in row.items()), wd.new_zeros(()))
+                        total = total + lam * (present - 1) * expected
         return total
 
     return penalty

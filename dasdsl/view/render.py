@@ -647,6 +647,9 @@ def network_graph(ir: NetworkIR) -> graphviz.Digraph:
             text = f"<B>{kind}</B> {_esc(d.get('label', ''))}<BR/>{shape}" if d.get("label") else f"<B>{kind}</B>"
             fill = OUTPUT_FILL if kind == "head" else "#eeeeee"
             g.node(n, _html(text), fillcolor=fill, color="#8a8a8a")
+        elif kind == "depth":  # a searched depth: the mixture of the outputs after each repeat count
+            text = f"<B>depth</B> {_esc(d['label'])}<BR/>{shape}"
+            g.node(n, _html(text), fillcolor="#fff3d6", color=ADAPTER, shape="hexagon")
         else:
             cg = ir.cells[d["cell_key"]]
             type_name = cg.graph["type_name"]
@@ -666,6 +669,8 @@ def network_graph(ir: NetworkIR) -> graphviz.Digraph:
     for u, v, d in ir.macro.edges(data=True):
         target = ir.macro.nodes[v]
         label = ""
+        if target["kind"] == "depth":  # which repeat counts read this output
+            label = ", ".join(f"x {target['options'][p]}" for p in d.get("ports", []))
         if target["kind"] == "cell":
             inputs = ir.cells[target["cell_key"]].graph["instance"].inputs
             if len(inputs) > 1:  # which input an edge feeds; a one-input cell needs no note

@@ -6,7 +6,7 @@ import networkx as nx
 
 from dasdsl.errors import Span, suggest
 from dasdsl.lang import ast
-from dasdsl.lang.checked import CellInstance, NetItem, Network
+from dasdsl.lang.checked import CellInstance, DepthChoice, NetItem, Network
 from dasdsl.lang.passes.bind import bind_args, expand
 from dasdsl.lang.passes.cells import instantiate
 from dasdsl.lang.passes.context import Context
@@ -64,17 +64,29 @@ def _network(ctx: Context, net: ast.NetworkDecl) -> Network:
     stem = expand(ctx, stems[0].op, ctx.constants) if stems else None
     head = expand(ctx, heads[0].op, ctx.constants) if heads else None
     items: list[NetItem] = []
+    depths: list[DepthChoice] = []
     index = 0  # cells so far: an unshared cell's instances are types of their own
     for line in cells:
         for item in line.items:
-            repeat = _repeat(ctx, item)
+            options = _depth_options(ctx, item)
+            repeat = max(options) if options else _repeat(ctx, item)
             name = item.call.func
+            if options and name not in ctx.cells:
+                ctx.err(
+                    f"a searched depth repeats a cell; '{name}' is not a cell",
+                    item.repeat.span,  # type: ignore[union-attr]
+                    "write the block as a cell (cell NAME(c) { ... }) to search how often it repeats",
+                )
+                continue
             if name in ctx.cells:
                 ctx.used.add(name)
                 decl = ctx.cells[name]
                 args = bind_args(ctx, item.call, decl.params, None, ctx.constants, f"cell '{name}'")
                 if args is None:
                     continue
+                if options:
+                    key = f"depth:{len(items)}:{name}"
+                    depths.append(DepthChoice(key, len(items), options, item.span))
                 for _ in range(repeat):
                     type_name = f"{name}#{index}" if decl.unshared else name
                     inst = instantiate(ctx, name, args, item.span, type_name=type_name)
@@ -91,12 +103,35 @@ def _network(ctx: Context, net: ast.NetworkDecl) -> Network:
                 cand = expand(ctx, ast.OpExpr((item.call,), span=item.call.span), ctx.constants)
                 if cand is not None:
                     items.extend(NetItem(None, cand, item.span) for _ in range(repeat))
-    return Network(stem, tuple(items), head)
+    return Network(stem, tuple(items), head, tuple(depths))
+
+
+def _depth_options(ctx: Context, item: ast.CellItem) -> tuple[int, ...] | None:
+    """The repeat counts of ``x [1, 2, 3]`` (None: a plain ``x N``; an empty tuple after an error)."""
+    if not isinstance(item.repeat, ast.ValueList):
+        return None
+    values = item.repeat
+    if not values.items:
+        ctx.err("empty depth list", values.span, "list the repeat counts to search, e.g. x [1, 2, 3]")
+        return ()
+    options: list[int] = []
+    for e in values.items:
+        n = ctx.positive_int(e, ctx.constants, "a repeat count")
+        if not isinstance(n, int):
+            return ()
+        if n > MAX_REPEAT:
+            ctx.err(f"a repeat count of {n:,} is more than a network can hold (at most {MAX_REPEAT:,})", e.span)
+            return ()
+        if n in options:
+            ctx.err(f"repeat count {n} appears twice in the list", e.span, "list each count once")
+            return ()
+        options.append(n)
+    return tuple(options)
 
 
 def _repeat(ctx: Context, item: ast.CellItem) -> int:
     """The item's ``x N`` (1 when absent or wrong)."""
-    if item.repeat is None:
+    if item.repeat is None or isinstance(item.repeat, ast.ValueList):
         return 1
     r = ctx.positive_int(item.repeat, ctx.constants, "a repeat count")
     if isinstance(r, int) and r > MAX_REPEAT:
