@@ -3,6 +3,8 @@ most repeats and mixes the outputs after each count under a gate; the result wri
 
 from __future__ import annotations
 
+import itertools
+import json
 import random
 
 import pytest
@@ -14,6 +16,7 @@ from dasdsl.compiler.cost import costs, depth_extremes, repeat_costs
 from dasdsl.compiler.lower import FixedNetwork, Supernet, count_parameters
 from dasdsl.lang.printer import format_das
 from dasdsl.lang.settings import SearchConfig
+from dasdsl.search.constraints import best_over_depths
 from dasdsl.search.discretize import to_module
 from dasdsl.search.searcher import Searcher, gate_penalty
 
@@ -167,12 +170,75 @@ def test_a_search_writes_the_chosen_count_and_refuses_what_it_cannot_rank(tmp_pa
     assert "[" not in network and "s(C)" in network
     trained = result.space.train("digits", epochs=1, progress=False)
     assert trained.test_samples == 360
-    with pytest.raises(
-        dasdsl.DasError, match="constraints and top k cannot rank the architectures of a space with a searched depth"
-    ):
-        space.search("digits", epochs=1, out=None, progress=False, top=2)
     path = tmp_path / "d.das"
     path.write_text(SPACE, encoding="utf-8")
     dasdsl.api.render(path, tmp_path / "net.svg", macro=True, data="digits")
     svg = (tmp_path / "net.svg").read_text(encoding="utf-8")
     assert "b x [1, 2, 3]" in svg and "s x [2, 4]" in svg
+
+
+def test_constraints_and_top_k_rank_over_depths_exactly() -> None:
+    """best_over_depths against brute force: every architecture of the space (every count, every candidate
+    of the repeats that count keeps), its parameter count from the network it prints."""
+    space = dasdsl.loads(SPACE)
+    ir = space.graph((1, 8, 8), 10)
+    rng = random.Random(3)
+    weights = {k: [rng.random() for _ in c.labels] for k, c in ir.choices.items()}
+    budget = 6000
+    tables = {"params": costs(ir, "params")}
+    found = best_over_depths(ir, weights, [("max_params", budget)], 3, tables, {"params": repeat_costs(ir, "params")})
+    truth = {}
+    keys = list(ir.choices)
+    for combo in itertools.product(*(range(len(c.labels)) for c in ir.choices.values())):
+        decisions = dict(zip(keys, combo))
+        text = format_das(to_module(space, ir, decisions))
+        if text in truth:
+            continue  # the same network: a left-out repeat's choice differs
+        printed = dasdsl.loads(text)
+        params = count_parameters(FixedNetwork(printed.graph((1, 8, 8), 10)))
+        kept = [k for k in keys if _kept(ir, decisions, k)]
+        truth[text] = (sum(weights[k][decisions[k]] for k in kept), params)
+    assert len(truth) == space.count() == 112
+    feasible = sorted(((sc, t) for t, (sc, p) in truth.items() if p <= budget), reverse=True)
+    assert [round(r.score, 9) for r in found] == [round(sc, 9) for sc, _ in feasible[:3]]
+    assert [format_das(to_module(space, ir, r.decisions)) for r in found] == [t for _, t in feasible[:3]]
+
+
+def _kept(ir, decisions, key):  # noqa: ANN001, ANN202 - is this choice in the network the decisions print?
+    info = ir.choices[key]
+    if info.kind == "depth":
+        return True
+    for d in ir.depth_nodes().values():
+        count = d["options"][decisions[d["choice"]]]
+        for node in d["instances"][count:]:
+            if ir.cells[ir.macro.nodes[node]["cell_key"]].graph["type_name"] == info.cell_type:
+                kept_elsewhere = any(
+                    ir.cells[ir.macro.nodes[n]["cell_key"]].graph["type_name"] == info.cell_type
+                    for n in d["instances"][:count]
+                )
+                if not kept_elsewhere:
+                    return False
+    return True
+
+
+def test_a_latency_table_times_each_repeat_and_prices_the_depth(tmp_path) -> None:  # noqa: ANN001
+    from dasdsl.compiler.cost import profile_latency
+
+    space = dasdsl.loads(SPACE)
+    ir = space.graph((1, 8, 8), 10)
+    table = profile_latency(ir, batch=8, repeats=2, warmup=1)
+    assert set(table["depth_repeats"]) == {"0", "1", "2", "3", "4", "5", "6"}
+    for node, row in table["depth_repeats"].items():  # each repeat's candidates: its share of the totals
+        for key, times in row["choices"].items():
+            assert all(0 <= times[label] <= table["choices"][key][label] + 1e-9 for label in times), (node, key)
+    repeats = repeat_costs(ir, "latency", table)
+    assert repeats.per_choice["0"]["b#0:x->y"] == [table["choices"]["b#0:x->y"][c] for c in ("conv(3)", "conv(5)")]
+    path = tmp_path / "latency.json"
+    path.write_text(json.dumps(table), encoding="utf-8")
+    result = space.search(
+        "digits", epochs=1, out=None, progress=False, penalty="cost(latency, 0.5)", latency_table=path
+    )
+    assert result is not None and result.space.count() == 1
+    del table["depth_repeats"]
+    with pytest.raises(dasdsl.DasError, match="has no times per repeat of this space's searched depths"):
+        repeat_costs(ir, "latency", table)

@@ -162,24 +162,30 @@ def _repeats(ir: NetworkIR) -> InstanceCosts:
     return InstanceCosts({n: 0.0 for n in nodes}, {n: {} for n in nodes})
 
 
-def repeat_costs(ir: NetworkIR, measure: str) -> InstanceCosts:
-    """Each searched depth's repeats' own costs (``params`` or ``flops``), for the expected cost over depths."""
+def repeat_costs(ir: NetworkIR, measure: str, table: str | Path | Mapping[str, Any] | None = None) -> InstanceCosts:
+    """Each searched depth's repeats' own costs, for the expected cost over depths: ``params`` and ``flops``
+    counted, ``latency`` read from the table of ``dasdsl profile`` (its ``depth_repeats``)."""
     repeats = _repeats(ir)
     if not repeats.fixed:
         return repeats
     if measure == "flops":
         _count_flops(ir, "meta", repeats)
         return repeats
-    if measure != "params":
-        raise DasError(
-            [
-                error(
-                    f"cost({measure}, ...) cannot price a searched depth: its table has no cost per repeat",
-                    Span.unknown("<search settings>"),
-                    "use cost(params, ...) or cost(flops, ...) with a searched depth (x [1, 2, 3])",
-                )
-            ]
-        )
+    if measure == "latency":
+        if table is None:
+            costs(ir, "latency")  # the error that names the missing table
+        _, loaded, where = _latency_table(ir, table)  # type: ignore[arg-type]
+        rows = loaded.get("depth_repeats")
+        if not isinstance(rows, Mapping) or set(rows) != set(repeats.fixed):
+            raise _table_error(where, f"latency table {where} has no times per repeat of this space's searched depths")
+        try:
+            for node, row in rows.items():
+                repeats.fixed[node] = float(row["fixed"])
+                for key, times in row["choices"].items():
+                    repeats.per_choice[node][key] = [float(times[label]) for label in ir.choices[key].labels]
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise _table_error(where, f"latency table {where} has a damaged 'repeats' entry") from None
+        return repeats
     with torch.device("meta"):
         net = Supernet(ir, affine=True)
     top = _top_level_edges(net)
@@ -277,7 +283,15 @@ def profile_latency(
         seen[id(module)] = (args[0].detach(), output.detach())
 
     x = torch.randn(batch, *ir.input_shape, device=device)
+    repeat_nodes = list(_repeats(ir).fixed)  # a searched depth's repeats: each also timed on its own
+    node_of = {id(m): n for n in repeat_nodes for m in net.items[n].modules()}
+    arrived: dict[str, tuple] = {}
+
+    def arrive(node: str) -> Callable[..., None]:
+        return lambda module, args: arrived.__setitem__(node, tuple(a.detach() for a in args))
+
     handles = [e.register_forward_hook(record) for e in edges]
+    handles += [net.items[n].register_forward_pre_hook(arrive(n)) for n in repeat_nodes]
     try:
         with torch.no_grad():
             net(x)
@@ -285,22 +299,35 @@ def profile_latency(
         for h in handles:
             h.remove()
     per_choice: dict[str, list[float]] = {}
+    per_repeat: dict[str, dict[str, list[float]]] = {n: {} for n in repeat_nodes}
     with torch.no_grad():
         net.ctx.weights = net.gate_weights()  # cells nested in candidates read their gates
         try:
             for edge in edges:
                 acc = per_choice.setdefault(edge.key, [0.0] * len(edge.candidates))
+                own = (
+                    per_repeat[node_of[id(edge)]].setdefault(edge.key, [0.0] * len(edge.candidates))
+                    if id(edge) in node_of
+                    else None
+                )
                 inp = seen[id(edge)][0]
                 for i in edge.active:
                     cand = edge.candidates[i]
-                    acc[i] += _median_ms(lambda c=cand, x=inp: c(x), device, repeats, warmup)
+                    ms = _median_ms(lambda c=cand, x=inp: c(x), device, repeats, warmup)
+                    acc[i] += ms
+                    if own is not None:
+                        own[i] += ms
         finally:
             net.ctx.weights = {}
         for edge in edges:  # the rest of the network: every choice answers with its recorded output
             edge.forward = (lambda out: lambda *_a, **_k: out)(seen[id(edge)][1])  # type: ignore[method-assign]
-        net.fixed_weights = {}
+        # the choices answer with their records; a searched depth's mixture still mixes (its time is fixed)
+        net.fixed_weights = {k: w for k, w in net.gate_weights().items() if ir.choices[k].kind == "depth"}
         try:
             fixed = _median_ms(lambda: net(x), device, repeats, warmup)
+            repeat_fixed = {
+                n: _median_ms(lambda m=net.items[n], a=arrived[n]: m(*a), device, repeats, warmup) for n in repeat_nodes
+            }
         finally:
             for edge in edges:
                 del edge.forward
@@ -321,6 +348,14 @@ def profile_latency(
         "unit": "ms per batch (median)",
         "fixed": fixed,
         "choices": {key: dict(zip(labels[key], times)) for key, times in per_choice.items()},
+        # a searched depth's repeats, each on its own (part of the totals above): the expected latency over depths
+        "depth_repeats": {
+            n: {
+                "fixed": repeat_fixed[n],
+                "choices": {key: dict(zip(labels[key], times)) for key, times in per_repeat[n].items()},
+            }
+            for n in repeat_nodes
+        },
     }
 
 
@@ -345,6 +380,11 @@ def _top_level_keys(ir: NetworkIR) -> list[str]:
 
 def latency_costs(ir: NetworkIR, table: str | Path | Mapping[str, Any]) -> Costs:
     """Read a latency table (a path or the loaded JSON) and check that it was measured for this IR."""
+    return _latency_table(ir, table)[0]
+
+
+def _latency_table(ir: NetworkIR, table: str | Path | Mapping[str, Any]) -> tuple[Costs, Mapping[str, Any], str]:
+    """(the costs, the table, where it came from), checked against this IR."""
     where = "<latency table>"
     if not isinstance(table, Mapping):
         where = str(table)
@@ -381,7 +421,7 @@ def latency_costs(ir: NetworkIR, table: str | Path | Mapping[str, Any]) -> Costs
     extra = sorted(set(choices) - set(per_choice))
     if extra:
         raise _table_error(where, f"latency table {where} has choices this space lacks: {', '.join(extra)}")
-    return float(table.get("fixed", 0.0)), per_choice
+    return (float(table.get("fixed", 0.0)), per_choice), table, where
 
 
 def costs(ir: NetworkIR, measure: str, table: str | Path | Mapping[str, Any] | None = None) -> Costs:

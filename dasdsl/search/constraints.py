@@ -93,6 +93,7 @@ naming the constraint that cannot be met.
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 import numbers
 from bisect import bisect_right, insort
@@ -712,6 +713,70 @@ def best(
             "no architecture satisfies " + ", ".join(shown) + " at once, though each budget alone can be met",
         )
     return [Ranked(d, float(prob.exact_score(d))) for d in found]
+
+
+def best_over_depths(
+    ir: NetworkIR,
+    weights: Mapping[str, Sequence[float]],
+    constraints: Sequence[tuple[str, Any]] | Mapping[str, Any] = (),
+    top: int = 1,
+    costs: Mapping[str, Any] | None = None,
+    repeats: Mapping[str, Any] | None = None,
+) -> list[Ranked]:
+    """``best`` for a space with searched depths (``x [1, 2, 3]``): exact over every combination of counts.
+
+    For each combination the repeats past the counts are left out: the choice keys only they have drop
+    out (their decision is the heaviest candidate, which the result never shows), and their costs leave
+    the budget tables (``repeats[measure]``: each repeat's own cost, ``dasdsl.compiler.cost.repeat_costs``).
+    The rankings of the combinations, each scored with its counts' gate weights, merge into one."""
+    depths = ir.depth_nodes()
+    if not depths:
+        return best(ir, weights, constraints, top, costs)
+    cells = {n: ir.cells[d["cell_key"]].graph["type_name"] for n, d in ir.macro.nodes(data=True) if d["kind"] == "cell"}
+    merged: list[tuple[Fraction, int, Ranked]] = []
+    failure: DasError | None = None
+    for order, combo in enumerate(itertools.product(*(range(len(d["options"])) for d in depths.values()))):
+        absent = [node for d, i in zip(depths.values(), combo) for node in d["instances"][d["options"][i] :]]
+        gone = {cells[n] for n in absent if n in cells} - {t for n, t in cells.items() if n not in absent}
+        kept = {k: info for k, info in ir.choices.items() if info.kind != "depth" and info.cell_type not in gone}
+        sub = attrs.evolve(ir, choices=kept)
+        sub_costs = None
+        if costs is not None:
+            sub_costs = {}
+            for measure, (fixed, table) in costs.items():
+                own = repeats[measure] if repeats is not None else None
+                table = {k: list(v) for k, v in table.items() if k in kept}
+                if own is not None:
+                    fixed = fixed - sum(own.fixed[n] for n in absent)
+                    for n in absent:
+                        for key, row in own.per_choice[n].items():
+                            if key in table:
+                                table[key] = [a - b for a, b in zip(table[key], row)]
+                sub_costs[measure] = (fixed, table)
+        try:
+            ranked = (
+                best(sub, {k: weights[k] for k in kept}, constraints, top, sub_costs) if kept else [Ranked({}, 0.0)]
+            )
+        except DasError as exc:
+            failure = failure or exc
+            continue
+        depth_part = {key: i for key, i in zip(depths, combo)}
+        depth_score = sum((_exact(weights[key][i]) for key, i in depth_part.items()), Fraction(0))
+        for r in ranked:
+            decisions = dict(r.decisions)
+            for key, info in ir.choices.items():
+                if key not in decisions and info.kind != "depth":
+                    w = list(weights[key])
+                    decisions[key] = w.index(max(w))  # a left-out repeat's choice: not in the result
+            decisions.update(depth_part)
+            ordered = {k: decisions[k] for k in ir.choices}
+            score = _exact(r.score) + depth_score
+            merged.append((score, order, Ranked(ordered, float(score), r.bound)))
+    if not merged:
+        assert failure is not None
+        raise failure
+    merged.sort(key=lambda e: (-e[0], e[1]))
+    return [r for _, _, r in merged[:top]]
 
 
 # ---- errors ---------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from dasdsl.compiler.build import build_ir
-from dasdsl.compiler.cost import costs
+from dasdsl.compiler.cost import costs, repeat_costs
 from dasdsl.compiler.ir import NetworkIR
 from dasdsl.compiler.lower import FixedNetwork, MixedEdge, Supernet, entropy, shared_state_dict
 from dasdsl.errors import DasError, Span, error
@@ -31,7 +31,7 @@ from dasdsl.lang.settings import SearchConfig, TrainConfig, check_config, resolv
 from dasdsl.methods.rules import RULES, Accuracy
 from dasdsl.search import data as data_mod
 from dasdsl.search import rundir
-from dasdsl.search.constraints import best
+from dasdsl.search.constraints import best_over_depths
 from dasdsl.search.data import Split, TensorPart, split_data
 from dasdsl.search.discretize import decide, header_lines, score, to_module
 from dasdsl.search.distributed import SINGLE, World, shard
@@ -110,6 +110,7 @@ class Run:
     start_epoch: int = 0
     world: World = SINGLE
     budget: dict[str, Any] | None = None  # the cost tables of the budget constraints, built once in setup
+    repeats: dict[str, Any] | None = None  # the searched depths' repeats' own costs, for the same measures
 
     def setup(self, data: Split | None = None) -> None:
         """Data, IR, supernet and searcher; ``data`` is the API's own data, else the settings' source is loaded."""
@@ -135,16 +136,11 @@ class Run:
         )
         self.net.to(self.device)
         self.searcher = Searcher(self.net, self.cfg, gate_penalty(self.cfg, self.ir), world=self.world)
-        if (self.cfg.constraints or self.cfg.top > 1) and self.ir.depth_nodes():
-            raise _fail(
-                "constraints and top k cannot rank the architectures of a space with a searched depth yet "
-                "(their exact search assumes every cell is there)",
-                "drop 'constraint' and 'top', or write one repeat count (x 2) instead of x [1, 2, 3]",
-            )
         if self.cfg.constraints or self.cfg.top > 1:  # an impossible constraint is reported before any training
             self.budget = budget_costs(self.ir, self.cfg)
+            self.repeats = {m: repeat_costs(self.ir, m) for m in self.budget}
             uniform = {k: [1.0 / len(c.labels)] * len(c.labels) for k, c in self.ir.choices.items()}
-            best(self.ir, uniform, self.cfg.constraints, top=1, costs=self.budget)
+            best_over_depths(self.ir, uniform, self.cfg.constraints, 1, self.budget, self.repeats)
         if self.out is not None and not (self.out / CHECKPOINT).exists():  # killed before its first checkpoint
             self.trim_log(0)
 
@@ -335,10 +331,11 @@ def discretize(run: Run) -> tuple[list[tuple[str, dict[str, int | None], float, 
     cfg = run.cfg
     if cfg.constraints or cfg.top > 1:
         tables = run.budget if run.budget is not None else budget_costs(run.ir, cfg)
+        repeats = {m: repeat_costs(run.ir, m) for m in tables}  # a searched depth's repeats, each alone
         choice_weights = {k: w for k, w in weights.items() if k in run.ir.choices}
         ranked = [
             (r.decisions, r.score, r.bound)
-            for r in best(run.ir, choice_weights, cfg.constraints, top=cfg.top, costs=tables)
+            for r in best_over_depths(run.ir, choice_weights, cfg.constraints, cfg.top, tables, repeats)
         ]
     else:
         if RULES[cfg.discretize].needs_accuracy:

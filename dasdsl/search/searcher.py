@@ -300,8 +300,9 @@ def normalised_costs(cfg: SearchConfig, ir: NetworkIR, measure: str) -> tuple[di
     """Per choice key the cost of each candidate (all instances summed) over the cost of the largest
     discrete architecture, so that the weight of ``cost(measure, lambda)`` does not depend on the scale;
     and each searched depth's repeats' own costs on the same scale (``DepthCosts``)."""
-    fixed, per_choice = costs(ir, measure, table=cfg.latency_table if measure == "latency" else None)
-    repeats = repeat_costs(ir, measure)
+    table = cfg.latency_table if measure == "latency" else None
+    fixed, per_choice = costs(ir, measure, table=table)
+    repeats = repeat_costs(ir, measure, table)
     _, largest = depth_extremes(ir, fixed, per_choice, repeats)
     if largest <= 0:
         return {}, {}
