@@ -139,7 +139,7 @@ TINY = """space tiny
 input vector
 cell c {
     input x
-    node h = x ~ [linear(out = [4, 6]) then tanh, skip]
+    node h = x ~ [linear(out = [4, 6]) then tanh x [1, 2], skip]
     output h
 }
 network {
@@ -149,7 +149,8 @@ network {
 """
 
 
-def test_exact_hypergradient_with_a_depth_and_a_value_choice_matches_finite_differences() -> None:
+def test_exact_hypergradient_with_depths_and_a_value_choice_matches_finite_differences() -> None:
+    """A searched network depth, a searched chain depth and a value list, weights shared."""
     torch.manual_seed(0)
     net = Supernet(dasdsl.loads(TINY).graph((4,), 3), share_values=True).double()
     with torch.no_grad():
@@ -242,3 +243,83 @@ def test_a_latency_table_times_each_repeat_and_prices_the_depth(tmp_path) -> Non
     del table["depth_repeats"]
     with pytest.raises(dasdsl.DasError, match="has no times per repeat of this space's searched depths"):
         repeat_costs(ir, "latency", table)
+
+
+CHAIN = """\
+space chain
+input image
+
+let C = 8
+
+cell c(c) {
+    input x
+    node y = x ~ [conv(k = [3, 5]) x [1, 2], skip]
+    node z = y ~ conv(3) x 2
+    output z
+}
+
+network {
+    stem  conv_bn(3, out = C)
+    cells c(C)
+    head  global_avg_pool then linear(classes)
+}
+"""
+
+
+def test_a_chain_repeats_inside_a_cell_and_its_count_is_searched() -> None:
+    space = dasdsl.loads(CHAIN)
+    assert space.count() == 5  # conv(k = 3), conv(k = 5), each once or twice; skip
+    assert format_das(space.module) == CHAIN
+    ir = space.graph((1, 8, 8), 10)
+    [choice] = ir.choices.values()
+    assert choice.labels == ("conv(k = 3)", "conv(k = 5)", "conv(k = 3) x 2", "conv(k = 5) x 2", "skip")
+    fixed = [
+        d for _, _, d in ir.cells[next(iter(ir.cells))].edges(data=True) if d.get("choice") is None and d["candidates"]
+    ]
+    assert [len(d["candidates"][0].steps) for d in fixed] == [2]  # conv(3) x 2: two steps
+    torch.manual_seed(0)
+    net = Supernet(ir, share_values=True)
+    edge = net.items["0"].edges["x->y"]
+    # the deepest, widest candidate holds the weights; the others read its first layers' centres
+    assert [sum(p.numel() for p in c.parameters()) for c in edge.candidates] == [0, 0, 0, 2 * 8 * 8 * 25, 0]
+    small, large = edge.candidates[2], edge.candidates[3]  # conv(k = 3) x 2, conv(k = 5) x 2
+    first, second = (m for m in large.modules() if isinstance(m, torch.nn.Conv2d))
+    layers = [m for m in small.modules() if isinstance(m, torch.nn.Conv2d)]
+    x = torch.randn(2, 8, 8, 8)
+    small(x)  # the slices are taken in the forward
+    assert torch.equal(layers[0].weight, first.weight[:, :, 1:4, 1:4])
+    assert torch.equal(layers[1].weight, second.weight[:, :, 1:4, 1:4])
+
+
+@pytest.mark.parametrize(
+    ("edge", "message"),
+    [
+        ("conv(3) x []", "empty repeat list"),
+        ("conv(3) x [2, 2]", "repeat count 2 appears twice in the list"),
+        ("conv(3) x [0, 1]", "a repeat count must be positive, got 0"),
+    ],
+)
+def test_bad_chain_repeats_are_errors(edge: str, message: str) -> None:
+    with pytest.raises(dasdsl.DasError) as caught:
+        dasdsl.loads(CHAIN.replace("conv(3) x 2", edge))
+    assert [d.message for d in caught.value.errors] == [message]
+
+
+def test_a_repeat_list_outside_a_candidate_is_an_error() -> None:
+    with pytest.raises(dasdsl.DasError) as caught:
+        dasdsl.loads(CHAIN.replace("conv_bn(3, out = C)", "conv_bn(3, out = C) x [1, 2]"))
+    assert [d.message for d in caught.value.errors] == [
+        "a searched repeat count (x [1, 2]) is only allowed on a candidate (after '~')"
+    ]
+    fixed = dasdsl.loads(CHAIN.replace("cells c(C)", "cells c(C), conv(3) x 1"))  # a plain count anywhere
+    assert fixed.count() == 5
+
+
+def test_a_searched_chain_depth_discretizes_to_a_plain_count() -> None:
+    space = dasdsl.loads(CHAIN + "\nsearch {\n    gate softmax\n}\n")
+    result = space.search("digits", epochs=1, out=None, progress=False)
+    assert result is not None and result.space.count() == 1
+    cell = result.space.to_das().split("cell c(c) {")[1].split("}")[0]
+    assert "[" not in cell and "node z = y ~ conv(3) x 2" in cell
+    fixed = result.space.network((1, 8, 8), 10)
+    assert fixed(torch.randn(2, 1, 8, 8)).shape == (2, 10)

@@ -165,14 +165,16 @@ _WEIGHTED = (nn.Conv1d, nn.Conv2d, nn.Linear)
 def share_weights(modules: list[nn.Module]) -> None:
     """Weight entanglement (Once-for-All, NNI's value choices): the candidates of one value list read their
     convolution and linear weights from the largest candidate's, the smaller kernels at its kernel's
-    centre and the narrower widths in its first channels, so the weights grow with the largest candidate,
-    not with the number of candidates. Batch norms stay per candidate (each sees its own statistics).
-    A candidate whose layers do not line up with the largest one's keeps its own weights."""
+    centre, the narrower widths in its first channels and a shallower repeat of a chain in its first
+    layers, so the weights grow with the largest candidate, not with the number of candidates. Batch norms
+    stay per candidate (each sees its own statistics). A candidate whose layers do not line up with the
+    largest one's keeps its own weights."""
     largest = max(modules, key=lambda m: sum(layer.weight.numel() for layer in _layers(m, [])))
     big = _layers(largest, [])
     for module in modules:
         small = _layers(module, [])
-        if module is largest or [type(m) for m in small] != [type(m) for m in big]:
+        # a chain repeated fewer times (conv(3) x [1, 2, 3]) reads the first layers of the deepest
+        if module is largest or [type(m) for m in small] != [type(m) for m in big[: len(small)]]:
             continue
         for layer, source in zip(small, big):
             _read_from(layer, source)

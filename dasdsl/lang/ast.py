@@ -156,10 +156,12 @@ Expr = Union[Number, String, Name, Call, BinOp, Neg, Tuple, Range, ValueList]
 
 @attrs.frozen
 class OpExpr:
-    """One op or a chain ``a then b then c`` applied in order."""
+    """One op or a chain ``a then b then c`` applied in order; ``x N`` repeats the whole chain N times and
+    ``x [1, 2, 3]`` (a ValueList, candidates only) searches how many times."""
 
     steps: tuple[Call, ...]
     span: Span = _span()
+    repeat: Expr | None = None
 
 
 @attrs.frozen

@@ -27,6 +27,13 @@ def grammar_text() -> str:
     return source_tree.read_text(encoding="utf-8")
 
 
+class _Repeat:
+    """The ``x N`` of an op chain, until op_expr takes it apart."""
+
+    def __init__(self, children: list) -> None:
+        self.children = children
+
+
 class _BracketNewlines:
     """Post-lexer: newlines inside (...) and [...] are not statement ends; runs of them are one."""
 
@@ -408,7 +415,12 @@ class _Builder(Transformer):
 
     # -- ops
     def op_expr(self, meta: Any, children: list) -> ast.OpExpr:
-        return ast.OpExpr(tuple(children), span=self._span(meta))
+        repeat = children[-1].children[0] if children and isinstance(children[-1], _Repeat) else None
+        calls = tuple(children[:-1] if repeat is not None else children)
+        return ast.OpExpr(calls, span=self._span(meta), repeat=repeat)
+
+    def op_repeat(self, meta: Any, children: list) -> _Repeat:
+        return _Repeat(children)
 
     def op_call(self, meta: Any, children: list) -> ast.Call:
         args = tuple(children[1]) if len(children) > 1 else ()

@@ -214,7 +214,8 @@ class _Printer:
         return lines
 
     def op_expr(self, o: ast.OpExpr) -> str:
-        return " then ".join(self.op_call(c) for c in o.steps)
+        chain = " then ".join(self.op_call(c) for c in o.steps)
+        return chain if o.repeat is None else f"{chain} x {self.expr(o.repeat, _NEG_PREC)}"
 
     def op_call(self, c: ast.Call) -> str:
         if not c.args:

@@ -23,11 +23,33 @@ def check_opdefs(ctx: Context) -> None:
             ctx.expanding.pop()
 
 
+MAX_CHAIN_REPEAT = 1_000  # `conv(3) x N` inside a cell: a guard against typos such as `x 100000`
+
+
 def expand(ctx: Context, op: ast.OpExpr, env: Env, *, in_choice: bool = False) -> Candidate | None:
-    """A chain of op calls as one candidate, composite ops replaced by their steps; None after errors."""
+    """A chain of op calls as one candidate, composite ops replaced by their steps, ``x N`` repeated; None
+    after errors."""
     steps: list[OpRef] = []
     ok = True
-    for call in op.steps:
+    calls = op.steps
+    if op.repeat is not None:
+        if isinstance(op.repeat, ast.ValueList):
+            ctx.err(
+                "a searched repeat count (x [1, 2]) is only allowed on a candidate (after '~')",
+                op.repeat.span,
+                "write one count (x 2) here",
+            )
+            return None
+        n = ctx.positive_int(op.repeat, env, "a repeat count")
+        if n is None:
+            return None
+        if isinstance(n, int) and n > MAX_CHAIN_REPEAT:
+            ctx.err(
+                f"a repeat count of {n:,} is more than a chain can hold (at most {MAX_CHAIN_REPEAT:,})", op.repeat.span
+            )
+            return None
+        calls = op.steps * (n if isinstance(n, int) else 1)  # unknown (a parameter): checked per instance
+    for call in calls:
         refs = _call(ctx, call, env, in_choice=in_choice and len(op.steps) == 1)
         if refs is None:
             ok = False

@@ -81,29 +81,32 @@ def _list(ctx: Context, ops: ast.OpList, env: Env, within: tuple[str, ...] = ())
 
 
 def _lists(op: ast.OpExpr) -> list[tuple[int, int]]:
-    """(step, argument) positions of the op's value lists."""
-    return [
+    """(step, argument) positions of the op's value lists; (-1, -1) for a searched repeat count (x [1, 2])."""
+    found = [
         (i, j)
         for i, call in enumerate(op.steps)
         for j, arg in enumerate(call.args)
         if isinstance(arg.value, ast.ValueList)
     ]
+    return found + ([(-1, -1)] if isinstance(op.repeat, ast.ValueList) else [])
 
 
 def _expanded(ctx: Context, op: ast.OpExpr, env: Env) -> tuple[Candidate, ...] | None:
     """One candidate per combination of the op's listed values, in the order written (the last list varies
     fastest), all of one group; None after reporting a bad list."""
-    positions = _lists(op)
-    ok = True
+    counts = _counts(ctx, op.repeat, env) if isinstance(op.repeat, ast.ValueList) else (None,)
+    positions = [p for p in _lists(op) if p != (-1, -1)]
+    ok = counts is not None
     for i, j in positions:
         ok = _check_list(ctx, op.steps[i], op.steps[i].args[j], j, env) and ok
-    if not ok:
+    if not ok or counts is None:
         return None
     ctx.value_groups += 1
     lists = [op.steps[i].args[j].value.items for i, j in positions]  # type: ignore[union-attr]
     out = []
-    for values in itertools.product(*lists):
+    for count, values in itertools.product(counts, itertools.product(*lists)):
         chosen = dict(zip(positions, values))
+        repeat = op.repeat if count is None else (ast.Number(count) if count > 1 else None)
         steps = tuple(
             attrs.evolve(
                 call,
@@ -114,11 +117,30 @@ def _expanded(ctx: Context, op: ast.OpExpr, env: Env) -> tuple[Candidate, ...] |
             )
             for i, call in enumerate(op.steps)
         )
-        cand = expand(ctx, attrs.evolve(op, steps=steps), env, in_choice=True)
+        cand = expand(ctx, attrs.evolve(op, steps=steps, repeat=repeat), env, in_choice=True)
         if cand is None:
             return None
         out.append(attrs.evolve(cand, group=ctx.value_groups, written=op))
     return tuple(out)
+
+
+def _counts(ctx: Context, values: ast.ValueList, env: Env) -> tuple[int, ...] | None:
+    """The repeat counts of a chain's ``x [1, 2, 3]``: positive integers, each once; None after an error."""
+    if not values.items:
+        ctx.err("empty repeat list", values.span, "list the repeat counts to search, e.g. x [1, 2, 3]")
+        return None
+    counts: list[int] = []
+    for e in values.items:
+        n = ctx.positive_int(e, env, "a repeat count")
+        if n is None:
+            return None
+        if isinstance(n, Unknown):
+            n = len(counts) + 1  # a cell parameter: checked per instance
+        if n in counts:
+            ctx.err(f"repeat count {n} appears twice in the list", e.span, "list each count once")
+            return None
+        counts.append(n)
+    return tuple(counts)
 
 
 def _check_list(ctx: Context, call: ast.Call, arg: ast.Arg, position: int, env: Env) -> bool:
