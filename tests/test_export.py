@@ -35,7 +35,8 @@ def _searched(path: Path) -> dasdsl.Space:
     return result.space
 
 
-CASES = [p for p in SPACES if dasdsl.load(p).count() == 1] + FIXTURES
+# spaces/darts_v2.das, built through its train block, is the fidelity fixture's DARTS-V2 network: tested once
+CASES = [p for p in SPACES if dasdsl.load(p).count() == 1] + [p for p in FIXTURES if p.name != "darts_v2.das"]
 SEARCHED = [p for p in SPACES if dasdsl.load(p).count() > 1]
 
 
