@@ -29,7 +29,6 @@ supernet size, inside its outer candidate.
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 import platform
@@ -156,6 +155,17 @@ class InstanceCosts:
     fixed: dict[str, float]  # macro node -> cost outside its choices
     per_choice: dict[str, dict[str, list[float]]]  # macro node -> choice key -> cost of each candidate
 
+    def without(
+        self, fixed: float, per_choice: Mapping[str, Sequence[float]], absent: Sequence[str]
+    ) -> tuple[float, dict[str, list[float]]]:
+        """The totals ``(fixed, per_choice)`` less the costs of the ``absent`` repeats."""
+        table = {k: list(v) for k, v in per_choice.items()}
+        for node in absent:
+            for key, row in self.per_choice[node].items():
+                if key in table:
+                    table[key] = [a - b for a, b in zip(table[key], row)]
+        return fixed - sum(self.fixed[node] for node in absent), table
+
 
 def _repeats(ir: NetworkIR) -> InstanceCosts:
     nodes = [node for d in ir.depth_nodes().values() for node in d["instances"]]
@@ -204,21 +214,10 @@ def depth_extremes(
 ) -> tuple[float, float]:
     """``extremes`` over every combination of the searched depths' counts: the repeats a count leaves out
     take their costs with them."""
-    depths = ir.depth_nodes()
-    if not depths:
+    if not ir.depth_nodes():
         return extremes(ir, fixed, per_choice)
-    lows, highs = [], []
-    for combo in itertools.product(*(d["options"] for d in depths.values())):
-        absent = [node for d, n in zip(depths.values(), combo) for node in d["instances"][n:]]
-        table = {k: list(v) for k, v in per_choice.items()}
-        for node in absent:
-            for key, row in repeats.per_choice[node].items():
-                if key in table:
-                    table[key] = [a - b for a, b in zip(table[key], row)]
-        low, high = extremes(ir, fixed - sum(repeats.fixed[node] for node in absent), table)
-        lows.append(low)
-        highs.append(high)
-    return min(lows), max(highs)
+    found = [extremes(ir, *repeats.without(fixed, per_choice, ir.left_out(c))) for c in ir.depth_combinations()]
+    return min(low for low, _ in found), max(high for _, high in found)
 
 
 def candidate_flops(ir: NetworkIR) -> tuple[int, dict[str, list[int]]]:

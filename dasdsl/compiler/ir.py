@@ -20,6 +20,8 @@ each with ``shape``; edges carry ``ports`` (the cell inputs, or depth options, t
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
@@ -110,6 +112,19 @@ class NetworkIR:
     def depth_nodes(self) -> dict[str, dict[str, Any]]:
         """Per depth choice key the attributes of its mixture node (offset 0): options and instances."""
         return {d["choice"]: d for _, d in self.macro.nodes(data=True) if d["kind"] == "depth" and d["offset"] == 0}
+
+    def depth_combinations(self) -> list[dict[str, int]]:
+        """Every combination of the searched depths' counts, as the option index per depth key."""
+        depths = self.depth_nodes()
+        return [dict(zip(depths, c)) for c in itertools.product(*(range(len(d["options"])) for d in depths.values()))]
+
+    def left_out(self, chosen: Mapping[str, int | None]) -> list[str]:
+        """The repeats (macro node ids) that the counts ``chosen`` (option index per depth key; missing or
+        None: the first option) leave out of the network."""
+        out: list[str] = []
+        for key, d in self.depth_nodes().items():
+            out += d["instances"][d["options"][chosen.get(key) or 0] :]
+        return out
 
     def choices_by_node(self) -> dict[tuple[str, str], list[str]]:
         """The choice keys grouped by the node they feed, ``(cell_type, target)``, in ``choices`` order."""

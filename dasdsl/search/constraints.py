@@ -93,7 +93,6 @@ naming the constraint that cannot be met.
 from __future__ import annotations
 
 import heapq
-import itertools
 import math
 import numbers
 from bisect import bisect_right, insort
@@ -735,8 +734,8 @@ def best_over_depths(
     cells = {n: ir.cells[d["cell_key"]].graph["type_name"] for n, d in ir.macro.nodes(data=True) if d["kind"] == "cell"}
     merged: list[tuple[Fraction, int, Ranked]] = []
     failure: DasError | None = None
-    for order, combo in enumerate(itertools.product(*(range(len(d["options"])) for d in depths.values()))):
-        absent = [node for d, i in zip(depths.values(), combo) for node in d["instances"][d["options"][i] :]]
+    for order, depth_part in enumerate(ir.depth_combinations()):
+        absent = ir.left_out(depth_part)
         gone = {cells[n] for n in absent if n in cells} - {t for n, t in cells.items() if n not in absent}
         kept = {k: info for k, info in ir.choices.items() if info.kind != "depth" and info.cell_type not in gone}
         sub = attrs.evolve(ir, choices=kept)
@@ -744,15 +743,9 @@ def best_over_depths(
         if costs is not None:
             sub_costs = {}
             for measure, (fixed, table) in costs.items():
-                own = repeats[measure] if repeats is not None else None
-                table = {k: list(v) for k, v in table.items() if k in kept}
-                if own is not None:
-                    fixed = fixed - sum(own.fixed[n] for n in absent)
-                    for n in absent:
-                        for key, row in own.per_choice[n].items():
-                            if key in table:
-                                table[key] = [a - b for a, b in zip(table[key], row)]
-                sub_costs[measure] = (fixed, table)
+                if repeats is not None:
+                    fixed, table = repeats[measure].without(fixed, table, absent)
+                sub_costs[measure] = (fixed, {k: list(v) for k, v in table.items() if k in kept})
         try:
             ranked = (
                 best(sub, {k: weights[k] for k in kept}, constraints, top, sub_costs) if kept else [Ranked({}, 0.0)]
@@ -760,7 +753,6 @@ def best_over_depths(
         except DasError as exc:
             failure = failure or exc
             continue
-        depth_part = {key: i for key, i in zip(depths, combo)}
         depth_score = sum((_exact(weights[key][i]) for key, i in depth_part.items()), Fraction(0))
         for r in ranked:
             decisions = dict(r.decisions)

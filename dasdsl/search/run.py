@@ -307,13 +307,9 @@ def inherit_weights(
 def _kept_items(ir: NetworkIR, decisions: dict[str, int | None]) -> dict[str, str]:
     """Item ids of the discretized network to the supernet's: a searched depth drops the repeats past the
     chosen count, so the items after it sit at other places (an empty map without searched depths)."""
-    depths = ir.depth_nodes()
-    if not depths:
+    if not ir.depth_nodes():
         return {}
-    dropped: set[str] = set()
-    for key, d in depths.items():
-        n = d["options"][decisions.get(key) or 0]
-        dropped.update(d["instances"][n:])
+    dropped = set(ir.left_out(decisions))
     kept = sorted(
         (node for node, d in ir.macro.nodes(data=True) if d["kind"] in ("cell", "op") and node not in dropped),
         key=int,
@@ -331,7 +327,7 @@ def discretize(run: Run) -> tuple[list[tuple[str, dict[str, int | None], float, 
     cfg = run.cfg
     if cfg.constraints or cfg.top > 1:
         tables = run.budget if run.budget is not None else budget_costs(run.ir, cfg)
-        repeats = {m: repeat_costs(run.ir, m) for m in tables}  # a searched depth's repeats, each alone
+        repeats = run.repeats if run.repeats is not None else {m: repeat_costs(run.ir, m) for m in tables}
         choice_weights = {k: w for k, w in weights.items() if k in run.ir.choices}
         ranked = [
             (r.decisions, r.score, r.bound)

@@ -94,7 +94,8 @@ def _lists(op: ast.OpExpr) -> list[tuple[int, int]]:
 def _expanded(ctx: Context, op: ast.OpExpr, env: Env) -> tuple[Candidate, ...] | None:
     """One candidate per combination of the op's listed values, in the order written (the last list varies
     fastest), all of one group; None after reporting a bad list."""
-    counts = _counts(ctx, op.repeat, env) if isinstance(op.repeat, ast.ValueList) else (None,)
+    # a searched repeat (x [1, 2]): its counts, the slowest-varying part; at most MAX_CHAIN_REPEAT (expand's check)
+    counts = ctx.repeat_counts(op.repeat, env, "repeat") if isinstance(op.repeat, ast.ValueList) else (None,)
     positions = [p for p in _lists(op) if p != (-1, -1)]
     ok = counts is not None
     for i, j in positions:
@@ -122,25 +123,6 @@ def _expanded(ctx: Context, op: ast.OpExpr, env: Env) -> tuple[Candidate, ...] |
             return None
         out.append(attrs.evolve(cand, group=ctx.value_groups, written=op))
     return tuple(out)
-
-
-def _counts(ctx: Context, values: ast.ValueList, env: Env) -> tuple[int, ...] | None:
-    """The repeat counts of a chain's ``x [1, 2, 3]``: positive integers, each once; None after an error."""
-    if not values.items:
-        ctx.err("empty repeat list", values.span, "list the repeat counts to search, e.g. x [1, 2, 3]")
-        return None
-    counts: list[int] = []
-    for e in values.items:
-        n = ctx.positive_int(e, env, "a repeat count")
-        if n is None:
-            return None
-        if isinstance(n, Unknown):
-            n = len(counts) + 1  # a cell parameter: checked per instance
-        if n in counts:
-            ctx.err(f"repeat count {n} appears twice in the list", e.span, "list each count once")
-            return None
-        counts.append(n)
-    return tuple(counts)
 
 
 def _check_list(ctx: Context, call: ast.Call, arg: ast.Arg, position: int, env: Env) -> bool:

@@ -176,6 +176,31 @@ class Context:
             return None
         return v
 
+    def repeat_counts(
+        self, values: ast.ValueList, env: Env, what: str, limit: tuple[int, str] | None = None
+    ) -> tuple[int, ...] | None:
+        """The counts of a searched repeat (``x [1, 2, 3]`` of a network cell or of a chain): positive integers,
+        each once, at most ``limit`` = (count, what cannot hold more); None after reporting an error. A count
+        not known yet (a cell parameter) stands in as its position: it is checked per instance."""
+        if not values.items:
+            self.err(f"empty {what} list", values.span, "list the repeat counts to search, e.g. x [1, 2, 3]")
+            return None
+        counts: list[int] = []
+        for e in values.items:
+            n = self.positive_int(e, env, "a repeat count")
+            if n is None:
+                return None
+            if isinstance(n, Unknown):
+                n = len(counts) + 1
+            if limit is not None and n > limit[0]:
+                self.err(f"a repeat count of {n:,} is more than {limit[1]} can hold (at most {limit[0]:,})", e.span)
+                return None
+            if n in counts:
+                self.err(f"repeat count {n} appears twice in the list", e.span, "list each count once")
+                return None
+            counts.append(n)
+        return tuple(counts)
+
     def scope(self, args: Env) -> Env:
         """The constants, then ``args`` over them: the names in scope inside a cell or op body."""
         env = dict(self.constants)

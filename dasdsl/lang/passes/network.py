@@ -110,23 +110,7 @@ def _depth_options(ctx: Context, item: ast.CellItem) -> tuple[int, ...] | None:
     """The repeat counts of ``x [1, 2, 3]`` (None: a plain ``x N``; an empty tuple after an error)."""
     if not isinstance(item.repeat, ast.ValueList):
         return None
-    values = item.repeat
-    if not values.items:
-        ctx.err("empty depth list", values.span, "list the repeat counts to search, e.g. x [1, 2, 3]")
-        return ()
-    options: list[int] = []
-    for e in values.items:
-        n = ctx.positive_int(e, ctx.constants, "a repeat count")
-        if not isinstance(n, int):
-            return ()
-        if n > MAX_REPEAT:
-            ctx.err(f"a repeat count of {n:,} is more than a network can hold (at most {MAX_REPEAT:,})", e.span)
-            return ()
-        if n in options:
-            ctx.err(f"repeat count {n} appears twice in the list", e.span, "list each count once")
-            return ()
-        options.append(n)
-    return tuple(options)
+    return ctx.repeat_counts(item.repeat, ctx.constants, "depth", (MAX_REPEAT, "a network")) or ()
 
 
 def _repeat(ctx: Context, item: ast.CellItem) -> int:
