@@ -8,6 +8,7 @@ the same weights.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterator
 
@@ -16,6 +17,9 @@ import networkx as nx
 import torch
 from torch import nn
 
+from dasdsl.compiler.fuse import FusionGroup
+from dasdsl.compiler.fuse import fuse as fusion_groups
+from dasdsl.compiler.fused import SourceFusion
 from dasdsl.compiler.ir import OUTPUT, Adapter, CandidateIR, NetworkIR, Step, edge_norm_key
 from dasdsl.errors import DasError, error
 from dasdsl.methods.gates import GATES
@@ -147,11 +151,16 @@ class MixedEdge(nn.Module):
         for group in {g for g in self.groups if g is not None}:
             share_weights([m for m, g in zip(self.candidates, self.groups) if g == group])
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def mixed_input(self, x: torch.Tensor) -> torch.Tensor:
+        """What the candidates read of the edge's input (all of it here; a part under partial channels)."""
+        return x
+
+    def forward(self, x: torch.Tensor, given: dict[int, torch.Tensor] | None = None) -> torch.Tensor:
+        """``given``: candidates' outputs computed elsewhere (by the fusion pass), by candidate index."""
         ws = self.ctx.weights[self.key].unbind(0)
         out = None
         for i in self.active:
-            y = self.candidates[i](x)
+            y = given[i] if given is not None and i in given else self.candidates[i](x)
             # one accumulator, added to in place: fewer short-lived full-size tensors (less heap growth)
             out = y * ws[i] if out is None else out.addcmul_(y, ws[i])
         if out is None:  # only `none` on this edge
@@ -267,10 +276,13 @@ class PartialMixedEdge(MixedEdge):
         self.stride = stride
         self.rank = rank
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def mixed_input(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, : x.shape[1] // self.k]
+
+    def forward(self, x: torch.Tensor, given: dict[int, torch.Tensor] | None = None) -> torch.Tensor:
         c = x.shape[1]
         part, rest = x[:, : c // self.k], x[:, c // self.k :]
-        mixed = super().forward(part)
+        mixed = super().forward(part, given)
         if self.stride > 1:
             pool = nn.functional.max_pool2d if self.rank == 2 else nn.functional.max_pool1d
             rest = pool(rest, self.stride, self.stride)
@@ -378,25 +390,74 @@ class CellModule(nn.Module):
         self.output = [u for u, _ in g.in_edges(OUTPUT)]
         self.output_merge = g.nodes[OUTPUT]["merge"]
         self.single_input = single_input
+        self.fusion: dict[str, SourceFusion] = {}  # per source its fused computations (fuse(); not submodules)
+        self.fusion_groups: tuple[FusionGroup, ...] = g.graph.get("fusion") or ()
+
+    def fuse(self) -> None:
+        """Lower the IR's fusion groups of this cell (dasdsl.compiler.fuse): from now on each source's edges
+        read their grouped candidates' outputs from one computation per group."""
+        by_source: dict[str, list[FusionGroup]] = {}
+        for group in self.fusion_groups:
+            by_source.setdefault(group.source, []).append(group)
+        for src, groups in by_source.items():
+            edges = {
+                node: (name, self.edges[name])
+                for node, _, incoming in self.plan
+                for s, name in incoming
+                if s == src and isinstance(self.edges[name], MixedEdge)
+            }
+            self.fusion[src] = SourceFusion(tuple(groups), edges)
 
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
         if self.single_input:
             inputs = inputs[:1] * len(self.inputs)
         values = {n: pre(x) for n, pre, x in zip(self.inputs, self.preprocess, inputs)}
-        drop = self.ctx.drop_prob if self.training else 0.0
+        if self.fusion:
+            return self._forward_fused(values)
         for node, merge, incoming in self.plan:
-            outs = [self.edges[name](values[src]) for src, name in incoming]
-            if drop > 0:
-                outs = [
-                    o if isinstance(self.edges[n], nn.Identity) else _drop_path(o, drop)
-                    for o, (_, n) in zip(outs, incoming)
-                ]
-            if node in self.norm:  # edge normalization: each choice edge weighted by softmax(beta)
-                key, positions = self.norm[node]
-                beta = self.ctx.weights[key]
-                outs = [o if j is None else o * beta[j] for o, j in zip(outs, positions)]
-            values[node] = _merge(merge, outs)
+            values[node] = self._node(node, merge, incoming, [self.edges[name](values[src]) for src, name in incoming])
         return _merge(self.output_merge, [values[n] for n in self.output])
+
+    def _forward_fused(self, values: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Source by source: once a source's value exists, its fused groups run and its edges mix."""
+        outs: dict[str, torch.Tensor] = {}
+
+        def emit(src: str) -> None:
+            x = values[src]
+            given = self.fusion[src](x) if src in self.fusion else {}
+            for name in self.out_edges.get(src, ()):
+                edge = self.edges[name]
+                outs[name] = edge(x, given.get(name)) if isinstance(edge, MixedEdge) else edge(x)
+
+        for n in self.inputs:
+            emit(n)
+        for node, merge, incoming in self.plan:
+            values[node] = self._node(node, merge, incoming, [outs.pop(name) for _, name in incoming])
+            emit(node)
+        return _merge(self.output_merge, [values[n] for n in self.output])
+
+    @functools.cached_property
+    def out_edges(self) -> dict[str, list[str]]:
+        """Per source the names of the edges that read it, in execution order."""
+        out: dict[str, list[str]] = {}
+        for _, _, incoming in self.plan:
+            for src, name in incoming:
+                out.setdefault(src, []).append(name)
+        return out
+
+    def _node(self, node: str, merge: str, incoming: list[tuple[str, str]], outs: list[torch.Tensor]) -> torch.Tensor:
+        """A node's value from its incoming edges' outputs: drop-path, edge normalization, merge."""
+        drop = self.ctx.drop_prob if self.training else 0.0
+        if drop > 0:
+            outs = [
+                o if isinstance(self.edges[n], nn.Identity) else _drop_path(o, drop)
+                for o, (_, n) in zip(outs, incoming)
+            ]
+        if node in self.norm:  # edge normalization: each choice edge weighted by softmax(beta)
+            key, positions = self.norm[node]
+            beta = self.ctx.weights[key]
+            outs = [o if j is None else o * beta[j] for o, j in zip(outs, positions)]
+        return _merge(merge, outs)
 
 
 def _drop_path(x: torch.Tensor, p: float) -> torch.Tensor:
@@ -544,12 +605,19 @@ class Supernet(Network):
         affine: bool = False,
         partial_channels: int = 1,
         share_values: bool = False,
+        fuse: bool = True,
     ) -> None:
+        if fuse:
+            fusion_groups(ir)  # the IR pass, recorded on the cell graphs; each cell lowers its groups below
         super().__init__(ir, affine=affine, mixed=True, partial=partial_channels)
         if share_values:
             for module in self.modules():
                 if isinstance(module, MixedEdge):
                     module.share_values()
+        self.fused = fuse
+        for module in self.modules():
+            if isinstance(module, CellModule) and fuse:
+                module.fuse()
         if gate not in GATES:
             raise ValueError(f"unknown gate {gate!r}")
         self.gate = gate

@@ -56,34 +56,49 @@ class _TightConv:
     def _conv_forward(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
         if self.padding_mode != "zeros" or isinstance(self.padding, str) or x.dim() != len(self.kernel_size) + 2:
             return super()._conv_forward(x, weight, bias)  # type: ignore[misc]
-        rank = len(self.kernel_size)
-        drops, pads = _crop(tuple(x.shape[2:]), self.kernel_size, self.dilation, self.padding, self.stride)
-        if any(drops):
-            index = (slice(None), slice(None), *(slice(m, k - m) for m, k in zip(drops, self.kernel_size)))
-            weight = weight[index]
-        taps = tuple(weight.shape[2:])
-        if all(t == 1 for t in taps) and not any(pads):
-            strided = x[(slice(None), slice(None), *(slice(None, None, s) for s in self.stride))]
-            if self.groups == self.in_channels == self.out_channels:  # depthwise, one tap: a scale
-                shape = (1, -1) + (1,) * rank  # in the input's dtype, as the conv would be under autocast
-                y = strided * weight.reshape(shape).to(strided.dtype)
-                return y if bias is None else y + bias.reshape(shape).to(strided.dtype)
-            if self.groups == 1 and rank == 2 and x.stride(1) == 1:
-                # pointwise on channels-innermost (NHWC) memory: a matrix product; the result is channels-last
-                y = nn.functional.linear(strided.permute(0, 2, 3, 1), weight.flatten(1), bias)
-                return y.permute(0, 3, 1, 2)
-        conv = nn.functional.conv2d if rank == 2 else nn.functional.conv1d
-        d = self.dilation[0]
-        if d > 1 and all(e == d for e in self.dilation) and all(p % d == 0 for p in pads):
-            if all(s % d == 0 for s in self.stride):
-                # every output reads only the inputs at multiples of d: an undilated conv of those
-                stride = tuple(s // d for s in self.stride)
-                every_d = x[(slice(None), slice(None), *(slice(None, None, d),) * rank)]
-                return conv(every_d, weight, bias, stride, tuple(p // d for p in pads), 1, self.groups)
-            phased = x.device.type == "cpu" and rank == 2 and self.stride == (1, 1) and x.stride(1) == 1
-            if phased and all(n % d == 0 for n in x.shape[2:]):  # measured on oneDNN only
-                return _phase_conv(x, weight, bias, d, tuple(p // d for p in pads), self.groups)
-        return conv(x, weight, bias, self.stride, pads, self.dilation, self.groups)
+        return tight_conv(x, weight, bias, self.stride, self.padding, self.dilation, self.groups)
+
+
+def tight_conv(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    stride: Dims,
+    padding: Dims,
+    dilation: Dims,
+    groups: int,
+) -> torch.Tensor:
+    """``nn.functional.convNd`` with zero padding, computed as :class:`_TightConv` describes (also the
+    batched convolutions of the fusion pass, dasdsl.compiler.fused)."""
+    rank = weight.dim() - 2
+    kernel = tuple(weight.shape[2:])
+    drops, pads = _crop(tuple(x.shape[2:]), kernel, dilation, padding, stride)
+    if any(drops):
+        index = (slice(None), slice(None), *(slice(m, k - m) for m, k in zip(drops, kernel)))
+        weight = weight[index]
+    taps = tuple(weight.shape[2:])
+    if all(t == 1 for t in taps) and not any(pads):
+        strided = x[(slice(None), slice(None), *(slice(None, None, s) for s in stride))]
+        if groups == x.shape[1] == weight.shape[0]:  # depthwise, one tap: a scale
+            shape = (1, -1) + (1,) * rank  # in the input's dtype, as the conv would be under autocast
+            y = strided * weight.reshape(shape).to(strided.dtype)
+            return y if bias is None else y + bias.reshape(shape).to(strided.dtype)
+        if groups == 1 and rank == 2 and x.stride(1) == 1:
+            # pointwise on channels-innermost (NHWC) memory: a matrix product; the result is channels-last
+            y = nn.functional.linear(strided.permute(0, 2, 3, 1), weight.flatten(1), bias)
+            return y.permute(0, 3, 1, 2)
+    conv = nn.functional.conv2d if rank == 2 else nn.functional.conv1d
+    d = dilation[0]
+    if d > 1 and all(e == d for e in dilation) and all(p % d == 0 for p in pads):
+        if all(s % d == 0 for s in stride):
+            # every output reads only the inputs at multiples of d: an undilated conv of those
+            step = tuple(s // d for s in stride)
+            every_d = x[(slice(None), slice(None), *(slice(None, None, d),) * rank)]
+            return conv(every_d, weight, bias, step, tuple(p // d for p in pads), 1, groups)
+        phased = x.device.type == "cpu" and rank == 2 and tuple(stride) == (1, 1) and x.stride(1) == 1
+        if phased and all(n % d == 0 for n in x.shape[2:]):  # measured on oneDNN only
+            return _phase_conv(x, weight, bias, d, tuple(p // d for p in pads), groups)
+    return conv(x, weight, bias, stride, pads, dilation, groups)
 
 
 def _phase_conv(
