@@ -237,6 +237,14 @@ class Network(nn.Module):
         self.classifier = nn.Linear(c_prev, num_classes)
         self._initialize_alphas()
 
+    def to_device(self, device: torch.device) -> Network:
+        """The module and its alphas (plain tensors, which ``nn.Module.to`` does not move) on ``device``."""
+        self.to(device)
+        self.alphas_normal = self.alphas_normal.detach().to(device).requires_grad_(True)
+        self.alphas_reduce = self.alphas_reduce.detach().to(device).requires_grad_(True)
+        self._arch_parameters = [self.alphas_normal, self.alphas_reduce]
+        return self
+
     def new(self) -> Network:
         model_new = Network(
             self._C,
@@ -248,6 +256,7 @@ class Network(nn.Module):
             self._stem_multiplier,
             self._in_channels,
         )
+        model_new.to_device(self.classifier.weight.device)
         for x, y in zip(model_new.arch_parameters(), self.arch_parameters()):
             x.data.copy_(y.data)
         return model_new

@@ -198,7 +198,7 @@ def test_a_stored_config_still_loads() -> None:
     cfg = SearchConfig.from_json(stored)
     assert cfg.a_betas == (0.5, 0.999)
     assert cfg.penalties == (("l1", None, 0.001), ("cost", "params", 0.01))
-    assert cfg.to_json() == {**stored, "anchor": 1e-3, "share_values": True}  # written before these existed: defaults
+    assert cfg.to_json() == {**stored, "anchor": 1e-3, "share_values": True, "fuse": True}  # stored before these: defaults
 
 
 # ---- bad values: located errors --------------------------------------------------------------
@@ -336,6 +336,7 @@ def test_flagged_settings() -> None:
         "top",
         "precision",
         "share_values",
+        "fuse",
     }
     for setting in s.FLAGGED:
         assert setting.flag is not None and setting.flag.help.strip(), setting.name

@@ -76,7 +76,7 @@ def _top_level_edges(net: Supernet) -> list[MixedEdge]:
 def candidate_params(ir: NetworkIR) -> tuple[int, dict[str, list[int]]]:
     """(parameters outside every choice, per choice key the parameters of each candidate)."""
     with torch.device("meta"):
-        net = Supernet(ir, affine=True)
+        net = Supernet(ir, affine=True, fuse=False)
     per_choice: dict[str, list[int]] = {}
     inside = 0
     # a cell used as a candidate counts whole (at supernet size) inside its outer candidate
@@ -109,7 +109,7 @@ def _count_flops(ir: NetworkIR, device: str, repeats: InstanceCosts | None = Non
     """(MACs outside every choice, per choice key per candidate), all instances; with ``repeats`` also each
     searched depth's repeat's own share, filled in."""
     with torch.device(device):
-        net = Supernet(ir, affine=True)
+        net = Supernet(ir, affine=True, fuse=False)
     net.eval()
     owner: dict[int, tuple[str, int]] = {}
     per_choice: dict[str, list[int]] = {}
@@ -197,7 +197,7 @@ def repeat_costs(ir: NetworkIR, measure: str, table: str | Path | Mapping[str, A
             raise _table_error(where, f"latency table {where} has a damaged 'repeats' entry") from None
         return repeats
     with torch.device("meta"):
-        net = Supernet(ir, affine=True)
+        net = Supernet(ir, affine=True, fuse=False)
     top = _top_level_edges(net)
     for node in repeats.fixed:
         inside = {id(m) for m in net.items[node].modules()}
@@ -274,7 +274,7 @@ def profile_latency(
     """
     device = torch.device(device)
     torch.manual_seed(seed)
-    net = Supernet(ir, affine=True).to(device).eval()
+    net = Supernet(ir, affine=True, fuse=False).to(device).eval()
     edges = _top_level_edges(net)
     seen: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
 
@@ -479,7 +479,7 @@ def extremes(ir: NetworkIR, fixed: float, per_choice: Mapping[str, Sequence[floa
 
 def param_summary(ir: NetworkIR) -> ParamSummary:
     with torch.device("meta"):
-        supernet, shared = Supernet(ir), Supernet(ir, share_values=True)
+        supernet, shared = Supernet(ir, fuse=False), Supernet(ir, share_values=True, fuse=False)
     supernet_params, shared_params = (sum(p.numel() for p in n.weight_parameters()) for n in (supernet, shared))
     fixed, per_choice = candidate_params(ir)
     smallest, largest = (round(x) for x in depth_extremes(ir, fixed, per_choice, repeat_costs(ir, "params")))

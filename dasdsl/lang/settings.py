@@ -97,6 +97,7 @@ class SearchConfig:
     constraints: tuple[tuple[str, int | float], ...] = ()
     partial_channels: int = 1
     share_values: bool = True  # the candidates of a value list share weights (weight entanglement)
+    fuse: bool = True  # the fusion pass (dasdsl.compiler.fuse): same results, fewer and larger kernels
     finetune: int = 0
     top: int = 1
     precision: str = "fp32"  # fp32 | bf16 | fp16 (autocast; fp16 with loss scaling)
@@ -489,6 +490,10 @@ def _share_values(v: Any, c: Mapping[str, Any]) -> dict[str, Any]:
     return {"share_values": _name(v, "share_values", ("on", "off"), bare=True) == "on"}
 
 
+def _fuse(v: Any, c: Mapping[str, Any]) -> dict[str, Any]:
+    return {"fuse": _name(v, "fuse", ("on", "off"), bare=True) == "on"}
+
+
 def _precision(v: Any, c: Mapping[str, Any]) -> dict[str, Any]:
     return {"precision": _name(v, "precision", PRECISIONS, bare=True)}
 
@@ -696,6 +701,16 @@ SETTINGS: tuple[SearchSetting, ...] = (
         " candidate's (smaller kernels at its centre, narrower widths in its first channels); `off`: each has"
         " its own. See docs/language.md, Searched values",
         Flag("weight sharing across a value list's candidates", choices=("on", "off")),
+    ),
+    SearchSetting(
+        "fuse",
+        _one(_fuse),
+        ("fuse",),
+        "on",
+        "`on`: the supernet runs the same candidate on every edge that reads one input as one computation"
+        " (docs/performance.md, Horizontal fusion); `off`: each candidate on its own. The results are the same"
+        " up to the order of floating-point additions",
+        Flag("horizontal fusion of the supernet's candidates", choices=("on", "off")),
     ),
     SearchSetting("grad_clip", _one(_grad_clip), ("grad_clip",), "5", "gradient-norm clipping of the weights"),
     SearchSetting(

@@ -133,6 +133,7 @@ class Run:
             hard=self.cfg.hard,
             partial_channels=self.cfg.partial_channels,
             share_values=self.cfg.share_values,
+            fuse=self.cfg.fuse,
         )
         self.net.to(self.device)
         self.searcher = Searcher(self.net, self.cfg, gate_penalty(self.cfg, self.ir), world=self.world)
@@ -160,8 +161,9 @@ class Run:
         rundir.save_atomic(state, self.out / CHECKPOINT)
 
     def fingerprint(self) -> dict[str, str]:
-        """Content hashes of the space and of the resolved settings (but ``epochs``, which a resume may raise)."""
-        settings = {k: v for k, v in self.cfg.to_json().items() if k != "epochs"}
+        """Content hashes of the space and of the resolved settings (but ``epochs``, which a resume may raise, and
+        ``fuse``, which changes how the supernet runs, not what it computes)."""
+        settings = {k: v for k, v in self.cfg.to_json().items() if k not in ("epochs", "fuse")}
         return {
             "space": hashlib.sha256((self.space.source or "").encode("utf-8")).hexdigest(),
             "settings": hashlib.sha256(json.dumps(settings, sort_keys=True).encode("utf-8")).hexdigest(),
