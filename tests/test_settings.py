@@ -198,7 +198,7 @@ def test_a_stored_config_still_loads() -> None:
     cfg = SearchConfig.from_json(stored)
     assert cfg.a_betas == (0.5, 0.999)
     assert cfg.penalties == (("l1", None, 0.001), ("cost", "params", 0.01))
-    assert cfg.to_json() == {**stored, "anchor": 1e-3, "share_values": True, "fuse": True}  # stored before these: defaults
+    assert cfg.to_json() == {**stored, "anchor": 1e-3, "share_values": True, "fuse": True}  # defaults
 
 
 # ---- bad values: located errors --------------------------------------------------------------
