@@ -8,6 +8,8 @@ its candidate computes it; only the order of floating-point additions inside a k
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -95,7 +97,8 @@ class BatchedStack:
         self.stages = [list(zip(*members)) for members in zip(*stages)]  # per stage: (dws, pws, bns)
         self.edges = len(stages)
 
-    def __call__(self, relu_x: torch.Tensor) -> list[torch.Tensor]:
+    def __call__(self, relu_x: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """Each edge's outputs, and all of them side by side (edge-major channels)."""
         e = self.edges
         h = relu_x
         for s, (dws, pws, bns) in enumerate(self.stages):
@@ -112,16 +115,24 @@ class BatchedStack:
             if s == 0 and e > 1:  # columns in the depthwise output's order, c * E + e
                 blocks = blocks.reshape(blocks.shape[0], e, c).transpose(1, 2).flatten(1)
             h = batch_norm(_pointwise(h, blocks), list(bns))
-        return list(h.chunk(e, dim=1))
+        return list(h.chunk(e, dim=1)), h
 
 
 class SourceFusion:
-    """The fused groups of one source of a cell: what each candidate of each group computes from the
-    source's value, as {edge name: {candidate index: tensor}} for the edges' mixtures to read."""
+    """The fused groups of one source of a cell and the mixtures of the choice edges that read it.
 
-    def __init__(self, groups: tuple[FusionGroup, ...], edge_modules: dict[str, tuple[str, nn.Module]]) -> None:
-        """``edge_modules``: per target node, the edge's name and its MixedEdge."""
-        self.edge_modules = edge_modules
+    ``outputs(x)`` gives every such edge's output. When the edges have the same candidates (a DARTS cell),
+    the mixtures run together too: each candidate's term is one product for all E edges (the group's
+    outputs side by side, a shared output broadcast over the edges), accumulated in candidate order into
+    one tensor whose edge e is edge e's output. Otherwise each edge mixes on its own, reading the groups'
+    outputs."""
+
+    def __init__(
+        self, groups: tuple[FusionGroup, ...], edge_modules: dict[str, tuple[str, nn.Module, tuple[int, ...]]]
+    ) -> None:
+        """``edge_modules``: per target node, the edge's name, its MixedEdge and its output shape."""
+        self.edge_modules = [(name, module) for name, module, _ in edge_modules.values()]
+        self.shapes = {shape for _, _, shape in edge_modules.values()}
         self.shared: list[tuple[nn.Module, list[tuple[str, int]]]] = []
         self.batched: list[tuple[BatchedStack, list[tuple[str, int]]]] = []
         for group in groups:
@@ -133,18 +144,106 @@ class SourceFusion:
             stages = [_stages(m) for m in modules]
             if all(s is not None and len(s) == len(stages[0]) for s in stages):  # else left to the edges
                 self.batched.append((BatchedStack(stages), members))  # type: ignore[arg-type]
+        self.together = self._mix_together()
 
-    def __call__(self, x: torch.Tensor) -> dict[str, dict[int, torch.Tensor]]:
-        first = next(iter(self.edge_modules.values()))[1]
-        x = first.mixed_input(x)  # partial channels: the part every edge of this source mixes
+    def _mix_together(self) -> dict[int, str] | None:
+        """Per candidate index how its term is formed when all edges mix at once ("batched", "shared",
+        "identity", "each"), or None when the edges differ (candidates, gates, partial channels)."""
+        edges = [m for _, m in self.edge_modules]
+        first = edges[0]
+        if len(edges) < 2 or len(self.shapes) > 1 or not first.mixes_whole_input:
+            return None
+        for edge in edges[1:]:
+            if (
+                not edge.mixes_whole_input
+                or edge.active != first.active
+                or len(edge.candidates) != len(first.candidates)
+            ):
+                return None
+        how: dict[int, str] = {}
+        every = {name for name, _ in self.edge_modules}
+        for i in first.active:
+            batched = [mem for _, mem in self.batched if {n for n, j in mem if j == i} == every]
+            shared = [mem for _, mem in self.shared if {n for n, j in mem if j == i} == every]
+            kinds = {type(e.candidates[i]) for e in edges}
+            if batched:
+                how[i] = "batched"
+            elif shared:
+                how[i] = "shared"
+            elif kinds == {nn.Identity}:
+                how[i] = "identity"
+            else:
+                how[i] = "each"
+        return how
+
+    def _given(self, x: torch.Tensor) -> tuple[dict[str, dict[int, torch.Tensor]], dict[int, torch.Tensor]]:
+        """The groups' outputs: per edge per candidate index, and per candidate index the whole (all edges'
+        channels side by side for a batched group, the one tensor of a shared group)."""
         given: dict[str, dict[int, torch.Tensor]] = {}
+        whole: dict[int, torch.Tensor] = {}
         for module, members in self.shared:
             y = module(x)
+            whole[members[0][1]] = y
             for name, i in members:
                 given.setdefault(name, {})[i] = y
         if self.batched:
             relu_x = nn.functional.relu(x)  # once per source, for every ReLU-conv candidate of every edge
             for stack, members in self.batched:
-                for (name, i), y in zip(members, stack(relu_x)):
-                    given.setdefault(name, {})[i] = y
-        return given
+                parts, y = stack(relu_x)
+                whole[members[0][1]] = y
+                for (name, i), part in zip(members, parts):
+                    given.setdefault(name, {})[i] = part
+        return given, whole
+
+    def outputs(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Every choice edge's output from the source's value ``x``, by edge name."""
+        first = self.edge_modules[0][1]
+        part = first.mixed_input(x)  # partial channels: the part every edge of this source mixes
+        given, whole = self._given(part)
+        if self.together is None:
+            return {name: edge(x, given.get(name)) for name, edge in self.edge_modules}
+        edges = [edge for _, edge in self.edge_modules]
+        e, rank = len(edges), x.dim() - 2
+        weights = torch.stack([first.ctx.weights[edge.key] for edge in edges])  # (E, candidates)
+        # the sum starts from zeros laid out as a batched group's output (the edges' channels side by side,
+        # so that each edge's output is channels-innermost like its candidates'); 0 + y * w is y * w exactly.
+        # A fresh tensor, not a view: in-place sums on a view would make autograd hand the gradient back
+        # through a channels-first copy of the whole
+        template = next((whole[i] for i, how in self.together.items() if how == "batched"), None)
+        out = None if template is None else torch.zeros_like(template.unflatten(1, (e, -1)))  # no view: see below
+        for i, how in self.together.items():
+            if how == "batched":  # (N, E * C, ...) as (N, E, C, ...): edge e's channels are block e
+                y = whole[i].unflatten(1, (e, -1))
+            elif how == "shared":
+                y = whole[i].unsqueeze(1)
+            elif how == "identity":
+                y = x.unsqueeze(1)
+            else:
+                y = torch.stack([edge.candidates[i](x) for edge in edges], 1)
+            w = weights[:, i].reshape(1, e, *(1,) * (rank + 1))
+            out = y * w if out is None else out.addcmul_(y, w)
+        if out is None:  # only `none` on these edges
+            return {name: x.mul(0.0) for name, _ in self.edge_modules}
+        return dict(zip((name for name, _ in self.edge_modules), _EdgeOutputs.apply(out)))
+
+
+class _EdgeOutputs(torch.autograd.Function):
+    """``out.unbind(1)``: the edges' outputs from their mixture side by side, whose backward lays the edges'
+    gradients out as ``out`` is laid out (autograd's own would stack them edge-major, and every kernel of the
+    backward pass after it would then read a channels-first gradient against channels-last activations)."""
+
+    @staticmethod
+    def forward(ctx: Any, out: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        ctx.layout = (out.shape, out.stride(), out.dtype, out.device)
+        return out.unbind(1)
+
+    @staticmethod
+    def backward(ctx: Any, *grads: torch.Tensor | None) -> torch.Tensor:
+        shape, stride, dtype, device = ctx.layout
+        g = torch.empty_strided(shape, stride, dtype=dtype, device=device)
+        for k, gk in enumerate(grads):
+            if gk is None:
+                g[:, k].zero_()
+            else:
+                g[:, k].copy_(gk)
+        return g

@@ -131,6 +131,8 @@ class PluginGuard(nn.Module):
 class MixedEdge(nn.Module):
     """sum_i w_i * op_i(x) over the candidates of one choice; ``none`` contributes nothing and is skipped."""
 
+    mixes_whole_input = True  # its output is the mixture of its candidates on its whole input (fusion reads it)
+
     def __init__(
         self,
         key: str,
@@ -260,6 +262,8 @@ class PartialMixedEdge(MixedEdge):
     """PC-DARTS (Xu et al. 2020): only 1/k of the channels go through the mixture, the rest bypass it
     (max-pooled under a stride), then the channels are shuffled so that every channel takes turns."""
 
+    mixes_whole_input = False
+
     def __init__(
         self,
         key: str,
@@ -354,6 +358,7 @@ class CellModule(nn.Module):
             ]
         )
         self.edges = nn.ModuleDict()
+        self.edge_shapes: dict[str, tuple[int, ...]] = {}
         self.plan: list[tuple[str, str, list[tuple[str, str]]]] = []
         order = [n for n in nx.lexicographical_topological_sort(g) if g.nodes[n]["kind"] == "node"]
         for node in order:
@@ -381,6 +386,7 @@ class CellModule(nn.Module):
                     assert len(cands) == 1, f"edge {name} has {len(cands)} candidates in a fixed network"
                     module = build_candidate(cands[0], ir, ctx, affine, mixed)
                 self.edges[edge_name] = module
+                self.edge_shapes[edge_name] = tuple(data["shape"])
                 incoming.append((src, edge_name))
                 positions.append(n_choices if data["choice"] is not None else None)
                 n_choices += data["choice"] is not None
@@ -401,7 +407,7 @@ class CellModule(nn.Module):
             by_source.setdefault(group.source, []).append(group)
         for src, groups in by_source.items():
             edges = {
-                node: (name, self.edges[name])
+                node: (name, self.edges[name], self.edge_shapes[name])
                 for node, _, incoming in self.plan
                 for s, name in incoming
                 if s == src and isinstance(self.edges[name], MixedEdge)
@@ -424,10 +430,11 @@ class CellModule(nn.Module):
 
         def emit(src: str) -> None:
             x = values[src]
-            given = self.fusion[src](x) if src in self.fusion else {}
+            if src in self.fusion:
+                outs.update(self.fusion[src].outputs(x))
             for name in self.out_edges.get(src, ()):
-                edge = self.edges[name]
-                outs[name] = edge(x, given.get(name)) if isinstance(edge, MixedEdge) else edge(x)
+                if name not in outs:
+                    outs[name] = self.edges[name](x)
 
         for n in self.inputs:
             emit(n)
