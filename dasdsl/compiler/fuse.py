@@ -3,11 +3,13 @@ the same source (under the same stride) form one group, lowered to one computati
 
 In a DARTS cell every input feeds 2-5 edges and every edge applies the same candidate kinds to it with its
 own weights. A group of weightless ops (pooling) is computed once and read by every edge of the group; a
-group of ReLU-conv stacks (``sep_conv``, ``dil_conv``) shares one ReLU of the source and runs each stage
-once for all its edges: one depthwise convolution with a channel multiplier, one pointwise convolution of
-the edges' channels side by side, one batch norm. Gate weights, ``none``, partial channels and everything
-after the candidates stay per edge. The pass only reads the IR; the grouping is recorded in each cell
-graph's ``fusion`` attribute, and ``dasdsl compile`` reports it.
+group of ReLU-conv stacks (``sep_conv``, ``dil_conv``, ``conv``) shares one ReLU of the source and runs
+each stage once for all its edges: one depthwise convolution with a channel multiplier (or one convolution
+to all the edges' channels), one pointwise convolution of the edges' channels side by side, one batch
+norm. When the edges of a source have the same candidates, their gate-weighted sums run together too.
+Gate weights, ``none``, partial channels and everything after the candidates keep their meaning. The pass
+only reads the IR; the grouping is recorded in each cell graph's ``fusion`` attribute, and ``dasdsl
+compile`` reports it.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import networkx as nx
 from dasdsl.compiler.ir import OUTPUT, CandidateIR, NetworkIR
 
 SHARED_OPS = ("max_pool", "avg_pool")  # no weights: every edge of the group reads the same tensor
-BATCHED_OPS = ("sep_conv", "dil_conv")  # (ReLU, depthwise, pointwise, BN) stages: batched stage by stage
+BATCHED_OPS = ("sep_conv", "dil_conv", "conv")  # ReLU-conv-BN stages: batched stage by stage
 
 
 @attrs.frozen
@@ -66,7 +68,7 @@ def summary(ir: NetworkIR) -> str:
     """One line for ``dasdsl compile``: how many candidates the pass groups, into how many computations."""
     groups = [grp for g in ir.cells.values() for grp in g.graph.get("fusion") or cell_groups(g)]
     if not groups:
-        return "fusion: no candidates to group (only sep_conv, dil_conv and pooling on choice edges are fused)"
+        return "fusion: no candidates to group (sep_conv, dil_conv, conv and pooling on choice edges are fused)"
     members = sum(len(grp.members) for grp in groups)
     shared = sum(len(grp.members) for grp in groups if grp.kind == "shared")
     sources = len({(key, grp.source) for key, g in ir.cells.items() for grp in cell_groups(g)})

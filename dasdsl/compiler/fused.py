@@ -30,33 +30,39 @@ def current_weight(conv: nn.Module) -> torch.Tensor:
     return conv.weight
 
 
-def _stages(module: nn.Module) -> list[tuple[nn.Module, nn.Module, nn.Module]] | None:
-    """(depthwise, pointwise, BN) per ReLU-conv stage of a sep_conv / dil_conv module, None if it is not
-    one (a stage with a bias, a BN without running statistics or momentum: left unfused)."""
+Stage = tuple[nn.Module, nn.Module | None, nn.Module]  # (conv, pointwise or None, BN) after a ReLU
+
+
+def _stages(module: nn.Module) -> list[Stage] | None:
+    """The ReLU-conv stages of a ``sep_conv`` / ``dil_conv`` (ReLU, depthwise, pointwise, BN) or ``conv``
+    (ReLU, conv, BN) module, None if it is not one of those (a conv with a bias, string padding, a BN
+    without momentum: left unfused). Only a first stage may be a full convolution."""
     layers = list(module.children()) if isinstance(module, nn.Sequential) else []
-    if not layers or len(layers) % 4:
-        return None
-    stages = []
-    for i in range(0, len(layers), 4):
-        relu, dw, pw, bn = layers[i : i + 4]
+    stages: list[Stage] = []
+    i = 0
+    while i < len(layers):
+        if not isinstance(layers[i], nn.ReLU) or i + 2 >= len(layers):
+            return None
+        conv, second = layers[i + 1], layers[i + 2]
+        pointwise = second if isinstance(second, _CONV) else None
+        bn = layers[i + 3] if pointwise is not None and i + 3 < len(layers) else second
+        i += 4 if pointwise is not None else 3
+        convs = [conv] if pointwise is None else [conv, pointwise]
         ok = (
-            isinstance(relu, nn.ReLU)
-            and isinstance(dw, _CONV)
-            and isinstance(pw, _CONV)
-            and isinstance(bn, _BN)
-            and dw.groups == dw.in_channels == dw.out_channels
-            and pw.groups == 1
-            and all(k == 1 for k in pw.kernel_size)
-            and dw.bias is None
-            and pw.bias is None
-            and dw.padding_mode == "zeros"
-            and not isinstance(dw.padding, str)
+            isinstance(bn, _BN)
             and bn.momentum is not None
+            and all(isinstance(c, _CONV) and c.bias is None and c.padding_mode == "zeros" for c in convs)
+            and not isinstance(conv.padding, str)
         )
+        if pointwise is None:  # a full convolution, the first stage only
+            ok = ok and conv.groups == 1 and not stages
+        else:
+            ok = ok and conv.groups == conv.in_channels == conv.out_channels and pointwise.groups == 1
+            ok = ok and all(k == 1 for k in pointwise.kernel_size)
         if not ok:
             return None
-        stages.append((dw, pw, bn))
-    return stages
+        stages.append((conv, pointwise, bn))
+    return stages or None
 
 
 def batch_norm(x: torch.Tensor, bns: list[nn.Module]) -> torch.Tensor:
@@ -87,34 +93,40 @@ def _pointwise(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
 
 
 class BatchedStack:
-    """A group of ReLU-conv stacks on E edges, stage by stage: the first depthwise convolution reads the
-    source's ReLU once with a channel multiplier E (output channel c * E + e is edge e's channel c), its
-    pointwise convolution is one matrix product whose weight is block diagonal up to that interleaving
-    (output channels edge by edge), later stages are one depthwise convolution of all E x C channels and
-    one block-diagonal pointwise convolution; one batch norm per stage."""
+    """A group of ReLU-conv stacks on E edges, stage by stage (every edge's output channels side by side,
+    edge by edge). A first depthwise convolution reads the source's ReLU once with a channel multiplier E
+    (output channel c * E + e is edge e's channel c) and its pointwise convolution is one matrix product
+    whose weight is block diagonal up to that interleaving; a first full convolution (``conv``) is one
+    convolution to all edges' channels; later stages are one depthwise convolution of all E x C channels
+    and one block-diagonal pointwise convolution. One batch norm per stage."""
 
-    def __init__(self, stages: list[list[tuple[nn.Module, nn.Module, nn.Module]]]) -> None:
-        self.stages = [list(zip(*members)) for members in zip(*stages)]  # per stage: (dws, pws, bns)
+    def __init__(self, stages: list[list[Stage]]) -> None:
+        self.stages = [list(zip(*members)) for members in zip(*stages)]  # per stage: (convs, pws, bns)
         self.edges = len(stages)
 
     def __call__(self, relu_x: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
         """Each edge's outputs, and all of them side by side (edge-major channels)."""
         e = self.edges
         h = relu_x
-        for s, (dws, pws, bns) in enumerate(self.stages):
-            dw = dws[0]
+        for s, (convs, pws, bns) in enumerate(self.stages):
+            conv = convs[0]
             c = h.shape[1] if s == 0 else h.shape[1] // e
-            if s == 0:
-                weight = torch.stack([current_weight(m) for m in dws], 1).flatten(0, 1)  # c-major
-                h = tight_conv(h, weight, None, dw.stride, dw.padding, dw.dilation, c)
+            if pws[0] is None:  # a full convolution of the shared input: the edges' filters stacked
+                weight = torch.cat([current_weight(m) for m in convs])
+                h = tight_conv(h, weight, None, conv.stride, conv.padding, conv.dilation, 1)
             else:
-                h = nn.functional.relu(h)
-                weight = torch.cat([current_weight(m) for m in dws])
-                h = tight_conv(h, weight, None, dw.stride, dw.padding, dw.dilation, e * c)
-            blocks = torch.block_diag(*[current_weight(m).flatten(1) for m in pws])  # (E*O, E*C), e-major
-            if s == 0 and e > 1:  # columns in the depthwise output's order, c * E + e
-                blocks = blocks.reshape(blocks.shape[0], e, c).transpose(1, 2).flatten(1)
-            h = batch_norm(_pointwise(h, blocks), list(bns))
+                if s == 0:  # depthwise with a channel multiplier: channels c-major
+                    weight = torch.stack([current_weight(m) for m in convs], 1).flatten(0, 1)
+                    h = tight_conv(h, weight, None, conv.stride, conv.padding, conv.dilation, c)
+                else:
+                    h = nn.functional.relu(h)
+                    weight = torch.cat([current_weight(m) for m in convs])
+                    h = tight_conv(h, weight, None, conv.stride, conv.padding, conv.dilation, e * c)
+                blocks = torch.block_diag(*[current_weight(m).flatten(1) for m in pws])  # (E*O, E*C), e-major
+                if s == 0 and e > 1:  # columns in the depthwise output's order, c * E + e
+                    blocks = blocks.reshape(blocks.shape[0], e, c).transpose(1, 2).flatten(1)
+                h = _pointwise(h, blocks)
+            h = batch_norm(h, list(bns))
         return list(h.chunk(e, dim=1)), h
 
 
