@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dasdsl.compiler import fuse as fusion
 from dasdsl.compiler.cost import param_summary
 from dasdsl.compiler.ir import OUTPUT, NetworkIR
 
@@ -44,6 +45,7 @@ def compile_report(ir: NetworkIR) -> str:
             kind = "choice" if d["choice"] else "fixed "
             stride = f" stride {d['stride']}" if d["stride"] != 1 else ""
             lines.append(f"  {kind} {u} -> {v}{stride}: " + " | ".join(c.label for c in cands))
+        lines += [f"  {line}" for line in fusion.describe(fusion.cell_groups(g))]
         for n, d in g.nodes(data=True):
             if d["kind"] == "input" and d["preprocess"] is not None:
                 adapters += 1
@@ -63,6 +65,7 @@ def compile_report(ir: NetworkIR) -> str:
     p = param_summary(ir)
     lines.append("")
     lines.append(f"{len(ir.cells)} cell graphs, {len(ir.choices)} architecture parameter vectors, {adapters} adapters")
+    lines.append(fusion.summary(ir))
     shared = f" ({p.supernet_shared:,} with its value lists sharing weights)" if p.supernet_shared != p.supernet else ""
     lines.append(
         f"parameters: supernet {p.supernet:,}{shared}; discrete architectures from {p.smallest:,} to {p.largest:,} "

@@ -64,16 +64,33 @@ def fuse(ir: NetworkIR) -> dict[str, tuple[FusionGroup, ...]]:
     return groups
 
 
+def describe(groups: tuple[FusionGroup, ...]) -> list[str]:
+    """Per source of one cell graph, a line for ``dasdsl compile``: its edges, what is shared, what is batched."""
+    by_source: dict[tuple[str, int], list[FusionGroup]] = {}
+    for group in groups:
+        by_source.setdefault((group.source, group.stride), []).append(group)
+    lines = []
+    for (source, stride), found in by_source.items():
+        edges = len({t for g in found for t, _ in g.members})
+        shared = [g.label for g in found if g.kind == "shared"]
+        batched = [g.label for g in found if g.kind == "batched"]
+        parts = ([f"{', '.join(shared)} computed once"] if shared else []) + (
+            [f"{', '.join(batched)} batched"] if batched else []
+        )
+        under = f", stride {stride}" if stride != 1 else ""
+        lines.append(f"fused from {source} ({edges} edge{'s' if edges != 1 else ''}{under}): {'; '.join(parts)}")
+    return lines
+
+
 def summary(ir: NetworkIR) -> str:
     """One line for ``dasdsl compile``: how many candidates the pass groups, into how many computations."""
-    groups = [grp for g in ir.cells.values() for grp in g.graph.get("fusion") or cell_groups(g)]
+    groups = [grp for g in ir.cells.values() for grp in g.graph.get("fusion", cell_groups(g))]
     if not groups:
-        return "fusion: no candidates to group (sep_conv, dil_conv, conv and pooling on choice edges are fused)"
+        return "fusion: nothing to group (sep_conv, dil_conv, conv and pooling candidates on choice edges are)"
     members = sum(len(grp.members) for grp in groups)
     shared = sum(len(grp.members) for grp in groups if grp.kind == "shared")
-    sources = len({(key, grp.source) for key, g in ir.cells.items() for grp in cell_groups(g)})
     return (
-        f"fusion: {members:,} candidates on {sources:,} edge sources in {len(groups):,} groups "
-        f"({members - shared:,} ReLU-conv candidates batched, {shared:,} pooling candidates computed once per "
-        f"source; per-cell instance, see 'fusion' in the cell lines); `fuse off` turns it off"
+        f"fusion: {members:,} candidates in {len(groups):,} groups over all cell instances ({members - shared:,} "
+        f"ReLU-conv candidates batched, {shared:,} pooling candidates computed once per source); "
+        "`fuse off` in the search block (or --fuse off) runs each candidate on its own"
     )
