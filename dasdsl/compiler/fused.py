@@ -78,11 +78,10 @@ def batch_norm(x: torch.Tensor, bns: list[nn.Module]) -> torch.Tensor:
     y = nn.functional.batch_norm(x, mean, var, weight, bias, training, first.momentum, first.eps)
     if training and tracked and mean is not None and var is not None:
         width = first.num_features
-        with torch.no_grad():
-            for b, m, v in zip(bns, mean.split(width), var.split(width)):
-                b.running_mean.copy_(m)
-                b.running_var.copy_(v)
-                b.num_batches_tracked.add_(1)
+        with torch.no_grad():  # three calls for the whole group (torch's multi-tensor ops, as optimizers use)
+            torch._foreach_copy_([b.running_mean for b in bns], list(mean.split(width)))
+            torch._foreach_copy_([b.running_var for b in bns], list(var.split(width)))
+            torch._foreach_add_([b.num_batches_tracked for b in bns], 1)
     return y
 
 
