@@ -386,7 +386,7 @@ def main() -> None:
     )
     for impl in IMPLS:
         rate = flops / med["weight", impl] / 1e9
-        print(f"  {impl:<9} {rate:8.2f} GFLOP/s = {rate / limit:.2%} of the matmul's")
+        print(f"  {impl:<9} {rate:8.2f} GFLOP/s = {100 * rate / limit:.3g} % of the matmul's")
     print(f"total {time.perf_counter() - start:.0f} s")
 
 

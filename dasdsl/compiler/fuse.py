@@ -20,7 +20,8 @@ import networkx as nx
 from dasdsl.compiler.ir import OUTPUT, CandidateIR, NetworkIR
 
 SHARED_OPS = ("max_pool", "avg_pool")  # no weights: every edge of the group reads the same tensor
-BATCHED_OPS = ("sep_conv", "dil_conv", "conv")  # ReLU-conv-BN stages: batched stage by stage
+BATCHED_OPS = ("sep_conv", "dil_conv", "conv")  # ReLU-conv-BN stages: batched stage by stage; also `skip`
+# under a stride (a factorized reduce: ReLU, two offset 1x1 convolutions, BN)
 
 
 @attrs.frozen
@@ -39,8 +40,10 @@ def _fusable(cand: CandidateIR) -> str | None:
     """The group kind a candidate can join, or None (chains, nested cells, width adapters, other ops)."""
     if len(cand.steps) != 1 or cand.adapter is not None or cand.steps[0].cell_key is not None:
         return None
-    name = cand.steps[0].name
-    return "shared" if name in SHARED_OPS else "batched" if name in BATCHED_OPS else None
+    step = cand.steps[0]
+    if step.name == "skip" and step.stride > 1 and len(step.shape_in) > 1:  # a factorized reduce: two 1x1 convs
+        return "batched"
+    return "shared" if step.name in SHARED_OPS else "batched" if step.name in BATCHED_OPS else None
 
 
 def cell_groups(g: nx.DiGraph) -> tuple[FusionGroup, ...]:

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from dasdsl.compiler.fuse import FusionGroup
-from dasdsl.ops.modules import tight_conv
+from dasdsl.ops.modules import FactorizedReduce, tight_conv
 
 _CONV = (nn.Conv1d, nn.Conv2d)
 _BN = (nn.BatchNorm1d, nn.BatchNorm2d)
@@ -129,6 +129,32 @@ class BatchedStack:
         return list(h.chunk(e, dim=1)), h
 
 
+class BatchedReduce:
+    """A group of factorized reduces (``skip`` under a stride) on E edges: from the source's shared ReLU,
+    one strided 1x1 convolution for all edges' first halves, one for their second halves (the input offset
+    by one), the halves put edge by edge, one batch norm."""
+
+    def __init__(self, modules: list[FactorizedReduce]) -> None:
+        self.modules = modules
+        self.edges = len(modules)
+
+    def __call__(self, relu_x: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+        e, first = self.edges, self.modules[0]
+        rank = relu_x.dim() - 2
+        ones, twos = (1,) * rank, (2,) * rank
+        shifted = relu_x[(slice(None), slice(None)) + (slice(1, None),) * first.rank]
+        halves = []
+        for x, convs in ((relu_x, [m.conv_1 for m in self.modules]), (shifted, [m.conv_2 for m in self.modules])):
+            weight = torch.cat([current_weight(c) for c in convs])
+            y = tight_conv(x, weight, None, twos, (0,) * rank, ones, 1)
+            halves.append(y.movedim(1, -1).unflatten(-1, (e, -1)))  # channels last, per edge
+        # edge e's channels: its first half, then its second; concatenated with channels innermost, so that
+        # the result keeps the channels-last layout of the rest of the cell
+        h = torch.cat(halves, dim=-1).flatten(-2).movedim(-1, 1)
+        h = batch_norm(h, [m.bn for m in self.modules])
+        return list(h.chunk(e, dim=1)), h
+
+
 class SourceFusion:
     """The fused groups of one source of a cell and the mixtures of the choice edges that read it.
 
@@ -145,12 +171,16 @@ class SourceFusion:
         self.edge_modules = [(name, module) for name, module, _ in edge_modules.values()]
         self.shapes = {shape for _, _, shape in edge_modules.values()}
         self.shared: list[tuple[nn.Module, list[tuple[str, int]]]] = []
-        self.batched: list[tuple[BatchedStack, list[tuple[str, int]]]] = []
+        self.batched: list[tuple[BatchedStack | BatchedReduce, list[tuple[str, int]]]] = []
         for group in groups:
             members = [(edge_modules[t][0], i) for t, i in group.members]
             modules = [edge_modules[t][1].candidates[i] for t, i in group.members]
             if group.kind == "shared":
                 self.shared.append((modules[0], members))
+                continue
+            if all(isinstance(m, FactorizedReduce) for m in modules):
+                if all(m.bn.momentum is not None for m in modules):
+                    self.batched.append((BatchedReduce(modules), members))  # type: ignore[arg-type]
                 continue
             stages = [_stages(m) for m in modules]
             if all(s is not None and len(s) == len(stages[0]) for s in stages):  # else left to the edges
