@@ -43,6 +43,7 @@ def main() -> None:
             train, valid = tf._batch(name, 3, seed=2), tf._batch(name, 3, seed=3)
             found = []
             for net in (plain, fused):
+                torch.manual_seed(7)  # dropout candidates (mlp.das) draw the same masks in both
                 searcher = Searcher(net, SearchConfig(gate="softmax", hypergradient=kind))
                 searcher.weight_step(train)
                 found.append(searcher.hypergradient(train, valid))
