@@ -87,7 +87,7 @@ def describe(groups: tuple[FusionGroup, ...]) -> list[str]:
 
 def summary(ir: NetworkIR) -> str:
     """One line for ``dasdsl compile``: how many candidates the pass groups, into how many computations."""
-    groups = [grp for g in ir.cells.values() for grp in g.graph.get("fusion", cell_groups(g))]
+    groups = [grp for g in ir.cells.values() for grp in (g.graph.get("fusion") or cell_groups(g))]
     if not groups:
         return "fusion: nothing to group (sep_conv, dil_conv, conv and pooling candidates on choice edges are)"
     members = sum(len(grp.members) for grp in groups)
