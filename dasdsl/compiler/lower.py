@@ -19,7 +19,7 @@ from torch import nn
 
 from dasdsl.compiler.fuse import FusionGroup
 from dasdsl.compiler.fuse import fuse as fusion_groups
-from dasdsl.compiler.fused import SourceFusion
+from dasdsl.compiler.fused import SourceFusion, current_weight
 from dasdsl.compiler.ir import OUTPUT, Adapter, CandidateIR, NetworkIR, Step, edge_norm_key
 from dasdsl.errors import DasError, error
 from dasdsl.methods.gates import GATES
@@ -224,7 +224,7 @@ def _read_from(layer: nn.Module, source: nn.Module) -> None:
 
 def _take_slices(layer: nn.Module, inputs: object) -> None:
     source, index = layer.shared_from
-    layer.weight = source.weight[index]
+    layer.weight = current_weight(layer)  # the one definition of the slice a shared layer reads
     if source.bias is not None:
         layer.bias = source.bias[: index[0].stop]
 
