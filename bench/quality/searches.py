@@ -85,7 +85,7 @@ def _job(args: tuple[str, int]) -> dict[str, Any]:
 
 
 def read_searches() -> list[dict[str, str]]:
-    return table.read_rows(SEARCHES)
+    return cells.read_rows(SEARCHES)
 
 
 def main() -> None:
