@@ -9,6 +9,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import dasdsl
@@ -16,7 +17,9 @@ import dasdsl
 ROOT = Path(__file__).resolve().parent.parent
 QUALITY = ROOT / "bench" / "quality"
 sys.path.insert(0, str(QUALITY))
-import cells  # noqa: E402  (bench/quality's own module)
+import cells  # noqa: E402  (bench/quality's own modules)
+import report  # noqa: E402
+import table  # noqa: E402
 
 
 def _rows(name: str) -> list[dict[str, str]]:
@@ -51,6 +54,77 @@ def test_cell_names_and_texts_round_trip() -> None:
     space = dasdsl.loads(cells.cell_text(cell))
     assert space.count() == 1 and cells.cell_of(space) == cell
     assert dasdsl.loads(cells.search_text()).count() == 5**6
+
+
+def test_params_counts_every_table_row_without_training() -> None:
+    rows = _rows("table.csv")
+    assert cells.check_params(rows) == len(rows)
+    empty, conv3 = ("none",) * 6, ("conv(3)",) * 6
+    assert cells.params(empty) == cells.params(("skip",) * 6) == cells.params(("avg_pool(3)",) * 6)
+    one = {op: cells.params(("none",) * 5 + (op,)) - cells.params(empty) for op in cells.OPS}
+    assert cells.params(conv3) == cells.params(empty) + 6 * one["conv(3)"]  # additive over edges
+    assert len(cells.all_cells()) == len(set(cells.all_cells())) == 5**6
+    assert cells.all_cells()[: len(cells.OPS)] == [(op,) + ("none",) * 5 for op in cells.OPS]
+
+
+def _row(cell: str, kind: str = "random", params: int = 100, valid: float = 0.5, test: float = 0.5) -> dict[str, str]:
+    values = {"cell": cell, "kind": kind, "seed": "0", "valid_acc": valid, "test_acc": test, "params": params}
+    return {k: str(v) for k, v in {**values, "seconds": 1.0}.items()}
+
+
+def test_budgets_are_the_random_cells_lower_percentiles() -> None:
+    rows = [_row(f"c{i}", params=p) for i, p in enumerate((10, 20, 30, 40, 50))]
+    rows += [_row("big", "reference:all-conv3", params=1)]  # only the random cells count
+    assert cells.budgets(rows) == {"p25": 20, "p50": 30}
+    table_rows = _rows("table.csv")
+    limits = cells.budgets()
+    assert limits == cells.budgets(table_rows) and limits["p25"] <= limits["p50"]
+    assert set(limits.values()) <= {int(r["params"]) for r in table_rows if r["kind"] == "random"}
+
+
+def test_fitting_cells_fit_are_new_and_kept_when_more_are_asked() -> None:
+    rows = _rows("table.csv")
+    limit = cells.budgets(rows)["p25"]
+    ten = table.fitting_cells(10, limit, "fitting:p25", rows, seed=1)
+    others = {r["cell"] for r in rows if r["kind"] != "fitting:p25"}
+    assert len(set(ten)) == 10 and all(cells.params(c) <= limit and cells.name(c) not in others for c in ten)
+    assert table.fitting_cells(20, limit, "fitting:p25", rows, seed=1)[:10] == ten
+
+
+def test_percentile_counts_the_cells_at_most_as_accurate() -> None:
+    sample = np.array([0.1, 0.2, 0.2, 0.4])
+    assert report.percentile_of(0.2, sample) == 75.0
+    assert report.percentile_of(0.05, sample) == 0.0
+    assert report.percentile_of(0.4, sample) == 100.0
+
+
+def test_fitting_rows_are_a_uniform_sample_of_the_cells_that_fit() -> None:
+    limits = {"p25": 100, "p50": 200}
+    rows = [
+        _row("a", params=100),
+        _row("b", "fitting:p25", params=100),
+        _row("c", "fitting:p50", params=100),
+        _row("d", "fitting:p50", params=200),
+        _row("e", params=300),  # too large
+        _row("f", "found", params=100),  # not drawn uniformly
+        {**_row("a", "seed-noise", params=100), "seed": "1"},
+    ]
+    names = {b: sorted(r["cell"] for r in report.fitting_rows(rows, b, limits)) for b in limits}
+    assert names == {"p25": ["a", "b", "c"], "p50": ["a", "c", "d"]}  # fitting:p25 cells only rank under p25
+
+
+def test_size_heuristic_means_the_tied_largest_cells() -> None:
+    rows = [_row("a", params=10, test=0.9), _row("b", params=30, test=0.2), _row("c", params=30, test=0.6)]
+    assert report.size_heuristic(rows) == (30, pytest.approx(0.4), 2)
+    assert report.size_heuristic(rows[:2]) == (30, pytest.approx(0.2), 1)
+
+
+def test_random_search_among_fitting_cells_at_equal_wall_time() -> None:
+    fit = [_row("a", valid=0.9, test=0.3), _row("b", valid=0.5, test=0.8), _row("c", valid=0.1, test=0.1)]
+    n, mean, p90 = report.random_among(fit, 3.5)  # 1 s per cell: all three trained, the best valid kept
+    assert (n, mean, p90) == (3, pytest.approx(0.3), 0.0)
+    n, mean, p90 = report.random_among(fit, 0.5)  # at least one cell: a uniform pick
+    assert n == 1 and mean == pytest.approx(0.4, abs=0.01) and p90 == pytest.approx(1 / 3, abs=0.02)
 
 
 @pytest.mark.slow
