@@ -100,6 +100,10 @@ class SearchConfig:
     fuse: bool = True  # the fusion pass (dasdsl.compiler.fuse): same results, fewer and larger kernels
     finetune: int = 0
     top: int = 1
+    select: str = "gates"  # gates | oneshot: how the result is picked among the exact k best by gate weights
+    select_k: int = 20  # oneshot: how many of the k best architectures are scored with inherited weights
+    budget: str = "adaptive"  # adaptive | off: how a max_params / max_flops constraint acts during the search
+    budget_rate: float = 0.05  # adaptive: the step of the constraint's multiplier per architecture step
     precision: str = "fp32"  # fp32 | bf16 | fp16 (autocast; fp16 with loss scaling)
     latency_table: str | None = None  # JSON of `dasdsl profile`, read by cost(latency, ...)
 
@@ -486,6 +490,39 @@ def _constraint(p: Any) -> tuple[str, int | float]:
     return (kind, value)
 
 
+SELECTS = ("gates", "oneshot")
+BUDGETS = ("adaptive", "off")
+MAX_SELECT_K = 1000
+
+
+def _select(v: Any, c: Mapping[str, Any]) -> dict[str, Any]:
+    name = _name(v, "select", SELECTS)
+    if name == "gates":
+        _name(v, "select", SELECTS, bare=True)
+        return {"select": name}
+    kw = _kwargs(v, name, ("k",))
+    out: dict[str, Any] = {"select": name}
+    if "k" in kw:
+        with _at(arg="k"):
+            out["select_k"] = _at_most(
+                _number(kw["k"], "k", integer=True), "oneshot's k", MAX_SELECT_K, "1000", "each is evaluated"
+            )
+    return out
+
+
+def _budget(v: Any, c: Mapping[str, Any]) -> dict[str, Any]:
+    name = _name(v, "budget", BUDGETS)
+    if name == "off":
+        _name(v, "budget", BUDGETS, bare=True)
+        return {"budget": name}
+    kw = _kwargs(v, name, ("rate",))
+    out: dict[str, Any] = {"budget": name}
+    if "rate" in kw:
+        with _at(arg="rate"):
+            out["budget_rate"] = float(_number(kw["rate"], "rate"))
+    return out
+
+
 def _share_values(v: Any, c: Mapping[str, Any]) -> dict[str, Any]:
     return {"share_values": _name(v, "share_values", ("on", "off"), bare=True) == "on"}
 
@@ -684,6 +721,27 @@ SETTINGS: tuple[SearchSetting, ...] = (
         None,
         "`min_nonskip_per_path(k)`, `max_skip(n)`, `max_params(N)`, `max_flops(N)`; met exactly at discretization",
         many=True,
+    ),
+    SearchSetting(
+        "budget",
+        _one(_budget),
+        ("budget", "budget_rate"),
+        "adaptive",
+        "how a `max_params` / `max_flops` constraint acts while the search trains: `adaptive` or"
+        " `adaptive(rate = 0.05)` adds the supernet's expected cost over the budget to the architecture loss,"
+        " times a multiplier raised while the expected cost is above the budget and lowered below it (a"
+        " Lagrangian); `off`: the constraint acts at discretization only. See Budgets below",
+    ),
+    SearchSetting(
+        "select",
+        _one(_select),
+        ("select", "select_k"),
+        "gates",
+        "how the result is picked: `gates`, the architecture whose chosen gate weights sum highest; `oneshot` or"
+        " `oneshot(k = 20)`, the k architectures with the highest sums (meeting the constraints) each scored"
+        " by validation accuracy with the supernet's weights and recalibrated batch norm, the best score wins."
+        " See Selection below",
+        Flag('gates, or oneshot, "oneshot(k = 50)"'),
     ),
     SearchSetting(
         "partial_channels",
@@ -1045,12 +1103,19 @@ def combination_problem(cfg: SearchConfig) -> tuple[str, str] | None:
     A rule that weighs candidates by the supernet's accuracy (``perturbation``) picks one architecture;
     ``top k`` and constraints rank architectures by gate weights (the exact k-best search), which would
     quietly replace the rule."""
-    if not rules.RULES[cfg.discretize].needs_accuracy or (cfg.top <= 1 and not cfg.constraints):
+    oneshot = cfg.select == "oneshot"
+    if not rules.RULES[cfg.discretize].needs_accuracy or (cfg.top <= 1 and not cfg.constraints and not oneshot):
         return None
     cannot = [f"rank the top {cfg.top}"] if cfg.top > 1 else []
     if cfg.constraints:
         cannot.append("meet constraints")
-    dropped = " and ".join(name for name, on in (("'top'", cfg.top > 1), ("'constraint'", cfg.constraints)) if on)
+    if oneshot:
+        cannot.append("hand its choice to 'select oneshot'")
+    dropped = " and ".join(
+        name
+        for name, on in (("'top'", cfg.top > 1), ("'constraint'", cfg.constraints), ("'select oneshot'", oneshot))
+        if on
+    )
     return (
         f"discretize {cfg.discretize} picks one architecture by the supernet's accuracy; "
         f"it cannot {' or '.join(cannot)}",

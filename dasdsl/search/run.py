@@ -33,8 +33,9 @@ from dasdsl.search import data as data_mod
 from dasdsl.search import rundir
 from dasdsl.search.constraints import best_over_depths
 from dasdsl.search.data import Split, TensorPart, split_data
-from dasdsl.search.discretize import decide, header_lines, score, to_module
+from dasdsl.search.discretize import Decision, decide, header_lines, score, to_module
 from dasdsl.search.distributed import SINGLE, World, shard
+from dasdsl.search.expected_cost import BudgetMultipliers
 from dasdsl.search.rundir import CHECKPOINT
 from dasdsl.search.searcher import Searcher, evaluate, gate_penalty
 
@@ -136,7 +137,13 @@ class Run:
             fuse=self.cfg.fuse,
         )
         self.net.to(self.device)
-        self.searcher = Searcher(self.net, self.cfg, gate_penalty(self.cfg, self.ir), world=self.world)
+        self.searcher = Searcher(
+            self.net,
+            self.cfg,
+            gate_penalty(self.cfg, self.ir),
+            world=self.world,
+            budget=BudgetMultipliers(self.cfg, self.ir),
+        )
         if self.cfg.constraints or self.cfg.top > 1:  # an impossible constraint is reported before any training
             self.budget = budget_costs(self.ir, self.cfg)
             self.repeats = {m: repeat_costs(self.ir, m) for m in self.budget}
@@ -259,6 +266,10 @@ class Run:
         if not np.isfinite(valid_loss):  # the last weight step diverged: keep it out of the log and checkpoint
             raise self._diverged(f"the validation loss became {valid_loss} at the end of epoch {epoch + 1}")
         weights = self.gate_weights()
+        budget = {}
+        if self.searcher.budget is not None:  # the expected cost against each budget, and its multiplier
+            with torch.no_grad():
+                budget = {"budget": self.searcher.budget.report(self.net.gate_weights())}
         return {
             "epoch": epoch + 1,
             "train_loss": float(np.mean(losses)),
@@ -270,6 +281,7 @@ class Run:
             "skip_count": self.skip_count(weights),
             "entropy": {k: entropy(torch.tensor(w)) for k, w in weights.items()},
             "gates": weights,
+            **budget,
         }
 
 
@@ -322,18 +334,20 @@ def _kept_items(ir: NetworkIR, decisions: dict[str, int | None]) -> dict[str, st
 def discretize(run: Run) -> tuple[list[tuple[str, dict[str, int | None], float, float | None]], dict[str, list[float]]]:
     """The ranked results as (.das text, decisions, score, optimality bound or None) and the final gate weights.
 
-    Without constraints and with ``top 1`` this is the discretization rule itself; with constraints or
-    ``top k`` it is the exact constrained k-best search of dasdsl.search.constraints over the gate weights."""
+    Without constraints and with ``top 1`` this is the discretization rule itself; with constraints,
+    ``top k`` or ``select oneshot(k = K)`` it is the exact constrained k-best search of
+    dasdsl.search.constraints over the gate weights (the K best, for one-shot scoring)."""
     assert run.ir is not None
     weights = run.gate_weights()
     cfg = run.cfg
-    if cfg.constraints or cfg.top > 1:
+    count = max(cfg.top, cfg.select_k) if cfg.select == "oneshot" else cfg.top  # oneshot scores the k best
+    if cfg.constraints or count > 1:
         tables = run.budget if run.budget is not None else budget_costs(run.ir, cfg)
         repeats = run.repeats if run.repeats is not None else {m: repeat_costs(run.ir, m) for m in tables}
         choice_weights = {k: w for k, w in weights.items() if k in run.ir.choices}
         ranked = [
             (r.decisions, r.score, r.bound)
-            for r in best_over_depths(run.ir, choice_weights, cfg.constraints, cfg.top, tables, repeats)
+            for r in best_over_depths(run.ir, choice_weights, cfg.constraints, count, tables, repeats)
         ]
     else:
         if RULES[cfg.discretize].needs_accuracy:
@@ -344,6 +358,23 @@ def discretize(run: Run) -> tuple[list[tuple[str, dict[str, int | None], float, 
         ranked = [(decisions, score(run.ir, weights, decisions), None)]
     results = [(format_das(to_module(run.space, run.ir, d)), d, sc, bound) for d, sc, bound in ranked]
     return results, weights
+
+
+def gate_summary(ir: NetworkIR, weights: dict[str, list[float]], decisions: Decision) -> dict[str, Any]:
+    """How decisive the gates ended: the mean normalized entropy over the choice points (1 = uniform,
+    0 = one-hot) and each decided choice's margin, its chosen weight minus the strongest other candidate's
+    (negative where a constraint or the one-shot ranking chose against the gates; dropped edges have none)."""
+    margins = {}
+    for key in ir.choices:
+        chosen = decisions.get(key)
+        w = weights[key]
+        if chosen is not None and len(w) > 1:
+            margins[key] = w[chosen] - max(x for i, x in enumerate(w) if i != chosen)
+    entropies = [entropy(torch.tensor(weights[k])) for k in ir.choices]
+    return {
+        "final_entropy": sum(entropies) / len(entropies) if entropies else 0.0,
+        "margins": margins,
+    }
 
 
 def budget_costs(ir: NetworkIR, cfg: SearchConfig) -> dict[str, Any]:
@@ -590,6 +621,7 @@ def result_header(
     decisions: dict[str, int | None],
     rank: tuple[int, int] = (1, 1),
     bound: float | None = None,
+    oneshot: dict[str, Any] | None = None,
 ) -> list[str]:
     head = [
         f"searched from {source}, seed {cfg.seed}, {epochs_done} epochs on {cfg.data}, "
@@ -601,6 +633,12 @@ def result_header(
         head.append("constraints: " + ", ".join(f"{k}({v:g})" for k, v in cfg.constraints) + " (met exactly)")
     if bound is not None:
         head.append(f"budget search: the optimal score is at most {bound:.3f} (Lagrangian bound)")
+    if oneshot is not None:
+        head.append(
+            f"selected one-shot: valid acc {oneshot['valid_acc']:.3f} with the supernet's weights and recalibrated"
+            f" batch norm, best of the {oneshot['k']} best by gate weights (it was number {oneshot['gate_rank']}"
+            " by gate weights)"
+        )
     return head + header_lines(ir, weights, decisions)
 
 

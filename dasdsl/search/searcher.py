@@ -20,7 +20,6 @@ from torch import nn
 from torch.func import functional_call
 from torch.nn.parallel import DistributedDataParallel
 
-from dasdsl.compiler.cost import costs, depth_extremes, repeat_costs
 from dasdsl.compiler.ir import NetworkIR
 from dasdsl.compiler.lower import Supernet
 from dasdsl.errors import DasError, Span, error
@@ -29,6 +28,7 @@ from dasdsl.methods.gates import GATES
 from dasdsl.methods.penalties import PENALTIES, Penalty
 from dasdsl.search.data import Part
 from dasdsl.search.distributed import SINGLE, World, average
+from dasdsl.search.expected_cost import BudgetMultipliers, CostModel
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 
@@ -62,10 +62,12 @@ class Searcher:
         cfg: SearchConfig,
         penalty: Callable[[Supernet, int], torch.Tensor] | None = None,
         world: World = SINGLE,
+        budget: BudgetMultipliers | None = None,
     ):
         self.net = net
         self.cfg = cfg
         self.penalty = penalty
+        self.budget = budget if budget else None  # the adaptive multipliers of max_params / max_flops
         self.world = world
         if world.distributed and cfg.hypergradient == "exact":
             raise DasError(
@@ -161,12 +163,18 @@ class Searcher:
         self.a_opt.zero_grad(set_to_none=True)
         grads = self.hypergradient(train, valid)
         value = None if self.penalty is None else self.penalty(self.net, self.epoch)
+        if self.budget is not None:
+            term = self.budget.term(self.net.gate_weights())
+            if term is not None:
+                value = term if value is None else value + term
         if value is not None and value.requires_grad:  # not when every weight is 0 (a ramp's first epoch)
             extra = torch.autograd.grad(value, self.arch, allow_unused=True)
             grads = [g if e is None else g + e for g, e in zip(grads, extra)]
         for a, g in zip(self.arch, grads):
             a.grad = g.detach()
         self.a_opt.step()
+        if self.budget is not None:
+            self.budget.update(self.net.gate_weights())
 
     def hypergradient(self, train: Batch, valid: Batch) -> list[torch.Tensor]:
         method = self.cfg.hypergradient
@@ -242,12 +250,15 @@ class Searcher:
             "w_opt": self.w_opt.state_dict(),
             "a_opt": self.a_opt.state_dict(),
             "schedule": self.schedule.state_dict(),
+            **({"budget": self.budget.state_dict()} if self.budget is not None else {}),
         }
 
     def load_state_dict(self, state: dict) -> None:
         self.w_opt.load_state_dict(state["w_opt"])
         self.a_opt.load_state_dict(state["a_opt"])
         self.schedule.load_state_dict(state["schedule"])
+        if self.budget is not None:
+            self.budget.load_state_dict(state.get("budget"))
 
     def stretch(self, epochs: int, epoch: int) -> None:
         """An extended run (``--resume RUN_DIR --epochs N``): the weights' cosine schedule re-planned for
@@ -291,35 +302,6 @@ def evaluate(net: nn.Module, part: Part, batch: int = 256) -> tuple[float, float
     return total / max(len(part), 1), correct / max(len(part), 1)
 
 
-# A searched depth's part of the expected cost: per depth key, per repeat (its position in the group) its
-# own cost outside its choices and per choice key of its candidates, over the largest architecture's cost.
-DepthCosts = dict[str, list[tuple[int, float, dict[str, torch.Tensor]]]]
-
-
-def normalised_costs(cfg: SearchConfig, ir: NetworkIR, measure: str) -> tuple[dict[str, torch.Tensor], DepthCosts]:
-    """Per choice key the cost of each candidate (all instances summed) over the cost of the largest
-    discrete architecture, so that the weight of ``cost(measure, lambda)`` does not depend on the scale;
-    and each searched depth's repeats' own costs on the same scale (``DepthCosts``)."""
-    table = cfg.latency_table if measure == "latency" else None
-    fixed, per_choice = costs(ir, measure, table=table)
-    repeats = repeat_costs(ir, measure, table)
-    _, largest = depth_extremes(ir, fixed, per_choice, repeats)
-    if largest <= 0:
-        return {}, {}
-    table = {k: torch.tensor(v, dtype=torch.float32) / largest for k, v in per_choice.items()}
-    depth: DepthCosts = {}
-    for key, d in ir.depth_nodes().items():
-        depth[key] = [
-            (
-                position,
-                repeats.fixed[node] / largest,
-                {k: torch.tensor(row, dtype=torch.float32) / largest for k, row in repeats.per_choice[node].items()},
-            )
-            for position, node in enumerate(d["instances"])
-        ]
-    return table, depth
-
-
 def gate_penalty(cfg: SearchConfig, ir: NetworkIR) -> Callable[[Supernet, int], torch.Tensor] | None:
     """The penalties of the search block and the gate's own regularizer, as ``penalty(net, epoch)``.
 
@@ -341,29 +323,10 @@ def gate_penalty(cfg: SearchConfig, ir: NetworkIR) -> Callable[[Supernet, int], 
     if gate.regularizer is not None and cfg.anchor > 0:
         terms.append((Penalty("anchor", "", gate.regularizer, on_alpha=True), None, cfg.anchor))
     cost_terms = [(measure, lam) for k, measure, lam in cfg.penalties if PENALTIES[k].term is None and lam > 0]
-    priced = [(lam, *normalised_costs(cfg, ir, measure)) for measure, lam in cost_terms]
-    options = {key: d["options"] for key, d in ir.depth_nodes().items()}
+    priced = [(lam, model) for measure, lam in cost_terms if (model := CostModel.of(cfg, ir, measure)) is not None]
     if not terms and not priced:
         return None
-    placed: dict[tuple[torch.device, torch.dtype], list[tuple[float, dict[str, torch.Tensor], DepthCosts]]] = {}
     keys = list(ir.choices)  # not the PC-DARTS edge normalization weights: they are no gates
-
-    def on(w: torch.Tensor) -> list[tuple[float, dict[str, torch.Tensor], DepthCosts]]:
-        """The cost tables on the gate weights' device and dtype, converted once."""
-        where = (w.device, w.dtype)
-        if where not in placed:
-            placed[where] = [
-                (
-                    lam,
-                    {k: c.to(w.device, w.dtype) for k, c in table.items()},
-                    {
-                        key: [(p, f, {k: c.to(w.device, w.dtype) for k, c in row.items()}) for p, f, row in repeats]
-                        for key, repeats in depth.items()
-                    },
-                )
-                for lam, table, depth in priced
-            ]
-        return placed[where]
 
     def penalty(net: Supernet, epoch: int) -> torch.Tensor:
         weights = net.gate_weights()
@@ -377,19 +340,9 @@ def gate_penalty(cfg: SearchConfig, ir: NetworkIR) -> Callable[[Supernet, int], 
             source = alphas if p.on_alpha else weights
             term = sum((p.term(source[key]) for key in keys), torch.zeros(()))
             total = total + lam * (term / len(keys) if p.mean else term)
-        if priced and weights:  # every gate weight lives on the supernet's device, in its dtype
-            for lam, per_choice, depth in on(next(iter(weights.values()))):
-                for key, c in per_choice.items():
-                    w = weights[key]
-                    total = total + lam * (w * c).sum()
-                for key, repeats in depth.items():
-                    # a repeat is there with probability P(count > its position); the per-key term above
-                    # counted it once, so it adds (P - 1) times its expected cost
-                    wd = weights[key]
-                    for position, own, row in repeats:
-                        present = sum((wd[i] for i, n in enumerate(options[key]) if n > position), wd.new_zeros(()))
-                        expected = own + sum(((weights[k] * c).sum() for k, c in row.items()), wd.new_zeros(()))
-                        total = total + lam * (present - 1) * expected
+        if weights:  # every gate weight lives on the supernet's device, in its dtype
+            for lam, model in priced:
+                total = total + lam * model.variable(weights)
         return total
 
     return penalty

@@ -27,7 +27,7 @@ from dasdsl.lang.load import check_text
 from dasdsl.lang.printer import format_das
 from dasdsl.lang.settings import TRAIN, SearchConfig
 from dasdsl.search import data as data_mod
-from dasdsl.search import distributed, rundir
+from dasdsl.search import distributed, oneshot, rundir
 from dasdsl.search.data import Split
 from dasdsl.search.distributed import SINGLE, World
 from dasdsl.search.run import (
@@ -36,6 +36,7 @@ from dasdsl.search.run import (
     Run,
     check_batch,
     discretize,
+    gate_summary,
     inherit_weights,
     recalibrate_batchnorm,
     recipe_of,
@@ -221,6 +222,14 @@ def finish(run: Run, records: list[dict[str, Any]], reporter: Reporter | None = 
     cfg, device, out = run.cfg, run.device, run.out
     ranked, weights = discretize(run)
     _, supernet_acc = evaluate(run.net, run.data.valid)
+    oneshot_rows: list[dict[str, Any]] = []
+    picks: list[dict[str, Any] | None] = [None] * len(ranked)
+    if cfg.select == "oneshot":
+        reporter.start(f"one-shot scoring of {len(ranked)} architectures")
+        scored = oneshot.rank(run, [(d, sc, bound) for _, d, sc, bound in ranked])
+        ranked = [ranked[s.gate_rank - 1] for s in scored][: cfg.top]
+        picks = [{**s.row(), "k": len(scored)} for s in scored[: cfg.top]]
+        oneshot_rows = [{**s.row(), "chosen": i == 0} for i, s in enumerate(scored)]
     name = str(out / rundir.RESULT) if out is not None else "<result>"
     finals = []
     for index, (text, decisions, _, bound) in enumerate(ranked, start=1):
@@ -239,6 +248,7 @@ def finish(run: Run, records: list[dict[str, Any]], reporter: Reporter | None = 
             decisions,
             (index, len(ranked)),
             bound,
+            picks[index - 1],
         )
         finals.append((result, fixed, discrete_acc, format_das(with_data(result.module, cfg.data), header)))
     result, fixed, discrete_acc, text = finals[0]
@@ -252,7 +262,14 @@ def finish(run: Run, records: list[dict[str, Any]], reporter: Reporter | None = 
         "recalibrated_gap": supernet_acc - recalibrated_acc,
         "epochs": cfg.epochs,
         "classes": run.data.classes,
+        **gate_summary(run.ir, weights, ranked[0][1]),
     }
+    if run.searcher is not None and run.searcher.budget is not None:
+        with torch.no_grad():
+            summary["expected_cost"] = run.searcher.budget.report(run.net.gate_weights())
+    if oneshot_rows:
+        summary["selection"] = f"oneshot(k = {cfg.select_k})"
+        summary["oneshot"] = oneshot_rows
     if len(finals) > 1:
         summary["top"] = [
             {"file": f"result-{i}.das", "score": ranked[i - 1][2], "discretized_valid_acc": f[2]}
