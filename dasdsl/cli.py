@@ -57,10 +57,13 @@ def cmd_check(args: argparse.Namespace) -> int:
         for w in space.warnings:
             print(w.render(space.source), file=sys.stderr)
         s = space_stats(space)
+        # a disconnected architecture (a cell ignores its input) counts in the space but no search returns it
+        cut = f", {s.disconnected:,} of them disconnected (never returned by a search)" if s.disconnected else ""
         print(
             f"{file}: ok: {_plural(s.cell_types, 'cell type')}, {_plural(s.nodes, 'node')}, "
             f"{_plural(s.edges, 'edge')}, {_plural(s.choice_points, 'choice point')}, "
             f"{s.architectures:,} architecture{'s' if s.architectures != 1 else ''} (~{_power_of_ten(s.architectures)})"
+            + cut
         )
     return status
 
