@@ -21,6 +21,7 @@ from dasdsl.lang.count import space_stats
 from dasdsl.lang.parse import parse
 from dasdsl.lang.printer import format_das
 from dasdsl.lang.settings import RUN_SETTING_FLAGS, SEARCH_KEYS, TRAIN, add_run_flags, parse_override
+from dasdsl.search.discretize import disconnected_cells
 from dasdsl.view.console import ProgressDisplay, summary_text
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
@@ -57,10 +58,13 @@ def cmd_check(args: argparse.Namespace) -> int:
         for w in space.warnings:
             print(w.render(space.source), file=sys.stderr)
         s = space_stats(space)
+        # a disconnected architecture (a cell ignores its input) counts in the space but no search returns it
+        cut = f", {s.disconnected:,} of them disconnected (never returned by a search)" if s.disconnected else ""
         print(
             f"{file}: ok: {_plural(s.cell_types, 'cell type')}, {_plural(s.nodes, 'node')}, "
             f"{_plural(s.edges, 'edge')}, {_plural(s.choice_points, 'choice point')}, "
             f"{s.architectures:,} architecture{'s' if s.architectures != 1 else ''} (~{_power_of_ten(s.architectures)})"
+            + cut
         )
     return status
 
@@ -292,6 +296,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
     if not args.resume and not args.file:
         raise DasError([_usage_diag("dasdsl train needs a RESULT.das file (or --resume RUN_DIR)")])
+    space: api.Space | None = None  # the architecture trained (not known here on --resume)
     with ProgressDisplay(args.quiet) as display:
         if args.resume:
             print(f"run directory: {args.resume}", file=sys.stderr)
@@ -317,7 +322,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"parameters: {params:,}{extra}")
     print(f"test accuracy: {trained.test_acc:.3f} ({trained.test_samples} samples); model: {model}")
     chance = 1 / trained.classes
-    if trained.test_acc < 1.5 * chance + 0.05:
+    cut = disconnected_cells(space, {}) if space is not None else []
+    if trained.test_acc < 1.5 * chance + 0.05 and cut:
+        print(
+            f"note: that is near chance (1/{trained.classes} = {chance:.3f}): no input reaches the output of cell "
+            f"{', '.join(map(repr, cut))} through an op other than none, so the network computes a constant"
+        )
+    elif trained.test_acc < 1.5 * chance + 0.05:
         epochs = len(trained.history)
         print(
             f"note: that is near chance (1/{trained.classes} = {chance:.3f}): the network has not learned"

@@ -3,7 +3,9 @@
 The brute force here enumerates every architecture of a space (decisions per choice
 key, as ``decide`` reads them), checks the constraints on each one directly (every
 input-to-output path spelled out), and sorts by exact score, ties by the decisions
-in key order (a chosen index before a dropped edge, lower indices first).
+in key order (a chosen index before a dropped edge, lower indices first). Every
+cell type must be connected (some input-to-output path), with or without constraints:
+tests/test_connectivity.py tests that rule on its own.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from dasdsl.compiler.ir import OUTPUT, NetworkIR
 from dasdsl.errors import DasError
 from dasdsl.search import constraints
 from dasdsl.search.constraints import Ranked, best
-from dasdsl.search.discretize import Decision, decide, score
+from dasdsl.search.discretize import Decision, connected, decide, score
 
 ROOT = Path(__file__).resolve().parent.parent
 OPS = ["none", "skip", "conv(1)", "conv(3)", "avg_pool(3)"]
@@ -171,7 +173,7 @@ def _brute(
     budgets = budgets or {}
     ok = []
     for d, paths, skips in archs:
-        if c > 0 and any(p is None or p < c for p in paths.values()):  # a cell that passes nothing fails
+        if any(p is None or p < c for p in paths.values()):  # a cell that passes nothing on is never returned
             continue
         if s is not None and any(n > s for n in skips.values()):
             continue
@@ -300,11 +302,11 @@ def test_path_and_skip_constraints_match_brute_force(text: str, seed: int, ties:
             best(ir, weights, cons)
         message = info.value.diagnostics[0].message
         assert message.startswith("no architecture of cell")
-        assert ("min_nonskip_per_path" in message) or ("max_skip" in message)
+        assert any(word in message for word in ("min_nonskip_per_path", "max_skip", "is connected"))
         return
     _check_against(best(ir, weights, cons), expected, 1)
     _check_against(best(ir, weights, cons, top=5), expected, 5)
-    if c == 0 and s is None:
+    if c == 0 and s is None and connected(ir.space, decide(ir, weights)):
         assert best(ir, weights)[0].decisions == decide(ir, weights)
 
 
@@ -367,11 +369,18 @@ def test_unconstrained_is_decide(name: str) -> None:
     for seed in range(6):
         weights = _weights(ir, seed, ties=seed % 2 == 1)
         found = best(ir, weights)
+        if not connected(ir.space, decide(ir, weights)):  # decide's architecture is never returned then
+            assert connected(ir.space, found[0].decisions)
+            continue
         assert found[0].decisions == decide(ir, weights)
         assert found[0].score == pytest.approx(score(ir, weights, decide(ir, weights)))
         assert found[0].bound is None
     equal = {k: [0.5] * len(info.labels) for k, info in ir.choices.items()}
-    assert best(ir, equal)[0].decisions == decide(ir, equal)
+    if connected(ir.space, decide(ir, equal)):
+        assert best(ir, equal)[0].decisions == decide(ir, equal)
+    else:  # all tie and decide takes none everywhere: the first connected architecture in key order instead
+        expected = {k: 0 for k in ir.choices} | {"cell:x->n3": 1}
+        assert name in ("nb201", "seq1d") and best(ir, equal)[0].decisions == expected
 
 
 def _nb201_text() -> str:
@@ -574,7 +583,8 @@ def test_budget_too_small(nb201: tuple[str, NetworkIR, dict[str, Any]]) -> None:
     with pytest.raises(DasError) as info:
         best(ir, weights, [("max_params", fixed - 1)], costs=costs)
     assert info.value.diagnostics[0].message == (
-        f"no architecture satisfies max_params {fixed - 1}: the smallest architecture has {fixed:,} parameters"
+        f"no architecture satisfies max_params {fixed - 1}: the smallest connected architecture has {fixed:,} "
+        "parameters"
     )
     with pytest.raises(DasError, match=f"that satisfies max_skip 1 has {fixed:,} parameters"):
         best(ir, weights, [("max_skip", 1), ("max_params", 5)], costs=costs)

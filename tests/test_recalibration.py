@@ -56,7 +56,7 @@ def test_the_summary_reports_both_figures_and_names_the_test_network(capsys: pyt
 def test_figures_near_chance_are_explained() -> None:
     from dasdsl.view.console import summary_text
 
-    space = dasdsl.load(ROOT / "spaces" / "pooling.das")
+    space = dasdsl.load(ROOT / "spaces" / "darts_result.das")  # a derived architecture: no choices left
     base = {
         "supernet_valid_acc": 0.9,
         "discretized_valid_acc": 0.1,
@@ -70,6 +70,7 @@ def test_figures_near_chance_are_explained() -> None:
     text = summary_text(space, base, None)
     assert "note: the recalibrated valid and test accuracy are near chance (1/10 = 0.100)" in text
     assert "`dasdsl train result.das`" in text
+    assert "the architecture was checked to be connected" in text  # only then are the inherited weights blamed
     good = {**base, "recalibrated_valid_acc": 0.85, "discretized_test_acc": 0.83}
     assert "near chance" not in summary_text(space, good, None)
     one = {**base, "recalibrated_valid_acc": 0.85}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -131,6 +132,15 @@ class CellInstance:
     @property
     def choices(self) -> list[Edge]:
         return [e for e in self.edges if e.is_choice]
+
+    def reaches_output(self, carries: Callable[[Edge], bool]) -> bool:
+        """Whether some input reaches the output over edges that ``carries`` accepts (for a discrete
+        architecture: edges kept with an op other than ``none``); a cell that fails ignores its input."""
+        reached = set(self.inputs)
+        for node in self.nodes:
+            if any(e.source in reached and carries(e) for e in node.edges):
+                reached.add(node.name)
+        return any(n in reached for n in self.output)
 
     def structure(self) -> tuple:
         """What must agree between instances that share architecture parameters."""

@@ -7,16 +7,25 @@ architecture parameters count once. A cell used as a candidate inside another
 cell (hierarchical spaces) has one architecture wherever it is used, and its
 choices only matter when some chosen candidate uses it; the count handles this
 exactly by summing over which nested cells are in use.
+
+An architecture is disconnected when some cell in use has no path from an input
+to its output over edges whose op is not ``none``: that cell ignores its input
+and the network computes a constant, so no search returns it
+(dasdsl.search.constraints). Per cell type a dynamic program over which nodes an
+input reaches counts the connected configurations (its states are the subsets of
+the nodes still read later, a handful in every shipped cell); nested cells count
+as above, each cell in use connected.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from itertools import combinations, product
 from math import prod
 
 import attrs
 
-from dasdsl.lang.checked import Candidate, CellInstance, CheckedSpace
+from dasdsl.lang.checked import Candidate, CellInstance, CheckedSpace, Node
 
 
 @attrs.frozen
@@ -26,23 +35,49 @@ class SpaceStats:
     edges: int
     choice_points: int
     architectures: int
+    disconnected: int = 0  # of the architectures: those in which a cell ignores its input (never searched out)
 
 
 def _allowed(cand: Candidate, in_use: frozenset[str]) -> bool:
     return all(ref.name in in_use for ref in cand.nested_cells)
 
 
-def _cell_count(cell: CellInstance, in_use: frozenset[str]) -> int:
-    """Discrete configurations of one cell type, nested cells limited to ``in_use``."""
-    total = 1
-    for node in cell.nodes:
-        if node.keep is None:
-            for edge in node.edges:
-                total *= sum(1 for c in edge.candidates if _allowed(c, in_use))
-        else:
-            weights = [sum(1 for c in e.candidates if not c.is_none and _allowed(c, in_use)) for e in node.edges]
-            total *= _elementary_symmetric(weights, node.keep)
-    return total
+def _node_ways(node: Node, reached: frozenset[str], in_use: frozenset[str]) -> tuple[int, int]:
+    """The node's configurations in which some reached source carries into it, and those in which none does."""
+    if node.keep is None:
+        total = miss = 1
+        for edge in node.edges:
+            allowed = [c for c in edge.candidates if _allowed(c, in_use)]
+            total *= len(allowed)
+            miss *= sum(1 for c in allowed if c.is_none) if edge.source in reached else len(allowed)
+        return total - miss, miss
+    weights = [sum(1 for c in e.candidates if not c.is_none and _allowed(c, in_use)) for e in node.edges]
+    total = _elementary_symmetric(weights, node.keep)
+    miss = _elementary_symmetric([0 if e.source in reached else w for e, w in zip(node.edges, weights)], node.keep)
+    return total - miss, miss
+
+
+def _cell_count(cell: CellInstance, in_use: frozenset[str]) -> tuple[int, int]:
+    """Discrete configurations of one cell type, nested cells limited to ``in_use``: (all, connected)."""
+    last: dict[str, int] = {}  # a node or input -> the last node that reads it (the output: past the end)
+    for i, node in enumerate(cell.nodes):
+        for edge in node.edges:
+            last[edge.source] = i
+    for name in cell.output:
+        last[name] = len(cell.nodes)
+    states: dict[frozenset[str], int] = {frozenset(n for n in cell.inputs if n in last): 1}
+    for i, node in enumerate(cell.nodes):
+        new: dict[frozenset[str], int] = defaultdict(int)
+        for reached, ways in states.items():
+            hit, miss = _node_ways(node, reached, in_use)
+            still = frozenset(n for n in reached if last[n] > i)
+            if hit:
+                new[still | {node.name} if last.get(node.name, -1) > i else still] += ways * hit
+            if miss:
+                new[still] += ways * miss
+        states = new
+    total = sum(states.values())
+    return total, sum(ways for reached, ways in states.items() if any(n in reached for n in cell.output))
 
 
 def _elementary_symmetric(values: list[int], k: int) -> int:
@@ -57,6 +92,17 @@ def _elementary_symmetric(values: list[int], k: int) -> int:
 def count_architectures(space: CheckedSpace) -> int:
     """The exact count; a searched depth (``x [1, 2, 3]``) sums over its options the architectures of the
     network with that many repeats (a cell type shared by the repeats counts once in each option)."""
+    return _tally(space)[0]
+
+
+def count_disconnected(space: CheckedSpace) -> int:
+    """How many of the counted architectures are disconnected (a cell in use ignores its input)."""
+    total, connected = _tally(space)
+    return total - connected
+
+
+def _tally(space: CheckedSpace) -> tuple[int, int]:
+    """(architectures, connected ones), summed over the options of searched depths."""
     network = space.macro
     items = list(network.items) if network is not None else []
     if network is None or not network.depths:
@@ -66,16 +112,18 @@ def count_architectures(space: CheckedSpace) -> int:
         for j in range(max(depth.options)):
             group_of[depth.first + j] = (g, j)
     every = {item.cell.type_name for item in items if item.cell is not None}
-    total = 0
+    total = connected = 0
     for combo in product(*(d.options for d in network.depths)):
         present = [it for i, it in enumerate(items) if i not in group_of or group_of[i][1] < combo[group_of[i][0]]]
         absent = every - {it.cell.type_name for it in present if it.cell is not None}
-        total += _count(space, present, absent)
-    return total
+        n, c = _count(space, present, absent)
+        total, connected = total + n, connected + c
+    return total, connected
 
 
-def _count(space: CheckedSpace, items: list, absent: set[str]) -> int:
-    """Architectures of the network made of ``items``; ``absent``: cell types of repeats a depth leaves out."""
+def _count(space: CheckedSpace, items: list, absent: set[str]) -> tuple[int, int]:
+    """Architectures of the network made of ``items``, and the connected ones; ``absent``: cell types of
+    repeats a depth leaves out."""
     types = {name: inst for name, inst in space.cell_types.items() if name not in absent}
     # cells of the macro network are always in use; the others are used only as ops inside cells
     top = [item.cell.type_name for item in items if item.cell is not None]
@@ -83,22 +131,24 @@ def _count(space: CheckedSpace, items: list, absent: set[str]) -> int:
     nested = sorted(set(types) - set(top))
     always = frozenset(types[name].name for name in top)
     if not nested:
-        total = 1
-        for name in top:
-            total *= _cell_count(types[name], always)
-        return total
-    # exact(U): configurations of the top types and of U in which exactly U is in use
-    exact: dict[frozenset[str], int] = {}
-    subsets = [frozenset(s) for r in range(len(nested) + 1) for s in combinations(nested, r)]
-    for used in subsets:
-        allowed = always | used
-        counts = {name: _cell_count(types[name], allowed) for name in [*top, *sorted(used)]}
-        at_most = prod(counts.values())
-        for smaller, value in exact.items():
-            if smaller < used:
-                at_most -= value * prod(counts[name] for name in used - smaller)
-        exact[used] = at_most
-    return sum(exact.values())
+        tallies = [_cell_count(types[name], always) for name in top]
+        return prod(t[0] for t in tallies), prod(t[1] for t in tallies)
+    # exact(U): configurations of the top types and of U in which exactly U is in use (for the connected
+    # ones, every cell of the top types and of U connected)
+    result = []
+    for which in (0, 1):
+        exact: dict[frozenset[str], int] = {}
+        subsets = [frozenset(s) for r in range(len(nested) + 1) for s in combinations(nested, r)]
+        for used in subsets:
+            allowed = always | used
+            counts = {name: _cell_count(types[name], allowed)[which] for name in [*top, *sorted(used)]}
+            at_most = prod(counts.values())
+            for smaller, value in exact.items():
+                if smaller < used:
+                    at_most -= value * prod(counts[name] for name in used - smaller)
+            exact[used] = at_most
+        result.append(sum(exact.values()))
+    return result[0], result[1]
 
 
 def _is_nested(types: dict[str, CellInstance], name: str) -> bool:
@@ -109,10 +159,12 @@ def _is_nested(types: dict[str, CellInstance], name: str) -> bool:
 
 def space_stats(space: CheckedSpace) -> SpaceStats:
     cells = list(space.cell_types.values())
+    total, connected = _tally(space)
     return SpaceStats(
         cell_types=len(cells),
         nodes=sum(len(c.nodes) for c in cells),
         edges=sum(len(c.edges) for c in cells),
         choice_points=sum(len(c.choices) for c in cells) + (len(space.macro.depths) if space.macro else 0),
-        architectures=count_architectures(space),
+        architectures=total,
+        disconnected=total - connected,
     )

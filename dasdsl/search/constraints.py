@@ -1,7 +1,7 @@
 """Exact constrained discretization and exact k-best ranking of architectures.
 
 ``best(ir, weights, constraints, top, costs)`` returns the ``top`` highest-scoring
-discrete architectures that satisfy every constraint. An architecture is one
+discrete architectures that are connected and satisfy every constraint. An architecture is one
 decision per choice key (``dasdsl.methods.rules.Decision``), the same for every
 instance of a cell type: on a node with ``keep k`` exactly k incoming choice edges
 survive, each with one candidate other than ``none`` (the others are dropped,
@@ -10,7 +10,17 @@ than k choice edges have a candidate other than ``none``, all of those survive,
 as in ``decide``); on a node without ``keep`` every choice edge takes exactly one
 candidate, ``none`` included. Its score is the sum of the chosen candidates' gate
 weights (``dasdsl.search.discretize.score``); without constraints the best architecture
-is exactly ``decide(ir, weights)``, ties included.
+is exactly ``decide(ir, weights)``, ties included, whenever that one is connected.
+
+Connectivity, a rule in force always (not a constraint one can leave out): in every
+cell type with choices some cell input reaches the cell output over surviving edges
+whose op is not ``none`` (fixed edges count with their op; ``skip`` and pooling carry
+the input). A cell that fails it ignores its input, and the network computes a
+constant; since ``none`` costs nothing and weighs about as much as any op, a budget
+would otherwise fill cells with it. A cell type used only as a candidate inside
+other cells must be connected too, even where no chosen candidate uses it (its
+decisions are then not in the result). ``discretize.disconnected_cells`` tells the
+same of one architecture.
 
 Constraints, a sequence of ``(kind, value)``:
 
@@ -39,10 +49,12 @@ node is (the capped minimum non-skip count over paths from the inputs, for each
 node already decided whose value a later node or the output still reads; the
 number of chosen ``skip``s). A count is capped at c, and a node no input reaches
 counts as c + 1 (it imposes nothing on paths, but an output only such nodes feed
-fails), so a count lies in 0..c + 1; skip counts above s
-are pruned. Per node the options (which edges survive, with which candidate) are
-built edge by edge and grouped by their effect on the state: for each edge whether
-it carries nothing, a skip or an op. Each state holds the k best partial
+fails), so a count lies in 0..c + 1; skip counts above s are pruned. Without
+``min_nonskip_per_path`` (c = 0) the count is 0 for a node some input reaches and 1
+for one that none reaches: the same program checks connectivity, always. Per node
+the options (which edges survive, with which candidate) are built edge by edge and
+grouped by their effect on the state: for each edge whether it carries nothing, a
+skip or an op. Each state holds the k best partial
 architectures that reach it; a transition merges a state's list with an option
 group's list (the k best of the sums, by a lazy heap), and the k best over all
 transitions into a state survive. At the output the states whose count reaches c
@@ -60,7 +72,8 @@ key by key in ``ir.choices`` order, a chosen candidate before a dropped edge,
 lower candidate indices first (the preference of ``decide``). This order is
 preserved when partial architectures with the same decided keys are extended by
 the same completion, so keeping k entries per state is exact: the path and skip
-constraints and the k-best list are exact for any k.
+constraints, connectivity and the k-best list are exact for any k: the result is
+the k best architectures that satisfy the constraints and are connected.
 
 Budgets. First the k best architectures under the other constraints are taken;
 if they all fit, that is the answer. Otherwise the same dynamic program runs with
@@ -70,9 +83,9 @@ cost plus a lower bound on the cost still to come exceeds a budget: exact, for a
 k and any number of budgets (one budget on DARTS: milliseconds to 1 s). When
 that search would exceed ``EXACT_LIMIT`` entries and dominance tests (fronts too
 large, typically with several budgets), a Lagrangian relaxation takes over: the
-dual g(lambda) = max score - sum_j lambda_j * (cost_j - B_j) over architectures
-that meet the path and skip constraints, evaluated exactly by the same dynamic
-program, is an upper bound on the optimum for every lambda >= 0. For one budget
+dual g(lambda) = max score - sum_j lambda_j * (cost_j - B_j) over connected
+architectures that meet the path and skip constraints, evaluated exactly by the
+same dynamic program, is an upper bound on the optimum for every lambda >= 0. For one budget
 lambda walks the breakpoints of the convex piecewise-linear g, each time to the
 crossing of the lines of the best infeasible and the best feasible architecture
 found, until no architecture lies above the crossing: that is the exact minimum of
@@ -87,7 +100,8 @@ is None when the answer is exact: always in the exact search, in the Lagrangian
 search only for ``top=1`` when the score reaches the bound.
 
 When no architecture satisfies the constraints, ``best`` raises ``DasError``
-naming the constraint that cannot be met.
+naming the constraint that cannot be met, or, where no architecture of a cell type
+is connected at all, saying so and naming the cell.
 """
 
 from __future__ import annotations
@@ -106,9 +120,9 @@ import networkx as nx
 
 from dasdsl.compiler.ir import OUTPUT, NetworkIR
 from dasdsl.errors import DasError, Span, did_you_mean, error
-from dasdsl.search.discretize import Decision
+from dasdsl.search.discretize import Decision, disconnected_cells
 
-__all__ = ["EXACT_LIMIT", "KINDS", "Ranked", "best"]
+__all__ = ["EXACT_LIMIT", "KINDS", "Ranked", "best", "best_over_depths", "connected_or_best"]
 
 KINDS = ("min_nonskip_per_path", "max_skip", "max_params", "max_flops")
 MEASURES = {"max_params": "params", "max_flops": "flops"}
@@ -168,7 +182,7 @@ class _Cell:
 
 @attrs.frozen
 class _Ctx:
-    min_nonskip: int  # 0: no path constraint
+    min_nonskip: int  # 0: no path constraint, but the output must be reached (connectivity)
     max_skip: int | None  # None: skips not counted
 
 
@@ -443,7 +457,6 @@ def _node_options(
     position: Mapping[str, int],
 ) -> tuple[list[tuple[tuple[tuple[str, int], ...], int, list[Entry]]], tuple[int, ...]]:
     """The node's options grouped by effect: (live in-edges (source, path weight), skips, entries)."""
-    track_path = ctx.min_nonskip > 0
     s = ctx.max_skip
     zero = (0,) * len(costs)
     groups: dict[tuple, list[Entry]] = {((), 0, 0): [(0, (), zero)]}
@@ -471,13 +484,13 @@ def _node_options(
                     nkept = kept + (w is not None)
                     if nkept > step.keep or nkept + left < step.keep:
                         continue
-                new[((*ws, w) if track_path else (), nsk, nkept)].extend(keeper.product(entries, choice, perm))
+                new[((*ws, w), nsk, nkept)].extend(keeper.product(entries, choice, perm))
         groups = {g: keeper.prune(es) for g, es in new.items()}
     result = []
     for (ws, sk, _), entries in groups.items():
         if not entries:
             continue
-        live = step.fixed + tuple((e.source, w) for e, w in zip(step.edges, ws) if w is not None) if track_path else ()
+        live = step.fixed + tuple((e.source, w) for e, w in zip(step.edges, ws) if w is not None)
         result.append((live, sk, entries))
     return result, done
 
@@ -493,7 +506,6 @@ def _run(
 ) -> tuple[dict[tuple[int, int], list[Entry]], tuple[int, ...]]:
     """The DP over one cell type: {(capped output count, skips): entries}, and the key positions of the codes."""
     c, s = ctx.min_nonskip, ctx.max_skip
-    track_path = c > 0
     zero = (0,) * len(costs)
     last: dict[str, int] = {}
     for i, step in enumerate(cell.steps):
@@ -516,18 +528,15 @@ def _run(
                 nsk = sk + gsk
                 if s is not None and nsk > s:
                     continue
-                if track_path:
-                    cv = c + 1  # c + 1: no input reaches the node
-                    for j, w in live:
-                        base = counts[j] if j >= 0 else 0
-                        if base > c:
-                            continue
-                        v = min(base + w, c)
-                        if v < cv:
-                            cv = v
-                    ncounts = (*[counts[j] for j in stay], cv)
-                else:
-                    ncounts = ()
+                cv = c + 1  # c + 1: no input reaches the node
+                for j, w in live:
+                    base = counts[j] if j >= 0 else 0
+                    if base > c:
+                        continue
+                    v = min(base + w, c)
+                    if v < cv:
+                        cv = v
+                ncounts = (*[counts[j] for j in stay], cv)
                 new[(ncounts, nsk)].extend(keeper.product(entries, choice, perm))
         limit = rest[i] if rest is not None else None
         states = {}
@@ -540,7 +549,7 @@ def _run(
     index = {n: j for j, n in enumerate(frontier)}
     out: dict[tuple[int, int], list[Entry]] = defaultdict(list)
     for (counts, sk), entries in states.items():
-        oc = min([c + 1] + [counts[index[n]] if n in index else 0 for n in cell.outputs]) if track_path else 0
+        oc = min([c + 1] + [counts[index[n]] if n in index else 0 for n in cell.outputs])
         out[(oc, sk)].extend(entries)
     return {k: keeper.prune(es) for k, es in out.items()}, done
 
@@ -671,14 +680,15 @@ def best(
 ) -> list[Ranked]:
     """The ``top`` highest-scoring architectures that satisfy ``constraints``, best first.
 
-    Exact for the path and skip constraints and for budgets whose cost/score
-    fronts stay within ``EXACT_LIMIT`` entries (``bound`` None); beyond that a
-    Lagrangian search returns feasible architectures with ``bound``, an upper
-    bound on the optimal score (see the module docstring). Ties in score are
-    broken by the decisions, key by key in ``ir.choices`` order, a chosen
-    candidate before a dropped edge, lower indices first. Fewer than ``top``
-    entries come back when fewer architectures satisfy the constraints; none at
-    all raises ``DasError``.
+    Only connected architectures count: some input of every cell type with choices reaches
+    its output through ops other than ``none`` (see the module docstring). Exact for the
+    path and skip constraints and for budgets whose cost/score fronts stay within
+    ``EXACT_LIMIT`` entries (``bound`` None); beyond that a Lagrangian search returns
+    feasible architectures with ``bound``, an upper bound on the optimal score (see the
+    module docstring). Ties in score are broken by the decisions, key by key in
+    ``ir.choices`` order, a chosen candidate before a dropped edge, lower indices first.
+    Fewer than ``top`` entries come back when fewer architectures satisfy the constraints;
+    none at all raises ``DasError``.
     """
     if isinstance(top, bool) or not isinstance(top, numbers.Integral) or top < 1:
         raise ValueError(f"top must be a positive integer, got {top!r}")
@@ -697,7 +707,7 @@ def best(
         low = prob.cost(b, cheapest[0])
         if low > b.limit:
             unit = UNITS[MEASURES[b.kind]]
-            what = "the smallest architecture" + (f" that satisfies {', '.join(others)}" if others else "")
+            what = "the smallest connected architecture" + (f" that satisfies {', '.join(others)}" if others else "")
             raise _fail(
                 ir,
                 f"no architecture satisfies {b.kind} {b.value}: {what} has {_amount(Fraction(low, b.scale))} {unit}",
@@ -771,6 +781,16 @@ def best_over_depths(
     return [r for _, _, r in merged[:top]]
 
 
+def connected_or_best(ir: NetworkIR, weights: Mapping[str, Sequence[float]], decisions: Decision) -> Decision:
+    """A discretization rule's ``decisions`` where every cell in use is connected, else the best connected
+    architecture by the same score, the sum of the chosen gate weights (``best_over_depths`` without
+    constraints). The rules (argmax, threshold(t), perturbation) decide edge by edge and may leave a cell
+    whose output no input reaches, e.g. all ``none``: that network computes a constant."""
+    if not disconnected_cells(ir.space, decisions):
+        return decisions
+    return best_over_depths(ir, {k: weights[k] for k in ir.choices})[0].decisions
+
+
 # ---- errors ---------------------------------------------------------------------------------
 
 
@@ -779,6 +799,14 @@ def _cell_error(prob: _Problem, cell: _Cell) -> DasError:
     c, s = ctx.min_nonskip, ctx.max_skip
     name = f"no architecture of cell '{cell.name}'"
     keeper = _Best(1)
+    finals, _ = _run(cell, _Ctx(0, None), keeper, prob.weights, (), prob.position)
+    if not any(oc == 0 for oc, _ in finals):
+        return _fail(
+            prob.ir,
+            f"{name} is connected: in every one no input reaches the output through ops other than none, "
+            "so the cell would ignore its input and the network compute a constant",
+            cell.span,
+        )
     if c > 0:
         finals, _ = _run(cell, _Ctx(c, None), keeper, prob.weights, (), prob.position)
         if not any(oc == c for oc, _ in finals):
@@ -794,10 +822,10 @@ def _cell_error(prob: _Problem, cell: _Cell) -> DasError:
     if s is not None:
         edges = sum(len(step.edges) for step in cell.steps)
         finals, _ = _run(cell, _Ctx(0, edges), keeper, prob.weights, (), prob.position)
-        fewest = min(sk for _, sk in finals)
+        fewest = min(sk for oc, sk in finals if oc == 0)
         if fewest > s:
             forced = [e.key for step in cell.steps for e in step.edges if all(is_skip for _, is_skip, _ in e.classes)]
-            why = f"every architecture of it chooses skip on at least {_plural(fewest, 'edge')}"
+            why = f"every connected architecture of it chooses skip on at least {_plural(fewest, 'edge')}"
             if forced:
                 why += " (" + ", ".join(forced) + " offer only skip)"
             return _fail(prob.ir, f"{name} satisfies max_skip {s}: {why}", cell.span)

@@ -1,7 +1,10 @@
 """Gate weights to a discrete architecture, written back as an ordinary .das AST.
 
 The rules themselves (argmax, threshold, perturbation) are in dasdsl.methods.rules; this module
-gives them the IR's choice points and turns their decisions into the result's cells.
+gives them the IR's choice points and turns their decisions into the result's cells. It also tells
+whether a decision leaves a cell that ignores its input (``disconnected_cells``): a rule's decision
+may, and the search then takes the best connected architecture instead
+(``dasdsl.search.constraints.connected_or_best``).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import attrs
 
 from dasdsl.compiler.ir import NetworkIR, choice_key, edge_norm_key
 from dasdsl.lang import ast
-from dasdsl.lang.checked import Candidate, CellInstance, CheckedSpace
+from dasdsl.lang.checked import Candidate, CellInstance, CheckedSpace, Edge
 from dasdsl.methods.rules import RULES, Accuracy, Context, Decision, NodeChoices
 
 
@@ -59,6 +62,49 @@ def decide(
             w = list(weights[key])
             decisions[key] = w.index(max(w))
     return decisions
+
+
+def disconnected_cells(space: CheckedSpace, decisions: Decision) -> list[str]:
+    """The cell types in use whose output no input reaches through a kept op other than ``none``
+    under ``decisions``: such a cell ignores its input and the network computes a constant.
+
+    In use: the network's cells (of a searched depth the first ``x n`` repeats the decisions keep) and
+    the cells their chosen candidates use, nested or not; a fixed edge counts with its op. A fixed
+    space (no choices) takes empty decisions."""
+    types = space.cell_types
+
+    def chosen(inst: CellInstance, edge: Edge) -> Candidate | None:
+        if not edge.is_choice:
+            return edge.candidates[0]
+        index = decisions.get(choice_key(inst.type_name, edge.source, edge.target))
+        return None if index is None else edge.candidates[index]
+
+    if space.macro is not None:
+        todo = [item.cell.type_name for item in _present_items(space, decisions) if item.cell is not None]
+    else:
+        nested = {
+            ref.name for inst in types.values() for e in inst.edges for c in e.candidates for ref in c.nested_cells
+        }
+        todo = [t for t in types if t not in nested]
+    seen: set[str] = set()
+    out = []
+    while todo:
+        name = todo.pop(0)
+        if name in seen or name not in types:
+            continue
+        seen.add(name)
+        inst = types[name]
+        picked = {(e.source, e.target): chosen(inst, e) for e in inst.edges}
+        todo += [ref.name for c in picked.values() if c is not None for ref in c.nested_cells]
+        carrying = {edge for edge, c in picked.items() if c is not None and not c.is_none}
+        if not inst.reaches_output(lambda e, carrying=carrying: (e.source, e.target) in carrying):
+            out.append(name)
+    return out
+
+
+def connected(space: CheckedSpace, decisions: Decision) -> bool:
+    """Whether every cell in use passes its input on (``disconnected_cells`` is empty)."""
+    return not disconnected_cells(space, decisions)
 
 
 def score(ir: NetworkIR, weights: Mapping[str, Sequence[float]], decisions: Decision) -> float:

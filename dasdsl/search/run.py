@@ -31,7 +31,7 @@ from dasdsl.lang.settings import SearchConfig, TrainConfig, check_config, resolv
 from dasdsl.methods.rules import RULES, Accuracy
 from dasdsl.search import data as data_mod
 from dasdsl.search import rundir
-from dasdsl.search.constraints import best_over_depths
+from dasdsl.search.constraints import best_over_depths, connected_or_best
 from dasdsl.search.data import Split, TensorPart, split_data
 from dasdsl.search.discretize import Decision, decide, header_lines, score, to_module
 from dasdsl.search.distributed import SINGLE, World, shard
@@ -236,7 +236,9 @@ class Run:
 
     def skip_count(self, weights: dict[str, list[float]]) -> int:
         assert self.ir is not None
-        decisions = decide(self.ir, weights, self.cfg.discretize, self.cfg.threshold)
+        decisions = connected_or_best(
+            self.ir, weights, decide(self.ir, weights, self.cfg.discretize, self.cfg.threshold)
+        )
         return sum(1 for k, i in decisions.items() if i is not None and self.ir.choices[k].labels[i] == "skip")
 
     def epoch(self, epoch: int, progress: Callable[[int, int, dict], None] | None = None) -> dict[str, Any]:
@@ -334,9 +336,11 @@ def _kept_items(ir: NetworkIR, decisions: dict[str, int | None]) -> dict[str, st
 def discretize(run: Run) -> tuple[list[tuple[str, dict[str, int | None], float, float | None]], dict[str, list[float]]]:
     """The ranked results as (.das text, decisions, score, optimality bound or None) and the final gate weights.
 
-    Without constraints and with ``top 1`` this is the discretization rule itself; with constraints,
-    ``top k`` or ``select oneshot(k = K)`` it is the exact constrained k-best search of
-    dasdsl.search.constraints over the gate weights (the K best, for one-shot scoring)."""
+    Without constraints and with ``top 1`` this is the discretization rule itself where its architecture is
+    connected, else the best connected one by gate weight (``connected_or_best``: a cell that ignores its
+    input is never returned); with constraints, ``top k`` or ``select oneshot(k = K)`` it is the exact
+    constrained k-best search of dasdsl.search.constraints over the gate weights (the K best, for one-shot
+    scoring), which returns connected architectures only."""
     assert run.ir is not None
     weights = run.gate_weights()
     cfg = run.cfg
@@ -355,6 +359,7 @@ def discretize(run: Run) -> tuple[list[tuple[str, dict[str, int | None], float, 
             decisions = decide(run.ir, current, cfg.discretize, cfg.threshold, accuracy, cfg.seed)
         else:
             decisions = decide(run.ir, weights, cfg.discretize, cfg.threshold)
+        decisions = connected_or_best(run.ir, weights, decisions)
         ranked = [(decisions, score(run.ir, weights, decisions), None)]
     results = [(format_das(to_module(run.space, run.ir, d)), d, sc, bound) for d, sc, bound in ranked]
     return results, weights

@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from dasdsl.lang import ast
 from dasdsl.lang.printer import format_das
+from dasdsl.search.discretize import disconnected_cells
 
 
 class ProgressDisplay:
@@ -70,9 +71,10 @@ def epoch_line(record: dict[str, Any], epochs: int) -> str:
     )
 
 
-def _near_chance(summary: dict[str, Any]) -> list[str]:
+def _near_chance(summary: dict[str, Any], space: Any) -> list[str]:
     """A line explaining figures of the weight-inherited network that sit near chance, which a reader would
-    otherwise take for the architecture's quality."""
+    otherwise take for the architecture's quality; the inherited weights are blamed only once the derived
+    architecture ``space`` is checked to be connected (a cell that ignores its input computes a constant)."""
     classes = summary.get("classes")
     if not classes or "finetuned_valid_acc" in summary:
         return []
@@ -84,9 +86,17 @@ def _near_chance(summary: dict[str, Any]) -> list[str]:
     near = [k for k, v in figures.items() if v is not None and v < 1.5 * chance + 0.05]
     if not near:
         return []
+    cut = disconnected_cells(space, {})
+    if cut:
+        return [
+            f"note: the {' and '.join(near)} accuracy {'is' if len(near) == 1 else 'are'} near chance "
+            f"(1/{classes} = {chance:.3f}): no input reaches the output of cell {', '.join(map(repr, cut))} through "
+            "an op other than none, so the network computes a constant"
+        ]
     return [
         f"note: the {' and '.join(near)} accuracy {'is' if len(near) == 1 else 'are'} near chance "
-        f"(1/{classes} = {chance:.3f}) because the weights come from the supernet, where every candidate "
+        f"(1/{classes} = {chance:.3f}); the architecture was checked to be connected (an input reaches every "
+        "cell's output), so this is because the weights come from the supernet, where every candidate "
         "trained inside a mixture: it says little about the architecture. "
         "Fine-tune it (`finetune N` / `--finetune N`) or train it (`dasdsl train result.das`) to measure it."
     ]
@@ -114,7 +124,7 @@ def summary_text(result: Any, summary: dict[str, Any], out: Path | None) -> str:
         lines.append(f"after fine-tuning: valid accuracy {summary['finetuned_valid_acc']:.3f}")
     which = f" ({summary['test_network']})" if "test_network" in summary else ""
     lines.append(f"test accuracy of the discretized network{which}: {summary['discretized_test_acc']:.3f}")
-    lines += _near_chance(summary)
+    lines += _near_chance(summary, result)
     for entry in summary.get("top", []):
         lines.append(
             f"  {entry['file']}: score {entry['score']:.3f}, valid accuracy with inherited weights "
