@@ -143,7 +143,7 @@ class BudgetMultipliers:
     def term(self, weights: Mapping[str, torch.Tensor]) -> torch.Tensor | None:
         """sum_j mu_j * E_j / B_j, the part of the architecture loss; None while every weight is 0."""
         ratios = self.ratios(weights)
-        mus = self.multipliers([float(r) for r in ratios])
+        mus = self.multipliers([float(r.detach()) for r in ratios])
         if not any(mus):
             return None
         return sum((mu * r for mu, r in zip(mus, ratios) if mu), ratios[0].new_zeros(()))
