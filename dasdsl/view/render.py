@@ -37,6 +37,7 @@ from dasdsl.errors import DasError, Span, error
 from dasdsl.lang import ast
 from dasdsl.lang.printer import format_op
 from dasdsl.lang.settings import SearchConfig
+from dasdsl.search.constraints import connected_or_best
 from dasdsl.search.data import ir_for
 from dasdsl.search.discretize import decide, result_cell_name
 from dasdsl.search.rundir import last_record, read_config, read_space
@@ -106,7 +107,7 @@ def load_run(
     cfg = SearchConfig.from_json(search) if isinstance(search, dict) else SearchConfig()
     decisions: dict[str, int | None] = {}
     if len(weights) == len(ir.choices):
-        decisions = decide(ir, weights, cfg.discretize, cfg.threshold)
+        decisions = connected_or_best(ir, weights, decide(ir, weights, cfg.discretize, cfg.threshold))
     decisions.update(_result_decisions(run_dir / "result.das", ir, result))
     epoch = record.get("epoch")
     return RunView(weights, decisions, epoch if isinstance(epoch, int) else None, run_dir.name, cfg.discretize)
