@@ -16,9 +16,11 @@ and ``select oneshot(k = K)``. On its supernet, each architecture is scored one-
   (``report.fitting_rows``), drawn with seed 0, the same for every search seed.
 
 Appends a row per (seed, budget) to bench/quality/oneshot_tau.csv (``--out``) as each finishes; a (seed, budget,
-settings) already there is not run again. The row holds tau and Spearman for the k candidates and for the 50
-cells, tau between the gate score and the test accuracy on the k candidates (the ranking one-shot replaces),
-the picks of both rankings with their test accuracy, and every score (JSON) to analyse again.
+settings, k, dasdsl's commit) already there is not run again. The row holds tau and Spearman for the k
+candidates and for the 50 cells, tau between the gate score and the test accuracy on the k candidates (the
+ranking one-shot replaces), the picks of both rankings with their test accuracy, and every score (JSON) to
+analyse again. The dasdsl imported is the one measured: ``PYTHONPATH=CHECKOUT`` measures another checkout's
+code (its commit is recorded) with this benchmark.
 ``python bench/quality/report.py`` prints the same summary as the end of a run.
 """
 
@@ -219,10 +221,11 @@ def measure(seed: int, budget: str, settings: dict[str, Any], k: int) -> dict[st
 
 
 def _commit() -> str:
-    """The checkout's commit (a run's defaults are its code's), with + where dasdsl/ has local changes."""
-    root = Path(__file__).resolve().parents[2]
-    git = ["git", "-C", str(root)]
-    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    """The last commit that changed the dasdsl the search ran (a run's defaults are its code's), with + where its
+    dasdsl/ has local changes."""
+    git = ["git", "-C", str(Path(dasdsl.__file__).resolve().parents[1])]
+    last = [*git, "log", "-1", "--format=%h", "HEAD", "--", "dasdsl"]
+    head = subprocess.run(last, capture_output=True, text=True).stdout.strip()
     dirty = subprocess.run([*git, "status", "--porcelain", "--", "dasdsl"], capture_output=True, text=True).stdout
     return head + ("+" if dirty.strip() else "")
 
@@ -247,10 +250,11 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
     settings = json.loads(args.settings)
-    done = {(r["seed"], r["budget"], r["settings"], r["k"]) for r in cells.read_rows(args.out)}
+    commit = _commit()
+    done = {(r["seed"], r["budget"], r["settings"], r["k"], r["commit"]) for r in cells.read_rows(args.out)}
     for budget in args.budgets.split(","):
         for seed in (int(s) for s in args.seeds.split(",")):
-            if (str(seed), budget, json.dumps(settings, sort_keys=True), str(args.k)) in done:
+            if (str(seed), budget, json.dumps(settings, sort_keys=True), str(args.k), commit) in done:
                 continue
             row = measure(seed, budget, settings, args.k)
             append_row(args.out, row)
