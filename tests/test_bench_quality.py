@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 QUALITY = ROOT / "bench" / "quality"
 sys.path.insert(0, str(QUALITY))
 import cells  # noqa: E402  (bench/quality's own modules)
+import oneshot_tau  # noqa: E402
 import report  # noqa: E402
 import table  # noqa: E402
 
@@ -125,6 +126,41 @@ def test_random_search_among_fitting_cells_at_equal_wall_time() -> None:
     assert (n, mean, p90) == (3, pytest.approx(0.3), 0.0)
     n, mean, p90 = report.random_among(fit, 0.5)  # at least one cell: a uniform pick
     assert n == 1 and mean == pytest.approx(0.4, abs=0.01) and p90 == pytest.approx(1 / 3, abs=0.02)
+
+
+def test_decisions_pick_the_cell_on_the_search_space_ir() -> None:
+    from dasdsl.lang.printer import format_das
+    from dasdsl.search.discretize import to_module
+
+    space = dasdsl.loads(cells.search_text())
+    ir = space.graph(*cells.DIGITS)
+    for cell in (("conv(3)", "skip", "none", "avg_pool(3)", "conv(1)", "conv(3)"), cells.cell_at(4321)):
+        decisions = oneshot_tau.decisions_of(ir, cell)
+        assert set(decisions) == set(ir.choices) and oneshot_tau.cell_of_decisions(ir, decisions) == cell
+        assert cells.cell_of(format_das(to_module(space, ir, decisions))) == cell  # the network it builds
+    dropped = {**oneshot_tau.decisions_of(ir, ("conv(3)",) * 6), "cell:x->n1": None}
+    assert oneshot_tau.cell_of_decisions(ir, dropped) == ("none",) + ("conv(3)",) * 5
+
+
+def test_agreement_is_kendall_tau_b_and_spearman() -> None:
+    tau, p, rho = oneshot_tau.agreement([1, 2, 3, 4], [10, 20, 30, 40])
+    assert (tau, rho) == (pytest.approx(1.0), pytest.approx(1.0)) and p < 0.1
+    assert oneshot_tau.agreement([4, 3, 2, 1], [10, 20, 30, 40])[0] == pytest.approx(-1.0)
+    tau, _, _ = oneshot_tau.agreement([1, 1, 2], [1, 2, 3])  # a tie: tau-b, 2 / sqrt(2 * 3)
+    assert tau == pytest.approx(2 / np.sqrt(6))
+    assert all(np.isnan(oneshot_tau.agreement([0.5, 0.5, 0.5], [1, 2, 3])))  # no ranking to compare
+    assert all(np.isnan(oneshot_tau.agreement([1.0], [2.0])))
+
+
+def test_uniform_cells_are_the_first_random_ones_or_a_fixed_draw_of_the_fitting() -> None:
+    rows = _rows("table.csv")
+    limits = cells.budgets(rows)
+    first = [cells.from_name(r["cell"]) for r in rows if r["kind"] == "random"][:50]
+    assert oneshot_tau.uniform_cells(rows, "none", limits) == first
+    fit = oneshot_tau.uniform_cells(rows, "p50", limits)
+    assert len(set(fit)) == 50 and all(cells.params(c) <= limits["p50"] for c in fit)
+    assert {cells.name(c) for c in fit} <= {r["cell"] for r in report.fitting_rows(rows, "p50", limits)}
+    assert oneshot_tau.uniform_cells(rows, "p50", limits) == fit  # the same cells for every search seed
 
 
 @pytest.mark.slow

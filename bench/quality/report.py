@@ -1,7 +1,8 @@
 """Summarize the benchmark: the table's percentiles, its discrimination and seed noise, each search
 configuration's found cells (table accuracy, percentile, time), and random search at equal wall time;
 then the same under each parameter budget, ranked among the table's cells that fit it, against random
-search among those cells and the size heuristic (the fitting cell with the most parameters).
+search among those cells and the size heuristic (the fitting cell with the most parameters); last, how well
+one-shot scores rank the cells (bench/quality/oneshot_tau.csv, where it exists).
 
     python bench/quality/report.py            # prints markdown (docs/search.md quotes it)
 
@@ -29,6 +30,7 @@ import table  # noqa: E402
 
 DRAWS = 10_000
 WALL_TIMES = (30.0, 60.0, 120.0)  # seconds: random search restricted to a budget, before any budgeted search
+ONESHOT_TAU = Path(__file__).resolve().parent / "oneshot_tau.csv"  # bench/quality/oneshot_tau.py's rows
 PERCENTILE = "percentile: the share of the compared cells with test accuracy at most the cell's, x 100"
 Row = dict[str, str]
 
@@ -251,6 +253,38 @@ def random_among(fit: list[Row], wall_time: float) -> tuple[int, float, float]:
     return (n, *random_search(_column(fit, "valid_acc"), test, n, float(np.percentile(test, 90))))
 
 
+def print_oneshot_tau(rows: list[Row]) -> None:
+    """How one-shot scores rank the cells (bench/quality/oneshot_tau.py): each search's Kendall tau-b and
+    Spearman against the table's test accuracy, the picks' test accuracy; then the means per budget."""
+    print(
+        "\n## One-shot ranking against the table (Kendall tau-b, Spearman)\n\n"
+        "On each search's supernet: the k candidates `select oneshot` scores (the k best by gate weight that meet "
+        "the constraints) and 50 uniform cells of the table, scored with inherited weights and recalibrated batch "
+        "norm; tau gates k: the gate score's tau on the same k candidates. Picks: one-shot's and the gates' "
+        "(the best candidate by gate weight), with the best test accuracy among the k.\n"
+    )
+    print(
+        "| budget | seed | settings | dasdsl | search (s) | tau k | spearman k | tau gates k | tau 50 | spearman 50 "
+        "| one-shot pick | gates pick | best of k |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    )
+    for r in rows:
+        print(
+            f"| {r['budget']} | {r['seed']} | `{r['settings']}` | {r['commit']} | {float(r['seconds']):.1f} | "
+            f"{r['tau_k']} | {r['spearman_k']} | {r['tau_gates_k']} | {r['tau_50']} | {r['spearman_50']} | "
+            f"`{md(r['oneshot_pick'])}` {float(r['oneshot_pick_acc']):.4f} | `{md(r['gates_pick'])}` "
+            f"{float(r['gates_pick_acc']):.4f} | {float(r['best_k_acc']):.4f} |"
+        )
+    groups: dict[tuple[str, str, str], list[Row]] = defaultdict(list)
+    for r in rows:
+        groups[r["budget"], r["settings"], r["commit"]].append(r)
+    columns = ("tau_k", "spearman_k", "tau_gates_k", "tau_50", "spearman_50", "oneshot_pick_acc", "gates_pick_acc")
+    print("\n| budget | settings | dasdsl | seeds | " + " | ".join(f"mean {c}" for c in columns) + " |")
+    print("|---|---|---|---|" + "---|" * len(columns))
+    for (budget, settings, commit), group in groups.items():
+        means = [np.nanmean([float(r[c]) for r in group]) for c in columns]
+        print(f"| {budget} | `{settings}` | {commit} | {len(group)} | " + " | ".join(f"{m:.4f}" for m in means) + " |")
+
+
 def main() -> None:
     rows = table.read_table()
     cells.check_params(rows)
@@ -260,6 +294,8 @@ def main() -> None:
     if unconstrained:
         print_searches(rows, unconstrained)
     print_budgets(rows, found, cells.budgets(rows))
+    if ONESHOT_TAU.exists():
+        print_oneshot_tau(cells.read_rows(ONESHOT_TAU))
 
 
 if __name__ == "__main__":
