@@ -91,7 +91,7 @@ def test_multiplier_rises_over_budget_and_falls_back_to_zero_under_it() -> None:
     cfg = attrs.evolve(run.cfg, constraints=(("max_params", uniform / 2),), budget="adaptive", budget_rate=0.1)
     mult = BudgetMultipliers(cfg, run.ir)
     weights = run.net.gate_weights()
-    ratio = float(mult.ratios(weights)[0])
+    ratio = float(mult.ratios(weights)[0].detach())
     assert ratio == pytest.approx(CostModel.of(cfg, run.ir, "params").expected(weights) / (uniform / 2))
     mult.update(weights)
     assert mult.lambdas[0] == pytest.approx(0.1 * (ratio - 1))
@@ -109,25 +109,51 @@ def _all_architectures(ir) -> list[dict[str, int]]:  # noqa: ANN001
     return [dict(zip(keys, c)) for c in itertools.product(*(range(len(ir.choices[k].labels)) for k in keys))]
 
 
-def test_oneshot_selects_the_best_score_among_the_exact_k_best() -> None:
+@pytest.mark.parametrize("finetune", [0, 1])
+def test_oneshot_selects_the_best_score_among_the_exact_k_best(finetune: int) -> None:
     k = 6
-    run = _run(select=f"oneshot(k = {k})", epochs=3)
+    run = _run(select=f"oneshot(k = {k}, finetune = {finetune})", epochs=3)
     ranked, weights = discretize(run)
     # the candidates are exactly the k best connected architectures by gate score (brute force)
     every = [d for d in _all_architectures(run.ir) if connected(run.space, d)]
     scores = sorted((sum(weights[key][i] for key, i in d.items()) for d in every), reverse=True)
     assert len(ranked) == k
     assert [r[2] for r in ranked] == pytest.approx(scores[:k], abs=1e-12)
-    # one-shot scores computed one by one; the selection is the best of them
-    by_hand = [oneshot.score(run, d) for _, d, _, _ in ranked]
+    # one-shot scores computed one by one, each from the random state the ranking starts from
+    state = torch.get_rng_state()
+    by_hand = []
+    for _, d, _, _ in ranked:
+        torch.set_rng_state(state)
+        by_hand.append(oneshot.score(run, d, finetune=finetune))
+    torch.set_rng_state(state)
     finished = workflow.finish(run, [])
     rows = finished.summary["oneshot"]
     assert [r["valid_acc"] for r in sorted(rows, key=lambda r: r["gate_rank"])] == [a for a, _ in by_hand]
     best_index = min(range(k), key=lambda i: (-by_hand[i][0], by_hand[i][1], i))
     (chosen,) = [r for r in rows if r["chosen"]]
     assert chosen["gate_rank"] == best_index + 1
-    assert finished.summary["selection"] == f"oneshot(k = {k})"
+    assert finished.summary["selection"] == f"oneshot(k = {k}, finetune = {finetune})"
     assert f"it was number {best_index + 1} by gate weights" in finished.texts[0]
+    assert ("fine-tuned 1 epochs" in finished.texts[0]) == (finetune == 1)
+
+
+def test_oneshot_with_top_writes_the_best_scores_first() -> None:
+    run = _run(select="oneshot(k = 5, finetune = 0)", top=3, epochs=2)
+    finished = workflow.finish(run, [])
+    rows = finished.summary["oneshot"]
+    assert len(rows) == 5 and len(finished.texts) == 3
+    for text, row in zip(finished.texts, rows[:3]):  # rows are best score first
+        assert f"selected one-shot: valid acc {row['valid_acc']:.3f}" in text
+        assert f"it was number {row['gate_rank']} by gate weights" in text
+
+
+def test_a_diverging_finetune_scores_worst_and_the_search_still_ends() -> None:
+    run = _run(select="oneshot(k = 3, finetune = 1)", epochs=1)
+    run.cfg = attrs.evolve(run.cfg, w_lr=1e30)  # the candidates' fine-tune diverges
+    finished = workflow.finish(run, [])
+    rows = finished.summary["oneshot"]
+    assert all(r["valid_acc"] == 0.0 and r["valid_loss"] is None for r in rows)
+    assert [r["gate_rank"] for r in rows] == [1, 2, 3]  # all equally bad: the gate order decides
 
 
 def test_oneshot_scoring_leaves_the_random_state_alone() -> None:

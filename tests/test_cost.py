@@ -161,6 +161,7 @@ def _search_gates(lam: float) -> tuple[list[float], str]:
         progress=False,
         penalty=f"cost(params, {lam})",
         arch="adam(lr = 0.01)",
+        select="gates",  # the argmax of the priced gates, not a one-shot ranking
     )
     assert result is not None
     return result.history[-1]["gates"]["widths:x->y"], result.space.to_das()

@@ -69,6 +69,7 @@ def test_top_k_and_constraints(tmp_path: Path) -> None:
         top=3,
         constraint=["min_nonskip_per_path(1)", "max_skip(1)"],
         arch=ARCH,
+        select="gates",  # the k best by gate weights, in that order (one-shot selection: test_budget_search)
     )
     assert result is not None
     scores = [entry["score"] for entry in result.summary["top"]]
@@ -170,7 +171,8 @@ def test_dirichlet_anchor_is_added_unless_turned_off() -> None:
     from dasdsl.lang import settings as s
     from dasdsl.search.searcher import gate_penalty
 
-    cfg = s.resolve({"gate": s.parse_override("gate", "dirichlet(anchor = 0)")})
+    off = {"gate": "dirichlet(anchor = 0)", "penalty": "entropy(0)"}  # the anchor and the default entropy ramp
+    cfg = s.resolve({key: s.parse_override(key, value) for key, value in off.items()})
     assert gate_penalty(cfg, dasdsl.load(SMALL).graph((1, 8, 8), 10)) is None
 
 

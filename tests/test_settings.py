@@ -76,7 +76,7 @@ def test_every_setting_has_a_doc_and_a_default() -> None:
         assert setting.doc.strip() and "\n" not in setting.doc, setting.name
         assert setting.default is None or setting.default.strip(), setting.name
         # off unless given: only the list settings and the latency table
-        assert (setting.default is None) == (setting.name in ("penalty", "constraint", "latency_table")), setting.name
+        assert (setting.default is None) == (setting.name in ("constraint", "latency_table")), setting.name
 
 
 @pytest.mark.parametrize("setting", [x for x in s.SETTINGS if x.default is not None], ids=lambda x: x.name)
@@ -113,7 +113,7 @@ EXAMPLES = {
 
 DEFAULT = SearchConfig()
 SOFTMAX = attrs.evolve(DEFAULT, gate="softmax")  # the spaces that name DARTS' gate
-DARTS = attrs.evolve(SOFTMAX, hypergradient="second_order")  # everything else as the defaults
+DARTS = attrs.evolve(SOFTMAX, hypergradient="second_order", a_lr=3e-4)  # everything else as the defaults
 EXPECTED = {
     "darts.das": DARTS,
     "darts_result.das": DARTS,
@@ -131,7 +131,7 @@ EXPECTED = {
     "mlp.das": SOFTMAX,
     "mobilenet.das": attrs.evolve(SOFTMAX, epochs=20, penalties=(("cost", "params", 0.5),)),
     "nb201.das": DEFAULT,
-    "nb201_digits.das": attrs.evolve(DEFAULT, finetune=20),
+    "nb201_digits.das": attrs.evolve(DEFAULT, finetune=20, constraints=(("max_params", 3682),)),
     "pooling.das": SOFTMAX,
     "seq1d.das": attrs.evolve(SOFTMAX, data="mnist1d", epochs=30),
     "widths.das": SOFTMAX,
@@ -198,7 +198,8 @@ def test_a_stored_config_still_loads() -> None:
     cfg = SearchConfig.from_json(stored)
     assert cfg.a_betas == (0.5, 0.999)
     assert cfg.penalties == (("l1", None, 0.001), ("cost", "params", 0.01))
-    assert cfg.to_json() == {**stored, "anchor": 1e-3, "share_values": True, "fuse": True}  # defaults
+    # settings added since take today's defaults, or (select, budget) what a run did before they existed
+    assert cfg.to_json() == {**stored, "anchor": 1e-3, "share_values": True, "fuse": True, **s.LEGACY}
 
 
 # ---- bad values: located errors --------------------------------------------------------------
@@ -334,6 +335,7 @@ def test_flagged_settings() -> None:
         "gate",
         "finetune",
         "top",
+        "select",
         "precision",
         "share_values",
         "fuse",

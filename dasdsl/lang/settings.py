@@ -81,7 +81,7 @@ class SearchConfig:
     w_schedule: str = "cosine"
     grad_clip: float = 5.0
     # architecture: Adam (DARTS)
-    a_lr: float = 3e-4
+    a_lr: float = 3e-2  # Adam moves a parameter about lr per step: 3e-4 left gates uniform (bench/quality)
     a_betas: tuple[float, float] = (0.5, 0.999)
     a_weight_decay: float = 1e-3
     hypergradient: str = "first_order"
@@ -93,28 +93,42 @@ class SearchConfig:
     anchor: float = 1e-3  # the weight of the gate's regularizer (dirichlet: DrNAS' anchor)
     discretize: str = "argmax"
     threshold: float = 0.5
-    penalties: tuple[tuple[str, Any, float], ...] = ()  # (kind, argument, lambda)
+    penalties: tuple[tuple[str, Any, float], ...] = (("entropy", (0.0, "linear"), 0.1),)  # (kind, argument, lambda)
     constraints: tuple[tuple[str, int | float], ...] = ()
     partial_channels: int = 1
     share_values: bool = True  # the candidates of a value list share weights (weight entanglement)
     fuse: bool = True  # the fusion pass (dasdsl.compiler.fuse): same results, fewer and larger kernels
     finetune: int = 0
     top: int = 1
-    select: str = "gates"  # gates | oneshot: how the result is picked among the exact k best by gate weights
+    select: str = "oneshot"  # gates | oneshot: how the result is picked among the exact k best by gate weights
     select_k: int = 20  # oneshot: how many of the k best architectures are scored with inherited weights
+    select_finetune: int = 2  # oneshot: epochs each is trained from its inherited weights before it is scored
     budget: str = "adaptive"  # adaptive | off: how a max_params / max_flops constraint acts during the search
     budget_rate: float = 0.05  # adaptive: the step of the constraint's multiplier per architecture step
     precision: str = "fp32"  # fp32 | bf16 | fp16 (autocast; fp16 with loss scaling)
     latency_table: str | None = None  # JSON of `dasdsl profile`, read by cost(latency, ...)
+
+    @property
+    def oneshot(self) -> bool:
+        """Whether the result is picked by one-shot scores (``select oneshot``); a rule that weighs candidates
+        by the supernet's accuracy itself (``perturbation``) picks its own architecture instead."""
+        return self.select == "oneshot" and not rules.RULES[self.discretize].needs_accuracy
 
     def to_json(self) -> dict[str, Any]:
         return {f.name: _plain(getattr(self, f.name)) for f in attrs.fields(SearchConfig)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SearchConfig:
+        """The configuration a config.json records; a setting it does not name (written before the setting
+        existed) takes the value that reproduces what that run did (``LEGACY``), not today's default."""
         fields = {f.name for f in attrs.fields(cls)}
         values = {k: _tuple(v) for k, v in data.items() if k in fields}
-        return cls(**values)
+        return cls(**{**{k: v for k, v in LEGACY.items() if k not in values}, **values})
+
+
+# What a run directory written before these settings existed did: one-shot selection and the adaptive budget
+# came later. A resumed old run keeps its behaviour, and its settings fingerprint leaves these out.
+LEGACY: dict[str, Any] = {"select": "gates", "select_k": 20, "select_finetune": 0, "budget": "off", "budget_rate": 0.05}
 
 
 @attrs.frozen
@@ -493,6 +507,7 @@ def _constraint(p: Any) -> tuple[str, int | float]:
 SELECTS = ("gates", "oneshot")
 BUDGETS = ("adaptive", "off")
 MAX_SELECT_K = 1000
+MAX_SELECT_FINETUNE = 100
 
 
 def _select(v: Any, c: Mapping[str, Any]) -> dict[str, Any]:
@@ -500,12 +515,21 @@ def _select(v: Any, c: Mapping[str, Any]) -> dict[str, Any]:
     if name == "gates":
         _name(v, "select", SELECTS, bare=True)
         return {"select": name}
-    kw = _kwargs(v, name, ("k",))
+    kw = _kwargs(v, name, ("k", "finetune"))
     out: dict[str, Any] = {"select": name}
     if "k" in kw:
         with _at(arg="k"):
             out["select_k"] = _at_most(
                 _number(kw["k"], "k", integer=True), "oneshot's k", MAX_SELECT_K, "1000", "each is evaluated"
+            )
+    if "finetune" in kw:
+        with _at(arg="finetune"):
+            out["select_finetune"] = _at_most(
+                _number(kw["finetune"], "finetune", integer=True, positive=False, non_negative=True),
+                "oneshot's finetune",
+                MAX_SELECT_FINETUNE,
+                "100",
+                "each of the k architectures is trained that many epochs",
             )
     return out
 
@@ -677,7 +701,7 @@ SETTINGS: tuple[SearchSetting, ...] = (
         "arch",
         _one(_arch),
         ("a_lr", "a_betas", "a_weight_decay"),
-        "adam(lr = 3e-4, betas = (0.5, 0.999), weight_decay = 1e-3)",
+        "adam(lr = 3e-2, betas = (0.5, 0.999), weight_decay = 1e-3)",
         "architecture optimizer",
     ),
     SearchSetting(
@@ -709,9 +733,10 @@ SETTINGS: tuple[SearchSetting, ...] = (
         "penalty",
         _each("penalties", _penalty),
         ("penalties",),
-        None,
+        "entropy(0 -> 0.1, linear)",
         "`l1(w)`, `entropy(w)`, `zero_one(w)`, `beta(w)`, `cost(params|flops|latency, w)`; a weight may ramp"
-        " over the search, `beta(0 -> 50, linear|cosine)`; several separated by commas",
+        " over the search, `beta(0 -> 50, linear|cosine)`; several separated by commas. Giving `penalty` replaces"
+        " the default entropy ramp (which makes the gates decisive); `penalty entropy(0)` turns it off",
         many=True,
     ),
     SearchSetting(
@@ -735,12 +760,12 @@ SETTINGS: tuple[SearchSetting, ...] = (
     SearchSetting(
         "select",
         _one(_select),
-        ("select", "select_k"),
-        "gates",
+        ("select", "select_k", "select_finetune"),
+        "oneshot(k = 20, finetune = 2)",
         "how the result is picked: `gates`, the architecture whose chosen gate weights sum highest; `oneshot` or"
-        " `oneshot(k = 20)`, the k architectures with the highest sums (meeting the constraints) each scored"
-        " by validation accuracy with the supernet's weights and recalibrated batch norm, the best score wins."
-        " See Selection below",
+        " `oneshot(k = 20, finetune = 2)`, the k architectures with the highest sums (meeting the constraints)"
+        " each built with the supernet's weights and recalibrated batch norm, trained `finetune` epochs on up to"
+        " 2,048 samples, and scored by validation accuracy; the best score wins. See Selection below",
         Flag('gates, or oneshot, "oneshot(k = 50)"'),
     ),
     SearchSetting(
@@ -1103,19 +1128,12 @@ def combination_problem(cfg: SearchConfig) -> tuple[str, str] | None:
     A rule that weighs candidates by the supernet's accuracy (``perturbation``) picks one architecture;
     ``top k`` and constraints rank architectures by gate weights (the exact k-best search), which would
     quietly replace the rule."""
-    oneshot = cfg.select == "oneshot"
-    if not rules.RULES[cfg.discretize].needs_accuracy or (cfg.top <= 1 and not cfg.constraints and not oneshot):
+    if not rules.RULES[cfg.discretize].needs_accuracy or (cfg.top <= 1 and not cfg.constraints):
         return None
     cannot = [f"rank the top {cfg.top}"] if cfg.top > 1 else []
     if cfg.constraints:
         cannot.append("meet constraints")
-    if oneshot:
-        cannot.append("hand its choice to 'select oneshot'")
-    dropped = " and ".join(
-        name
-        for name, on in (("'top'", cfg.top > 1), ("'constraint'", cfg.constraints), ("'select oneshot'", oneshot))
-        if on
-    )
+    dropped = " and ".join(name for name, on in (("'top'", cfg.top > 1), ("'constraint'", cfg.constraints)) if on)
     return (
         f"discretize {cfg.discretize} picks one architecture by the supernet's accuracy; "
         f"it cannot {' or '.join(cannot)}",

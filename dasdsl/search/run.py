@@ -27,7 +27,7 @@ from dasdsl.errors import DasError, Span, error
 from dasdsl.lang import ast
 from dasdsl.lang.checked import CheckedSpace
 from dasdsl.lang.printer import format_das
-from dasdsl.lang.settings import SearchConfig, TrainConfig, check_config, resolve
+from dasdsl.lang.settings import LEGACY, SearchConfig, TrainConfig, check_config, resolve
 from dasdsl.methods.rules import RULES, Accuracy
 from dasdsl.search import data as data_mod
 from dasdsl.search import rundir
@@ -168,9 +168,14 @@ class Run:
         rundir.save_atomic(state, self.out / CHECKPOINT)
 
     def fingerprint(self) -> dict[str, str]:
-        """Content hashes of the space and of the resolved settings (but ``epochs``, which a resume may raise, and
-        ``fuse``, which changes how the supernet runs, not what it computes)."""
-        settings = {k: v for k, v in self.cfg.to_json().items() if k not in ("epochs", "fuse")}
+        """Content hashes of the space and of the resolved settings (but ``epochs``, which a resume may raise,
+        ``fuse``, which changes how the supernet runs, not what it computes, and settings at the value runs had
+        before the setting existed, so that their checkpoints still match)."""
+        settings = {
+            k: v
+            for k, v in self.cfg.to_json().items()
+            if k not in ("epochs", "fuse") and not (k in LEGACY and LEGACY[k] == v)  # as before they existed
+        }
         return {
             "space": hashlib.sha256((self.space.source or "").encode("utf-8")).hexdigest(),
             "settings": hashlib.sha256(json.dumps(settings, sort_keys=True).encode("utf-8")).hexdigest(),
@@ -344,7 +349,7 @@ def discretize(run: Run) -> tuple[list[tuple[str, dict[str, int | None], float, 
     assert run.ir is not None
     weights = run.gate_weights()
     cfg = run.cfg
-    count = max(cfg.top, cfg.select_k) if cfg.select == "oneshot" else cfg.top  # oneshot scores the k best
+    count = max(cfg.top, cfg.select_k) if cfg.oneshot else cfg.top  # one-shot selection scores the k best
     if cfg.constraints or count > 1:
         tables = run.budget if run.budget is not None else budget_costs(run.ir, cfg)
         repeats = run.repeats if run.repeats is not None else {m: repeat_costs(run.ir, m) for m in tables}
@@ -641,7 +646,9 @@ def result_header(
     if oneshot is not None:
         head.append(
             f"selected one-shot: valid acc {oneshot['valid_acc']:.3f} with the supernet's weights and recalibrated"
-            f" batch norm, best of the {oneshot['k']} best by gate weights (it was number {oneshot['gate_rank']}"
+            " batch norm"
+            + (f", fine-tuned {oneshot['finetune']} epochs" if oneshot.get("finetune") else "")
+            + f", best of the {oneshot['k']} best by gate weights (it was number {oneshot['gate_rank']}"
             " by gate weights)"
         )
     return head + header_lines(ir, weights, decisions)

@@ -224,11 +224,11 @@ def finish(run: Run, records: list[dict[str, Any]], reporter: Reporter | None = 
     _, supernet_acc = evaluate(run.net, run.data.valid)
     oneshot_rows: list[dict[str, Any]] = []
     picks: list[dict[str, Any] | None] = [None] * len(ranked)
-    if cfg.select == "oneshot":
+    if cfg.oneshot:
         reporter.start(f"one-shot scoring of {len(ranked)} architectures")
-        scored = oneshot.rank(run, [(d, sc, bound) for _, d, sc, bound in ranked])
+        scored = oneshot.rank(run, [(d, sc, bound) for _, d, sc, bound in ranked], finetune=cfg.select_finetune)
         ranked = [ranked[s.gate_rank - 1] for s in scored][: cfg.top]
-        picks = [{**s.row(), "k": len(scored)} for s in scored[: cfg.top]]
+        picks = [{**s.row(), "k": len(scored), "finetune": cfg.select_finetune} for s in scored[: cfg.top]]
         oneshot_rows = [{**s.row(), "chosen": i == 0} for i, s in enumerate(scored)]
     name = str(out / rundir.RESULT) if out is not None else "<result>"
     finals = []
@@ -268,7 +268,7 @@ def finish(run: Run, records: list[dict[str, Any]], reporter: Reporter | None = 
         with torch.no_grad():
             summary["expected_cost"] = run.searcher.budget.report(run.net.gate_weights())
     if oneshot_rows:
-        summary["selection"] = f"oneshot(k = {cfg.select_k})"
+        summary["selection"] = f"oneshot(k = {cfg.select_k}, finetune = {cfg.select_finetune})"
         summary["oneshot"] = oneshot_rows
     if len(finals) > 1:
         summary["top"] = [

@@ -102,6 +102,34 @@ def _near_chance(summary: dict[str, Any], space: Any) -> list[str]:
     ]
 
 
+def _decision_lines(summary: dict[str, Any]) -> list[str]:
+    """How the result was decided: how decisive the gates ended, the budget during the search, the one-shot
+    ranking that picked it."""
+    lines = []
+    if "final_entropy" in summary:
+        margins = list(summary.get("margins", {}).values())
+        smallest = f", smallest margin of a choice {min(margins):+.3f}" if margins else ""
+        lines.append(
+            f"gates: mean normalized entropy {summary['final_entropy']:.2f} (1 = uniform, 0 = one-hot){smallest}"
+        )
+    for kind, b in summary.get("expected_cost", {}).items():
+        lines.append(
+            f"budget {kind}({b['budget']:g}): the supernet's expected cost ended at {b['expected']:,.0f} "
+            f"({b['expected'] / b['budget']:.0%} of it; multiplier {b['multiplier']:.3g})"
+        )
+    rows = summary.get("oneshot", [])
+    chosen = [r for r in rows if r.get("chosen")]
+    if chosen:
+        c = chosen[0]
+        lines.append(
+            f"selected by {summary.get('selection', 'oneshot')} among the {len(rows)} best by gate weights: valid "
+            f"accuracy {c['valid_acc']:.3f} with the supernet's weights and recalibrated batch norm (number "
+            f"{c['gate_rank']} by gate weights; the first by gate weights scored "
+            f"{min(rows, key=lambda r: r['gate_rank'])['valid_acc']:.3f})"
+        )
+    return lines
+
+
 def summary_text(result: Any, summary: dict[str, Any], out: Path | None) -> str:
     """The end of a search: the derived cells and network, the accuracies, the files written."""
     lines = ["derived architecture:"]
@@ -120,6 +148,7 @@ def summary_text(result: Any, summary: dict[str, Any], out: Path | None) -> str:
             f"(gap {summary['recalibrated_gap']:+.3f}); inherited statistics describe the supernet's mixtures, "
             "recalibrated ones the discretized network alone"
         )
+    lines += _decision_lines(summary)
     if "finetuned_valid_acc" in summary:
         lines.append(f"after fine-tuning: valid accuracy {summary['finetuned_valid_acc']:.3f}")
     which = f" ({summary['test_network']})" if "test_network" in summary else ""

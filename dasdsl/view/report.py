@@ -125,8 +125,11 @@ def _gap(summary: dict[str, Any] | None) -> str:
         "test_network": "the network the test accuracy measures",
         "epochs": "search epochs",
     }
+    names["final_entropy"] = "gates: mean normalized entropy at the end (1 uniform, 0 one-hot)"
     rows = []
     for key, value in summary.items():
+        if isinstance(value, (dict, list)):  # margins, expected costs, one-shot scores: their own tables
+            continue
         shown = f"{value:+.3f}" if key.endswith("_gap") and isinstance(value, float) else value
         if isinstance(shown, float):
             shown = f"{shown:.3f}"
@@ -135,6 +138,50 @@ def _gap(summary: dict[str, Any] | None) -> str:
             cls = " gap-pos" if value > 0 else " gap-neg"
         rows.append(f'<tr><th>{_esc(names.get(key, key))}</th><td class="num{cls}">{_esc(shown)}</td></tr>')
     return "<table>" + "".join(rows) + "</table>"
+
+
+def _cell(value: Any, digits: int = 3, sign: bool = False) -> str:
+    """A table cell of a number from a run's files, which are data: anything else is shown as text."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"<td class='num'>{value:{'+' if sign else ''}.{digits}f}</td>"
+    return f"<td>{_esc(value)}</td>"
+
+
+def _decision(summary: dict[str, Any] | None) -> str:
+    """The one-shot scores of the candidates, the budgets' expected costs and the choices' margins."""
+    if summary is None:
+        return _note("summary.json is missing: the run has not finished")
+    parts = []
+    budgets = summary.get("expected_cost")
+    if isinstance(budgets, dict) and budgets:
+        rows = "".join(
+            f"<tr><th>{_esc(k)}</th>{_cell(b.get('budget'), 0)}{_cell(b.get('expected'), 0)}"
+            f"{_cell(b.get('multiplier'), 4)}</tr>"
+            for k, b in budgets.items()
+            if isinstance(b, dict)
+        )
+        parts.append(
+            "<table><tr><th>budget</th><th>limit</th><th>expected cost at the end</th><th>multiplier</th></tr>"
+            f"{rows}</table>"
+        )
+    scored = summary.get("oneshot")
+    if isinstance(scored, list) and scored:
+        rows = "".join(
+            f"<tr>{_cell(r.get('gate_rank'), 0)}{_cell(r.get('gate_score'))}{_cell(r.get('valid_acc'))}"
+            f"{_cell(r.get('valid_loss'))}<td>{'chosen' if r.get('chosen') is True else ''}</td></tr>"
+            for r in scored
+            if isinstance(r, dict)
+        )
+        parts.append(
+            "<p>One-shot ranking: the best architectures by gate weights, each scored with the supernet's weights "
+            "and recalibrated batch norm (validation accuracy), best score first.</p><table><tr><th>rank by gates"
+            f"</th><th>gate score</th><th>valid acc</th><th>valid loss</th><th></th></tr>{rows}</table>"
+        )
+    margins = summary.get("margins")
+    if isinstance(margins, dict) and margins:
+        rows = "".join(f"<tr><th>{_esc(k)}</th>{_cell(v, sign=True)}</tr>" for k, v in margins.items())
+        parts.append(f"<table><tr><th>choice</th><th>margin (chosen - strongest other)</th></tr>{rows}</table>")
+    return "\n".join(parts) if parts else _note("no budget, one-shot ranking or margins recorded")
 
 
 def _graphs_html(graphs: list[tuple[str, Any]]) -> str:
@@ -282,6 +329,7 @@ def build_report(run_dir: str | Path) -> str:
         f"<h1>dasdsl run {_esc(run_dir.name)}</h1>",
         f'<p class="sub">{_esc(sub)}<br>report written {_esc(time.strftime("%Y-%m-%d %H:%M:%S"))}</p>',
         _section("Result", lambda: _gap(summary)),
+        _section("How the result was decided", lambda: _decision(summary)),
         _section("Curves", run.curves),
         _section("Gate weights at the end of the search", lambda: run.cells("space.das")),
         _section("Derived architecture (result.das)", lambda: run.cells("result.das")),
