@@ -46,26 +46,32 @@ FIELDS = (
     "expected_cost",
 )
 
-# name -> search settings (by their .das names); everything else is the default
+# name -> search settings (by their .das names); everything else is the default. The configurations above
+# "defaults" ran before one-shot selection and the adaptive budget existed: OLD pins what they did then.
+OLD = {"select": "gates", "budget": "off"}
 CONFIGS: dict[str, dict[str, Any]] = {
-    "defaults": {},
-    "darts-1st": {"gate": "softmax", "hypergradient": "first_order", "arch": "adam(lr = 3e-4)", "penalty": []},
-    "darts-2nd": {"gate": "softmax", "hypergradient": "second_order", "arch": "adam(lr = 3e-4)", "penalty": []},
-    "beta": {"gate": "softmax", "arch": "adam(lr = 3e-4)", "penalty": "beta(0 -> 50, linear)"},
-    "dirichlet": {"gate": "dirichlet", "arch": "adam(lr = 3e-4)", "penalty": []},
+    "darts-1st": {"gate": "softmax", "hypergradient": "first_order", "arch": "adam(lr = 3e-4)", "penalty": [], **OLD},
+    "darts-2nd": {"gate": "softmax", "hypergradient": "second_order", "arch": "adam(lr = 3e-4)", "penalty": [], **OLD},
+    "beta": {"gate": "softmax", "arch": "adam(lr = 3e-4)", "penalty": "beta(0 -> 50, linear)", **OLD},
+    "dirichlet": {"gate": "dirichlet", "arch": "adam(lr = 3e-4)", "penalty": [], **OLD},
     "sigmoid-l1-anneal": {
         "gate": "sigmoid(temperature = anneal(1.0 -> 0.01, exponential))",
         "arch": "adam(lr = 3e-4)",
         "penalty": "l1(0.005)",
+        **OLD,
     },
-    "perturbation": {"gate": "softmax", "arch": "adam(lr = 3e-4)", "penalty": [], "discretize": "perturbation"},
-    "darts-1st-lr3e-3": {"gate": "softmax", "arch": "adam(lr = 3e-3)", "penalty": []},
-    "beta-lr3e-3": {"gate": "softmax", "arch": "adam(lr = 3e-3)", "penalty": "beta(0 -> 50, linear)"},
-    "dirichlet-lr3e-3": {"gate": "dirichlet", "arch": "adam(lr = 3e-3)", "penalty": []},
-    # the parameter budget through the search (adaptive) or only at discretization (off, today's behaviour)
-    "adaptive-gates": {"budget": "adaptive", "select": "gates"},
-    "adaptive-oneshot": {"budget": "adaptive", "select": "oneshot(k = 20)"},
-    "off-gates": {"budget": "off", "select": "gates"},
+    "perturbation": {"gate": "softmax", "arch": "adam(lr = 3e-4)", "penalty": [], "discretize": "perturbation", **OLD},
+    "darts-1st-lr3e-3": {"gate": "softmax", "arch": "adam(lr = 3e-3)", "penalty": [], **OLD},
+    "beta-lr3e-3": {"gate": "softmax", "arch": "adam(lr = 3e-3)", "penalty": "beta(0 -> 50, linear)", **OLD},
+    "dirichlet-lr3e-3": {"gate": "dirichlet", "arch": "adam(lr = 3e-3)", "penalty": [], **OLD},
+    # the defaults until 2026-12-07 (gate dirichlet, Adam 3e-4, the budget at discretization only)
+    "defaults-2026-11": {"gate": "dirichlet", "arch": "adam(lr = 3e-4)", "penalty": [], **OLD},
+    # today's defaults: dirichlet, Adam 3e-2, entropy(0 -> 0.1, linear), budget adaptive, oneshot(k = 20, finetune = 2)
+    "defaults": {},
+    # what each part of today's defaults brings
+    "decisive-gates": {"select": "gates"},  # no one-shot ranking: the best gate sum that fits
+    "decisive-budget-off": {"budget": "off"},  # the budget at discretization only, then one-shot
+    "decisive-oneshot-k100": {"select": "oneshot(k = 100, finetune = 2)"},
 }
 
 
