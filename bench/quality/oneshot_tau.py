@@ -48,7 +48,7 @@ import table  # noqa: E402
 
 import dasdsl  # noqa: E402
 from dasdsl.compiler.ir import NetworkIR  # noqa: E402
-from dasdsl.lang.settings import SEARCH  # noqa: E402
+from dasdsl.lang.settings import SEARCH, SearchConfig  # noqa: E402
 from dasdsl.search import oneshot, workflow  # noqa: E402
 from dasdsl.search.run import Run, config_for, discretize  # noqa: E402
 from dasdsl.search.searcher import evaluate  # noqa: E402
@@ -65,6 +65,7 @@ FIELDS = (
     "scoring_seconds",
     "supernet_acc",
     "k",
+    "finetune",
     "n_k",
     "tau_k",
     "p_k",
@@ -143,9 +144,10 @@ def test_accuracies(rows: list[Row]) -> dict[str, float]:
 # ---- one search and its measures ----------------------------------------------------------------
 
 
-def search_settings(settings: dict[str, Any], seed: int, budget: str, k: int) -> dict[str, Any]:
-    """The search's settings by their .das names: ``settings``, one-shot selection of k, the seed, the budget."""
-    chosen = {**settings, "select": f"oneshot(k = {k})", "seed": seed}
+def search_settings(settings: dict[str, Any], seed: int, budget: str, k: int, finetune: int) -> dict[str, Any]:
+    """The search's settings by their .das names: ``settings``, one-shot selection of k (each fine-tuned
+    ``finetune`` epochs), the seed, the budget."""
+    chosen = {**settings, "select": f"oneshot(k = {k}, finetune = {finetune})", "seed": seed}
     return searches.budgeted(chosen, budget, cells.budgets())
 
 
@@ -161,19 +163,24 @@ def run_search(settings: dict[str, Any]) -> tuple[Run, float]:
     return run, time.perf_counter() - start
 
 
-def measure(seed: int, budget: str, settings: dict[str, Any], k: int) -> dict[str, Any]:
-    """One search, its k candidates and the uniform cells scored one-shot, ground truth trained where missing."""
+def measure(seed: int, budget: str, settings: dict[str, Any], k: int, finetune: int) -> dict[str, Any]:
+    """One search, its k candidates and the uniform cells scored one-shot (as ``select`` scores them: each from
+    the same random state), ground truth trained where missing."""
     torch.set_num_threads(1)
-    chosen = search_settings(settings, seed, budget, k)
+    chosen = search_settings(settings, seed, budget, k, finetune)
     run, seconds = run_search(chosen)
     assert run.ir is not None and run.net is not None and run.data is not None
     print(f"seed {seed} budget {budget}: searched in {seconds:.1f} s", flush=True)
     start = time.perf_counter()
     ranked, _ = discretize(run)
-    scored = oneshot.rank(run, [(d, sc, bound) for _, d, sc, bound in ranked])  # best one-shot first
+    state = torch.get_rng_state()
+    scored = oneshot.rank(run, [(d, sc, bound) for _, d, sc, bound in ranked], finetune=finetune)  # best first
     by_gates = sorted(scored, key=lambda s: s.gate_rank)
     drawn = uniform_cells(table.read_table(), budget, cells.budgets())
-    uniform = [(c, oneshot.score(run, decisions_of(run.ir, c))[0]) for c in drawn]
+    uniform = []
+    for c in drawn:
+        torch.set_rng_state(state)
+        uniform.append((c, oneshot.score(run, decisions_of(run.ir, c), finetune=finetune)[0]))
     _, supernet_acc = evaluate(run.net, run.data.valid)
     scoring = time.perf_counter() - start
     candidates = [cell_of_decisions(run.ir, s.decisions) for s in by_gates]
@@ -195,6 +202,7 @@ def measure(seed: int, budget: str, settings: dict[str, Any], k: int) -> dict[st
         "scoring_seconds": round(scoring, 2),
         "supernet_acc": round(supernet_acc, 4),
         "k": k,
+        "finetune": finetune,
         "n_k": len(by_gates),
         "tau_k": round(tau_k, 4),
         "p_k": round(p_k, 4),
@@ -246,17 +254,22 @@ def main() -> None:
     ap.add_argument("--budgets", default="none,p50", help="none, p25, p50 (comma-separated)")
     ap.add_argument("--settings", default="{}", help="search settings by their .das names, as a JSON object")
     ap.add_argument("--k", type=int, default=20, help="select oneshot(k = K)")
+    ap.add_argument("--finetune", type=int, default=SearchConfig().select_finetune, help="select oneshot(finetune = F)")
     ap.add_argument("--out", type=Path, default=report.ONESHOT_TAU)
     args = ap.parse_args()
     torch.set_num_threads(1)
     settings = json.loads(args.settings)
     commit = _commit()
-    done = {(r["seed"], r["budget"], r["settings"], r["k"], r["commit"]) for r in cells.read_rows(args.out)}
+    done = {
+        (r["seed"], r["budget"], r["settings"], r["k"], r.get("finetune") or "0", r["commit"])
+        for r in cells.read_rows(args.out)
+    }
     for budget in args.budgets.split(","):
         for seed in (int(s) for s in args.seeds.split(",")):
-            if (str(seed), budget, json.dumps(settings, sort_keys=True), str(args.k), commit) in done:
+            key = (str(seed), budget, json.dumps(settings, sort_keys=True), str(args.k), str(args.finetune), commit)
+            if key in done:
                 continue
-            row = measure(seed, budget, settings, args.k)
+            row = measure(seed, budget, settings, args.k, args.finetune)
             append_row(args.out, row)
             print(
                 f"seed {seed} budget {budget}: tau k {row['tau_k']:+.3f} (gates {row['tau_gates_k']:+.3f}), "

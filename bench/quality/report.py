@@ -264,25 +264,27 @@ def print_oneshot_tau(rows: list[Row]) -> None:
         "(the best candidate by gate weight), with the best test accuracy among the k.\n"
     )
     print(
-        "| budget | seed | settings | dasdsl | search (s) | tau k | spearman k | tau gates k | tau 50 | spearman 50 "
-        "| one-shot pick | gates pick | best of k |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+        "| budget | seed | settings | fine-tune | dasdsl | search (s) | tau k | spearman k | tau gates k | tau 50 "
+        "| spearman 50 | one-shot pick | gates pick | best of k |\n" + "|---" * 14 + "|"
     )
     for r in rows:
         print(
-            f"| {r['budget']} | {r['seed']} | `{r['settings']}` | {r['commit']} | {float(r['seconds']):.1f} | "
+            f"| {r['budget']} | {r['seed']} | `{r['settings']}` | {r.get('finetune') or 0} | {r['commit']} | "
+            f"{float(r['seconds']):.1f} | "
             f"{r['tau_k']} | {r['spearman_k']} | {r['tau_gates_k']} | {r['tau_50']} | {r['spearman_50']} | "
             f"`{md(r['oneshot_pick'])}` {float(r['oneshot_pick_acc']):.4f} | `{md(r['gates_pick'])}` "
             f"{float(r['gates_pick_acc']):.4f} | {float(r['best_k_acc']):.4f} |"
         )
-    groups: dict[tuple[str, str, str], list[Row]] = defaultdict(list)
+    groups: dict[tuple[str, str, str, str], list[Row]] = defaultdict(list)
     for r in rows:
-        groups[r["budget"], r["settings"], r["commit"]].append(r)
+        groups[r["budget"], r["settings"], r.get("finetune") or "0", r["commit"]].append(r)
     columns = ("tau_k", "spearman_k", "tau_gates_k", "tau_50", "spearman_50", "oneshot_pick_acc", "gates_pick_acc")
-    print("\n| budget | settings | dasdsl | seeds | " + " | ".join(f"mean {c}" for c in columns) + " |")
+    print("\n| budget | settings | fine-tune | dasdsl | seeds | " + " | ".join(f"mean {c}" for c in columns) + " |")
     print("|---|---|---|---|" + "---|" * len(columns))
-    for (budget, settings, commit), group in groups.items():
+    for (budget, settings, finetune, commit), group in groups.items():
         means = [np.nanmean([float(r[c]) for r in group]) for c in columns]
-        print(f"| {budget} | `{settings}` | {commit} | {len(group)} | " + " | ".join(f"{m:.4f}" for m in means) + " |")
+        row = f"| {budget} | `{settings}` | {finetune} | {commit} | {len(group)} | "
+        print(row + " | ".join(f"{m:.4f}" for m in means) + " |")
 
 
 def main() -> None:
