@@ -122,10 +122,9 @@ def _decision_lines(summary: dict[str, Any]) -> list[str]:
     if chosen:
         c = chosen[0]
         lines.append(
-            f"selected by {summary.get('selection', 'oneshot')} among the {len(rows)} best by gate weights: valid "
-            f"accuracy {c['valid_acc']:.3f} with the supernet's weights and recalibrated batch norm (number "
-            f"{c['gate_rank']} by gate weights; the first by gate weights scored "
-            f"{min(rows, key=lambda r: r['gate_rank'])['valid_acc']:.3f})"
+            f"selected by {summary.get('selection', 'oneshot')} among the {len(rows)} best by gate weights: one-shot "
+            f"valid accuracy {c['valid_acc']:.3f} (number {c['gate_rank']} by gate weights; the first by gate "
+            f"weights scored {min(rows, key=lambda r: r['gate_rank'])['valid_acc']:.3f})"
         )
     return lines
 
