@@ -30,7 +30,8 @@ def _small_data(kind: str) -> tuple[np.ndarray, np.ndarray]:
 def _searched(path: Path) -> dasdsl.Space:
     """The result of a one-epoch search on 96 samples: a real result, quickly."""
     space = dasdsl.load(path)
-    result = space.search(_small_data(space.input_kind), epochs=1, batch=32, seed=0, progress=False, finetune=0)
+    data = _small_data(space.input_kind)
+    result = space.search(data, epochs=1, batch=32, seed=0, progress=False, finetune=0, select="gates")
     assert result is not None and result.space.count() == 1
     return result.space
 
