@@ -72,6 +72,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "decisive-gates": {"select": "gates"},  # no one-shot ranking: the best gate sum that fits
     "decisive-oneshot-k20": {"select": "oneshot(k = 20, finetune = 2)"},
     "decisive-oneshot-k100": {"select": "oneshot(k = 100, finetune = 2)"},  # = the defaults, named
+    "decisive-oneshot-k100-ft4": {"select": "oneshot(k = 100, finetune = 4)"},
     "decisive-budget-off": {"budget": "off", "select": "oneshot(k = 20, finetune = 2)"},
     "decisive-budget-off-k100": {"budget": "off", "select": "oneshot(k = 100, finetune = 2)"},
 }
