@@ -66,13 +66,14 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "dirichlet-lr3e-3": {"gate": "dirichlet", "arch": "adam(lr = 3e-3)", "penalty": [], **OLD},
     # the defaults until 2026-12-07 (gate dirichlet, Adam 3e-4, the budget at discretization only)
     "defaults-2026-11": {"gate": "dirichlet", "arch": "adam(lr = 3e-4)", "penalty": [], **OLD},
-    # today's defaults: dirichlet, Adam 3e-2, entropy(0 -> 0.1, linear), budget adaptive, oneshot(k = 100, finetune = 2)
+    # today's defaults: dirichlet, Adam 3e-2, entropy(0 -> 0.1, linear), budget adaptive, oneshot(k = 100, finetune = 4)
     "defaults": {},
+    "defaults-ft2": {"select": "oneshot(k = 100, finetune = 2)"},  # the defaults until the k100-ft4 rows
     # what each part of today's defaults brings (the defaults' "decisive" gates: Adam 3e-2 and the entropy ramp)
     "decisive-gates": {"select": "gates"},  # no one-shot ranking: the best gate sum that fits
     "decisive-oneshot-k20": {"select": "oneshot(k = 20, finetune = 2)"},
-    "decisive-oneshot-k100": {"select": "oneshot(k = 100, finetune = 2)"},  # = the defaults, named
-    "decisive-oneshot-k100-ft4": {"select": "oneshot(k = 100, finetune = 4)"},
+    "decisive-oneshot-k100": {"select": "oneshot(k = 100, finetune = 2)"},
+    "decisive-oneshot-k100-ft4": {"select": "oneshot(k = 100, finetune = 4)"},  # = today's defaults, named
     "decisive-budget-off": {"budget": "off", "select": "oneshot(k = 20, finetune = 2)"},
     "decisive-budget-off-k100": {"budget": "off", "select": "oneshot(k = 100, finetune = 2)"},
 }

@@ -102,7 +102,7 @@ class SearchConfig:
     top: int = 1
     select: str = "oneshot"  # gates | oneshot: how the result is picked among the exact k best by gate weights
     select_k: int = 100  # oneshot: how many of the k best architectures are scored with inherited weights
-    select_finetune: int = 2  # oneshot: epochs each is trained from its inherited weights before it is scored
+    select_finetune: int = 4  # oneshot: epochs each is trained from its inherited weights before it is scored
     budget: str = "adaptive"  # adaptive | off: how a max_params / max_flops constraint acts during the search
     budget_rate: float = 0.05  # adaptive: the step of the constraint's multiplier per architecture step
     precision: str = "fp32"  # fp32 | bf16 | fp16 (autocast; fp16 with loss scaling)
@@ -761,9 +761,9 @@ SETTINGS: tuple[SearchSetting, ...] = (
         "select",
         _one(_select),
         ("select", "select_k", "select_finetune"),
-        "oneshot(k = 100, finetune = 2)",
+        "oneshot(k = 100, finetune = 4)",
         "how the result is picked: `gates`, the architecture whose chosen gate weights sum highest; `oneshot` or"
-        " `oneshot(k = 100, finetune = 2)`, the k architectures with the highest sums (meeting the constraints)"
+        " `oneshot(k = 100, finetune = 4)`, the k architectures with the highest sums (meeting the constraints)"
         " each built with the supernet's weights and recalibrated batch norm, trained `finetune` epochs on up to"
         " 2,048 samples, and scored by validation accuracy; the best score wins. See Selection below",
         Flag('gates, or oneshot, "oneshot(k = 50)"'),
