@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -323,3 +324,35 @@ def test_a_kill_during_a_checkpoint_write_is_a_clean_interrupt(tmp_path: Path) -
         signal.signal(signal.SIGTERM, previous)
     assert "interrupt" in outcomes and set(outcomes) <= {"interrupt", "late"}  # never a RuntimeError
     assert torch.load(tmp_path / "checkpoint.pt", weights_only=True)["x"].shape == (3_000_000,)
+
+
+@pytest.mark.parametrize("block", ["data digits", 'data npz("{npz}")'])
+def test_a_training_whose_data_came_from_the_search_block_resumes(tmp_path: Path, block: str) -> None:
+    """config.json records the data as text that loads again (it recorded the search block value's repr,
+    "Symbol(name='digits')", which resume could not load), and an old run with that repr resumes too."""
+    npz = tmp_path / "data.npz"
+    rng = np.random.default_rng(0)
+    np.savez(
+        npz,
+        x=rng.normal(size=(80, 1, 8, 8)).astype(np.float32),
+        y=rng.integers(0, 3, 80),
+        x_test=rng.normal(size=(20, 1, 8, 8)).astype(np.float32),
+        y_test=rng.integers(0, 3, 20),
+    )
+    text = (ROOT / "spaces" / "pooling.das").read_text(encoding="utf-8")
+    fixed = re.sub(r"search \{.*?\}", "search {\n    " + block.format(npz=npz) + "\n}", text, flags=re.S)
+    fixed = fixed.replace("[max_pool(3), avg_pool(3)]", "max_pool(3)")
+    space = dasdsl.loads(fixed, "fixed.das")
+    assert space.count() == 1
+    stopped = dasdsl.train(
+        space, out=tmp_path / "runs", epochs=2, batch=16, progress=False, callbacks=[lambda r: False]
+    )
+    run = stopped.run_dir
+    recorded = json.loads((run / "config.json").read_text())["data"]
+    assert recorded == ("digits" if block == "data digits" else f"npz:{npz}")
+    resumed = dasdsl.api.resume_training(run, progress=False)
+    assert [r["epoch"] for r in resumed.history] == [1, 2]
+    if block == "data digits":  # a run directory written before the fix
+        config = json.loads((run / "config.json").read_text())
+        (run / "config.json").write_text(json.dumps({**config, "data": "Symbol(name='digits')"}))
+        assert dasdsl.api.resume_training(run, progress=False).test_acc == resumed.test_acc

@@ -329,6 +329,13 @@ def _labels(y: np.ndarray, name: str) -> np.ndarray:
     raise _fail(f"data '{name}': labels must be integer class indices 0 .. K-1, got {y.dtype} values")
 
 
+def spec_text(spec: Any) -> str:
+    """A data source as the text that loads it again (``digits``, ``npz:PATH``): what a run directory records.
+    A search block's value is a ``Symbol`` or ``Setting``, whose repr would not load."""
+    name, path = parse_spec(spec)
+    return name if path is None else f"{name}:{path}"
+
+
 def spec_for(space: Any, override: Any = None) -> Any:
     """The data a space runs on: the command line's, else its search block's, else the default."""
     return override or space.search_block.get("data", (None,))[0] or default_source(space.input_kind)

@@ -9,6 +9,7 @@ what the user sees per epoch can also go to callbacks.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -347,7 +348,14 @@ def train(
     if out_root is not None:
         out = rundir.new_run_dir(out_root, f"{space.name}-train")
         (out / rundir.SPACE).write_text(space.source or format_das(space.module), encoding="utf-8")
-        config = {"source": source, "data": str(spec), "epochs": epochs, "batch": batch, "lr": lr, "seed": seed}
+        config = {
+            "source": source,
+            "data": data_mod.spec_text(spec),
+            "epochs": epochs,
+            "batch": batch,
+            "lr": lr,
+            "seed": seed,
+        }
         config["recipe"] = attrs.asdict(recipe)
         rundir.write_json(out / rundir.CONFIG, config)
         if on_run_dir is not None:
@@ -371,7 +379,9 @@ def resume_training(
     try:
         meta = json.loads(read_text(out / rundir.CONFIG, "run configuration"))
         epochs, batch, seed = (int(meta[k]) for k in ("epochs", "batch", "seed"))
-        lr, spec = float(meta["lr"]), meta["data"]
+        lr, spec = float(meta["lr"]), str(meta["data"])
+        legacy = re.fullmatch(r"Symbol\(name='(\w+)'\)", spec)  # written by versions that stored the repr
+        spec = legacy[1] if legacy else spec
         # read by the settings table, as the run's flags were (runs before the recipe existed: the defaults)
         recipe = recipe_of(TRAIN.resolve(TRAIN.entries_of(dict(meta.get("recipe", {})))))
     except DasError as exc:
