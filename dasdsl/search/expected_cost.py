@@ -17,6 +17,7 @@ gate weights end near the budget without a weight to tune per space.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import attrs
 import torch
@@ -42,11 +43,13 @@ class CostModel:
     _placed: dict[tuple[torch.device, torch.dtype], CostModel] = attrs.field(factory=dict, repr=False)
 
     @classmethod
-    def of(cls, cfg: SearchConfig, ir: NetworkIR, measure: str) -> CostModel | None:
-        """The model of ``measure`` for ``ir``; None when every architecture costs nothing."""
+    def of(
+        cls, cfg: SearchConfig, ir: NetworkIR, measure: str, counted: tuple[Any, Any] | None = None
+    ) -> CostModel | None:
+        """The model of ``measure`` for ``ir``; None when every architecture costs nothing. ``counted``: the
+        measure's ``costs`` and ``repeat_costs`` where the caller has them already (counting is not free)."""
         table = cfg.latency_table if measure == "latency" else None
-        fixed, per_choice = costs(ir, measure, table=table)
-        repeats = repeat_costs(ir, measure, table)
+        (fixed, per_choice), repeats = counted or (costs(ir, measure, table=table), repeat_costs(ir, measure, table))
         _, largest = depth_extremes(ir, fixed, per_choice, repeats)
         if largest <= 0:
             return None
@@ -112,7 +115,8 @@ class CostModel:
 class BudgetMultipliers:
     """One adaptive Lagrange multiplier per budget constraint (see the module docstring)."""
 
-    def __init__(self, cfg: SearchConfig, ir: NetworkIR) -> None:
+    def __init__(self, cfg: SearchConfig, ir: NetworkIR, counted: Mapping[str, tuple[Any, Any]] | None = None) -> None:
+        """``counted``: per measure its ``costs`` and ``repeat_costs``, where the run has them already."""
         self.rate = cfg.budget_rate
         self.budgets: list[tuple[str, float, CostModel]] = []  # (constraint kind, budget, model)
         if cfg.budget != "adaptive":
@@ -122,7 +126,8 @@ class BudgetMultipliers:
             if kind in BUDGET_MEASURES:
                 tightest[kind] = min(float(value), tightest.get(kind, float("inf")))
         for kind, value in tightest.items():
-            model = CostModel.of(cfg, ir, BUDGET_MEASURES[kind])
+            measure = BUDGET_MEASURES[kind]
+            model = CostModel.of(cfg, ir, measure, (counted or {}).get(measure))
             if model is not None and value > 0:
                 self.budgets.append((kind, value, model))
         self.lambdas = [0.0] * len(self.budgets)

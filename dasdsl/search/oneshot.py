@@ -54,11 +54,14 @@ class Scored:
         }
 
 
-def network_of(run: Run, decisions: Decision, finetune: int = 0) -> FixedNetwork:
+def network_of(run: Run, decisions: Decision, finetune: int = 0, text: str | None = None) -> FixedNetwork:
     """The discretized network of ``decisions`` with the supernet's weights and recalibrated batch norm,
-    then trained ``finetune`` epochs on the weight split (the search's weight learning rate, cosine)."""
+    then trained ``finetune`` epochs on the weight split (the search's weight learning rate, cosine).
+    ``text``: the decisions' result as .das text, where the caller printed it already."""
     assert run.ir is not None and run.data is not None and run.net is not None
-    result = check_text(format_das(to_module(run.space, run.ir, decisions)), "<one-shot candidate>")
+    if text is None:
+        text = format_das(to_module(run.space, run.ir, decisions))
+    result = check_text(text, "<one-shot candidate>")
     fixed = FixedNetwork(build_ir(result, run.data.shape, run.data.classes)).to(run.device)
     inherit_weights(fixed, run.net, run.ir, decisions)
     recalibrate_batchnorm(fixed, run.data)
@@ -72,13 +75,15 @@ def _head(part: Part, samples: int = ONESHOT_SAMPLES) -> TensorPart:
     return TensorPart(*part.head(samples))
 
 
-def score(run: Run, decisions: Decision, samples: int = ONESHOT_SAMPLES, finetune: int = 0) -> tuple[float, float]:
+def score(
+    run: Run, decisions: Decision, samples: int = ONESHOT_SAMPLES, finetune: int = 0, text: str | None = None
+) -> tuple[float, float]:
     """(validation accuracy, validation loss) of the one-shot network of ``decisions`` on the first
     ``samples`` samples of the architecture split; a fine-tune whose loss diverges scores (0, inf), the
     worst score, instead of ending a search whose epochs are done."""
     assert run.data is not None
     try:
-        network = network_of(run, decisions, finetune)
+        network = network_of(run, decisions, finetune, text)
     except DasError:  # train_fixed's "the training loss became nan": this candidate cannot be scored
         return 0.0, math.inf
     x, y = run.data.valid.head(samples)
@@ -91,18 +96,19 @@ def rank(
     ranked: Sequence[tuple[Decision, float, float | None]],
     samples: int = ONESHOT_SAMPLES,
     finetune: int = 0,
+    texts: Sequence[str] | None = None,
 ) -> list[Scored]:
     """``ranked`` (decisions, gate score, bound; best by gate weight first) scored one-shot, best first.
 
     Each candidate is scored from the same random state (a fine-tune draws its batches and augmentations
     from it), and the torch random state is restored afterwards, so the scoring changes nothing that
-    follows it."""
+    follows it. ``texts``: the candidates' results as .das text, where the caller printed them already."""
     state = torch.get_rng_state()
     try:
         scored = []
         for i, (decisions, gate_score, bound) in enumerate(ranked, start=1):
             torch.set_rng_state(state)
-            acc, loss = score(run, decisions, samples, finetune)
+            acc, loss = score(run, decisions, samples, finetune, texts[i - 1] if texts is not None else None)
             scored.append(Scored(decisions, gate_score, i, acc, loss, bound))
     finally:
         torch.set_rng_state(state)

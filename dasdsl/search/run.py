@@ -137,18 +137,19 @@ class Run:
             fuse=self.cfg.fuse,
         )
         self.net.to(self.device)
-        self.searcher = Searcher(
-            self.net,
-            self.cfg,
-            gate_penalty(self.cfg, self.ir),
-            world=self.world,
-            budget=BudgetMultipliers(self.cfg, self.ir),
-        )
         if self.cfg.constraints or self.cfg.top > 1:  # an impossible constraint is reported before any training
             self.budget = budget_costs(self.ir, self.cfg)
             self.repeats = {m: repeat_costs(self.ir, m) for m in self.budget}
             uniform = {k: [1.0 / len(c.labels)] * len(c.labels) for k, c in self.ir.choices.items()}
             best_over_depths(self.ir, uniform, self.cfg.constraints, 1, self.budget, self.repeats)
+        counted = {m: (self.budget[m], self.repeats[m]) for m in self.budget or {}}  # counted once, used twice
+        self.searcher = Searcher(
+            self.net,
+            self.cfg,
+            gate_penalty(self.cfg, self.ir),
+            world=self.world,
+            budget=BudgetMultipliers(self.cfg, self.ir, counted),
+        )
         if self.out is not None and not (self.out / CHECKPOINT).exists():  # killed before its first checkpoint
             self.trim_log(0)
 

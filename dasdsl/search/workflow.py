@@ -227,7 +227,12 @@ def finish(run: Run, records: list[dict[str, Any]], reporter: Reporter | None = 
     picks: list[dict[str, Any] | None] = [None] * len(ranked)
     if cfg.oneshot:
         reporter.start(f"one-shot scoring of {len(ranked)} architectures")
-        scored = oneshot.rank(run, [(d, sc, bound) for _, d, sc, bound in ranked], finetune=cfg.select_finetune)
+        scored = oneshot.rank(
+            run,
+            [(d, sc, bound) for _, d, sc, bound in ranked],
+            finetune=cfg.select_finetune,
+            texts=[text for text, *_ in ranked],  # printed by discretize already
+        )
         ranked = [ranked[s.gate_rank - 1] for s in scored][: cfg.top]
         picks = [{**s.row(), "k": len(scored), "finetune": cfg.select_finetune} for s in scored[: cfg.top]]
         oneshot_rows = [{**s.row(), "chosen": i == 0} for i, s in enumerate(scored)]
