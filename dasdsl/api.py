@@ -13,11 +13,11 @@ import json
 import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from dasdsl.errors import DasError, Span, error
+from dasdsl.errors import DasError, Span, error, suggest
 from dasdsl.files import check_output_file, check_output_folder
 from dasdsl.lang import checked as _checked
 from dasdsl.lang import settings as _settings
@@ -26,100 +26,14 @@ from dasdsl.lang.load import check_file, check_text, for_training, with_lets
 from dasdsl.lang.printer import format_das
 from dasdsl.view.console import ProgressDisplay
 
+if TYPE_CHECKING:
+    import torch
+
 Callback = Callable[[dict[str, Any]], Any]  # gets each epoch's record (a line of log.jsonl); False stops the run
 
 
 def _fail(message: str, hint: str | None = None) -> DasError:
     return DasError([error(message, Span.unknown("<arguments>"), hint)])
-
-
-@attrs.frozen
-class Space(_checked.CheckedSpace):
-    """A checked space with the pipeline's verbs: ``count``, ``graph``, ``supernet``, ``network``, ``render``,
-    ``search``, ``train``, ``to_das``. Shapes and classes come from the arguments, else the space's ``input``
-    line and its data."""
-
-    plugins: tuple[str, ...] = ()  # the plugin modules it was loaded with: a run records them for resume
-
-    @classmethod
-    def of(cls, checked: _checked.CheckedSpace, plugins: Sequence[str] = ()) -> Space:
-        if isinstance(checked, Space):
-            return checked
-        return cls(**attrs.asdict(checked, recurse=False), plugins=tuple(plugins))
-
-    def count(self) -> int:
-        """The exact number of distinct discrete architectures."""
-        return count_architectures(self)
-
-    def let(self, **values: int | float) -> Space:
-        """This space with some ``let`` constants given other values (``--let C=36``), checked again."""
-        return Space.of(with_lets(self, values, self.plugins), self.plugins)
-
-    def for_training(self) -> Space:
-        """This space as ``dasdsl train`` and ``dasdsl export`` build it: with its train block's ``let``
-        constants (``train { let C = 36 }``)."""
-        return Space.of(for_training(self, self.plugins), self.plugins)
-
-    def to_das(self) -> str:
-        """The space as .das text: its source where it has one, else the canonical printing of its AST."""
-        return self.source if self.source is not None else format_das(self.module)
-
-    def graph(self, input_shape: tuple[int, ...] | None = None, classes: int | None = None, data: Any = None) -> Any:
-        """The IR (``dasdsl.compiler.ir.NetworkIR``) for data of ``input_shape`` and ``classes`` (else ``data``'s,
-        else the space's own data)."""
-        from dasdsl.search.data import ir_for  # numpy, scikit-learn and torch: not on `dasdsl check`'s path
-
-        return ir_for(self, input_shape, classes, data)
-
-    def supernet(self, input_shape: tuple[int, ...] | None = None, classes: int | None = None, **gate: Any) -> Any:
-        """A torch supernet: every choice mixed under a gate (``gate=``, ``temperature=``, ``hard=``)."""
-        from dasdsl.compiler.lower import Supernet  # torch: not on `dasdsl check`'s path
-
-        return Supernet(self.graph(input_shape, classes), **gate)
-
-    def network(self, input_shape: tuple[int, ...] | None = None, classes: int | None = None) -> Any:
-        """A plain torch network; only for a space with no choices left."""
-        from dasdsl.compiler.lower import FixedNetwork  # torch: not on `dasdsl check`'s path
-
-        ir = self.graph(input_shape, classes)
-        return FixedNetwork(ir)
-
-    def render(
-        self,
-        out: str | Path | None = None,
-        *,
-        cell: str | None = None,
-        macro: bool = False,
-        input_shape: tuple[int, ...] | None = None,
-        classes: int | None = None,
-        data: Any = None,
-    ) -> Any:
-        """Graphviz pictures of the cells (or of the macro network). Without ``out``: one graphviz ``Digraph``
-        of every cell (or the network); with ``out`` (.svg, .png, .pdf, .dot): the files written, one per cell
-        (their .dot sources where graphviz's ``dot`` program is missing)."""
-        from dasdsl.view import render  # graphviz: only when a picture is asked for
-
-        ir = self.graph(input_shape, classes, data)
-        if out is None:
-            return render.network_graph(ir) if macro else render.space_graph(ir, None, render.select_types(ir, cell))
-        paths, _ = render.write_ir(ir, Path(out), cell=cell, macro=macro)
-        return paths
-
-    def _repr_svg_(self) -> str | None:
-        """The cells as one SVG (Jupyter shows a space as its picture); None without graphviz's dot."""
-        from dasdsl.view.render import space_svg  # graphviz: only when a picture is asked for
-
-        return space_svg(self)
-
-    def search(self, data: Any = None, **options: Any) -> SearchResult | None:
-        """Search the space (bilevel optimisation) and discretize it; ``options`` are ``dasdsl.api.search``'s
-        (epochs, seed, out, progress, device, callbacks, classes, and every search setting by name)."""
-        return search(self, data, **options)
-
-    def train(self, data: Any = None, **options: Any) -> TrainResult:
-        """Train this space (no choices left) from scratch; ``options`` are ``dasdsl.train``'s (epochs, batch,
-        lr, seed, out, progress, device, callbacks)."""
-        return train(self, data, **options)
 
 
 def loads(text: str, file: str = "<string>", plugins: Sequence[str] = ()) -> Space:
@@ -146,6 +60,14 @@ class TrainResult:
     run_dir: Path | None
     classes: int = 0  # of the data it trained on (chance is 1 / classes)
 
+    def __repr__(self) -> str:
+        where = f", run_dir {str(self.run_dir)!r}" if self.run_dir is not None else ""
+        epochs = f"{len(self.history)} epoch{'' if len(self.history) == 1 else 's'}"
+        return (
+            f"<TrainResult: {epochs}, test accuracy {self.test_acc:.4f} on {self.test_samples}"
+            f" held-out samples of {self.classes} classes{where}>"
+        )
+
 
 @attrs.frozen(eq=False)
 class SearchResult:
@@ -167,8 +89,22 @@ class SearchResult:
     run_dir: Path | None
     report: Path | None
     report_error: str | None  # why report.html could not be written (the search itself succeeded)
-    settings: dict[str, Any]  # every resolved setting (config.json's "search")
+    settings: dict[str, Any]  # every setting by name, as keywords: ``space.search(**settings)`` repeats the run
     _data: Any = attrs.field(repr=False)  # the caller's own arrays or datasets the search ran on; None for a source
+
+    def __repr__(self) -> str:
+        """One line: which architecture, what it scored on which network, where the run is."""
+        test, network = self.summary.get("discretized_test_acc"), self.summary.get("test_network")
+        score = f", test accuracy {test:.4f} ({network})" if isinstance(test, float) else ""
+        where = f", run_dir {str(self.run_dir)!r}" if self.run_dir is not None else ""
+        epochs = f"{len(self.history)} epoch{'' if len(self.history) == 1 else 's'}"
+        return f"<SearchResult {self.space.name!r}: {epochs}{score}{where}>"
+
+    def _repr_html_(self) -> str:
+        """A notebook's view: the derived cells, the accuracies and the curves per epoch."""
+        from dasdsl.view.report import result_html  # graphviz and matplotlib: only when shown
+
+        return result_html(self.space, self.summary, self.history, self.run_dir)
 
     def train(self, data: Any = None, **options: Any) -> TrainResult:
         """Train the derived architecture from scratch, as ``dasdsl train RESULT.das`` does; by default on
@@ -209,6 +145,29 @@ def _holding(run_dir: Path | None) -> contextlib.AbstractContextManager[None]:
     return rundir.locked(run_dir)
 
 
+def _refuse_unknown(fn: Callable[..., Any], unknown: dict[str, Any]) -> None:
+    """A keyword ``fn`` does not take is a DasError naming the closest ones (``progres`` -> ``progress``)."""
+    if not unknown:
+        return
+    import inspect
+
+    known = [p.name for p in inspect.signature(fn).parameters.values() if p.kind is p.KEYWORD_ONLY or p.name == "data"]
+    key = next(iter(unknown))
+    raise _fail(
+        f"dasdsl.{fn.__name__}() got an unknown keyword '{key}'",
+        suggest(key, known) or f"it takes {', '.join(known)}",
+    )
+
+
+def _settings_doc(table: _settings.SettingsTable) -> str:
+    """One line per setting of ``table``: the keywords a docstring lists (help(), an editor's tooltip)."""
+    lines = []
+    for s in table.settings:
+        default = f" (default ``{s.default}``)" if s.default is not None else ""
+        lines.append(f"    - ``{s.name}``{default}: {s.doc.replace('`', '``')}")
+    return "\n".join(lines) + "\n"
+
+
 def _is_source(data: Any) -> bool:
     return data is None or isinstance(data, (str, os.PathLike))
 
@@ -221,13 +180,32 @@ def search(
     seed: int | None = None,
     out: str | Path | None = None,
     progress: Any = True,
-    device: str = "auto",
+    device: str | torch.device = "auto",
     callbacks: Sequence[Callback] = (),
     classes: int | None = None,
     plugins: Sequence[str] = (),
     source: str | None = None,
     on_run_dir: Callable[[Path], None] | None = None,
-    **settings: Any,
+    batch: int | None = None,
+    split: float | None = None,
+    weights: str | dict[str, Any] | None = None,
+    arch: str | dict[str, Any] | None = None,
+    hypergradient: str | None = None,
+    gate: str | dict[str, Any] | None = None,
+    discretize: str | None = None,
+    penalty: str | Sequence[str] | None = None,
+    constraint: str | Sequence[str] | None = None,
+    budget: str | dict[str, Any] | None = None,
+    select: str | dict[str, Any] | None = None,
+    partial_channels: int | None = None,
+    share_values: bool | str | None = None,
+    fuse: bool | str | None = None,
+    grad_clip: float | None = None,
+    precision: str | None = None,
+    finetune: int | None = None,
+    top: int | None = None,
+    latency_table: str | Path | None = None,
+    **unknown: Any,
 ) -> SearchResult | None:
     """Search ``space`` and discretize it.
 
@@ -235,25 +213,32 @@ def search(
     ``(x, y, x_test, y_test)``, or torch datasets ``train`` / ``(train, test)`` (batches are read as they
     are drawn, so data larger than memory streams); None: the space's own ``data`` setting.
     ``out``: a folder for the run directory (as ``dasdsl run --out``); None writes nothing to disk.
-    ``callbacks``: called with each epoch's record; one returning False stops the search after that epoch
-    (with a checkpoint where there is a run directory; ``dasdsl.resume`` continues it) and returns None.
-    Every other keyword is a search setting by name. Under torchrun, processes other than rank 0 return None.
+    ``progress``: True (a progress line on stderr), False, or a reporter object. ``device``: ``"auto"``,
+    ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or a ``torch.device``. ``classes``: the class count where the caller's
+    labels do not show them all. ``on_run_dir``: called with the run directory as soon as it exists (before
+    the first epoch: a notebook can show where the run writes).
+    ``callbacks``: each called with every epoch's record; one returning False stops the search after that
+    epoch (with a checkpoint where there is a run directory; ``dasdsl.resume`` continues it).
+    Under torchrun, processes other than rank 0 return None.
+
+    Every search setting of the space's ``search`` block can be given by name; None keeps the block's (else
+    the default). Values are .das text (``gate="sigmoid(temperature = anneal(5.0 -> 0.05))"``) or Python:
+    numbers, True / False for on / off, a dict for the keyword settings of the setting's default kind
+    (``weights={"lr": 0.05}``), a list for ``penalty`` and ``constraint``. The settings:
     """
     from dasdsl.search import data as data_mod  # torch: kept off `import dasdsl` and `dasdsl check`
     from dasdsl.search import workflow  # torch: kept off `import dasdsl` and `dasdsl check`
     from dasdsl.search.run import config_for  # torch: kept off `import dasdsl` and `dasdsl check`
 
+    given = {key: value for key, value in locals().items() if key in _settings.SEARCH.keys}
+    _refuse_unknown(search, unknown)
     space = Space.of(space)
     if out is not None:
         check_output_folder(out, "folder for run directories")
-    if epochs is not None:
-        settings["epochs"] = epochs
-    if seed is not None:
-        settings["seed"] = seed
     own_data = not _is_source(data)
-    if not own_data and data is not None:
-        settings["data"] = data
-    cfg = config_for(space, _settings.SEARCH.entries_of(settings))
+    if own_data:
+        given["data"] = None
+    cfg = config_for(space, _settings.SEARCH.entries_of(given))
     torch_device, world = _device(device)
     split = None
     if own_data:
@@ -268,7 +253,6 @@ def search(
             out_root=out,
             source=source,
             source_text=space.to_das(),
-            source_file=Path(source) if space.source is not None and Path(source).is_file() else None,
             plugins=list(dict.fromkeys([*space.plugins, *plugins])),
             data=split,
             world=world,
@@ -280,17 +264,21 @@ def search(
     return _result(finished, world, data if own_data else None)
 
 
+search.__doc__ = (search.__doc__ or "") + _settings_doc(_settings.SEARCH)
+
+
 def resume(
     run_dir: str | Path,
     *,
     data: Any = None,
     progress: Any = True,
-    device: str = "auto",
+    device: str | torch.device = "auto",
     callbacks: Sequence[Callback] = (),
     plugins: Sequence[str] = (),
     classes: int | None = None,
     epochs: int | None = None,
     on_run_dir: Callable[[Path], None] | None = None,
+    **unknown: Any,
 ) -> SearchResult | None:
     """Continue a killed or stopped run from its last complete checkpoint, with the settings it started with;
     the result is the one an uninterrupted run gives. ``data``: the arrays or datasets again, for a run that
@@ -298,6 +286,7 @@ def resume(
     (finished or not) to that many epochs; the schedules are re-planned for them from where the run is."""
     from dasdsl.search import workflow  # torch: kept off `import dasdsl` and `dasdsl check`
 
+    _refuse_unknown(resume, unknown)
     torch_device, world = _device(device)
     own_data = None if _is_source(data) else data
     held = Path(run_dir) if world.main and (Path(run_dir) / "config.json").is_file() else None  # a run directory
@@ -337,9 +326,18 @@ def _result(finished: Any, world: Any, own_data: Any = None) -> SearchResult | N
         finished.run_dir,
         report,
         report_error,
-        finished.cfg.to_json(),
+        _settings_of(finished.cfg, own_data is not None),
         own_data,
     )
+
+
+def _settings_of(cfg: _settings.SearchConfig, own_data: bool) -> dict[str, Any]:
+    """The run's settings under the search table's names: ``space.search(data, **settings)`` repeats it
+    (``data`` left out where the caller gave their own)."""
+    values = _settings.SEARCH.values_of(cfg)
+    if own_data:
+        values.pop("data")
+    return values
 
 
 def train(
@@ -352,7 +350,7 @@ def train(
     seed: int | None = None,
     out: str | Path | None = None,
     progress: Any = True,
-    device: str = "auto",
+    device: str | torch.device = "auto",
     callbacks: Sequence[Callback] = (),
     plugins: Sequence[str] = (),
     classes: int | None = None,
@@ -364,36 +362,23 @@ def train(
     augment: str | None = None,
     auxiliary: float | None = None,
     drop_path: float | None = None,
+    **unknown: Any,
 ) -> TrainResult:
     """Train a space with no choices left (a search result) from scratch, as ``dasdsl train`` does.
 
     ``space``: a ``Space`` or a .das file, built with its ``train`` block's ``let`` constants. ``data`` as for
     ``search`` (None: the train block's ``data``, else the search block's); ``out``: a folder for the run
-    directory (config.json, log.jsonl, model.pt, summary.json), None writes nothing. The recipe keywords are the
-    train block's settings (docs/search.md, "Training a result"); one not given (None) is the space's train
-    block's, else its default: SGD (momentum 0.9) with ``lr`` 0.05 and ``weight_decay`` 3e-4, cosine schedule,
-    gradient norm clipped at ``grad_clip`` 5, ``label_smoothing`` 0; for images ``augment`` (``auto``/``shift``:
-    random shifts, ``crop_flip``: random crop with padding and horizontal flip, ``none``) and ``cutout`` (a zeroed
-    square of that many pixels; DARTS: 16); ``auxiliary``: the loss weight of DARTS' auxiliary head at 2/3 depth
-    (0.4; 0: no head); ``drop_path``: the drop-path probability, ramped linearly from 0 over the epochs (0.2).
+    directory (config.json, log.jsonl, model.pt, summary.json), None writes nothing. ``device``, ``progress``,
+    ``callbacks``, ``classes`` and ``on_run_dir`` as for ``search``. The recipe keywords are the train block's
+    settings (docs/search.md, "Training a result"); one not given (None) is the space's train block's, else its
+    default:
     """
     from dasdsl.search import data as data_mod  # torch: kept off `import dasdsl` and `dasdsl check`
     from dasdsl.search import workflow  # torch: kept off `import dasdsl` and `dasdsl check`
     from dasdsl.search.run import pick_device, recipe_of  # torch: kept off `import dasdsl` and `dasdsl check`
 
-    given = {
-        "epochs": epochs,
-        "batch": batch,
-        "lr": lr,
-        "seed": seed,
-        "weight_decay": weight_decay,
-        "grad_clip": grad_clip,
-        "label_smoothing": label_smoothing,
-        "cutout": cutout,
-        "augment": augment,
-        "auxiliary": auxiliary,
-        "drop_path": drop_path,
-    }
+    given = {key: value for key, value in locals().items() if key in _settings.TRAIN.keys and key != "data"}
+    _refuse_unknown(train, unknown)
     if out is not None:
         check_output_folder(out, "folder for run directories")
     if not isinstance(space, _checked.CheckedSpace):
@@ -428,6 +413,9 @@ def train(
     )
 
 
+train.__doc__ = (train.__doc__ or "") + _settings_doc(_settings.TRAIN)
+
+
 def training_settings(space: Space | _checked.CheckedSpace, **given: Any) -> _settings.TrainConfig:
     """How ``dasdsl train`` would train ``space``: its train block's settings, then ``given`` (keywords as
     ``train``'s; None: not given), each read and checked by the train settings table."""
@@ -440,9 +428,10 @@ def resume_training(
     *,
     data: Any = None,
     progress: Any = True,
-    device: str = "auto",
+    device: str | torch.device = "auto",
     callbacks: Sequence[Callback] = (),
     plugins: Sequence[str] = (),
+    **unknown: Any,
 ) -> TrainResult:
     """Continue a killed training run (``dasdsl train --resume RUN_DIR``) from its last complete epoch, with
     the settings it started with. ``data``: the caller's own arrays again, for a run that trained on them."""
@@ -450,6 +439,7 @@ def resume_training(
     from dasdsl.search import rundir, workflow  # torch: kept off `import dasdsl` and `dasdsl check`
     from dasdsl.search.run import pick_device  # torch: kept off `import dasdsl` and `dasdsl check`
 
+    _refuse_unknown(resume_training, unknown)
     torch_device = pick_device(device)
     split = None
     if not _is_source(data):
@@ -466,6 +456,115 @@ def resume_training(
     return TrainResult(
         trained.network, trained.history, trained.test_acc, trained.test_samples, trained.run_dir, trained.classes
     )
+
+
+# ---- the space ---------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class Space(_checked.CheckedSpace):
+    """A checked space with the pipeline's verbs: ``count``, ``graph``, ``supernet``, ``network``, ``render``,
+    ``search``, ``train``, ``to_das``. Shapes and classes come from the arguments, else the space's ``input``
+    line and its data."""
+
+    plugins: tuple[str, ...] = ()  # the plugin modules it was loaded with: a run records them for resume
+
+    @classmethod
+    def of(cls, checked: _checked.CheckedSpace, plugins: Sequence[str] = ()) -> Space:
+        if isinstance(checked, Space):
+            return checked
+        return cls(**attrs.asdict(checked, recurse=False), plugins=tuple(plugins))
+
+    def count(self) -> int:
+        """The exact number of distinct discrete architectures."""
+        return count_architectures(self)
+
+    def let(self, **values: int | float) -> Space:
+        """This space with some ``let`` constants given other values (``--let C=36``), checked again."""
+        return Space.of(with_lets(self, values, self.plugins), self.plugins)
+
+    def for_training(self) -> Space:
+        """This space as ``dasdsl train`` and ``dasdsl export`` build it: with its train block's ``let``
+        constants (``train { let C = 36 }``)."""
+        return Space.of(for_training(self, self.plugins), self.plugins)
+
+    def to_das(self) -> str:
+        """The space as .das text: its source where it has one, else the canonical printing of its AST."""
+        return self.source if self.source is not None else format_das(self.module)
+
+    def graph(self, input_shape: tuple[int, ...] | None = None, classes: int | None = None, data: Any = None) -> Any:
+        """The IR (``dasdsl.compiler.ir.NetworkIR``) for data of ``input_shape`` and ``classes`` (else ``data``'s,
+        else the space's own data)."""
+        from dasdsl.search.data import ir_for  # numpy, scikit-learn and torch: not on `dasdsl check`'s path
+
+        return ir_for(self, input_shape, classes, data)
+
+    def supernet(
+        self,
+        input_shape: tuple[int, ...] | None = None,
+        classes: int | None = None,
+        *,
+        data: Any = None,
+        gate: str | dict[str, Any] | None = None,
+        partial_channels: int | None = None,
+        share_values: bool | str | None = None,
+        fuse: bool | str | None = None,
+    ) -> Any:
+        """A torch supernet, every choice mixed under a gate: the one a search of this space trains. The
+        settings read as ``search``'s (``gate="sigmoid(temperature = 2)"``, ``share_values=False``); one not
+        given is the space's search block's, else the default (the same defaults as a search)."""
+        from dasdsl.search.run import config_for, supernet_of  # torch: not on `dasdsl check`'s path
+
+        given = {"gate": gate, "partial_channels": partial_channels, "share_values": share_values, "fuse": fuse}
+        cfg = config_for(self, _settings.SEARCH.entries_of(given))
+        return supernet_of(self.graph(input_shape, classes, data), cfg)
+
+    def network(self, input_shape: tuple[int, ...] | None = None, classes: int | None = None) -> Any:
+        """A plain torch network; only for a space with no choices left."""
+        from dasdsl.compiler.lower import FixedNetwork  # torch: not on `dasdsl check`'s path
+
+        ir = self.graph(input_shape, classes)
+        return FixedNetwork(ir)
+
+    def render(
+        self,
+        out: str | Path | None = None,
+        *,
+        cell: str | None = None,
+        macro: bool = False,
+        input_shape: tuple[int, ...] | None = None,
+        classes: int | None = None,
+        data: Any = None,
+    ) -> Any:
+        """Graphviz pictures of the cells (or of the macro network). Without ``out``: one graphviz ``Digraph``
+        of every cell (or the network); with ``out`` (.svg, .png, .pdf, .dot): the files written, one per cell
+        (their .dot sources where graphviz's ``dot`` program is missing)."""
+        from dasdsl.view import render  # graphviz: only when a picture is asked for
+
+        ir = self.graph(input_shape, classes, data)
+        if out is None:
+            return render.network_graph(ir) if macro else render.space_graph(ir, None, render.select_types(ir, cell))
+        paths, _ = render.write_ir(ir, Path(out), cell=cell, macro=macro)
+        return paths
+
+    def __repr__(self) -> str:
+        """One line: the syntax tree itself is kilobytes (``to_das()`` gives the text)."""
+        choices = sum(len(cell.choices) for cell in self.cell_types.values())
+        cells = ", ".join(self.cell_types) or "none"
+        where = self.module.span.file or "<string>"
+        counted = f"{choices} choice{'' if choices == 1 else 's'}"
+        return f"<Space {self.name!r} from {where}: {self.input_kind} input, cells {cells}, {counted}>"
+
+    def _repr_svg_(self) -> str | None:
+        """The cells as one SVG (Jupyter shows a space as its picture); None without graphviz's dot."""
+        from dasdsl.view.render import space_svg  # graphviz: only when a picture is asked for
+
+        return space_svg(self)
+
+    # The verbs that run are the module's functions themselves: one signature and one docstring, so
+    # help(Space.search) and an editor list every setting.
+    search = search
+    train = train
 
 
 # ---- pictures of files and runs ------------------------------------------------------------------
@@ -571,7 +670,7 @@ def profile(
     ir: Any,
     out: str | Path,
     *,
-    device: str = "auto",
+    device: str | torch.device = "auto",
     batch: int | None = None,
     repeats: int = 10,
     warmup: int = 3,

@@ -18,6 +18,7 @@ import torch
 import dasdsl
 import dasdsl.api
 from dasdsl.cli import main
+from dasdsl.lang.settings import SEARCH, SearchConfig
 from dasdsl.search.data import synthetic
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,7 +79,9 @@ def test_out_folder_holds_what_the_result_says(pooling: dasdsl.api.Space, tmp_pa
     assert records(run) == list(result.history)
     assert [r["epoch"] for r in result.history] == [1, 2]
     assert json.loads((run / "summary.json").read_text(encoding="utf-8")) == result.summary
-    assert json.loads((run / "config.json").read_text(encoding="utf-8"))["search"] == result.settings
+    recorded = SearchConfig.from_json(json.loads((run / "config.json").read_text(encoding="utf-8"))["search"])
+    # the same settings by the table's names (the caller's arrays are no source the settings could name)
+    assert recorded == SEARCH.resolve(SEARCH.entries_of({"data": "arrays", **result.settings}))
     assert result.gates == result.history[-1]["gates"]
 
 
@@ -109,9 +112,10 @@ def test_settings_by_name_reach_the_run(pooling: dasdsl.api.Space) -> None:
     )
     assert result is not None
     s = result.settings
-    assert (s["gate"], s["batch"], s["seed"], s["epochs"], s["data"]) == ("sigmoid", 32, 2, 2, "synthetic")
-    assert (s["tau0"], s["tau1"], s["a_lr"]) == (2.0, 0.5, 0.01)
-    assert [tuple(p) for p in s["penalties"]] == [("l1", None, 0.005)]
+    assert (s["batch"], s["seed"], s["epochs"], s["data"]) == (32, 2, 2, "synthetic")
+    assert s["gate"] == "sigmoid(temperature = anneal(2.0 -> 0.5, exponential))"
+    assert s["arch"] == "adam(lr = 0.01, betas = (0.5, 0.999), weight_decay = 0.001)"
+    assert s["penalty"] == ["l1(0.005)"]
     assert [r["temperature"] for r in result.history] == pytest.approx([2.0, 0.5])  # the annealing, epoch by epoch
     (gates,) = result.gates.values()
     assert sum(gates) != pytest.approx(1.0, abs=1e-3)  # sigmoid gates: independent, not a distribution
@@ -123,12 +127,12 @@ def test_an_empty_list_drops_the_spaces_penalties() -> None:
     kept = space.search("synthetic", epochs=1, progress=False)
     dropped = space.search("synthetic", epochs=1, progress=False, penalty=[])
     assert kept is not None and dropped is not None
-    assert [tuple(p) for p in kept.settings["penalties"]] == [("l1", None, 0.01), ("entropy", None, 1.0)]
-    assert dropped.settings["penalties"] == []
+    assert kept.settings["penalty"] == ["l1(0.01)", "entropy(1.0)"]
+    assert dropped.settings["penalty"] == []
 
 
 def test_unknown_setting_name_is_refused_with_a_hint(pooling: dasdsl.api.Space, tmp_path: Path) -> None:
-    with pytest.raises(dasdsl.DasError, match=r"unknown search setting 'gat'") as info:
+    with pytest.raises(dasdsl.DasError, match=r"dasdsl.search\(\) got an unknown keyword 'gat'") as info:
         pooling.search("synthetic", epochs=1, out=tmp_path, progress=False, gat="softmax")
     assert "did you mean gate?" in str(info.value)
     with pytest.raises(dasdsl.DasError, match=r"unknown gate softmx") as info:
@@ -147,7 +151,7 @@ def test_arrays_x_y(pooling: dasdsl.api.Space, digits: tuple) -> None:
     assert x.shape == (640, 1, 8, 8) and x.dtype == np.float32 and np.issubdtype(y.dtype, np.integer)
     result = pooling.search((x, y), epochs=1, batch=32, seed=0, progress=False)
     assert result is not None
-    assert result.settings["data"] == "arrays"
+    assert "data" not in result.settings  # the caller's data is no source a search could name: given again
     text = result.space.to_das()
     assert "epochs on arrays" in text.splitlines()[0]  # the header says what the data was
     assert "data digits" not in text and "data arrays" not in text  # and the block names no source it did not use
@@ -218,7 +222,7 @@ def test_torch_datasets_stream_and_match_arrays(pooling: dasdsl.api.Space, digit
     # only the data's name differs (the dataset's class name, where arrays are called "arrays")
     arrays = pooling.search(digits, epochs=1, batch=32, seed=0, progress=False)
     assert arrays is not None
-    assert streamed.settings["data"] == "StreamedDigits"
+    assert "data" not in streamed.settings
     assert streamed.space.to_das() == arrays.space.to_das().replace("arrays", "StreamedDigits")
     assert streamed.history == arrays.history
     assert streamed.summary == arrays.summary

@@ -120,7 +120,7 @@ def test_gates_and_temperature() -> None:
     assert torch.allclose(gate_weights(a, "sigmoid", 2.0), torch.sigmoid(a / 2.0))
     hard = gate_weights(a, "gumbel", 1.0, hard=True)
     assert sorted(hard.tolist()) == [0.0, 1.0]
-    net = dasdsl.load(ROOT / "spaces" / "pooling.das").supernet((1, 8, 8), 10, gate="softmax", temperature=1.0)
+    net = dasdsl.load(ROOT / "spaces" / "pooling.das").supernet((1, 8, 8), 10, gate="softmax(temperature = 1.0)")
     with torch.no_grad():
         net.alphas[0].copy_(torch.tensor([1.0, 0.0]))
     warm = net.gate_weights()[net.choice_keys[0]]

@@ -13,7 +13,7 @@ from dasdsl.cli import main
 from dasdsl.compiler.cost import costs, extremes, param_summary
 from dasdsl.errors import DasError
 from dasdsl.lang.printer import format_das
-from dasdsl.lang.settings import SearchConfig
+from dasdsl.lang.settings import SEARCH, SearchConfig
 from dasdsl.search.discretize import to_module
 from dasdsl.search.searcher import gate_penalty
 
@@ -133,7 +133,7 @@ def test_latency_table_round_trips_into_a_search(tmp_path: Path, capsys: pytest.
         epochs=1, device="cpu", progress=False, penalty="cost(latency, 0.1)", latency_table=table_path
     )
     assert result is not None
-    cfg = SearchConfig.from_json(result.settings)
+    cfg = SEARCH.resolve(SEARCH.entries_of(result.settings))
     assert cfg.penalties == (("cost", "latency", 0.1),)
     assert cfg.latency_table == str(table_path.resolve())
     penalty = gate_penalty(cfg, ir)

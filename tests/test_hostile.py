@@ -507,7 +507,11 @@ def test_commands_refuse_hostile_input(
 
 
 API_CASES = [
-    ("unknown-setting", lambda s: s.search(gat="softmax", progress=False), "unknown search setting 'gat'"),
+    (
+        "unknown-setting",
+        lambda s: s.search(gat="softmax", progress=False),
+        "dasdsl.search() got an unknown keyword 'gat'",
+    ),
     ("bad-gate", lambda s: s.search(gate="softmx", progress=False), "unknown gate softmx"),
     ("negative-lr", lambda s: s.search(weights="sgd(lr = -1)", progress=False), "sgd lr must be a positive"),
     ("one-array", lambda s: s.search((1, 2, 3), progress=False), "data must be a source name"),

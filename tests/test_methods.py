@@ -194,7 +194,7 @@ def test_beta_regularization_keeps_the_architecture_parameters_down(tmp_path: Pa
 def test_a_dirichlet_search_is_deterministic_and_evaluates_the_mean() -> None:
     first = _search(epochs=2, gate="dirichlet")
     second = _search(epochs=2, gate="dirichlet")
-    assert first.settings["gate"] == "dirichlet"
+    assert first.settings["gate"] == "dirichlet(anchor = 0.001)"
     assert first.history == second.history and first.space.to_das() == second.space.to_das()
     gates = first.history[-1]["gates"]
     assert all(sum(w) == pytest.approx(1.0) for w in gates.values())

@@ -28,6 +28,7 @@ import torch
 from dasdsl import api
 from dasdsl.cli import main
 from dasdsl.errors import DasError
+from dasdsl.lang import settings
 from dasdsl.lang.settings import SearchConfig
 from dasdsl.search.run import pick_device
 
@@ -190,7 +191,7 @@ def test_run_writes_a_complete_run_directory(reference: Reference) -> None:
     meta = json.loads((run / "config.json").read_text(encoding="utf-8"))
     assert meta["source"] == POOLING
     search = meta["search"]
-    assert search == result.settings
+    assert SearchConfig.from_json(search) == settings.SEARCH.resolve(settings.SEARCH.entries_of(result.settings))
     assert set(search) == {f.name for f in attrs.fields(SearchConfig)}
     assert (search["data"], search["epochs"], search["batch"], search["seed"]) == ("digits", EPOCHS, 32, 3)
     assert SearchConfig.from_json(search).to_json() == search

@@ -33,11 +33,11 @@ network {
 def _setup(method: str) -> tuple[Searcher, tuple, tuple]:
     torch.manual_seed(0)
     space = dasdsl.loads(TINY, "tiny.das")
-    net = space.supernet((4,), 3).double()
+    net = space.supernet((4,), 3, gate="softmax").double()  # deterministic gates: finite differences apply
     with torch.no_grad():
         for a in net.arch_parameters():
             a.copy_(torch.randn_like(a))
-    cfg = SearchConfig(hypergradient=method, w_lr=0.5, w_momentum=0.0, w_weight_decay=0.0)
+    cfg = SearchConfig(hypergradient=method, w_lr=0.5, w_momentum=0.0, w_weight_decay=0.0, gate="softmax")
     train = (torch.randn(32, 4, dtype=torch.float64), torch.randint(0, 3, (32,)))
     valid = (torch.randn(32, 4, dtype=torch.float64), torch.randint(0, 3, (32,)))
     return Searcher(net, cfg), train, valid

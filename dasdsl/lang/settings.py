@@ -601,6 +601,72 @@ def _augment(v: Any, c: Mapping[str, Any]) -> dict[str, Any]:
     return {"augment": _name(v, "augment", AUGMENTS, bare=True)}
 
 
+# ---- the inverses: a config's fields back to the value of one setting ----------------------
+# (``SettingsTable.values_of``: ``space.search(**result.settings)`` repeats a run; each reads back to the same fields)
+
+
+def _number_text(v: float) -> str:
+    return repr(float(v)) if isinstance(v, float) else repr(v)
+
+
+def _show_data(c: Any) -> str:
+    return c.data  # a source name or ``npz:PATH``, as the command line and the API take it
+
+
+def _show_weights(c: Any) -> str:
+    return (
+        f"sgd(lr = {_number_text(c.w_lr)}, momentum = {_number_text(c.w_momentum)}, weight_decay = "
+        f"{_number_text(c.w_weight_decay)}, schedule = {c.w_schedule}, lr_min = {_number_text(c.w_lr_min)})"
+    )
+
+
+def _show_arch(c: Any) -> str:
+    b0, b1 = c.a_betas
+    return (
+        f"adam(lr = {_number_text(c.a_lr)}, betas = ({_number_text(b0)}, {_number_text(b1)}), "
+        f"weight_decay = {_number_text(c.a_weight_decay)})"
+    )
+
+
+def _show_gate(c: Any) -> str:
+    if not gates.GATES[c.gate].tempered:
+        return f"{c.gate}(anchor = {_number_text(c.anchor)})"
+    if c.tau_schedule == "constant" and c.tau0 == c.tau1:
+        temperature = _number_text(c.tau0)
+    else:
+        temperature = f"anneal({_number_text(c.tau0)} -> {_number_text(c.tau1)}, {c.tau_schedule})"
+    return f"{c.gate}(temperature = {temperature}" + (", hard = 1)" if c.hard else ")")
+
+
+def _show_discretize(c: Any) -> str:
+    return f"{c.discretize}({_number_text(c.threshold)})" if rules.RULES[c.discretize].takes_value else c.discretize
+
+
+def _show_penalties(c: Any) -> list[str]:
+    shown = []
+    for kind, arg, weight in c.penalties:
+        if kind == "cost":
+            shown.append(f"cost({arg}, {_number_text(weight)})")
+        elif arg is None:
+            shown.append(f"{kind}({_number_text(weight)})")
+        else:
+            start, schedule = arg
+            shown.append(f"{kind}({_number_text(start)} -> {_number_text(weight)}, {schedule})")
+    return shown
+
+
+def _show_constraints(c: Any) -> list[str]:
+    return [f"{kind}({_number_text(value)})" for kind, value in c.constraints]
+
+
+def _show_budget(c: Any) -> str:
+    return "off" if c.budget == "off" else f"{c.budget}(rate = {_number_text(c.budget_rate)})"
+
+
+def _show_select(c: Any) -> str:
+    return "gates" if c.select == "gates" else f"{c.select}(k = {c.select_k}, finetune = {c.select_finetune})"
+
+
 # ---- the table -------------------------------------------------------------------------
 
 
@@ -637,10 +703,24 @@ class SearchSetting:
     flag: Flag | None = None
     many: bool = False  # takes a comma-separated list of values
     default_note: str = ""  # markdown after the default, e.g. where it differs by space
+    show: Callable[[Any], Any] | None = None  # the config back to this setting's value; None: its one field's
+    file: bool = False  # takes a file name: a Python str or Path is quoted as a .das string
 
     @property
     def option(self) -> str | None:
         return f"--{self.name.replace('_', '-')}" if self.flag is not None else None
+
+    @property
+    def switch(self) -> bool:
+        """An ``on`` / ``off`` setting (``fuse``): Python's True and False mean on and off."""
+        return self.default in ("on", "off")
+
+    def value_of(self, config: Any) -> Any:
+        """This setting's value in ``config``, as a keyword of the Python API takes it (reads back the same)."""
+        if self.show is not None:
+            return self.show(config)
+        value = getattr(config, self.fields[0])
+        return value if not self.switch else bool(value)
 
 
 def _data_flag(text: str) -> str:
@@ -662,6 +742,7 @@ SETTINGS: tuple[SearchSetting, ...] = (
         '`digits`, `mnist1d`, `synthetic`, `cifar10("PATH")` or `npz("PATH")`; `--data npz:PATH` on the command line',
         Flag("digits, mnist1d, synthetic, cifar10:PATH, npz:PATH", das=_data_flag),
         default_note="`mnist1d` for sequence spaces",
+        show=_show_data,
     ),
     SearchSetting(
         "epochs",
@@ -696,6 +777,7 @@ SETTINGS: tuple[SearchSetting, ...] = (
         ("w_lr", "w_momentum", "w_weight_decay", "w_lr_min", "w_schedule"),
         _W,
         "weight optimizer: SGD, learning rate `cosine` from `lr` to `lr_min` over the run, or `constant`",
+        show=_show_weights,
     ),
     SearchSetting(
         "arch",
@@ -703,6 +785,7 @@ SETTINGS: tuple[SearchSetting, ...] = (
         ("a_lr", "a_betas", "a_weight_decay"),
         "adam(lr = 3e-2, betas = (0.5, 0.999), weight_decay = 1e-3)",
         "architecture optimizer",
+        show=_show_arch,
     ),
     SearchSetting(
         "hypergradient",
@@ -721,6 +804,7 @@ SETTINGS: tuple[SearchSetting, ...] = (
         " `temperature = anneal(T0 -> T1, constant|linear|exponential|cosine)`; `gumbel(hard = 1)` is straight-through;"
         " `dirichlet` or `dirichlet(anchor = 1e-3)` (DrNAS): see Gates below",
         Flag('e.g. softmax or "sigmoid(temperature = anneal(5.0 -> 0.05))"'),
+        show=_show_gate,
     ),
     SearchSetting(
         "discretize",
@@ -728,6 +812,7 @@ SETTINGS: tuple[SearchSetting, ...] = (
         ("discretize", "threshold"),
         "argmax",
         "`argmax`, `threshold(t)`, `perturbation`: see Discretization below",
+        show=_show_discretize,
     ),
     SearchSetting(
         "penalty",
@@ -738,6 +823,7 @@ SETTINGS: tuple[SearchSetting, ...] = (
         " over the search, `beta(0 -> 50, linear|cosine)`; several separated by commas. Giving `penalty` replaces"
         " the default entropy ramp (which makes the gates decisive); `penalty entropy(0)` turns it off",
         many=True,
+        show=_show_penalties,
     ),
     SearchSetting(
         "constraint",
@@ -746,6 +832,7 @@ SETTINGS: tuple[SearchSetting, ...] = (
         None,
         "`min_nonskip_per_path(k)`, `max_skip(n)`, `max_params(N)`, `max_flops(N)`; met exactly at discretization",
         many=True,
+        show=_show_constraints,
     ),
     SearchSetting(
         "budget",
@@ -756,6 +843,7 @@ SETTINGS: tuple[SearchSetting, ...] = (
         " `adaptive(rate = 0.05)` adds the supernet's expected cost over the budget to the architecture loss,"
         " times a multiplier raised while the expected cost is above the budget and lowered below it (a"
         " Lagrangian); `off`: the constraint acts at discretization only. See Budgets below",
+        show=_show_budget,
     ),
     SearchSetting(
         "select",
@@ -767,6 +855,7 @@ SETTINGS: tuple[SearchSetting, ...] = (
         " each built with the supernet's weights and recalibrated batch norm, trained `finetune` epochs on up to"
         " 2,048 samples, and scored by validation accuracy; the best score wins. See Selection below",
         Flag('gates, or oneshot, "oneshot(k = 50)"'),
+        show=_show_select,
     ),
     SearchSetting(
         "partial_channels",
@@ -827,6 +916,7 @@ SETTINGS: tuple[SearchSetting, ...] = (
         None,
         'the JSON of `dasdsl profile SPACE -o FILE` that `cost(latency, w)` reads, e.g. `"latency.json"`;'
         " relative to the working directory",
+        file=True,
     ),
 )
 
@@ -1019,9 +1109,14 @@ class SettingsTable:
         }
 
     def _das_text(self, key: str, value: Any) -> str:
-        """A Python value as .das text: numbers as numbers, strings as .das syntax, lists (penalties,
-        constraints) joined with commas."""
+        """A Python value as .das text: True / False as ``on`` / ``off`` for a switch (``fuse=False``), else
+        as 1 / 0; numbers as numbers; a dict as the keyword settings of the setting's default kind
+        (``weights={"lr": 0.05}``: ``sgd(lr = 0.05)``); a tuple inside a dict as a tuple (``betas``); lists
+        (penalties, constraints) joined with commas; strings as .das syntax."""
+        setting = self.by_name.get(key)
         if isinstance(value, bool):
+            if setting is not None and setting.switch:
+                return "on" if value else "off"
             return "1" if value else "0"
         if isinstance(value, int) and value.bit_length() > 333:  # over 100 digits: the limit of a .das number
             raise _fail(
@@ -1031,11 +1126,31 @@ class SettingsTable:
             )
         if isinstance(value, (int, float)):
             return repr(value)
+        if isinstance(value, dict):
+            return self._call_text(key, setting, value)
         if isinstance(value, (list, tuple)):
             return ", ".join(self._das_text(key, v) for v in value)
-        if isinstance(value, os.PathLike) and key != "data":  # a file (latency_table): a .das string
-            return '"' + os.fspath(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+        if setting is not None and setting.file and isinstance(value, (str, os.PathLike)):
+            path = os.fspath(value)
+            if isinstance(path, str) and not path.startswith('"'):  # a file name, not .das text
+                return '"' + path.replace("\\", "\\\\").replace('"', '\\"') + '"'
         return str(value)
+
+    def _call_text(self, key: str, setting: SearchSetting | None, value: dict[Any, Any]) -> str:
+        """``{"lr": 0.05}`` as ``sgd(lr = 0.05)``: keyword settings of the kind the setting's default names."""
+        kind = (setting.default or "").split("(")[0].strip() if setting is not None else ""
+        if setting is None or setting.many or not kind.isidentifier():
+            raise _fail(f"{self.block} setting '{key}' takes no dict of keyword settings", None, self.block)
+        args = []
+        for name, v in value.items():
+            if not (isinstance(name, str) and name.isidentifier()):
+                raise _fail(f"{self.block} setting '{key}': {name!r} is not a setting name", None, self.block)
+            if isinstance(v, tuple):
+                text = "(" + ", ".join(self._das_text(key, x) for x in v) + ("," if len(v) == 1 else "") + ")"
+            else:
+                text = self._das_text(key, v) if not isinstance(v, bool) else ("1" if v else "0")
+            args.append(f"{name} = {text}")
+        return f"{kind}({', '.join(args)})"
 
     def parse_flag(self, key: str, value: object) -> tuple[Any, ...]:
         """The block values of a flag's or keyword's value (``--data npz:PATH``, ``--epochs 5``)."""
@@ -1073,6 +1188,12 @@ class SettingsTable:
             return tuple(evaluate_value(v) for v in entries[0].values)
         except SettingError as exc:
             raise _fail(f"{what}: {exc.message}", exc.hint, self.block) from None
+
+    def values_of(self, config: Any) -> dict[str, Any]:
+        """Every setting's value in ``config`` under the table's names (numbers, True/False, .das text): the
+        keywords that give this configuration again, ``space.search(**values)``."""
+        values = {s.name: s.value_of(config) for s in self.settings}
+        return {key: value for key, value in values.items() if value is not None}
 
     # -- documentation
 

@@ -66,8 +66,13 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def pick_device(name: str) -> torch.device:
-    """cpu, cuda (the current GPU), cuda:N (GPU number N) or auto (cuda where there is one, else cpu)."""
+def pick_device(name: str | torch.device) -> torch.device:
+    """cpu, cuda (the current GPU), cuda:N (GPU number N) or auto (cuda where there is one, else cpu); a
+    ``torch.device`` of those kinds too."""
+    if isinstance(name, torch.device):
+        name = str(name)
+    if not isinstance(name, str):
+        raise _fail(f"device must be a name or a torch.device, got {type(name).__name__}", "cpu, cuda, cuda:N or auto")
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cpu":
@@ -76,13 +81,13 @@ def pick_device(name: str) -> torch.device:
     if found is None:
         raise _fail(f"unknown device {name!r}", "use cpu, cuda, cuda:N or auto")
     if not torch.cuda.is_available():
-        raise _fail(f"--device {name}, but no CUDA device is available", "use --device cpu or auto")
+        raise _fail(f"device {name!r} asked for, but no CUDA device is available", "use the device cpu or auto")
     if found[1] is None:
         return torch.device("cuda")
     index, count = int(found[1]), torch.cuda.device_count()
     if index >= count:
         raise _fail(
-            f"--device {name}, but this machine has {count} CUDA device{'' if count == 1 else 's'}",
+            f"device {name!r} asked for, but this machine has {count} CUDA device{'' if count == 1 else 's'}",
             f"use cuda:0 to cuda:{count - 1}, cuda or auto" if count > 1 else "use cuda:0, cuda or auto",
         )
     return torch.device("cuda", index)
@@ -127,15 +132,7 @@ class Run:
                 f"space '{self.space.name}' has no choices to search", "train it directly with 'dasdsl train FILE'"
             )
         torch.manual_seed(self.cfg.seed)
-        self.net = Supernet(
-            self.ir,
-            gate=self.cfg.gate,
-            temperature=self.cfg.tau0,
-            hard=self.cfg.hard,
-            partial_channels=self.cfg.partial_channels,
-            share_values=self.cfg.share_values,
-            fuse=self.cfg.fuse,
-        )
+        self.net = supernet_of(self.ir, self.cfg)
         self.net.to(self.device)
         if self.cfg.constraints or self.cfg.top > 1:  # an impossible constraint is reported before any training
             self.budget = budget_costs(self.ir, self.cfg)
@@ -610,6 +607,19 @@ def random_shift(pad: int) -> Callable[[torch.Tensor, torch.Generator], torch.Te
         return out
 
     return augment
+
+
+def supernet_of(ir: NetworkIR, cfg: SearchConfig) -> Supernet:
+    """The supernet a search with ``cfg`` trains (``Space.supernet`` builds the same: one default gate)."""
+    return Supernet(
+        ir,
+        gate=cfg.gate,
+        temperature=cfg.tau0,
+        hard=cfg.hard,
+        partial_channels=cfg.partial_channels,
+        share_values=cfg.share_values,
+        fuse=cfg.fuse,
+    )
 
 
 def config_for(space: CheckedSpace, overrides: dict[str, tuple[Any, ...]]) -> SearchConfig:

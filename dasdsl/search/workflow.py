@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -102,14 +101,13 @@ def start(
     out_root: str | Path | None,
     source: str,
     source_text: str,
-    source_file: Path | None = None,
     plugins: Sequence[str] = (),
     data: Split | None = None,
     world: World = SINGLE,
 ) -> Run:
     """A new run: data and supernet first (a bad start leaves no run directory behind), then, unless
-    ``out_root`` is None, a run directory with space.das (``source_file`` byte for byte where the space
-    came from a file, else ``source_text``) and config.json."""
+    ``out_root`` is None, a run directory with space.das (``source_text``: the text searched, never a file
+    read again, which may have changed since) and config.json."""
     run = Run(space, cfg, device, None, source, world=world)
     run.setup(data)
     if out_root is None:
@@ -117,10 +115,7 @@ def start(
     out = None
     if world.main:
         out = rundir.new_run_dir(out_root, space.name)
-        if source_file is not None:
-            shutil.copyfile(source_file, out / rundir.SPACE)
-        else:
-            (out / rundir.SPACE).write_text(source_text, encoding="utf-8")
+        (out / rundir.SPACE).write_text(source_text, encoding="utf-8")
         meta = {
             "source": source,
             "device": str(device),

@@ -13,7 +13,7 @@ import base64
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -350,3 +350,19 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
     return path
+
+
+def result_html(space: Any, summary: dict[str, Any], history: Sequence[dict[str, Any]], run_dir: Path | None) -> str:
+    """A search result as a notebook shows it (``SearchResult._repr_html_``): the derived cells, the
+    accuracies (which network each measures) and the loss and accuracy per epoch."""
+    from dasdsl.view.plot import loss_acc_figure
+    from dasdsl.view.render import space_svg
+
+    where = f" &mdash; run directory <code>{_esc(str(run_dir))}</code>" if run_dir is not None else ""
+    parts = [f"<h3>Search result: {_esc(space.name)}{where}</h3>"]
+    svg = space_svg(space)
+    parts.append(f'<div class="figure">{inline_svg(svg)}</div>' if svg else _note(f"no picture: {INSTALL_HINT}"))
+    parts.append(_gap(summary))
+    if history:
+        parts.append(_png(png_bytes(loss_acc_figure(list(history))), "loss and accuracy per epoch"))
+    return "\n".join(parts)
