@@ -16,7 +16,7 @@ from typing import Any
 
 from dasdsl import api
 from dasdsl.errors import DasError, Span, error
-from dasdsl.files import check_output_file, read_text, write_atomic
+from dasdsl.files import check_output_file, file_system_error, read_text, write_atomic
 from dasdsl.lang.count import space_stats
 from dasdsl.lang.parse import parse
 from dasdsl.lang.printer import format_das
@@ -535,6 +535,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
+    except OSError as exc:  # the file system refused something no check foresaw: the user's to fix, not a bug
+        print(file_system_error(exc).render(), file=sys.stderr)
+        return EXIT_ERRORS
     except Exception as exc:  # an internal bug: one paragraph, the traceback only on request
         if os.environ.get("DASDSL_DEBUG"):
             traceback.print_exc()

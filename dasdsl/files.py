@@ -32,9 +32,9 @@ def read_text(path: str | Path, what: str = "file", *, missing_ok: bool = False,
     def fail(message: str, hint: str | None = None) -> DasError:
         return DasError([error(message, Span.unknown(str(path)), hint)])
 
-    if path.is_dir():
-        raise fail(f"{path} is a folder, not a {what}")
     try:
+        if path.is_dir():
+            raise fail(f"{path} is a folder, not a {what}")
         with open(path, "rb") as f:
             data = f.read(limit + 1)
     except FileNotFoundError:
@@ -259,14 +259,14 @@ def make_folder(path: str | Path, what: str = "folder", *, link_ok: bool = True)
     in the way, a read-only disk, a name too long) a DasError naming it. ``link_ok=False``: a folder inside a
     run directory, which must not be a symbolic link out of it."""
     path = Path(path)
-    if path.is_symlink() and (not link_ok or not path.exists()):
-        dangling = "" if path.exists() else f" that points nowhere ({os.readlink(path)})"
-        raise _write_fail(
-            path,
-            f"refusing to write into the {what} {path}: it is a symbolic link{dangling}",
-            "remove the link, or name a real folder",
-        )
     try:
+        if path.is_symlink() and (not link_ok or not path.exists()):
+            dangling = "" if path.exists() else f" that points nowhere ({os.readlink(path)})"
+            raise _write_fail(
+                path,
+                f"refusing to write into the {what} {path}: it is a symbolic link{dangling}",
+                "remove the link, or name a real folder",
+            )
         path.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
         raise _write_fail(
@@ -275,6 +275,13 @@ def make_folder(path: str | Path, what: str = "folder", *, link_ok: bool = True)
     except OSError as exc:
         raise _os_fail(path, what, exc, "make") from None
     return path
+
+
+def file_system_error(exc: OSError) -> DasError:
+    """An OSError that no check turned into a message (a path too long, a folder that cannot be searched) as
+    the one-paragraph error it is: which file, the system's reason. The command line's last resort."""
+    where = os.fsdecode(exc.filename) if exc.filename is not None else "<file system>"
+    return _write_fail(Path(where), f"cannot use {where}: {exc.strerror or exc}", _HINTS.get(exc.errno or 0))
 
 
 def fit_name(name: str, suffix: str = "", limit: int = NAME_MAX) -> str:

@@ -159,7 +159,7 @@ SEARCH_1 = ["--data", "npz:{npz}", "--epochs", "1", "--batch", "16", "--quiet"]
 EXTEND = ["run", "--resume", "{run}", "--epochs", "3", "--quiet"]  # one more epoch of the finished run
 LINKED = "it is a symbolic link (to {tmp}/victim), and dasdsl never writes through one"
 
-# (id, what to plant, argv, exit code, the error it must print (None: it succeeds))
+# (id, what to plant, argv, exit code, the error it must print (None: it succeeds)): links, dangling and long paths
 LINK_CASES: list[tuple[str, list[Setup], list[str], int, str | None]] = [
     ("report-tmp-link", [link("RUN/report.html.tmp", "victim")], ["report", "{run}"], 0, None),
     ("report-link", [link("RUN/report.html", "victim")], ["report", "{run}"], 1,
@@ -207,6 +207,10 @@ LINK_CASES: list[tuple[str, list[Setup], list[str], int, str | None]] = [
      1, "cannot make the folder for run directories {tmp}/out: {tmp}/out is a symbolic link that points nowhere"),
     ("run-out-long-name", [], ["run", "{pooling}", *SEARCH_1, "--out", "{tmp}/" + "x" * 300], 1,
      "cannot write the folder for run directories {tmp}/" + "x" * 300 + ": File name too long"),
+    ("check-long-path", [], ["check", "{tmp}/" + "x" * 300 + ".das"], 1,
+     "cannot read {tmp}/" + "x" * 300 + ".das: File name too long"),
+    ("report-long-path", [], ["report", "{tmp}/" + "x" * 300], 1,  # any OSError no check foresaw: one paragraph
+     "error: cannot use {tmp}/" + "x" * 300 + ": File name too long"),
 ]  # fmt: skip
 
 
