@@ -280,8 +280,11 @@ def make_folder(path: str | Path, what: str = "folder", *, link_ok: bool = True)
 def file_system_error(exc: OSError) -> DasError:
     """An OSError that no check turned into a message (a path too long, a folder that cannot be searched) as
     the one-paragraph error it is: which file, the system's reason. The command line's last resort."""
-    where = os.fsdecode(exc.filename) if exc.filename is not None else "<file system>"
-    return _write_fail(Path(where), f"cannot use {where}: {exc.strerror or exc}", _HINTS.get(exc.errno or 0))
+    reason, hint = exc.strerror or str(exc), _HINTS.get(exc.errno or 0)
+    if exc.filename is None:
+        return _write_fail(Path("<file system>"), f"a file could not be read or written: {reason}", hint)
+    where = os.fsdecode(exc.filename)
+    return _write_fail(Path(where), f"cannot use {where}: {reason}", hint)
 
 
 def fit_name(name: str, suffix: str = "", limit: int = NAME_MAX) -> str:

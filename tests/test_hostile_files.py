@@ -558,3 +558,16 @@ def test_fmt_write_keeps_the_file_mode(tmp_path: Path, capsys: pytest.CaptureFix
     assert code == 0, err
     assert path.read_text(encoding="utf-8") != UGLY and stat.S_IMODE(path.stat().st_mode) == 0o640
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.das"]
+
+
+def test_an_os_error_no_check_foresaw_is_one_paragraph() -> None:
+    """The command line's last resort (dasdsl.cli.main): which file, the system's reason, what to do."""
+    from dasdsl.files import file_system_error
+
+    named = file_system_error(OSError(errno.EROFS, os.strerror(errno.EROFS), "/mnt/ro/x"))
+    assert named.render() == (
+        "/mnt/ro/x: error: cannot use /mnt/ro/x: Read-only file system\n"
+        "  hint: that file system is read-only: name a folder on a writable disk"
+    )
+    unnamed = file_system_error(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
+    assert unnamed.render().startswith("<file system>: error: a file could not be read or written: " + FULL)
