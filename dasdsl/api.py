@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from dasdsl.errors import DasError, Span, error, suggest
-from dasdsl.files import check_output_file, check_output_folder
+from dasdsl.files import check_output_file, check_output_folder, fit_name
 from dasdsl.lang import checked as _checked
 from dasdsl.lang import settings as _settings
 from dasdsl.lang.count import count_architectures
@@ -753,7 +753,7 @@ def export(
     if input_shape is None or classes is None:
         shape, n = describe(space, data)
         input_shape, classes = input_shape or shape, classes or n
-    target = Path(out) if out is not None else Path(f"{space.name}{_SUFFIX[format]}")
+    target = Path(out) if out is not None else Path(fit_name(space.name, _SUFFIX[format]))
     check_output_file(target, "export file")
     ir = space.graph(tuple(input_shape), int(classes))
     origin = f"{space.name}: exported by dasdsl from {space.module.space.span.file} on {datetime.date.today()}"

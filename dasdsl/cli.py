@@ -16,7 +16,7 @@ from typing import Any
 
 from dasdsl import api
 from dasdsl.errors import DasError, Span, error
-from dasdsl.files import check_output_file, read_text
+from dasdsl.files import check_output_file, file_system_error, read_text, write_atomic
 from dasdsl.lang.count import space_stats
 from dasdsl.lang.parse import parse
 from dasdsl.lang.printer import format_das
@@ -86,9 +86,12 @@ def cmd_fmt(args: argparse.Namespace) -> int:
                 status = EXIT_ERRORS
         elif args.write:
             if formatted != text:
-                tmp = path.with_name(path.name + ".fmt.tmp")
-                tmp.write_text(formatted, encoding="utf-8")
-                tmp.replace(path)
+                try:
+                    write_atomic(path, formatted, ".das file")
+                except DasError as exc:  # a full disk, a link: this file is as it was; on to the next
+                    print(exc.render(), file=sys.stderr)
+                    status = EXIT_ERRORS
+                    continue
                 print(f"{file}: reformatted", file=sys.stderr)
         else:
             sys.stdout.write(formatted)
@@ -126,7 +129,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
     ir = space.graph(*_data_for(space, args))
     print(api.compile_report(ir))
     if args.graph:
-        Path(args.graph).write_text(json.dumps(api.graph_json(ir), indent=1), encoding="utf-8")
+        write_atomic(args.graph, json.dumps(api.graph_json(ir), indent=1), "graph file")
         print(f"graph written to {args.graph}", file=sys.stderr)
     return EXIT_OK
 
@@ -532,6 +535,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
+    except OSError as exc:  # the file system refused something no check foresaw: the user's to fix, not a bug
+        print(file_system_error(exc).render(), file=sys.stderr)
+        return EXIT_ERRORS
     except Exception as exc:  # an internal bug: one paragraph, the traceback only on request
         if os.environ.get("DASDSL_DEBUG"):
             traceback.print_exc()

@@ -12,6 +12,7 @@ export traces the same module.
 from __future__ import annotations
 
 import importlib.util
+import io
 import keyword
 import re
 import tempfile
@@ -27,6 +28,7 @@ from torch import nn
 from dasdsl.compiler.ir import NetworkIR
 from dasdsl.compiler.lower import CellModule, Chain, FixedNetwork, PluginGuard
 from dasdsl.errors import DasError, Span, error
+from dasdsl.files import write_atomic
 from dasdsl.ops import modules as ops_modules
 
 try:
@@ -271,7 +273,7 @@ def torchscript(source: str, state: dict[str, torch.Tensor]) -> torch.jit.Script
     """The generated module with ``state`` loaded, compiled by ``torch.jit.script`` (any input size)."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "network.py"
-        path.write_text(source, encoding="utf-8")
+        write_atomic(path, source, "temporary copy of the generated module")
         module = import_python(path)
         module.load_state_dict(state)
         with warnings.catch_warnings():
@@ -331,23 +333,26 @@ def write(ir: NetworkIR, format: str, target: Path, origin: str, weights: Path |
     )
     source = python_source(net.eval(), header)
     if format == "python":
-        target.write_text(source, encoding="utf-8")
+        write_atomic(target, source, "export file")
         return
     scripted = torchscript(source, state)
+    buffer = io.BytesIO()  # torch's writers abort the process on a full disk: they write here, dasdsl writes the file
     if format == "torchscript":
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
-            torch.jit.save(scripted, str(target))
+            torch.jit.save(scripted, buffer)
+        write_atomic(target, buffer.getvalue(), "export file")
         return
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript-based exporter announces its deprecation
         torch.onnx.export(
             scripted,
             (torch.randn(2, *ir.input_shape),),
-            str(target),
+            buffer,
             dynamo=False,
             input_names=["input"],
             output_names=["logits"],
             dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
         )
-    onnx.checker.check_model(str(target))
+    onnx.checker.check_model(onnx.load_from_string(buffer.getvalue()))
+    write_atomic(target, buffer.getvalue(), "export file")

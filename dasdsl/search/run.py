@@ -24,6 +24,7 @@ from dasdsl.compiler.cost import costs, repeat_costs
 from dasdsl.compiler.ir import NetworkIR
 from dasdsl.compiler.lower import FixedNetwork, MixedEdge, Supernet, entropy, shared_state_dict
 from dasdsl.errors import DasError, Span, error
+from dasdsl.files import append_text
 from dasdsl.lang import ast
 from dasdsl.lang.checked import CheckedSpace
 from dasdsl.lang.printer import format_das
@@ -258,8 +259,8 @@ class Run:
             ti, vi = shard(train_idx[s], self.world), shard(valid_idx[s], self.world)
             loss, acc = self.searcher.step(d.train.take(ti), d.valid.take(vi))
             if trace:  # DASDSL_TRACE_ARCH=PREFIX: every step's architecture parameters, one file per process
-                with open(f"{trace}.rank{self.world.rank}.jsonl", "a", encoding="utf-8") as f:
-                    f.write(json.dumps([a.detach().cpu().tolist() for a in self.net.arch_parameters()]) + "\n")
+                weights = [a.detach().cpu().tolist() for a in self.net.arch_parameters()]
+                append_text(f"{trace}.rank{self.world.rank}.jsonl", json.dumps(weights) + "\n", "trace file")
             if not np.isfinite(loss):
                 raise self._diverged(f"the training loss became {loss} at epoch {epoch + 1}, step {s + 1}")
             losses.append(loss)

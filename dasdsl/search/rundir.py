@@ -10,12 +10,13 @@ epoch), ``.lock`` (held while a process writes the directory), and at the end ``
 from __future__ import annotations
 
 import contextlib
+import io
 import json
-import os
+import shutil
 import signal
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ import filelock
 import torch
 
 from dasdsl.errors import DasError, Span, error
-from dasdsl.files import read_text
+from dasdsl.files import append_text, fit_name, make_folder, read_text, refuse_link, write_atomic
 from dasdsl.lang.checked import CheckedSpace
 from dasdsl.lang.load import check_text
 
@@ -45,8 +46,11 @@ def _fail(message: str, hint: str | None = None) -> DasError:
 
 @contextlib.contextmanager
 def locked(run_dir: str | Path) -> Iterator[None]:
-    """Hold the run directory for this process: a second search or resume of it is refused, not interleaved."""
-    lock = filelock.FileLock(str(Path(run_dir) / LOCK), timeout=0)
+    """Hold the run directory for this process: a second search or resume of it is refused, not interleaved.
+    A ``.lock`` that is a symbolic link (a run directory is data) is refused, never followed."""
+    path = Path(run_dir) / LOCK
+    refuse_link(path, "lock file")
+    lock = filelock.FileLock(str(path), timeout=0)
     try:
         lock.acquire()
     except filelock.Timeout:
@@ -55,35 +59,43 @@ def locked(run_dir: str | Path) -> Iterator[None]:
             "wait for it to end or stop it (its last checkpoint is kept), then resume; "
             "two processes must not write one run directory",
         ) from None
+    except OSError as exc:  # a link planted after the check (filelock opens with O_NOFOLLOW), a read-only disk
+        refuse_link(path, "lock file")
+        raise DasError(
+            [error(f"cannot lock {run_dir}: {path}: {exc.strerror or exc}", Span.unknown(str(path)))]
+        ) from None
     try:
         yield
     finally:
         lock.release()
 
 
-def new_run_dir(root: str | Path, name: str) -> Path:
-    """A fresh ``root/<name>-<timestamp>[-n]`` folder."""
+def new_run_dir(root: str | Path, name: str, files: Mapping[str, str | bytes] | None = None) -> Path:
+    """A fresh ``root/<name>-<timestamp>[-n]`` folder holding ``files`` (name -> content). The name is cut to
+    what a file system takes (``fit_name``); where any of it cannot be written (a full or read-only disk) the
+    folder is removed again and the DasError says why: no half-made run directory is left behind."""
+    root = make_folder(root, "folder for run directories")
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    base = Path(root) / f"{name}-{stamp}"
-    path, n = base, 1
-    while True:
+    for n in range(1, 1000):
+        path = root / fit_name(name, f"-{stamp}" + (f"-{n}" if n > 1 else ""))
         try:
-            path.mkdir(parents=True)  # not exists() then mkdir(): two runs started in the same second both win
-            return path
-        except FileExistsError:
-            n += 1
-            path = base.with_name(f"{base.name}-{n}")
-
-
-def _fsync_dir(path: Path) -> None:
+            path.mkdir()  # not exists() then mkdir(): two runs started in the same second both win
+            break
+        except FileExistsError:  # taken (by a folder, a file or a link): the next number
+            continue
+        except OSError as exc:
+            raise DasError(
+                [error(f"cannot make the run directory {path}: {exc.strerror or exc}", Span.unknown(str(path)))]
+            ) from None
+    else:
+        raise _fail(f"cannot make a run directory in {root}: {name}-{stamp} to {name}-{stamp}-999 are all taken")
     try:
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except OSError:
-        pass
+        for member, content in (files or {}).items():
+            write_atomic(path / member, content, "file")
+    except BaseException:
+        shutil.rmtree(path, ignore_errors=True)
+        raise
+    return path
 
 
 @contextlib.contextmanager
@@ -106,34 +118,29 @@ def _signals_deferred() -> Iterator[None]:
 
 
 def save_atomic(obj: Any, path: Path) -> None:
-    """``torch.save`` to a temporary file, fsync, rename: a reader sees the old or the new file, never half;
-    a Ctrl-C or SIGTERM during the write takes effect once it is done."""
-    tmp = path.with_name(path.name + ".tmp")
+    """``torch.save`` into memory, then ``write_atomic``: a reader sees the old or the new file, never half, a
+    full disk leaves no partial temporary; a Ctrl-C or SIGTERM during the write takes effect once it is done."""
     with _signals_deferred():
-        with open(tmp, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
+        buffer = io.BytesIO()
+        torch.save(obj, buffer)
+        write_atomic(path, buffer.getvalue(), "file")
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+def write_text_atomic(path: Path, text: str, what: str = "file") -> None:
+    write_atomic(path, text, what)
+
+
+def json_text(data: dict[str, Any]) -> str:
+    return json.dumps(data, indent=2) + "\n"
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
-    write_text_atomic(path, json.dumps(data, indent=2) + "\n")
+    write_text_atomic(path, json_text(data))
 
 
 def append_jsonl(path: Path, record: dict[str, Any]) -> None:
-    """One record per line, synced: a kill loses at most the line being written."""
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(json.dumps(record) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
+    """One record per line, synced: a kill loses at most the line being written; a link there is refused."""
+    append_text(path, json.dumps(record) + "\n", "run log")
 
 
 def trim_log(run_dir: Path, epochs: int) -> None:

@@ -114,8 +114,6 @@ def start(
         return run
     out = None
     if world.main:
-        out = rundir.new_run_dir(out_root, space.name)
-        (out / rundir.SPACE).write_text(source_text, encoding="utf-8")
         meta = {
             "source": source,
             "device": str(device),
@@ -123,7 +121,9 @@ def start(
             "plugins": list(plugins),
             "search": cfg.to_json(),
         }
-        rundir.write_json(out / rundir.CONFIG, meta)
+        out = rundir.new_run_dir(
+            out_root, space.name, {rundir.SPACE: source_text, rundir.CONFIG: rundir.json_text(meta)}
+        )
     run.out = Path(str(distributed.broadcast_object(str(out) if out else "", world)))
     return run
 
@@ -346,8 +346,6 @@ def train(
     net = FixedNetwork(build_ir(space, data.shape, data.classes), auxiliary=recipe.auxiliary > 0).to(device)
     out = None
     if out_root is not None:
-        out = rundir.new_run_dir(out_root, f"{space.name}-train")
-        (out / rundir.SPACE).write_text(space.source or format_das(space.module), encoding="utf-8")
         config = {
             "source": source,
             "data": data_mod.spec_text(spec),
@@ -357,7 +355,8 @@ def train(
             "seed": seed,
         }
         config["recipe"] = attrs.asdict(recipe)
-        rundir.write_json(out / rundir.CONFIG, config)
+        first = {rundir.SPACE: space.source or format_das(space.module), rundir.CONFIG: rundir.json_text(config)}
+        out = rundir.new_run_dir(out_root, f"{space.name}-train", first)
         if on_run_dir is not None:
             on_run_dir(out)
     return _training(net, space, data, out, epochs, batch, lr, seed, 0, None, reporter, callbacks, recipe)

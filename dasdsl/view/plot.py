@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 
 from dasdsl.compiler.ir import choice_key
 from dasdsl.errors import DasError
+from dasdsl.files import make_folder, write_atomic
 from dasdsl.search.rundir import read_records, read_space
 from dasdsl.view.render import _fail
 
@@ -239,10 +240,5 @@ def plot_run(run_dir: str | Path, out_dir: str | Path | None = None) -> list[Pat
     """Write gates.png, temperature.png, loss_acc.png and skips.png; by default into RUN_DIR/plots."""
     out = Path(out_dir) if out_dir is not None else Path(run_dir) / "plots"
     figs = figures(run_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, fig in figs.items():
-        path = out / f"{name}.png"
-        path.write_bytes(png_bytes(fig))
-        written.append(path)
-    return written
+    make_folder(out, "folder for the plots", link_ok=out_dir is not None)  # RUN_DIR/plots: no link out of it
+    return [write_atomic(out / f"{name}.png", png_bytes(fig), "plot") for name, fig in figs.items()]

@@ -34,6 +34,7 @@ import networkx as nx
 
 from dasdsl.compiler.ir import OUTPUT, NetworkIR
 from dasdsl.errors import DasError, Span, error
+from dasdsl.files import fit_name, make_folder, write_atomic
 from dasdsl.lang import ast
 from dasdsl.lang.printer import format_op
 from dasdsl.lang.settings import SearchConfig
@@ -754,7 +755,7 @@ def outputs_for(out: Path, names: list[str]) -> list[Path]:
     """``out`` itself for one picture, else ``out-<name>.ext`` per picture."""
     if len(names) == 1:
         return [out]
-    return [out.with_name(f"{out.stem}-{_slug(n)}{out.suffix}") for n in names]
+    return [out.with_name(fit_name(f"{out.stem}-{_slug(n)}", out.suffix)) for n in names]
 
 
 def write_graphs(graphs: list[tuple[graphviz.Digraph, Path]]) -> tuple[list[Path], bool]:
@@ -764,17 +765,15 @@ def write_graphs(graphs: list[tuple[graphviz.Digraph, Path]]) -> tuple[list[Path
     try:
         for graph, path in graphs:
             fmt = path.suffix.lstrip(".").lower()
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if fmt in ("dot", "gv"):
-                path.write_text(graph.source, encoding="utf-8")
-            else:
-                path.write_bytes(render_bytes(graph, fmt))
+            make_folder(path.parent, "folder for the picture")
+            data = graph.source if fmt in ("dot", "gv") else render_bytes(graph, fmt)
+            write_atomic(path, data, "picture")
             written.append(path)
     except GraphvizNotFoundError:
         dots = []
         for graph, path in graphs:
             dot = path.with_suffix(".dot")
-            dot.write_text(graph.source, encoding="utf-8")
+            write_atomic(dot, graph.source, "graphviz source")
             dots.append(dot)
         return dots, True
     return written, False

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from dasdsl.errors import DasError
+from dasdsl.files import make_folder, write_atomic
 from dasdsl.lang.load import check_text
 from dasdsl.search.data import describe, ir_for
 from dasdsl.search.rundir import read_config, run_data
@@ -345,11 +346,8 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     """Write the report (by default RUN_DIR/report.html) and return its path."""
     path = Path(out) if out is not None else Path(run_dir) / "report.html"
     text = build_report(run_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-    return path
+    make_folder(path.parent, "folder for the report")
+    return write_atomic(path, text, "report")
 
 
 def result_html(space: Any, summary: dict[str, Any], history: Sequence[dict[str, Any]], run_dir: Path | None) -> str:
