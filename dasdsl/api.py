@@ -156,6 +156,9 @@ class SearchResult:
     ``summary`` the accuracies (supernet / discretized / fine-tuned / test, as summary.json), ``gates``
     the final gate weights per choice point, ``network`` the derived network with the supernet's weights
     (fine-tuned where the ``finetune`` setting asks), ``run_dir`` the run directory (None for ``out=None``).
+    ``stopped``: a callback stopped the search; the result is then the gates so far discretized (no one-shot
+    selection, no fine-tuning, nothing written: ``dasdsl.resume(run_dir)`` finishes the run). ``supernet``: the
+    trained supernet as the search left it.
     """
 
     space: Space
@@ -169,6 +172,8 @@ class SearchResult:
     report_error: str | None  # why report.html could not be written (the search itself succeeded)
     settings: dict[str, Any]  # every resolved setting (config.json's "search")
     _data: Any = attrs.field(repr=False)  # the caller's own arrays or datasets the search ran on; None for a source
+    stopped: bool = False
+    supernet: Any = attrs.field(default=None, repr=False)
 
     def train(self, data: Any = None, **options: Any) -> TrainResult:
         """Train the derived architecture from scratch, as ``dasdsl train RESULT.das`` does; by default on
@@ -227,6 +232,7 @@ def search(
     plugins: Sequence[str] = (),
     source: str | None = None,
     on_run_dir: Callable[[Path], None] | None = None,
+    report: bool = True,
     **settings: Any,
 ) -> SearchResult | None:
     """Search ``space`` and discretize it.
@@ -235,8 +241,10 @@ def search(
     ``(x, y, x_test, y_test)``, or torch datasets ``train`` / ``(train, test)`` (batches are read as they
     are drawn, so data larger than memory streams); None: the space's own ``data`` setting.
     ``out``: a folder for the run directory (as ``dasdsl run --out``); None writes nothing to disk.
-    ``callbacks``: called with each epoch's record; one returning False stops the search after that epoch
-    (with a checkpoint where there is a run directory; ``dasdsl.resume`` continues it) and returns None.
+    ``callbacks``: functions called with each epoch's record, every one every epoch; one returning False stops
+    the search after that epoch (with a checkpoint where there is a run directory; ``dasdsl.resume`` continues it)
+    and returns a result marked ``stopped``. ``on_run_dir``: called with the run directory as soon as it exists
+    (before the first epoch). ``report``: False skips report.html (``dasdsl report RUN_DIR`` writes it later).
     Every other keyword is a search setting by name. Under torchrun, processes other than rank 0 return None.
     """
     from dasdsl.search import data as data_mod  # torch: kept off `import dasdsl` and `dasdsl check`
@@ -244,6 +252,7 @@ def search(
     from dasdsl.search.run import config_for  # torch: kept off `import dasdsl` and `dasdsl check`
 
     space = Space.of(space)
+    callbacks = workflow.check_callbacks(callbacks)
     if out is not None:
         check_output_folder(out, "folder for run directories")
     if epochs is not None:
@@ -277,7 +286,7 @@ def search(
             on_run_dir(run.out)
         with _holding(run.out if world.main else None):
             finished = workflow.search(run, reporter, callbacks)
-    return _result(finished, world, data if own_data else None)
+    return _result(finished, world, data if own_data else None, report)
 
 
 def resume(
@@ -291,6 +300,7 @@ def resume(
     classes: int | None = None,
     epochs: int | None = None,
     on_run_dir: Callable[[Path], None] | None = None,
+    report: bool = True,
 ) -> SearchResult | None:
     """Continue a killed or stopped run from its last complete checkpoint, with the settings it started with;
     the result is the one an uninterrupted run gives. ``data``: the arrays or datasets again, for a run that
@@ -298,6 +308,7 @@ def resume(
     (finished or not) to that many epochs; the schedules are re-planned for them from where the run is."""
     from dasdsl.search import workflow  # torch: kept off `import dasdsl` and `dasdsl check`
 
+    callbacks = workflow.check_callbacks(callbacks)
     torch_device, world = _device(device)
     own_data = None if _is_source(data) else data
     held = Path(run_dir) if world.main and (Path(run_dir) / "config.json").is_file() else None  # a run directory
@@ -308,17 +319,17 @@ def resume(
         if on_run_dir is not None and world.main:
             on_run_dir(Path(run_dir))
         finished = workflow.search(run, reporter, callbacks)
-    return _result(finished, world, own_data)
+    return _result(finished, world, own_data, report)
 
 
-def _result(finished: Any, world: Any, own_data: Any = None) -> SearchResult | None:
+def _result(finished: Any, world: Any, own_data: Any = None, write: bool = True) -> SearchResult | None:
     from dasdsl.search import distributed  # torch: kept off `import dasdsl` and `dasdsl check`
 
     distributed.finish(world)
     if finished is None:
         return None
     report, report_error = None, None
-    if finished.run_dir is not None:
+    if finished.run_dir is not None and write and not finished.stopped:
         from dasdsl.view.report import write_report  # graphviz and matplotlib
 
         try:
@@ -339,6 +350,8 @@ def _result(finished: Any, world: Any, own_data: Any = None) -> SearchResult | N
         report_error,
         finished.cfg.to_json(),
         own_data,
+        finished.stopped,
+        finished.supernet,
     )
 
 
@@ -381,6 +394,7 @@ def train(
     from dasdsl.search import workflow  # torch: kept off `import dasdsl` and `dasdsl check`
     from dasdsl.search.run import pick_device, recipe_of  # torch: kept off `import dasdsl` and `dasdsl check`
 
+    callbacks = workflow.check_callbacks(callbacks)
     given = {
         "epochs": epochs,
         "batch": batch,
@@ -450,6 +464,7 @@ def resume_training(
     from dasdsl.search import rundir, workflow  # torch: kept off `import dasdsl` and `dasdsl check`
     from dasdsl.search.run import pick_device  # torch: kept off `import dasdsl` and `dasdsl check`
 
+    callbacks = workflow.check_callbacks(callbacks)
     torch_device = pick_device(device)
     split = None
     if not _is_source(data):
