@@ -468,9 +468,9 @@ def resume_training(
     torch_device = pick_device(device)
     split = None
     if not _is_source(data):
-        config = rundir.read_config(run_dir)
+        seed = workflow.training_config(run_dir).seed  # read as data: a bad recorded seed is a clear error
         space = rundir.read_space(run_dir, plugins=plugins)
-        split = data_mod.user_split(data, space.input_kind, 0.9, int(config.get("seed", 0)), torch_device)
+        split = data_mod.user_split(data, space.input_kind, 0.9, seed, torch_device)
     with (
         _reporter(progress) as reporter,
         _holding(Path(run_dir) if (Path(run_dir) / "config.json").is_file() else None),

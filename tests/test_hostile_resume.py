@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 
@@ -397,3 +398,14 @@ def test_an_untouched_run_resumes(runs: dict[str, Path], tmp_path: Path) -> None
 
 def test_the_table_is_large() -> None:
     assert len(SEARCH_CONFIG) + len(CHECKPOINTS) + len(TRAIN_CONFIG) >= 50
+
+
+def test_training_resume_with_the_callers_data_reads_the_seed_as_data(runs: dict[str, Path], tmp_path: Path) -> None:
+    """With ``data=``, the recorded seed cuts the caller's arrays: it is read through the table first too."""
+    run = copy(runs["train"], tmp_path)
+    edit_json(run / "config.json", lambda m: m.update(seed="x"))
+    x, y = np.zeros((40, 1, 8, 8), dtype=np.float32), np.arange(40) % 4
+    with pytest.raises(DasError) as caught:
+        api.resume_training(run, data=(x, y), progress=False)
+    message = f"{run / 'config.json'}: its setting 'seed' cannot be resumed: "
+    assert caught.value.errors[0].message == message + "seed must be a non-negative integer below 2**32, got 'x'"

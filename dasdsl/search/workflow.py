@@ -28,7 +28,13 @@ from dasdsl.files import read_text
 from dasdsl.lang.checked import CheckedSpace
 from dasdsl.lang.load import check_text
 from dasdsl.lang.printer import format_das
-from dasdsl.lang.settings import SearchConfig, SettingError, recorded_search_config, recorded_train_config
+from dasdsl.lang.settings import (
+    SearchConfig,
+    SettingError,
+    TrainConfig,
+    recorded_search_config,
+    recorded_train_config,
+)
 from dasdsl.search import data as data_mod
 from dasdsl.search import distributed, oneshot, rundir
 from dasdsl.search.data import Split
@@ -102,6 +108,24 @@ class Silent:
 
 def _fail(message: str, hint: str | None = None) -> DasError:
     return DasError([error(message, Span.unknown("<run>"), hint)])
+
+
+def _config_json(out: Path, what: str) -> dict[str, Any]:
+    """A run directory's config.json as a JSON object (``what`` the directory should be, for the error)."""
+    if not (out / rundir.CONFIG).is_file() or not (out / rundir.SPACE).is_file():
+        raise _fail(f"{out} is not {what} (no config.json / space.das)")
+    try:
+        meta = json.loads(read_text(out / rundir.CONFIG, "run configuration"))
+    except ValueError as exc:
+        meta = exc
+    if not isinstance(meta, dict):
+        shown = (
+            f"ValueError: {meta}"
+            if isinstance(meta, ValueError)
+            else f"a JSON object is expected, not {type(meta).__name__}"
+        )
+        raise _fail(f"{out / rundir.CONFIG} is damaged ({shown}); the run cannot be resumed")
+    return meta
 
 
 def _recorded(out: Path, read: Callable[[], Any], prefix: str = "") -> Any:
@@ -191,12 +215,8 @@ def resume(
     the run used are imported only when named in ``plugins``: a run directory never imports code. ``epochs``
     extends a run (finished or not) to more epochs, recorded in config.json; no other setting changes."""
     out = Path(run_dir)
-    if not (out / rundir.CONFIG).is_file() or not (out / rundir.SPACE).is_file():
-        raise _fail(f"{out} is not a run directory (no config.json / space.das)")
+    meta = _config_json(out, "a run directory")
     try:
-        meta = json.loads(read_text(out / rundir.CONFIG, "run configuration"))
-        if not isinstance(meta, dict):
-            raise TypeError(f"a JSON object is expected, not {type(meta).__name__}")
         cfg = _recorded(out, lambda: recorded_search_config(meta["search"]), "search.")
         source = str(meta["source"])
         recorded = meta.get("plugins") or []  # the plugin modules the run started with
@@ -456,6 +476,19 @@ def train(
     return _training(net, space, data, out, epochs, batch, lr, seed, 0, None, reporter, callbacks, recipe)
 
 
+def training_config(run_dir: str | Path) -> TrainConfig:
+    """The settings a training run's config.json records, read through the train settings table as a fresh
+    run's are (``recorded_train_config``); a run directory is data, so a bad value is a DasError naming the key."""
+    out = Path(run_dir)
+    meta = _config_json(out, "the run directory of a training run")
+    spec = meta.get("data")
+    legacy = re.fullmatch(r"Symbol\(name='(\w+)'\)", spec) if isinstance(spec, str) else None
+    if legacy:  # written by versions that stored the repr
+        meta = {**meta, "data": legacy[1]}
+    # read by the settings table, as the run's flags were (runs before the recipe existed: the defaults)
+    return _recorded(out, lambda: recorded_train_config(meta))
+
+
 def resume_training(
     run_dir: str | Path,
     device: torch.device,
@@ -467,22 +500,8 @@ def resume_training(
 ) -> Trained:
     """Continue a training run (``dasdsl train``'s run directory) from its last complete epoch."""
     out = Path(run_dir)
-    if not (out / rundir.CONFIG).is_file() or not (out / rundir.SPACE).is_file():
-        raise _fail(f"{out} is not the run directory of a training run (no config.json / space.das)")
-    try:
-        meta = json.loads(read_text(out / rundir.CONFIG, "run configuration"))
-        if not isinstance(meta, dict):
-            raise TypeError(f"a JSON object is expected, not {type(meta).__name__}")
-        spec = meta.get("data")
-        legacy = re.fullmatch(r"Symbol\(name='(\w+)'\)", spec) if isinstance(spec, str) else None
-        if legacy:  # written by versions that stored the repr
-            meta = {**meta, "data": legacy[1]}
-        # read by the settings table, as the run's flags were (runs before the recipe existed: the defaults)
-        cfg = _recorded(out, lambda: recorded_train_config(meta))
-        epochs, batch, seed, lr, spec = cfg.epochs, cfg.batch, cfg.seed, cfg.lr, cfg.data
-        recipe = recipe_of(cfg)
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise _fail(f"{out / rundir.CONFIG} is damaged ({type(exc).__name__}: {exc}); cannot resume") from None
+    cfg = training_config(out)
+    epochs, batch, seed, lr, spec, recipe = cfg.epochs, cfg.batch, cfg.seed, cfg.lr, cfg.data, recipe_of(cfg)
     space = rundir.read_space(out, plugins=plugins)
     rundir.read_records(out / rundir.LOG)
     if data is None:
