@@ -409,3 +409,24 @@ def test_training_resume_with_the_callers_data_reads_the_seed_as_data(runs: dict
         api.resume_training(run, data=(x, y), progress=False)
     message = f"{run / 'config.json'}: its setting 'seed' cannot be resumed: "
     assert caught.value.errors[0].message == message + "seed must be a non-negative integer below 2**32, got 'x'"
+
+
+@pytest.mark.parametrize(
+    ("epochs", "message"),
+    [
+        (10**7, "epochs must be at most 1000000, got 10000000"),
+        (2.5, "epochs must be a positive integer, got 2.5"),
+        ("3", "epochs must be a positive integer, got '3'"),
+        (True, "epochs must be a positive integer, got True"),
+    ],
+)
+def test_an_extension_reads_its_epochs_through_the_table(
+    runs: dict[str, Path], tmp_path: Path, epochs: object, message: str
+) -> None:
+    """``resume(epochs=N)`` extends a run: N is checked as a fresh run's ``epochs``, and nothing is written."""
+    run = copy(runs["search"], tmp_path)
+    before = snapshot(run)
+    with pytest.raises(DasError) as caught:
+        api.resume(run, epochs=epochs, progress=False, report=False)
+    assert caught.value.errors[0].message == message
+    assert snapshot(run) == before

@@ -29,6 +29,7 @@ from dasdsl.lang.checked import CheckedSpace
 from dasdsl.lang.load import check_text
 from dasdsl.lang.printer import format_das
 from dasdsl.lang.settings import (
+    SEARCH,
     SearchConfig,
     SettingError,
     TrainConfig,
@@ -231,15 +232,16 @@ def resume(
     if user_data is not None:
         data = data_mod.user_split(user_data, space.input_kind, cfg.split, cfg.seed, device, classes)
     rundir.read_records(out / rundir.LOG)  # a damaged log is refused now, not after the remaining epochs
+    if epochs is not None:
+        SEARCH.resolve({"epochs": (epochs,)}, cfg)  # a whole number up to the table's maximum, as for a fresh run
     extended = epochs is not None and epochs != cfg.epochs
-    if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < cfg.epochs):
+    if epochs is not None and epochs < cfg.epochs:
         raise _fail(
             f"{out} was searched for {cfg.epochs} epochs; --epochs {epochs} with --resume can only extend it",
             f"give more than {cfg.epochs} epochs, or resume without --epochs",
         )
+    recorded_epochs = cfg.epochs
     if extended:
-        if world.main:
-            keep_result(out, cfg.epochs)
         cfg = attrs.evolve(cfg, epochs=epochs)
     run = Run(space, cfg, device, out, source, world=world)
     run.setup(data)
@@ -248,7 +250,8 @@ def resume(
     if extended:
         assert run.searcher is not None
         run.searcher.stretch(cfg.epochs, run.start_epoch)
-        if world.main:
+        if world.main:  # once the run is ready to go on: a resume refused before changes nothing
+            keep_result(out, recorded_epochs)
             rundir.write_json(out / rundir.CONFIG, {**meta, "search": cfg.to_json()})
     return run
 
