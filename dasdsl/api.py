@@ -78,6 +78,9 @@ class SearchResult:
     ``summary`` the accuracies (supernet / discretized / fine-tuned / test, as summary.json), ``gates``
     the final gate weights per choice point, ``network`` the derived network with the supernet's weights
     (fine-tuned where the ``finetune`` setting asks), ``run_dir`` the run directory (None for ``out=None``).
+    ``stopped``: a callback stopped the search; the result is then the gates so far discretized (no one-shot
+    selection, no fine-tuning, nothing written: ``dasdsl.resume(run_dir)`` finishes the run). ``supernet``: the
+    trained supernet as the search left it.
     """
 
     space: Space
@@ -91,6 +94,8 @@ class SearchResult:
     report_error: str | None  # why report.html could not be written (the search itself succeeded)
     settings: dict[str, Any]  # every setting by name, as keywords: ``space.search(**settings)`` repeats the run
     _data: Any = attrs.field(repr=False)  # the caller's own arrays or datasets the search ran on; None for a source
+    stopped: bool = False
+    supernet: Any = attrs.field(default=None, repr=False)
 
     def __repr__(self) -> str:
         """One line: which architecture, what it scored on which network, where the run is."""
@@ -102,7 +107,7 @@ class SearchResult:
 
     def _repr_html_(self) -> str:
         """A notebook's view: the derived cells, the accuracies and the curves per epoch."""
-        from dasdsl.view.report import result_html  # graphviz and matplotlib: only when shown
+        from dasdsl.view.report import result_html  # graphviz: only when shown
 
         return result_html(self.space, self.summary, self.history, self.run_dir)
 
@@ -186,6 +191,7 @@ def search(
     plugins: Sequence[str] = (),
     source: str | None = None,
     on_run_dir: Callable[[Path], None] | None = None,
+    report: bool = True,
     batch: int | None = None,
     split: float | None = None,
     weights: str | dict[str, Any] | None = None,
@@ -216,10 +222,11 @@ def search(
     ``progress``: True (a progress line on stderr), False, or a reporter object. ``device``: ``"auto"``,
     ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or a ``torch.device``. ``classes``: the class count where the caller's
     labels do not show them all. ``on_run_dir``: called with the run directory as soon as it exists (before
-    the first epoch: a notebook can show where the run writes).
-    ``callbacks``: each called with every epoch's record; one returning False stops the search after that
-    epoch (with a checkpoint where there is a run directory; ``dasdsl.resume`` continues it).
-    Under torchrun, processes other than rank 0 return None.
+    the first epoch: a notebook can show where the run writes). ``report``: False skips report.html
+    (``dasdsl report RUN_DIR`` writes it later).
+    ``callbacks``: functions called with each epoch's record, every one every epoch; one returning False stops
+    the search after that epoch (with a checkpoint where there is a run directory; ``dasdsl.resume`` continues
+    it) and returns a result marked ``stopped``. Under torchrun, processes other than rank 0 return None.
 
     Every search setting of the space's ``search`` block can be given by name; None keeps the block's (else
     the default). Values are .das text (``gate="sigmoid(temperature = anneal(5.0 -> 0.05))"``) or Python:
@@ -233,6 +240,7 @@ def search(
     given = {key: value for key, value in locals().items() if key in _settings.SEARCH.keys}
     _refuse_unknown(search, unknown)
     space = Space.of(space)
+    callbacks = workflow.check_callbacks(callbacks)
     if out is not None:
         check_output_folder(out, "folder for run directories")
     own_data = not _is_source(data)
@@ -261,7 +269,7 @@ def search(
             on_run_dir(run.out)
         with _holding(run.out if world.main else None):
             finished = workflow.search(run, reporter, callbacks)
-    return _result(finished, world, data if own_data else None)
+    return _result(finished, world, data if own_data else None, report)
 
 
 search.__doc__ = (search.__doc__ or "") + _settings_doc(_settings.SEARCH)
@@ -278,6 +286,7 @@ def resume(
     classes: int | None = None,
     epochs: int | None = None,
     on_run_dir: Callable[[Path], None] | None = None,
+    report: bool = True,
     **unknown: Any,
 ) -> SearchResult | None:
     """Continue a killed or stopped run from its last complete checkpoint, with the settings it started with;
@@ -287,6 +296,7 @@ def resume(
     from dasdsl.search import workflow  # torch: kept off `import dasdsl` and `dasdsl check`
 
     _refuse_unknown(resume, unknown)
+    callbacks = workflow.check_callbacks(callbacks)
     torch_device, world = _device(device)
     own_data = None if _is_source(data) else data
     held = Path(run_dir) if world.main and (Path(run_dir) / "config.json").is_file() else None  # a run directory
@@ -297,17 +307,17 @@ def resume(
         if on_run_dir is not None and world.main:
             on_run_dir(Path(run_dir))
         finished = workflow.search(run, reporter, callbacks)
-    return _result(finished, world, own_data)
+    return _result(finished, world, own_data, report)
 
 
-def _result(finished: Any, world: Any, own_data: Any = None) -> SearchResult | None:
+def _result(finished: Any, world: Any, own_data: Any = None, write: bool = True) -> SearchResult | None:
     from dasdsl.search import distributed  # torch: kept off `import dasdsl` and `dasdsl check`
 
     distributed.finish(world)
     if finished is None:
         return None
     report, report_error = None, None
-    if finished.run_dir is not None:
+    if finished.run_dir is not None and write and not finished.stopped:
         from dasdsl.view.report import write_report  # graphviz and matplotlib
 
         try:
@@ -328,6 +338,8 @@ def _result(finished: Any, world: Any, own_data: Any = None) -> SearchResult | N
         report_error,
         _settings_of(finished.cfg, own_data is not None),
         own_data,
+        finished.stopped,
+        finished.supernet,
     )
 
 
@@ -379,6 +391,7 @@ def train(
 
     given = {key: value for key, value in locals().items() if key in _settings.TRAIN.keys and key != "data"}
     _refuse_unknown(train, unknown)
+    callbacks = workflow.check_callbacks(callbacks)
     if out is not None:
         check_output_folder(out, "folder for run directories")
     if not isinstance(space, _checked.CheckedSpace):
@@ -440,12 +453,13 @@ def resume_training(
     from dasdsl.search.run import pick_device  # torch: kept off `import dasdsl` and `dasdsl check`
 
     _refuse_unknown(resume_training, unknown)
+    callbacks = workflow.check_callbacks(callbacks)
     torch_device = pick_device(device)
     split = None
     if not _is_source(data):
-        config = rundir.read_config(run_dir)
+        seed = workflow.training_config(run_dir).seed  # read as data: a bad recorded seed is a clear error
         space = rundir.read_space(run_dir, plugins=plugins)
-        split = data_mod.user_split(data, space.input_kind, 0.9, int(config.get("seed", 0)), torch_device)
+        split = data_mod.user_split(data, space.input_kind, 0.9, seed, torch_device)
     with (
         _reporter(progress) as reporter,
         _holding(Path(run_dir) if (Path(run_dir) / "config.json").is_file() else None),

@@ -226,6 +226,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 plugins=args.plugin,
                 epochs=args.epochs,
                 on_run_dir=announce,
+                report=not args.no_report,
             )
         else:
             if not args.space:
@@ -242,13 +243,14 @@ def cmd_run(args: argparse.Namespace) -> int:
                 plugins=args.plugin,
                 source=args.space,
                 on_run_dir=announce,
+                report=not args.no_report,
                 **_settings_from(args),
             )
     if result is not None:
         print(summary_text(result.space, result.summary, result.run_dir))
         if result.report is not None:
             print(f"report: {result.report}", file=sys.stderr)
-        else:
+        elif result.report_error is not None:
             print(f"dasdsl: no report.html ({result.report_error})", file=sys.stderr)
     return EXIT_OK
 
@@ -457,6 +459,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--nproc", type=int, default=None, metavar="N", help="search with N processes (torchrun)")
     p.add_argument("--plugin", action="append", default=[], metavar="MODULE")
     p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument("--no-report", action="store_true", help="skip report.html (dasdsl report RUN_DIR writes it later)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("train", help="train a fixed architecture (a search result) from scratch")

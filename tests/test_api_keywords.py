@@ -18,6 +18,7 @@ import dasdsl
 import dasdsl.api
 from dasdsl.compiler.lower import gate_weights
 from dasdsl.lang import settings
+from dasdsl.search.rundir import untimed
 
 ROOT = Path(__file__).resolve().parent.parent
 POOLING = ROOT / "spaces" / "pooling.das"
@@ -139,7 +140,7 @@ def test_the_settings_given_back_repeat_the_run(pooling: dasdsl.api.Space) -> No
     assert set(first.settings) <= set(settings.SEARCH.keys)
     again = pooling.search(progress=False, **first.settings)
     assert again is not None
-    assert again.history == first.history and again.summary == first.summary
+    assert untimed(again.history) == untimed(first.history) and again.summary == first.summary
     assert again.settings == first.settings
 
 
@@ -189,7 +190,7 @@ def test_reprs_are_one_line(pooling: dasdsl.api.Space) -> None:
     html = result._repr_html_()
     assert "Search result: pooling_result" in html and "discretized, test accuracy" in html
     assert "<svg" in html or "graphviz" in html  # the cell, or how to get its picture
-    assert "data:image/png;base64," in html  # the curves
+    assert html.count("<svg") >= 2 and "cross-entropy" in html and "accuracy" in html  # the curves, as charts
 
 
 # -- the record is the text searched

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -50,3 +51,45 @@ def test_the_readme_quick_start_ends_with_an_architecture_well_above_chance(tmp_
     assert found is not None, done.stdout
     assert float(found.group(2)) > 0.9
     assert len(list((tmp_path / "runs").glob("nb201_digits-*/result.das"))) == 1
+
+
+PLUGIN_SPACE = """space plugged
+input image
+
+cell mixed(c) with input stride 2 {
+    input x
+    node y = x ~ [my_mbconv(3), my_mbconv(k = [3, 5], expand = 2), skip]
+    output y
+}
+
+network {
+    stem  conv_bn(3, out = 8)
+    cells mixed(8)
+    head  global_avg_pool then linear(classes)
+}
+"""
+
+PLUGIN_CHECK = """
+import torch, dasdsl
+space = dasdsl.load("plugged.das", plugins=["doc_ops"])
+print(space.count())
+net = space.supernet((1, 8, 8), 10)
+print(tuple(net(torch.randn(2, 1, 8, 8)).shape))
+fixed = dasdsl.loads(open("plugged.das").read().replace(
+    "[my_mbconv(3), my_mbconv(k = [3, 5], expand = 2), skip]", "my_mbconv(5, out = 8)"), plugins=["doc_ops"])
+print(tuple(fixed.network((1, 8, 8), 10)(torch.randn(2, 1, 8, 8)).shape))
+"""
+
+
+def test_the_plugin_example_of_the_language_reference_registers_a_working_op(tmp_path: Path) -> None:
+    """docs/language.md section 5's plugin module, as written: the builder signature the registry calls
+    (``build(shape, stride, args, affine=...)``), its shape rule, value lists and an input stride."""
+    (example,) = _python_blocks(ROOT / "docs" / "language.md")
+    (tmp_path / "doc_ops.py").write_text(example, encoding="utf-8")
+    (tmp_path / "plugged.das").write_text(PLUGIN_SPACE, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])}
+    done = subprocess.run(
+        [sys.executable, "-c", PLUGIN_CHECK], cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:3] == ["4", "(2, 10)", "(2, 10)"]  # 1 + 2 (a value list) + skip candidates

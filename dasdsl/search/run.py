@@ -61,6 +61,41 @@ def check_batch(batch: int, data: Split, processes: int = 1, *, parts: tuple[str
         )
 
 
+def checked_checkpoint(state: Any, path: Path, epochs: int, parts: tuple[str, ...]) -> dict[str, Any]:
+    """A checkpoint's contents, each part of the type and shape this version writes, before any of it is used:
+    ``epoch`` a whole number of epochs from 0 to ``epochs``, ``torch_rng`` the CPU generator's byte state, ``model``
+    a state dict of tensors, the other ``parts`` dicts. A checkpoint is data: one edited or copied from elsewhere
+    is a DasError naming the file and the part, never a crash further on."""
+
+    def bad(what: str) -> DasError:
+        return _fail(
+            f"checkpoint {path} does not fit this run: {what}",
+            "the checkpoint was edited or comes from another program; the files are left as they are",
+        )
+
+    if not isinstance(state, dict):
+        raise bad(f"it holds a {type(state).__name__}, not a dict of the run's state")
+    missing = [p for p in ("epoch", "model", "torch_rng", *parts) if p not in state]
+    if missing:
+        raise bad(f"it has no {', '.join(repr(m) for m in missing)}")
+    epoch = state["epoch"]
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or not 0 <= epoch <= epochs:
+        raise bad(f"'epoch' must be a whole number of epochs from 0 to {epochs}, got {epoch!r}")
+    rng = state["torch_rng"]
+    if not (isinstance(rng, torch.Tensor) and rng.dtype == torch.uint8 and rng.dim() == 1):
+        shown = f"a {rng.dtype} tensor of shape {tuple(rng.shape)}" if isinstance(rng, torch.Tensor) else repr(rng)[:80]
+        raise bad(f"'torch_rng' must be the random generator's state (a 1-D uint8 tensor), got {shown}")
+    model = state["model"]
+    if not (
+        isinstance(model, dict) and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in model.items())
+    ):
+        raise bad("'model' must be a state dict (parameter names to tensors)")
+    for part in parts:
+        if not isinstance(state[part], dict):
+            raise bad(f"'{part}' must be a dict, got {type(state[part]).__name__}")
+    return state
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -182,8 +217,13 @@ class Run:
 
     def restore(self) -> None:
         assert self.net is not None and self.searcher is not None
-        state = rundir.load_checkpoint(self.out / CHECKPOINT, self.device)
-        saved = state.get("fingerprint") if isinstance(state, dict) else None
+        state = checked_checkpoint(
+            rundir.load_checkpoint(self.out / CHECKPOINT, self.device),
+            self.out / CHECKPOINT,
+            self.cfg.epochs,
+            ("search",),
+        )
+        saved = state.get("fingerprint")
         if isinstance(saved, dict):  # checkpoints written before fingerprints have none
             now = self.fingerprint()
             changed = [
@@ -205,8 +245,8 @@ class Run:
             self.net.load_state_dict(state["model"])
             self.searcher.load_state_dict(state["search"])
             torch.set_rng_state(state["torch_rng"].cpu())
-            self.start_epoch = int(state["epoch"])
-        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            self.start_epoch = state["epoch"]
+        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             raise _fail(
                 f"checkpoint {self.out / CHECKPOINT} does not fit this run ({type(exc).__name__}: {first})",
@@ -538,8 +578,14 @@ def train_fixed(
     opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9, weight_decay=recipe.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(epochs, 1))
     if state is not None:
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["schedule"])
+        try:
+            opt.load_state_dict(state["optimizer"])
+            sched.load_state_dict(state["schedule"])
+        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError) as exc:
+            raise _fail(
+                f"the checkpoint's optimizer state does not fit this training ({type(exc).__name__}: {exc})",
+                "the checkpoint was edited or comes from another run; the files are left as they are",
+            ) from None
     loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
     history = []
     ctx = getattr(net, "ctx", None)  # a dasdsl network's drop-path probability lives in its context

@@ -169,11 +169,21 @@ _FIELDS: dict[str, Any] = {  # what each field of an epoch record must hold
     "epoch": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
     "skip_count": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
     **{k: _number for k in ("train_loss", "train_acc", "valid_loss", "valid_acc", "lr", "temperature")},
+    **{k: lambda v: _number(v) and v >= 0 for k in ("seconds", "elapsed")},
     "entropy": lambda v: isinstance(v, dict) and all(_number(x) for x in v.values()),
     "gates": lambda v: (
         isinstance(v, dict) and all(isinstance(w, list) and w and all(_number(x) for x in w) for w in v.values())
     ),
 }
+
+
+# The fields of an epoch record that are wall-clock times: the only ones two runs of the same search differ in.
+TIMES = ("seconds", "elapsed")
+
+
+def untimed(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Epoch records without their times (``TIMES``): what runs of the same search, resumed or not, repeat."""
+    return [{k: v for k, v in r.items() if k not in TIMES} for r in records]
 
 
 def read_records(path: Path) -> list[dict[str, Any]]:

@@ -8,8 +8,10 @@ what the user sees per epoch can also go to callbacks.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -25,7 +27,14 @@ from dasdsl.files import read_text
 from dasdsl.lang.checked import CheckedSpace
 from dasdsl.lang.load import check_text
 from dasdsl.lang.printer import format_das
-from dasdsl.lang.settings import TRAIN, SearchConfig
+from dasdsl.lang.settings import (
+    SEARCH,
+    SearchConfig,
+    SettingError,
+    TrainConfig,
+    recorded_search_config,
+    recorded_train_config,
+)
 from dasdsl.search import data as data_mod
 from dasdsl.search import distributed, oneshot, rundir
 from dasdsl.search.data import Split
@@ -35,6 +44,7 @@ from dasdsl.search.run import (
     Recipe,
     Run,
     check_batch,
+    checked_checkpoint,
     discretize,
     gate_summary,
     inherit_weights,
@@ -48,6 +58,29 @@ from dasdsl.search.run import (
 from dasdsl.search.searcher import evaluate
 
 EpochCallback = Callable[[dict[str, Any]], Any]  # gets each epoch's record; returning False stops the run
+
+
+def check_callbacks(callbacks: Any) -> tuple[EpochCallback, ...]:
+    """The epoch callbacks as a tuple, each one callable: refused before any data is read or run directory made
+    (a bad one would otherwise fail only after the first epoch, leaving a run directory behind)."""
+    if callable(callbacks):
+        raise _fail("callbacks takes a list of functions, got one function", "wrap it in a list: callbacks=[fn]")
+    if isinstance(callbacks, (str, bytes)) or not isinstance(callbacks, (list, tuple)):
+        raise _fail(f"callbacks takes a list of functions, got {type(callbacks).__name__}", "e.g. callbacks=[fn]")
+    for i, callback in enumerate(callbacks):
+        if not callable(callback):
+            raise _fail(
+                f"callbacks[{i}] is {type(callback).__name__} {callback!r:.60}, not a function",
+                "each callback is called with every epoch's record (a dict); returning False stops the run",
+            )
+    return tuple(callbacks)
+
+
+def ask_callbacks(callbacks: Sequence[EpochCallback], record: dict[str, Any]) -> bool:
+    """Every callback sees the epoch's record (each gets its own copy to change), in order, even after one has
+    asked to stop; True where any returned False."""
+    answers = [callback(copy.deepcopy(record)) for callback in callbacks]
+    return any(answer is False for answer in answers)
 
 
 class Reporter(Protocol):
@@ -77,6 +110,39 @@ def _fail(message: str, hint: str | None = None) -> DasError:
     return DasError([error(message, Span.unknown("<run>"), hint)])
 
 
+def _config_json(out: Path, what: str) -> dict[str, Any]:
+    """A run directory's config.json as a JSON object (``what`` the directory should be, for the error)."""
+    if not (out / rundir.CONFIG).is_file() or not (out / rundir.SPACE).is_file():
+        raise _fail(f"{out} is not {what} (no config.json / space.das)")
+    try:
+        meta = json.loads(read_text(out / rundir.CONFIG, "run configuration"))
+    except ValueError as exc:
+        meta = exc
+    if not isinstance(meta, dict):
+        shown = (
+            f"ValueError: {meta}"
+            if isinstance(meta, ValueError)
+            else f"a JSON object is expected, not {type(meta).__name__}"
+        )
+        raise _fail(f"{out / rundir.CONFIG} is damaged ({shown}); the run cannot be resumed")
+    return meta
+
+
+def _recorded(out: Path, read: Callable[[], Any], prefix: str = "") -> Any:
+    """The settings a run directory's config.json records, read by ``read`` through the settings table as a fresh
+    run's are; a value no run could have started with is a DasError naming the file and the key."""
+    try:
+        return read()
+    except SettingError as exc:
+        where = f"its setting '{prefix}{exc.arg}'" if exc.arg is not None else "its settings"
+        raise _fail(
+            f"{out / rundir.CONFIG}: {where} cannot be resumed: {exc.message}",
+            (exc.hint + "; " if exc.hint else "")
+            + "config.json records the settings the run started with: put back the value it was written with, "
+            "or start a new run",
+        ) from None
+
+
 @attrs.frozen(eq=False)
 class Finished:
     """What a finished search hands back: results best first, the summary, the final gate weights."""
@@ -88,6 +154,8 @@ class Finished:
     summary: dict[str, Any]
     history: tuple[dict[str, Any], ...]
     run_dir: Path | None
+    stopped: bool = False  # a callback stopped the search: the gates so far, discretized (see ``finish``)
+    supernet: nn.Module | None = None  # the trained supernet, as the search left it
 
 
 # ---- starting and resuming -----------------------------------------------------------------
@@ -143,11 +211,9 @@ def resume(
     the run used are imported only when named in ``plugins``: a run directory never imports code. ``epochs``
     extends a run (finished or not) to more epochs, recorded in config.json; no other setting changes."""
     out = Path(run_dir)
-    if not (out / rundir.CONFIG).is_file() or not (out / rundir.SPACE).is_file():
-        raise _fail(f"{out} is not a run directory (no config.json / space.das)")
+    meta = _config_json(out, "a run directory")
     try:
-        meta = json.loads(read_text(out / rundir.CONFIG, "run configuration"))
-        cfg = SearchConfig.from_json(meta["search"])
+        cfg = _recorded(out, lambda: recorded_search_config(meta["search"]), "search.")
         source = str(meta["source"])
         recorded = meta.get("plugins") or []  # the plugin modules the run started with
         if not isinstance(recorded, list) or not all(isinstance(m, str) for m in recorded):
@@ -161,12 +227,15 @@ def resume(
     if user_data is not None:
         data = data_mod.user_split(user_data, space.input_kind, cfg.split, cfg.seed, device, classes)
     rundir.read_records(out / rundir.LOG)  # a damaged log is refused now, not after the remaining epochs
+    if epochs is not None:
+        SEARCH.resolve({"epochs": (epochs,)}, cfg)  # a whole number up to the table's maximum, as for a fresh run
     extended = epochs is not None and epochs != cfg.epochs
-    if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < cfg.epochs):
+    if epochs is not None and epochs < cfg.epochs:
         raise _fail(
             f"{out} was searched for {cfg.epochs} epochs; --epochs {epochs} with --resume can only extend it",
             f"give more than {cfg.epochs} epochs, or resume without --epochs",
         )
+    recorded_epochs = cfg.epochs
     if extended:
         cfg = attrs.evolve(cfg, epochs=epochs)
     run = Run(space, cfg, device, out, source, world=world)
@@ -176,9 +245,18 @@ def resume(
     if extended:
         assert run.searcher is not None
         run.searcher.stretch(cfg.epochs, run.start_epoch)
-        if world.main:
+        if world.main:  # once the run is ready to go on: a resume refused before changes nothing
+            keep_result(out, recorded_epochs)
             rundir.write_json(out / rundir.CONFIG, {**meta, "search": cfg.to_json()})
     return run
+
+
+def keep_result(out: Path, epochs: int) -> None:
+    """Before a run is extended beyond ``epochs``: its result so far (result.das, summary.json) kept as
+    result-epochN.das and summary-epochN.json, which the extended run's result.das does not replace."""
+    for name, kept in ((rundir.RESULT, f"result-epoch{epochs}.das"), (rundir.SUMMARY, f"summary-epoch{epochs}.json")):
+        if (out / name).is_file() and not (out / kept).exists():
+            rundir.write_text_atomic(out / kept, read_text(out / name, "result"))
 
 
 # ---- the search loop and its end -----------------------------------------------------------
@@ -190,17 +268,38 @@ def search_epochs(
     """Run the remaining epochs, logging and checkpointing each; returns (records, stopped by a callback)."""
     reporter = reporter or Silent()
     cfg, records = run.cfg, []
+    elapsed = _elapsed_before(run.out if run.world.main else None)
     for epoch in range(run.start_epoch, cfg.epochs):
         reporter.start(f"search epoch {epoch + 1}/{cfg.epochs}")
+        began = time.perf_counter()
         record = run.epoch(epoch, reporter.update)
+        elapsed = _timed(record, began, elapsed)
         if run.world.main and run.out is not None:
             rundir.append_jsonl(run.out / rundir.LOG, record)
         run.save(epoch + 1)
         records.append(record)
         reporter.epoch(record, cfg.epochs)
-        if any(callback(record) is False for callback in callbacks):
+        if ask_callbacks(callbacks, record):
             return records, True
     return records, False
+
+
+def _elapsed_before(out: Path | None) -> float:
+    """The seconds the epochs logged so far took (a resumed run's earlier sessions): the last record's ``elapsed``."""
+    records = rundir.read_records(out / rundir.LOG) if out is not None else []
+    last = records[-1].get("elapsed") if records else None
+    ok = isinstance(last, (int, float)) and not isinstance(last, bool) and last >= 0
+    return float(last) if ok else 0.0
+
+
+def _timed(record: dict[str, Any], began: float, elapsed: float) -> float:
+    """Add the epoch's wall-clock ``seconds`` (since ``began``) and the run's cumulative ``elapsed`` seconds to an
+    epoch record (what an anytime plot needs); returns the new cumulative time."""
+    seconds = time.perf_counter() - began
+    elapsed += seconds
+    record["seconds"] = round(seconds, 3)
+    record["elapsed"] = round(elapsed, 3)
+    return elapsed
 
 
 def history(run: Run, records: list[dict[str, Any]]) -> tuple[dict[str, Any], ...]:
@@ -210,12 +309,20 @@ def history(run: Run, records: list[dict[str, Any]]) -> tuple[dict[str, Any], ..
     return tuple(records)
 
 
-def finish(run: Run, records: list[dict[str, Any]], reporter: Reporter | None = None) -> Finished:
+def finish(
+    run: Run, records: list[dict[str, Any]], reporter: Reporter | None = None, *, stopped: bool = False
+) -> Finished:
     """Discretize, measure the gap, fine-tune if asked; write result.das and summary.json where the run has
-    a directory."""
+    a directory. ``stopped`` (a callback stopped the search): the gates so far discretized by the rule, with
+    inherited weights and recalibrated batch norm, and nothing written (no one-shot selection, no fine-tuning:
+    the run directory stays a run to resume, whose finished result is the one an uninterrupted run gives)."""
     reporter = reporter or Silent()
     assert run.data is not None and run.net is not None and run.ir is not None
     cfg, device, out = run.cfg, run.device, run.out
+    done = records[-1]["epoch"] if records else run.start_epoch  # epochs searched
+    if stopped:
+        cfg = attrs.evolve(cfg, select="gates", finetune=0)
+        out = None
     ranked, weights = discretize(run)
     _, supernet_acc = evaluate(run.net, run.data.valid)
     oneshot_rows: list[dict[str, Any]] = []
@@ -241,7 +348,7 @@ def finish(run: Run, records: list[dict[str, Any]], reporter: Reporter | None = 
         header = result_header(
             run.source_path,
             cfg,
-            cfg.epochs,
+            done,
             supernet_acc,
             discrete_acc,
             run.ir,
@@ -261,7 +368,7 @@ def finish(run: Run, records: list[dict[str, Any]], reporter: Reporter | None = 
         "discretization_gap": supernet_acc - discrete_acc,
         "recalibrated_valid_acc": recalibrated_acc,
         "recalibrated_gap": supernet_acc - recalibrated_acc,
-        "epochs": cfg.epochs,
+        "epochs": done,
         "classes": run.data.classes,
         **gate_summary(run.ir, weights, ranked[0][1]),
     }
@@ -290,16 +397,20 @@ def finish(run: Run, records: list[dict[str, Any]], reporter: Reporter | None = 
             for i, final in enumerate(finals, start=1):
                 rundir.write_text_atomic(out / f"result-{i}.das", final[3])
         rundir.write_json(out / rundir.SUMMARY, summary)
-    return Finished(cfg, tuple(f[3] for f in finals), fixed, weights, summary, history(run, records), out)
+    if stopped:
+        summary["stopped"] = f"by a callback after epoch {done} of {run.cfg.epochs}"
+    texts = tuple(f[3] for f in finals)
+    return Finished(run.cfg, texts, fixed, weights, summary, history(run, records), run.out, stopped, run.net)
 
 
 def search(run: Run, reporter: Reporter | None = None, callbacks: Sequence[EpochCallback] = ()) -> Finished | None:
-    """The remaining epochs, then the end of the run (rank 0 only); None on other ranks and for a run a
-    callback stopped: its checkpoint is where ``resume`` picks it up."""
+    """The remaining epochs, then the end of the run (rank 0 only; None on other ranks). A run a callback stopped
+    (on its last epoch too) ends in a result marked ``stopped`` (``finish``); its checkpoint is where ``resume``
+    picks it up."""
     records, stopped = search_epochs(run, reporter, callbacks)
-    if not run.world.main or stopped:
+    if not run.world.main:
         return None
-    return finish(run, records, reporter)
+    return finish(run, records, reporter, stopped=stopped)
 
 
 # ---- training a fixed network ---------------------------------------------------------------
@@ -362,6 +473,19 @@ def train(
     return _training(net, space, data, out, epochs, batch, lr, seed, 0, None, reporter, callbacks, recipe)
 
 
+def training_config(run_dir: str | Path) -> TrainConfig:
+    """The settings a training run's config.json records, read through the train settings table as a fresh
+    run's are (``recorded_train_config``); a run directory is data, so a bad value is a DasError naming the key."""
+    out = Path(run_dir)
+    meta = _config_json(out, "the run directory of a training run")
+    spec = meta.get("data")
+    legacy = re.fullmatch(r"Symbol\(name='(\w+)'\)", spec) if isinstance(spec, str) else None
+    if legacy:  # written by versions that stored the repr
+        meta = {**meta, "data": legacy[1]}
+    # read by the settings table, as the run's flags were (runs before the recipe existed: the defaults)
+    return _recorded(out, lambda: recorded_train_config(meta))
+
+
 def resume_training(
     run_dir: str | Path,
     device: torch.device,
@@ -373,20 +497,8 @@ def resume_training(
 ) -> Trained:
     """Continue a training run (``dasdsl train``'s run directory) from its last complete epoch."""
     out = Path(run_dir)
-    if not (out / rundir.CONFIG).is_file() or not (out / rundir.SPACE).is_file():
-        raise _fail(f"{out} is not the run directory of a training run (no config.json / space.das)")
-    try:
-        meta = json.loads(read_text(out / rundir.CONFIG, "run configuration"))
-        epochs, batch, seed = (int(meta[k]) for k in ("epochs", "batch", "seed"))
-        lr, spec = float(meta["lr"]), str(meta["data"])
-        legacy = re.fullmatch(r"Symbol\(name='(\w+)'\)", spec)  # written by versions that stored the repr
-        spec = legacy[1] if legacy else spec
-        # read by the settings table, as the run's flags were (runs before the recipe existed: the defaults)
-        recipe = recipe_of(TRAIN.resolve(TRAIN.entries_of(dict(meta.get("recipe", {})))))
-    except DasError as exc:
-        raise _fail(f"{out / rundir.CONFIG} is damaged ({exc.errors[0].message}); cannot resume") from None
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise _fail(f"{out / rundir.CONFIG} is damaged ({type(exc).__name__}: {exc}); cannot resume") from None
+    cfg = training_config(out)
+    epochs, batch, seed, lr, spec, recipe = cfg.epochs, cfg.batch, cfg.seed, cfg.lr, cfg.data, recipe_of(cfg)
     space = rundir.read_space(out, plugins=plugins)
     rundir.read_records(out / rundir.LOG)
     if data is None:
@@ -395,12 +507,13 @@ def resume_training(
     net = FixedNetwork(build_ir(space, data.shape, data.classes), auxiliary=recipe.auxiliary > 0).to(device)
     start, state = 0, None
     if (out / rundir.CHECKPOINT).exists():
-        saved = rundir.load_checkpoint(out / rundir.CHECKPOINT, device)
+        path = out / rundir.CHECKPOINT
+        saved = checked_checkpoint(rundir.load_checkpoint(path, device), path, epochs, ("train",))
         try:
             net.load_state_dict(saved["model"])
-            start, state = int(saved["epoch"]), saved["train"]
+            start, state = saved["epoch"], saved["train"]
             torch.set_rng_state(saved["torch_rng"].cpu())
-        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
             raise _fail(f"checkpoint {out / rundir.CHECKPOINT} does not fit this training run ({exc})") from None
     rundir.trim_log(out, start)
     return _training(net, space, data, out, epochs, batch, lr, seed, start, state, reporter, callbacks, recipe)
@@ -425,15 +538,18 @@ def _training(
     augment = recipe.augmentation(space.input_kind, data.shape)
     stop: list[int] = []
     history: list[dict[str, Any]] = []
+    clock = [time.perf_counter(), _elapsed_before(out)]  # this epoch's start, the seconds of the epochs before
 
     def on_epoch(record: dict[str, Any]) -> None:
+        clock[1] = _timed(record, clock[0], clock[1])
         history.append(record)
         if out is not None:
             rundir.append_jsonl(out / rundir.LOG, record)
         reporter.epoch(record, epochs)
-        if any(callback(record) is False for callback in callbacks):
+        if ask_callbacks(callbacks, record):
             stop.append(record["epoch"])
         reporter.start(f"train epoch {record['epoch'] + 1}/{epochs}")
+        clock[0] = time.perf_counter()
 
     settings = {"epochs": epochs, "batch": batch, "lr": lr, "seed": seed, **attrs.asdict(recipe)}
 

@@ -18,7 +18,9 @@ class ProgressDisplay:
     """A rich progress bar per epoch on stderr and a line per finished epoch; silent when ``quiet``."""
 
     def __init__(self, quiet: bool = False) -> None:
-        self.console = Console(stderr=True)
+        # soft_wrap: a line is never broken at the console's width (80 columns when stderr is a file or pipe,
+        # which would split an epoch line as "tau 1 \nskips 1"); a terminal wraps long lines itself
+        self.console = Console(stderr=True, soft_wrap=True)
         self.quiet = quiet
         self.bar = Progress(
             TextColumn("{task.description}"),

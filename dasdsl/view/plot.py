@@ -1,18 +1,19 @@
 """Curves of a search run from its log.jsonl: gate weights, temperature, loss and accuracy, skips.
 
 Figures are drawn with matplotlib's object-oriented API on the Agg canvas (no pyplot, so
-no global backend is switched and nothing needs a display).
+no global backend is switched and nothing needs a display); matplotlib is imported only when a figure is drawn
+(report.html draws its curves as SVG, ``dasdsl.view.chart``, from the same data: ``gate_panels``).
 """
 
 from __future__ import annotations
 
 import io
+import itertools
 import math
 from pathlib import Path
 from typing import Any
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
+import attrs
 
 from dasdsl.compiler.ir import choice_key
 from dasdsl.errors import DasError
@@ -22,7 +23,7 @@ from dasdsl.view.render import _fail
 
 PLOTS = ("gates", "temperature", "loss_acc", "skips")
 DPI = 110
-_PALETTE = (
+PALETTE = (
     "#4c72b0",
     "#dd8452",
     "#55a868",
@@ -71,6 +72,9 @@ def space_labels(space: Any) -> dict[str, list[str]]:
 
 
 def _figure(width: float, height: float) -> Any:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # about 0.6 s: only when a figure is drawn
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
@@ -99,41 +103,103 @@ def _marker(epochs: list[int]) -> str | None:
     return "o" if len(epochs) <= 30 else None
 
 
-def gates_figure(records: list[dict[str, Any]], labels: dict[str, list[str]], title: str = "") -> Any:
-    """A grid of small panels, one per choice point, one line per candidate; one legend for all."""
-    keys = list(records[-1].get("gates", {}))
+# Bounds of the gate figure: a panel takes about 0.2 s to draw, and a log may name any number of choice points
+# (DARTS: 28; a crafted 70 KB log: over a thousand, four minutes of drawing).
+MAX_PANELS = 36  # more choice points than this: one panel per cell type, the mean over its choice points
+MAX_LINES = 12  # candidates drawn per panel: those with the highest final weight
+MAX_KEYS = 10_000  # choice points read from the log
+
+
+@attrs.frozen
+class Panel:
+    """One panel of the gate figure: a title and a line per candidate (label, one weight per epoch)."""
+
+    title: str
+    lines: tuple[tuple[str, tuple[float, ...]], ...]
+    best: str  # the candidate with the highest final weight, drawn thicker
+
+
+def gate_panels(records: list[dict[str, Any]], labels: dict[str, list[str]]) -> tuple[list[Panel], list[str]]:
+    """The panels of the gate figure and notes on what was left out: one panel per choice point, or where there
+    are more than MAX_PANELS, one per cell type with each candidate's mean weight over the type's choice points;
+    at most MAX_PANELS panels and MAX_LINES lines each, whatever the log holds."""
+    gates = records[-1].get("gates", {})
+    keys = list(itertools.islice(gates, MAX_KEYS))
     if not keys:
         raise _fail("the log records no gate weights")
-    epochs = _epochs(records)
-    n = len(keys)
-    cols = min(7, max(1, math.ceil(math.sqrt(n * 1.5))))
-    rows = math.ceil(n / cols)
-    fig = _figure(max(4.2, 2.25 * cols), 1.75 * rows + 0.9)
-    axes = fig.subplots(rows, cols, squeeze=False)
-    colors: dict[str, str] = {}
-    handles: dict[str, Any] = {}
-    for ax, key in zip(axes.flat, keys):
-        series = [r.get("gates", {}).get(key) for r in records]
-        width = len(records[-1]["gates"][key])
+    notes = [f"only the first {MAX_KEYS} of {len(gates)} choice points were read"] if len(gates) > MAX_KEYS else []
+
+    def series(key: str) -> dict[str, list[float]]:
+        width = len(gates[key])
         names = labels.get(key, [])
         if len(names) != width:
             names = [f"candidate {i}" for i in range(width)]
-        final = records[-1]["gates"][key]
-        best = max(range(width), key=lambda i: final[i])
-        for i, name in enumerate(names):
-            color = colors.setdefault(name, _PALETTE[len(colors) % len(_PALETTE)])
-            ys = [s[i] if s is not None and len(s) == width else float("nan") for s in series]
+        per_epoch = [r.get("gates", {}).get(key) for r in records]
+        return {
+            name: [w[i] if isinstance(w, list) and len(w) == width else math.nan for w in per_epoch]
+            for i, name in enumerate(names)
+        }
+
+    groups: dict[str, list[str]] = {}
+    if len(keys) > MAX_PANELS:
+        for key in keys:
+            groups.setdefault(key.partition(":")[0], []).append(key)
+        notes.append(
+            f"{len(keys)} choice points: one panel per cell type, each candidate's mean weight over its points"
+        )
+    else:
+        groups = {key: [key] for key in keys}
+    if len(groups) > MAX_PANELS:
+        notes.append(f"only the first {MAX_PANELS} of {len(groups)} panels are drawn")
+    panels = []
+    for name, members in itertools.islice(groups.items(), MAX_PANELS):
+        sums: dict[str, list[float]] = {}
+        counts: dict[str, int] = {}
+        for key in members:
+            for label, ys in series(key).items():
+                sums[label] = [a + b for a, b in zip(sums[label], ys)] if label in sums else list(ys)
+                counts[label] = counts.get(label, 0) + 1
+        lines = {label: tuple(v / counts[label] for v in ys) for label, ys in sums.items()}
+        ranked = sorted(lines, key=lambda label: -_final(lines[label]))
+        if len(ranked) > MAX_LINES:
+            notes.append(f"{_short(name)}: the {MAX_LINES} of {len(ranked)} candidates with the highest final weight")
+        kept = set(ranked[:MAX_LINES])
+        title = _short(name) if len(members) == 1 else f"cell {name}: mean of {len(members)} choice points"
+        panels.append(Panel(title, tuple((k, v) for k, v in lines.items() if k in kept), ranked[0]))
+    return panels, notes
+
+
+def _final(ys: tuple[float, ...]) -> float:
+    last = ys[-1] if ys else math.nan
+    return last if math.isfinite(last) else -math.inf
+
+
+def gates_figure(records: list[dict[str, Any]], labels: dict[str, list[str]], title: str = "") -> Any:
+    """A grid of small panels (``gate_panels``), one line per candidate; one legend for all."""
+    panels, notes = gate_panels(records, labels)
+    epochs = _epochs(records)
+    n = len(panels)
+    cols = min(7, max(1, math.ceil(math.sqrt(n * 1.5))))
+    rows = math.ceil(n / cols)
+    fig = _figure(max(4.2, 2.25 * cols), 1.75 * rows + 0.9 + 0.2 * len(notes))
+    axes = fig.subplots(rows, cols, squeeze=False)
+    colors: dict[str, str] = {}
+    handles: dict[str, Any] = {}
+    for ax, panel in zip(axes.flat, panels):
+        for name, ys in panel.lines:
+            color = colors.setdefault(name, PALETTE[len(colors) % len(PALETTE)])
             (line,) = ax.plot(
                 epochs,
-                ys,
+                list(ys),
                 color=color,
-                linewidth=2.0 if i == best else 1.1,
+                linewidth=2.0 if name == panel.best else 1.1,
                 marker=_marker(epochs),
                 markersize=2.5,
                 label=name,
             )
-            handles.setdefault(name, line)
-        ax.set_title(_short(key), fontsize=8.5)
+            if len(handles) < MAX_LEGEND:
+                handles.setdefault(name, line)
+        ax.set_title(panel.title, fontsize=8.5)
         _style(ax, epochs, panel=True)
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
@@ -151,9 +217,12 @@ def gates_figure(records: list[dict[str, Any]], labels: dict[str, list[str]], ti
     )
     for handle in legend.legend_handles:
         handle.set_linewidth(1.6)
-    if title:
-        fig.suptitle(title, fontsize=11)
+    if title or notes:
+        fig.suptitle("\n".join([title, *notes]).strip(), fontsize=11 if not notes else 9)
     return fig
+
+
+MAX_LEGEND = 24  # candidate names in the legend
 
 
 def _short(key: str) -> str:

@@ -1,7 +1,7 @@
 """One self-contained HTML page per search run: the space, the settings, the curves, the
 gate weights, the derived cells, the discretization gap and the result text.
 
-Images are embedded (PNG as base64, SVG inline) and the page links nothing outside
+Images are inline SVG (the curves drawn by ``dasdsl.view.chart``) and the page links nothing outside
 itself, so it can be mailed or archived as one file. Every section falls back on its
 own: without graphviz's ``dot`` the cell pictures become their ``.dot`` source and a
 line on how to install graphviz; a missing file leaves a note in its place.
@@ -9,8 +9,8 @@ line on how to install graphviz; a missing file leaves a note in its place.
 
 from __future__ import annotations
 
-import base64
 import json
+import math
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -22,7 +22,8 @@ from dasdsl.files import make_folder, write_atomic
 from dasdsl.lang.load import check_text
 from dasdsl.search.data import describe, ir_for
 from dasdsl.search.rundir import read_config, run_data
-from dasdsl.view.plot import figures, png_bytes, read_log, space_labels
+from dasdsl.view.chart import line_chart
+from dasdsl.view.plot import PALETTE, gate_panels, read_log, space_labels
 from dasdsl.view.render import (
     INSTALL_HINT,
     GraphvizNotFoundError,
@@ -82,11 +83,6 @@ def inline_svg(svg: str) -> str:
     svg = re.sub(r"<!--.*?-->", "", svg, flags=re.S)
     svg = re.sub(r'\s+xmlns(:\w+)?="[^"]*"', "", svg)
     return svg.strip()
-
-
-def _png(data: bytes, alt: str) -> str:
-    encoded = base64.b64encode(data).decode("ascii")
-    return f'<div class="figure"><img alt="{_esc(alt)}" src="data:image/png;base64,{encoded}"></div>'
 
 
 def _section(title: str, build: Callable[[], str]) -> str:
@@ -185,6 +181,23 @@ def _decision(summary: dict[str, Any] | None) -> str:
     return "\n".join(parts) if parts else _note("no budget, one-shot ranking or margins recorded")
 
 
+def loss_acc_charts(records: Sequence[dict[str, Any]]) -> list[str]:
+    """Cross-entropy and accuracy per epoch, train and valid, as two inline SVG charts."""
+    epochs = [int(r.get("epoch", i + 1)) for i, r in enumerate(records)]
+    return [
+        line_chart(
+            what,
+            epochs,
+            [
+                (split, [r.get(f"{split}_{key}", math.nan) for r in records], c)
+                for split, c in (("train", "#4c72b0"), ("valid", "#dd8452"))
+            ],
+            ylabel=what,
+        )
+        for what, key in (("cross-entropy", "loss"), ("accuracy", "acc"))
+    ]
+
+
 def _graphs_html(graphs: list[tuple[str, Any]]) -> str:
     """Inline SVGs of graphviz graphs; their .dot source and the install hint without graphviz."""
 
@@ -254,19 +267,54 @@ class _Run:
         return {} if space is None else space_labels(space)
 
     def curves(self) -> str:
+        """The curves of ``dasdsl plot`` as inline SVG charts (``dasdsl.view.chart``): no plotting library to
+        import, a few milliseconds to draw."""
         try:
-            figs = figures(self.dir, records=self.records(), labels=self.labels())
+            records = self.records()
+            panels, notes = gate_panels(records, self.labels())
         except DasError as exc:
             return _note(exc.diagnostics[0].message if exc.diagnostics else str(exc))
-        titles = {
-            "loss_acc": "loss and accuracy",
-            "gates": "gate weights of every choice point",
-            "temperature": "temperature and gate entropy",
-            "skips": "skip connections kept",
+        epochs = [int(r.get("epoch", i + 1)) for i, r in enumerate(records)]
+
+        def column(key: str) -> list[float]:
+            return [r.get(key, math.nan) for r in records]
+
+        entropy = []
+        for r in records:
+            values = list((r.get("entropy") or {}).values())
+            entropy.append(sum(values) / len(values) if values else math.nan)
+        colors: dict[str, str] = {}
+
+        def color(name: str) -> str:
+            return colors.setdefault(name, PALETTE[len(colors) % len(PALETTE)])
+
+        charts = {
+            "loss and accuracy": loss_acc_charts(records),
+            "gate weights of every choice point": [
+                line_chart(
+                    p.title,
+                    epochs,
+                    [(name, ys, color(name)) for name, ys in p.lines],
+                    ylabel="gate weight",
+                    width=250,
+                    height=170,
+                )
+                for p in panels
+            ],
+            "temperature and gate entropy": [
+                line_chart("gate temperature", epochs, [("temperature", column("temperature"), "#c44e52")]),
+                line_chart("mean gate entropy", epochs, [("entropy", entropy, "#8172b3")], ylim=(0, 1.05)),
+            ],
+            "skip connections kept": [
+                line_chart(
+                    "skip connections among the kept edges", epochs, [("skips", column("skip_count"), "#55a868")]
+                )
+            ],
         }
         parts = []
-        for name in ("loss_acc", "gates", "temperature", "skips"):
-            parts.append(f"<h3>{_esc(titles[name])}</h3>" + _png(png_bytes(figs[name]), titles[name]))
+        for title, svgs in charts.items():
+            extra = "".join(_note(n) for n in notes) if title.startswith("gate") else ""
+            parts.append(f'<h3>{_esc(title)}</h3>{extra}<div class="figure">{"".join(svgs)}</div>')
         return "\n".join(parts)
 
     def cells(self, name: str) -> str:
@@ -353,7 +401,6 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
 def result_html(space: Any, summary: dict[str, Any], history: Sequence[dict[str, Any]], run_dir: Path | None) -> str:
     """A search result as a notebook shows it (``SearchResult._repr_html_``): the derived cells, the
     accuracies (which network each measures) and the loss and accuracy per epoch."""
-    from dasdsl.view.plot import loss_acc_figure
     from dasdsl.view.render import space_svg
 
     where = f" &mdash; run directory <code>{_esc(str(run_dir))}</code>" if run_dir is not None else ""
@@ -362,5 +409,5 @@ def result_html(space: Any, summary: dict[str, Any], history: Sequence[dict[str,
     parts.append(f'<div class="figure">{inline_svg(svg)}</div>' if svg else _note(f"no picture: {INSTALL_HINT}"))
     parts.append(_gap(summary))
     if history:
-        parts.append(_png(png_bytes(loss_acc_figure(list(history))), "loss and accuracy per epoch"))
+        parts.append(f'<div class="figure">{"".join(loss_acc_charts(history))}</div>')
     return "\n".join(parts)
