@@ -23,6 +23,7 @@ import torch
 from dasdsl import api
 from dasdsl.cli import main
 from dasdsl.errors import DasError
+from dasdsl.lang.settings import SEARCH, SearchConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 POOLING = ROOT / "spaces" / "pooling.das"
@@ -392,7 +393,8 @@ def test_an_untouched_run_resumes(runs: dict[str, Path], tmp_path: Path) -> None
     """The check accepts every config.json a run writes (search and training), to the same settings."""
     run = copy(runs["search"], tmp_path)
     result = api.resume(run, progress=False, report=False)
-    assert result is not None and result.settings == json.loads((run / "config.json").read_text())["search"]
+    recorded = SearchConfig.from_json(json.loads((run / "config.json").read_text())["search"])
+    assert result is not None and SEARCH.resolve(SEARCH.entries_of(result.settings)) == recorded
     assert api.resume_training(copy(runs["train"], tmp_path / "t"), progress=False).test_samples > 0
 
 
