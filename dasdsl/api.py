@@ -300,10 +300,12 @@ def resume(
 
     torch_device, world = _device(device)
     own_data = None if _is_source(data) else data
+    if isinstance(data, os.PathLike):
+        data = str(data)
     held = Path(run_dir) if world.main and (Path(run_dir) / "config.json").is_file() else None  # a run directory
     with _reporter(progress if world.main else False) as reporter, _holding(held):
         run = workflow.resume(
-            run_dir, torch_device, plugins=plugins, user_data=own_data, classes=classes, epochs=epochs, world=world
+            run_dir, torch_device, plugins=plugins, user_data=data, classes=classes, epochs=epochs, world=world
         )
         if on_run_dir is not None and world.main:
             on_run_dir(Path(run_dir))

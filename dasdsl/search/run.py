@@ -32,7 +32,7 @@ from dasdsl.methods.rules import RULES, Accuracy
 from dasdsl.search import data as data_mod
 from dasdsl.search import rundir
 from dasdsl.search.constraints import best_over_depths, connected_or_best
-from dasdsl.search.data import Split, TensorPart, split_data
+from dasdsl.search.data import Split, TensorPart
 from dasdsl.search.discretize import Decision, decide, header_lines, score, to_module
 from dasdsl.search.distributed import SINGLE, World, shard
 from dasdsl.search.expected_cost import BudgetMultipliers
@@ -117,8 +117,9 @@ class Run:
         """Data, IR, supernet and searcher; ``data`` is the API's own data, else the settings' source is loaded."""
         seed_everything(self.cfg.seed)
         if data is None:
-            ds = data_mod.load(self.cfg.data, self.space.input_kind)
-            data = split_data(ds, self.cfg.split, self.cfg.seed, self.device)
+            data = data_mod.source_split(
+                self.cfg.data, self.space.input_kind, self.cfg.split, self.cfg.seed, self.device
+            )
         self.data = data
         check_batch(self.cfg.batch, data, self.world.size)  # before a run directory exists
         self.ir = build_ir(self.space, self.data.shape, self.data.classes)

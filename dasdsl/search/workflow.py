@@ -127,6 +127,7 @@ def start(
             "processes": world.size,
             "plugins": list(plugins),
             "search": cfg.to_json(),
+            "data_fingerprint": run.data.fingerprint if run.data is not None else {},  # what resume checks
         }
         rundir.write_json(out / rundir.CONFIG, meta)
     run.out = Path(str(distributed.broadcast_object(str(out) if out else "", world)))
@@ -162,9 +163,7 @@ def resume(
         raise _fail(message) from None
     rundir.require_plugins(out, recorded, plugins)
     space = rundir.read_space(out, plugins=list(plugins))
-    data = None
-    if user_data is not None:
-        data = data_mod.user_split(user_data, space.input_kind, cfg.split, cfg.seed, device, classes)
+    data = _resumed_data(out, meta.get("data_fingerprint"), cfg, space, user_data, classes, device)
     rundir.read_records(out / rundir.LOG)  # a damaged log is refused now, not after the remaining epochs
     extended = epochs is not None and epochs != cfg.epochs
     if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < cfg.epochs):
@@ -184,6 +183,41 @@ def resume(
         if world.main:
             rundir.write_json(out / rundir.CONFIG, {**meta, "search": cfg.to_json()})
     return run
+
+
+def _resumed_data(
+    out: Path, recorded: Any, cfg: SearchConfig, space: CheckedSpace, given: Any, classes: int | None, device: Any
+) -> Split:
+    """The data a resumed run continues on, checked against what the run recorded of its data (config.json's
+    ``data_fingerprint``): other data would continue another search under the run's name. Runs written before
+    data fingerprints have none: their data is unknown and accepted."""
+    form = data_mod.callers_form(recorded, cfg.data)
+    if form is not None and data_mod.is_source(given):
+        kind = {"arrays": "arrays", "datasets": "torch datasets"}[form]
+        other = "" if given is None else f", not the data source '{data_mod.spec_text(given)}'"
+        raise _fail(
+            f"{out} searched data given from Python (the caller's {kind}{other}), which a run directory does not hold",
+            f"pass the same data again: dasdsl.resume({str(out)!r}, data=...); the command line cannot load "
+            "data given from Python",
+        )
+    if given is None or data_mod.is_source(given):
+        spec = given or cfg.data
+        if data_mod.spec_text(spec) != data_mod.spec_text(cfg.data):
+            raise _fail(
+                f"{out} was searched on other data: the run searched '{data_mod.spec_text(cfg.data)}'; this data "
+                f"is '{data_mod.spec_text(spec)}'; resuming would continue another search",
+                "resume without data=, or start a new run with this data; the run directory is left as it is",
+            )
+        data = data_mod.source_split(spec, space.input_kind, cfg.split, cfg.seed, device)
+    else:
+        data = data_mod.user_split(given, space.input_kind, cfg.split, cfg.seed, device, classes)
+    difference = data_mod.data_difference(recorded, data.fingerprint)
+    if difference is not None:
+        raise _fail(
+            f"{out} was searched on other data: {difference}; resuming would continue another search",
+            "pass the data the run searched, or start a new run with this data; the run directory is left as it is",
+        )
+    return data
 
 
 # ---- the search loop and its end -----------------------------------------------------------
