@@ -25,7 +25,7 @@ import torch
 from dasdsl.compiler.build import build_ir
 from dasdsl.compiler.ir import NetworkIR
 from dasdsl.errors import DasError, Span, did_you_mean, error
-from dasdsl.lang.checked import CheckedSpace
+from dasdsl.lang.checked import CheckedSpace, Setting, Symbol
 from dasdsl.lang.settings import parse_spec
 
 Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # x, y, x_test, y_test
@@ -739,7 +739,7 @@ def _user_data(data: Any, kind: str, classes: int | None) -> Dataset | Streamed:
 
 def is_source(data: Any) -> bool:
     """Whether ``data=`` names a source (a built-in name, ``npz:PATH``, a .npz path) rather than holding data."""
-    return data is None or isinstance(data, (str, os.PathLike))
+    return data is None or isinstance(data, (str, os.PathLike, Symbol, Setting))  # the last two: a search block's
 
 
 def user_split(
@@ -837,3 +837,23 @@ def recorded_shape(fingerprint: Any) -> tuple[tuple[int, ...], int] | None:
     if not ok_shape or type(classes) is not int or classes < 1:
         return None
     return tuple(shape), classes
+
+
+def run_shape(config: Any, run_dir: Any) -> tuple[tuple[int, ...], int] | None:
+    """The input shape and classes a run's config.json records of its data (its ``data_fingerprint``), so that a
+    picture or report of the run needs no data; None for a run from before data fingerprints that searched a
+    source (which loads again). Such a run on the caller's own data cannot be drawn without being told the shape."""
+    config = config if isinstance(config, dict) else {}
+    recorded = recorded_shape(config.get("data_fingerprint"))
+    if recorded is not None:
+        return recorded
+    search = config.get("search")
+    spec = search.get("data") if isinstance(search, dict) else None
+    if spec is not None and callers_form(None, spec) is not None:
+        raise _fail(
+            f"{run_dir} searched data given from Python ({spec}), which the run directory does not hold and the "
+            "command line cannot load again",
+            "give the input shape and classes (--input-shape and --classes; input_shape= and classes= in Python), "
+            "or pass the same data (data=) from Python",
+        )
+    return None

@@ -656,10 +656,20 @@ def result_header(
     return head + header_lines(ir, weights, decisions)
 
 
-def with_data(module: ast.Module, data: str) -> ast.Module:
-    """Record in the result's search block the data the search really used: a source that loads again.
-    Data of the caller's own (arrays, datasets) has no name to write: the block loses its ``data`` entry
-    (the header says what the data was)."""
+def with_data(module: ast.Module, data: str, shape: tuple[int, ...], classes: int) -> ast.Module:
+    """Record in the result the data the search really used: its input shape and classes on the ``input`` line
+    (``input image(1, 8, 8) classes 10``: the result builds and exports with nothing else), and in its search
+    block a source that loads again. Data of the caller's own (arrays, datasets) has no name to write: the block
+    loses its ``data`` entry (the header says what the data was)."""
+    body = tuple(
+        attrs.evolve(
+            stmt, shape=tuple(ast.Number(s, span=stmt.span) for s in shape), classes=ast.Number(classes, span=stmt.span)
+        )
+        if isinstance(stmt, ast.InputDecl)
+        else stmt
+        for stmt in module.body
+    )
+    module = attrs.evolve(module, body=body)
     name, path = data_mod.parse_spec(data)
     entry = None
     if name in data_mod.SOURCES:

@@ -290,7 +290,14 @@ def finish(run: Run, records: list[dict[str, Any]], reporter: Reporter | None = 
             bound,
             picks[index - 1],
         )
-        finals.append((result, fixed, discrete_acc, format_das(with_data(result.module, cfg.data), header)))
+        finals.append(
+            (
+                result,
+                fixed,
+                discrete_acc,
+                format_das(with_data(result.module, cfg.data, run.data.shape, run.data.classes), header),
+            )
+        )
     result, fixed, discrete_acc, text = finals[0]
     recalibrate_batchnorm(fixed, run.data)
     recalibrated_acc = evaluate(fixed, run.data.valid)[1]
