@@ -724,9 +724,9 @@ def _user_data(data: Any, kind: str, classes: int | None) -> Dataset | Streamed:
         return _check_datasets(parts[0], parts[1] if len(parts) == 2 else None, kind, classes)
     names = ("x", "y") if len(parts) == 2 else ("x", "y", "x_test", "y_test")
     arrays = [_as_array(p, n) for p, n in zip(parts, names)]
-    for xs, ys, what in zip(arrays[::2], arrays[1::2], ("training", "test")):
+    for xs, ys, what in zip(arrays[::2], arrays[1::2], ("training " if len(arrays) == 4 else "", "test ")):
         if len(xs) != len(ys):
-            raise _fail(f"data: {len(xs)} {what} inputs but {len(ys)} labels", "give one label per sample")
+            raise _fail(f"data: {len(xs)} {what}inputs but {len(ys)} labels", "give one label per sample")
     if len(arrays) == 2:
         arrays = list(_holdout(arrays[0], arrays[1]))
     ds = _validated("arrays", *arrays, kind)
