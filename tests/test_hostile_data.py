@@ -331,3 +331,20 @@ def test_input_classes_statement_is_checked() -> None:
     with pytest.raises(dasdsl.DasError) as caught:
         dasdsl.loads(POOLING.read_text().replace("input image", "input image classes 1"))
     assert caught.value.errors[0].message == "the class count must be at least 2, got 1"
+
+
+def test_a_stray_label_outside_the_checked_sample_is_a_clear_error_when_drawn(tmp_path: Path) -> None:
+    """With ``classes`` given, a dataset without ``targets`` is checked on a fixed sample only; an item outside
+    it whose label is beyond the classes is refused when a batch draws it, not an IndexError in the loss."""
+    labels: list[Any] = [i % 3 for i in range(600)]
+    sampled = set(_holdout_order(600)[0][_sample_positions(480)].tolist())
+    stray = next(i for i in _holdout_order(600)[0].tolist() if i not in sampled)
+    labels[stray] = 7
+    with pytest.raises(dasdsl.DasError) as caught:
+        dasdsl.load(POOLING).search(Labels(labels), classes=3, epochs=1, batch=8, progress=False, out=None)
+    error = caught.value.errors[0]
+    assert error.message == (
+        f"item {stray} of the dataset has label 7, outside the 3 classes 0 .. 2 (only a fixed sample of 256 items "
+        "was checked before the run)"
+    )
+    assert error.hint == "labels must be class indices 0 .. K-1; give classes= to size the classifier"
