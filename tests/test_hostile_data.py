@@ -266,7 +266,8 @@ def test_old_run_without_fingerprint_resumes_and_old_render_says_what_to_do(stop
         f"{old} searched data given from Python (arrays), which the run directory does not hold and the command "
         "line cannot load again"
     )
-    result = dasdsl.resume(old, data=(X[:200], Y[:200]), progress=False)  # unknown data: accepted, as before
+    with pytest.warns(UserWarning, match=r"records no fingerprint of its data \(written before dasdsl recorded one\)"):
+        result = dasdsl.resume(old, data=(X[:200], Y[:200]), progress=False)  # unknown data: accepted, as before
     assert result is not None and len(result.history) == 2
 
 

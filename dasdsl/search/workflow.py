@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -211,6 +212,12 @@ def _resumed_data(
         data = data_mod.source_split(spec, space.input_kind, cfg.split, cfg.seed, device)
     else:
         data = data_mod.user_split(given, space.input_kind, cfg.split, cfg.seed, device, classes)
+    if not isinstance(recorded, dict) or not recorded:
+        warnings.warn(
+            f"{out} records no fingerprint of its data (written before dasdsl recorded one): the data it resumes "
+            "on cannot be checked against the data it searched",
+            stacklevel=3,
+        )
     difference = data_mod.data_difference(recorded, data.fingerprint)
     if difference is not None:
         raise _fail(
