@@ -257,7 +257,7 @@ def search(
         settings["seed"] = seed
     own_data = not _is_source(data)
     if not own_data and data is not None:
-        settings["data"] = data
+        settings["data"] = data_mod.source_name(data)  # a .npz path (text or Path) as npz:PATH
     cfg = config_for(space, _settings.SEARCH.entries_of(settings))
     torch_device, world = _device(device)
     split = None

@@ -349,3 +349,12 @@ def test_a_stray_label_outside_the_checked_sample_is_a_clear_error_when_drawn(tm
         "was checked before the run)"
     )
     assert error.hint == "labels must be class indices 0 .. K-1; give classes= to size the classifier"
+
+
+def test_an_npz_path_is_a_source_in_every_form(tmp_path: Path) -> None:
+    np.savez(tmp_path / "d.npz", x=X, y=Y)
+    space = dasdsl.load(POOLING)
+    for given in (tmp_path / "d.npz", str(tmp_path / "d.npz"), f"npz:{tmp_path / 'd.npz'}"):
+        assert space.graph(data=given).classes == 3
+        result = space.search(given, epochs=1, batch=16, progress=False)
+        assert result is not None and result.settings["data"] == f"npz:{tmp_path / 'd.npz'}"

@@ -351,6 +351,15 @@ def spec_text(spec: Any) -> str:
     return name if path is None else f"{name}:{path}"
 
 
+def source_name(data: str | os.PathLike) -> str:
+    """A source as the API's ``data=`` gives it (a name, ``npz:PATH``, a .npz path as text or ``Path``) in the
+    form the ``data`` setting reads: a bare .npz path becomes ``npz:PATH``."""
+    text = os.fspath(data)
+    if isinstance(data, os.PathLike) or (text.lower().endswith(".npz") and not text.startswith("npz:")):
+        return f"npz:{text}"
+    return text
+
+
 def spec_for(space: Any, override: Any = None) -> Any:
     """The data a space runs on: the command line's, else its search block's, else the default."""
     return override or space.search_block.get("data", (None,))[0] or default_source(space.input_kind)
