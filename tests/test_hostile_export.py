@@ -104,3 +104,16 @@ def test_absurd_input_shape_is_refused_before_building(tmp_path: Path) -> None:
         "export handles" in done.stderr
     )
     assert not (tmp_path / "x.onnx").exists()
+
+
+def test_weights_trained_with_train_block_lets_export(tmp_path: Path) -> None:
+    """model.pt records the space as trained (its train block's ``let`` given): the same network, not refused."""
+    text = MAX.replace("conv_bn(3, out = 8)", "conv_bn(3, out = C)").replace(
+        "space pooling", "space pooling\nlet C = 8"
+    )
+    (tmp_path / "s.das").write_text(text + "\ntrain {\n    let C = 4\n}\n", encoding="utf-8")
+    x = torch.randn(120, 1, 8, 8).numpy()
+    trained = dasdsl.train(tmp_path / "s.das", (x, [i % 3 for i in range(120)]), epochs=1, batch=16, out=tmp_path)
+    assert trained.run_dir is not None
+    path = dasdsl.api.export(tmp_path / "s.das", "python", tmp_path / "n.py", weights=trained.run_dir / "model.pt")
+    assert "Input 1x8x8, 3 classes, " in path.read_text()

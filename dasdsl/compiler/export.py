@@ -28,7 +28,7 @@ from dasdsl.compiler.build import build_ir
 from dasdsl.compiler.ir import NetworkIR
 from dasdsl.compiler.lower import CellModule, Chain, FixedNetwork, PluginGuard
 from dasdsl.errors import DasError, Span, error
-from dasdsl.lang.load import check_text
+from dasdsl.lang.load import check_text, for_training
 from dasdsl.ops import modules as ops_modules
 
 try:
@@ -359,7 +359,8 @@ def same_architecture(source: str, recorded: str, input_shape: tuple[int, ...], 
     (compared as generated Python: formatting, comments and constants spelled otherwise do not count); None
     where the recorded space cannot be built here (a plugin op not loaded, a damaged record)."""
     try:
-        theirs = FixedNetwork(build_ir(check_text(recorded, "model.pt"), input_shape, classes))
+        trained = for_training(check_text(recorded, "model.pt"))  # as `dasdsl train` built it
+        theirs = FixedNetwork(build_ir(trained, input_shape, classes))
     except DasError:
         return None
     return python_source(theirs.eval(), "") == source
