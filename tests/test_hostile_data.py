@@ -227,7 +227,7 @@ def test_resume_refuses_other_data(stopped_run: Path, data: Any, difference: str
         f"{stopped_run} was searched on other data: {difference}; resuming would continue another search"
     )
     assert error.hint == (
-        "pass the data the run searched, or start a new run with this data; the run directory is left as it is"
+        "pass the data the run used, or start a new run with this data; the run directory is left as it is"
     )
     assert {p.name: p.read_bytes() for p in stopped_run.iterdir() if p.is_file()} == before
 
@@ -358,3 +358,26 @@ def test_an_npz_path_is_a_source_in_every_form(tmp_path: Path) -> None:
         assert space.graph(data=given).classes == 3
         result = space.search(given, epochs=1, batch=16, progress=False)
         assert result is not None and result.settings["data"] == f"npz:{tmp_path / 'd.npz'}"
+
+
+def test_a_training_run_records_its_data_and_resume_checks_it(tmp_path: Path) -> None:
+    fixed = tmp_path / "fixed.das"
+    fixed.write_text(POOLING.read_text().replace("[max_pool(3), avg_pool(3)]", "max_pool(3)"), encoding="utf-8")
+    stop = [lambda record: False]
+    trained = dasdsl.train(fixed, (X, Y), epochs=2, batch=16, out=tmp_path / "runs", progress=False, callbacks=stop)
+    run = trained.run_dir
+    assert run is not None
+    config = json.loads((run / "config.json").read_text())
+    assert config["data"] == "arrays" and config["data_fingerprint"]["samples"] == 240  # not the space's digits
+    with pytest.raises(dasdsl.DasError) as caught:
+        dasdsl.api.resume_training(run, progress=False)
+    assert caught.value.errors[0].message == (
+        f"{run} trained on data given from Python (the caller's arrays), which a run directory does not hold"
+    )
+    with pytest.raises(dasdsl.DasError) as caught:
+        dasdsl.api.resume_training(run, data=(X[:200], Y[:200]), progress=False)
+    assert caught.value.errors[0].message == (
+        f"{run} was trained on other data: the run trained on 240 training and 60 test samples of shape (1, 8, 8); "
+        "this data has 160 training and 40 test samples of shape (1, 8, 8); resuming would continue another training"
+    )
+    assert len(dasdsl.api.resume_training(run, data=(X, Y), progress=False).history) == 2

@@ -816,23 +816,23 @@ def _samples(fp: dict[str, Any]) -> str:
     return f"{fp.get('samples')} training and {fp.get('test_samples')} test samples of shape {shape}"
 
 
-def data_difference(saved: Any, now: dict[str, Any]) -> str | None:
+def data_difference(saved: Any, now: dict[str, Any], did: str = "searched") -> str | None:
     """How ``now`` differs from the data fingerprint a run recorded, in words; None where it is the same data or
-    the run recorded none (written before data fingerprints: unknown, accepted)."""
+    the run recorded none (written before data fingerprints: unknown, accepted). ``did``: what the run did with
+    its data ("searched", "trained on")."""
     if not isinstance(saved, dict) or not saved or not now:
         return None
     if saved.get("source") != now.get("source"):
-        return f"the run searched {_what(saved)}; this data is {_what(now)}"
+        return f"the run {did} {_what(saved)}; this data is {_what(now)}"
     for key in ("samples", "test_samples", "shape"):
         if saved.get(key) != now.get(key):
-            return f"the run searched {_samples(saved)}; this data has {_samples(now)}"
+            return f"the run {did} {_samples(saved)}; this data has {_samples(now)}"
     if saved.get("classes") != now.get("classes"):
-        return f"the run searched data of {saved.get('classes')} classes; this data has {now.get('classes')}"
+        return f"the run {did} data of {saved.get('classes')} classes; this data has {now.get('classes')}"
     if saved.get("sha256") != now.get("sha256"):
         sampled = " (in a fixed sample of the items)" if now.get("hashed") else ""
         return (
-            f"the run searched other samples: the same number ({_samples(saved)}) and classes, but other "
-            f"values{sampled}"
+            f"the run {did} other samples: the same number ({_samples(saved)}) and classes, but other values{sampled}"
         )
     return None
 
