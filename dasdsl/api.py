@@ -298,8 +298,10 @@ def resume(
     on_run_dir: Callable[[Path], None] | None = None,
 ) -> SearchResult | None:
     """Continue a killed or stopped run from its last complete checkpoint, with the settings it started with;
-    the result is the one an uninterrupted run gives. ``data``: the arrays or datasets again, for a run that
-    searched the caller's own data (a built-in source is loaded again by itself). ``epochs``: extend the run
+    the result is the one an uninterrupted run gives: the data is checked against the fingerprint the run
+    recorded (config.json's ``data_fingerprint``) and other data is refused, saying what differs. ``data``: the
+    arrays or datasets again, for a run that searched the caller's own data (a built-in source is loaded again by
+    itself). ``epochs``: extend the run
     (finished or not) to that many epochs; the schedules are re-planned for them from where the run is."""
     from dasdsl.search import workflow  # torch: kept off `import dasdsl` and `dasdsl check`
 
