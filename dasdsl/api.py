@@ -246,6 +246,8 @@ def search(
     own_data = not _is_source(data)
     if own_data:
         given["data"] = None
+    elif data is not None:
+        given["data"] = data_mod.source_name(data)  # a .npz path (text or Path) as npz:PATH
     cfg = config_for(space, _settings.SEARCH.entries_of(given))
     torch_device, world = _device(device)
     split = None
@@ -290,8 +292,10 @@ def resume(
     **unknown: Any,
 ) -> SearchResult | None:
     """Continue a killed or stopped run from its last complete checkpoint, with the settings it started with;
-    the result is the one an uninterrupted run gives. ``data``: the arrays or datasets again, for a run that
-    searched the caller's own data (a built-in source is loaded again by itself). ``epochs``: extend the run
+    the result is the one an uninterrupted run gives: the data is checked against the fingerprint the run
+    recorded (config.json's ``data_fingerprint``) and other data is refused, saying what differs. ``data``: the
+    arrays or datasets again, for a run that searched the caller's own data (a built-in source is loaded again by
+    itself). ``epochs``: extend the run
     (finished or not) to that many epochs; the schedules are re-planned for them from where the run is."""
     from dasdsl.search import workflow  # torch: kept off `import dasdsl` and `dasdsl check`
 
@@ -299,10 +303,12 @@ def resume(
     callbacks = workflow.check_callbacks(callbacks)
     torch_device, world = _device(device)
     own_data = None if _is_source(data) else data
+    if isinstance(data, os.PathLike):
+        data = str(data)
     held = Path(run_dir) if world.main and (Path(run_dir) / "config.json").is_file() else None  # a run directory
     with _reporter(progress if world.main else False) as reporter, _holding(held):
         run = workflow.resume(
-            run_dir, torch_device, plugins=plugins, user_data=own_data, classes=classes, epochs=epochs, world=world
+            run_dir, torch_device, plugins=plugins, user_data=data, classes=classes, epochs=epochs, world=world
         )
         if on_run_dir is not None and world.main:
             on_run_dir(Path(run_dir))
@@ -507,8 +513,9 @@ class Space(_checked.CheckedSpace):
         return self.source if self.source is not None else format_das(self.module)
 
     def graph(self, input_shape: tuple[int, ...] | None = None, classes: int | None = None, data: Any = None) -> Any:
-        """The IR (``dasdsl.compiler.ir.NetworkIR``) for data of ``input_shape`` and ``classes`` (else ``data``'s,
-        else the space's own data)."""
+        """The IR (``dasdsl.compiler.ir.NetworkIR``) for data of ``input_shape`` and ``classes``, else ``data``'s
+        (any form ``search`` takes: a source name, arrays, torch datasets), else what the space's ``input`` line
+        states, else the space's own data."""
         from dasdsl.search.data import ir_for  # numpy, scikit-learn and torch: not on `dasdsl check`'s path
 
         return ir_for(self, input_shape, classes, data)
@@ -533,11 +540,12 @@ class Space(_checked.CheckedSpace):
         cfg = config_for(self, _settings.SEARCH.entries_of(given))
         return supernet_of(self.graph(input_shape, classes, data), cfg)
 
-    def network(self, input_shape: tuple[int, ...] | None = None, classes: int | None = None) -> Any:
-        """A plain torch network; only for a space with no choices left."""
+    def network(self, input_shape: tuple[int, ...] | None = None, classes: int | None = None, data: Any = None) -> Any:
+        """A plain torch network; only for a space with no choices left. Shape and classes as for ``graph``: a
+        search's result states them (``input image(1, 8, 8) classes 10``), so it needs no arguments."""
         from dasdsl.compiler.lower import FixedNetwork  # torch: not on `dasdsl check`'s path
 
-        ir = self.graph(input_shape, classes)
+        ir = self.graph(input_shape, classes, data)
         return FixedNetwork(ir)
 
     def render(
@@ -619,10 +627,16 @@ def render(
         raise _fail(f"{run_dir} is not a run directory")
     plugins = list(plugins)
     if run_dir is not None:
+        from dasdsl.search.data import run_shape  # numpy and torch
+
         config = rundir.read_config(run_dir)
         rundir.require_plugins(run_dir, rundir.run_plugins(config), plugins)
-        if data is None:
-            data = rundir.run_data(config)
+        if data is None and (input_shape is None or classes is None):
+            recorded = run_shape(config, run_dir)  # the shape and classes the run searched: no data to load
+            if recorded is None:
+                data = rundir.run_data(config)
+            else:
+                input_shape, classes = input_shape or recorded[0], classes or recorded[1]
     path = Path(file) if file is not None else Path(run_dir) / rundir.SPACE  # type: ignore[arg-type]
     space = load(path, plugins)
     notes = [w.render(space.source) for w in space.warnings]
@@ -754,9 +768,11 @@ def export(
     dasdsl's, so ``dasdsl train``'s model.pt loads into it as it is; ``torchscript``: that module compiled by
     ``torch.jit.script`` with the weights, saved by ``torch.jit.save``; ``onnx``: exported by ``torch.onnx.export``
     (needs ``pip install dasdsl[onnx]``) with a dynamic batch axis and checked by ``onnx.checker``. ``weights``:
-    model.pt (else freshly initialized weights); the input shape and classes come from ``input_shape`` and
-    ``classes``, else from ``data``, else from the space's own data. The network is the one ``dasdsl train``
-    builds: with the ``let`` constants of the space's train block."""
+    model.pt (else freshly initialized weights), whose space must build the same network. The input shape and
+    classes come from ``input_shape`` and ``classes``, else from what model.pt records, else from ``data`` (any
+    form ``search`` takes), else from what the space states (a search's result: ``input image(1, 8, 8) classes
+    10``), else from the space's own data. The network is the one ``dasdsl train`` builds: with the ``let``
+    constants of the space's train block."""
     from dasdsl.compiler import export as exporter  # torch: kept off `import dasdsl` and `dasdsl check`
 
     if format not in EXPORT_FORMATS:
@@ -764,12 +780,12 @@ def export(
     if not isinstance(space, Space):
         space = load(space)
     space = space.for_training()  # the network `dasdsl train` builds
-    if input_shape is None or classes is None:
-        shape, n = describe(space, data)
-        input_shape, classes = input_shape or shape, classes or n
+    if weights is not None and (input_shape is None or classes is None):
+        record = exporter.read_model(Path(weights))  # the shape and classes the weights were trained for
+        input_shape, classes = input_shape or record["input_shape"], classes or record["classes"]
     target = Path(out) if out is not None else Path(fit_name(space.name, _SUFFIX[format]))
     check_output_file(target, "export file")
-    ir = space.graph(tuple(input_shape), int(classes))
+    ir = space.graph(None if input_shape is None else tuple(input_shape), classes, data)
     origin = f"{space.name}: exported by dasdsl from {space.module.space.span.file} on {datetime.date.today()}"
     exporter.write(ir, format, target, origin, None if weights is None else Path(weights))
     return target

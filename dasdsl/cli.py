@@ -116,6 +116,8 @@ def _data_for(space: api.Space, args: argparse.Namespace) -> tuple[tuple[int, ..
     """Shape and classes from --input-shape/--classes, the rest from --data or the space's data."""
     if args.input_shape is not None and args.classes is not None:
         return args.input_shape, args.classes
+    if args.data is None and space.input_shape is not None and space.input_classes is not None:
+        return args.input_shape or space.input_shape, args.classes or space.input_classes  # a result states both
     shape, classes = api.describe(space, args.data)
     return args.input_shape or space.input_shape or shape, args.classes or classes
 
@@ -170,8 +172,15 @@ def cmd_export(args: argparse.Namespace) -> int:
     space = _load_with_lets(args)
     for w in space.warnings:
         print(w.render(space.source), file=sys.stderr)
-    shape, classes = _data_for(space, args)
-    path = api.export(space, args.format, args.output, weights=args.weights, input_shape=shape, classes=classes)
+    path = api.export(
+        space,
+        args.format,
+        args.output,
+        weights=args.weights,
+        data=args.data,
+        input_shape=args.input_shape,
+        classes=args.classes,
+    )
     weights = f"the weights of {args.weights}" if args.weights else "freshly initialized weights (no --weights)"
     if args.format == "python":
         weights = f"load {args.weights or 'model.pt'} into Network() (see the file's docstring)"

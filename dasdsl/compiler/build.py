@@ -330,6 +330,10 @@ def build_ir(space: CheckedSpace, input_shape: Shape, classes: int) -> NetworkIR
         raise _fail(
             f"the space declares input {_fmt(space.input_shape)}, but the data has shape {_fmt(input_shape)}", where
         )
+    declared = space.input_classes
+    if declared is not None and classes > declared:
+        raise _fail(f"the space declares {declared} classes, but the data's labels run up to {classes - 1}", where)
+    classes = declared or classes  # a stated class count sizes the classifier, also where some class is absent
     if space.checker is None or space.checker.classes != classes:
         space = check(space.module, space.source, classes=classes)  # binds `classes` everywhere
     builder = _Builder(space, tuple(input_shape), classes)

@@ -25,10 +25,12 @@ from typing import Any
 import torch
 from torch import nn
 
+from dasdsl.compiler.build import build_ir
 from dasdsl.compiler.ir import NetworkIR
 from dasdsl.compiler.lower import CellModule, Chain, FixedNetwork, PluginGuard
 from dasdsl.errors import DasError, Span, error
 from dasdsl.files import write_atomic
+from dasdsl.lang.load import check_text, for_training
 from dasdsl.ops import modules as ops_modules
 
 try:
@@ -253,10 +255,26 @@ def python_source(net: FixedNetwork, header: str) -> str:
         "    def forward(self, x: torch.Tensor) -> torch.Tensor:\n" + "\n".join(body) + "\n"
     )
     helpers = [textwrap.dedent(HELPERS[h]).strip() + "\n" for h in HELPERS if h in w.helpers]
-    doc = '"""' + header.strip().replace('"""', "'''") + '\n"""'
+    doc = '"""' + _docstring_text(header.strip()) + '\n"""'
     parts = [doc, "from __future__ import annotations\n\nimport torch\nfrom torch import nn", *helpers, *w.classes]
     parts.append(network)
     return "\n\n\n".join(p.rstrip() for p in parts) + "\n"
+
+
+def _docstring_text(text: str) -> str:
+    """``text`` as the body of a triple-quoted string literal that reads back as ``text``: backslashes (a Windows
+    path), double quotes and characters a source file cannot hold escaped; line breaks kept."""
+    out = []
+    for ch in text:
+        if ch == "\n":
+            out.append(ch)
+        elif ch == '"':
+            out.append('\\"')
+        elif ch == "\\" or not ch.isprintable():
+            out.append(repr(ch)[1:-1])
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 def import_python(path: Path) -> nn.Module:
@@ -281,21 +299,73 @@ def torchscript(source: str, state: dict[str, torch.Tensor]) -> torch.jit.Script
             return torch.jit.script(module.eval())
 
 
-def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    """A state dict from ``dasdsl train``'s model.pt (or a checkpoint holding one under "model"), read as data."""
+def read_model(path: Path) -> dict[str, Any]:
+    """``dasdsl train``'s model.pt (or a checkpoint, or a bare state dict), read as data: {"model": the state
+    dict, and where the file records them "space", "input_shape", "classes" (else None)}, each checked."""
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        saved = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise _fail(f"no weights file {path}", "give the model.pt that `dasdsl train` wrote") from None
     except Exception as exc:  # noqa: BLE001 - a damaged or foreign file is the user's to fix
         raise _fail(f"cannot read weights {path}: {type(exc).__name__}: {exc}") from None
-    if isinstance(state, dict) and isinstance(state.get("model"), dict):
-        state = state["model"]
+    record = saved if isinstance(saved, dict) and isinstance(saved.get("model"), dict) else {"model": saved}
+    state = record["model"]
     if isinstance(state, dict):  # DARTS' auxiliary head trains the network; the exported network is without it
-        state = {k: v for k, v in state.items() if not k.startswith("auxiliary.")}
+        state = {k: v for k, v in state.items() if not (isinstance(k, str) and k.startswith("auxiliary."))}
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise _fail(f"{path} holds no state dict", "give the model.pt that `dasdsl train` wrote")
-    return state
+    odd = next((k for k in state if not isinstance(k, str)), None)
+    if odd is not None:
+        raise _fail(
+            f"{path} holds no state dict: its key {odd!r} is a {type(odd).__name__}, not a parameter name",
+            "give the model.pt that `dasdsl train` wrote",
+        )
+    shape, classes, space = record.get("input_shape"), record.get("classes"), record.get("space")
+    ok_shape = isinstance(shape, list) and shape and all(type(n) is int and n > 0 for n in shape)
+    return {
+        "model": state,
+        "input_shape": tuple(shape) if ok_shape else None,
+        "classes": classes if type(classes) is int and classes > 0 else None,
+        "space": space if isinstance(space, str) else None,
+    }
+
+
+def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """A state dict from ``dasdsl train``'s model.pt (or a checkpoint holding one under "model"), read as data."""
+    return read_model(path)["model"]
+
+
+MAX_ACTIVATION = 2**28  # values of one sample in any tensor of the network (1 GiB as float32)
+
+
+def check_size(ir: NetworkIR) -> None:
+    """Refuse a network whose input or some tensor of its blocks holds more than ``MAX_ACTIVATION`` values per
+    sample: building and running it would die in the allocator, not end in an error."""
+    shapes = [("the input", tuple(ir.input_shape))] + [
+        (f"the output of '{node}'", tuple(d["shape"])) for node, d in ir.macro.nodes(data=True) if d.get("shape")
+    ]
+    for what, shape in shapes:
+        values = 1
+        for n in shape:
+            values *= int(n)
+        if values > MAX_ACTIVATION:
+            raise _fail(
+                f"{what} has shape {'x'.join(map(str, shape))}: {values:,} values per sample, more than the "
+                f"{MAX_ACTIVATION:,} an export handles",
+                "export for the input shape the network runs on (--input-shape, or the shape the space states)",
+            )
+
+
+def same_architecture(source: str, recorded: str, input_shape: tuple[int, ...], classes: int) -> bool | None:
+    """Whether the space ``recorded`` in a model.pt builds the network whose generated Python is ``source``
+    (compared as generated Python: formatting, comments and constants spelled otherwise do not count); None
+    where the recorded space cannot be built here (a plugin op not loaded, a damaged record)."""
+    try:
+        trained = for_training(check_text(recorded, "model.pt"))  # as `dasdsl train` built it
+        theirs = FixedNetwork(build_ir(trained, input_shape, classes))
+    except DasError:
+        return None
+    return python_source(theirs.eval(), "") == source
 
 
 def write(ir: NetworkIR, format: str, target: Path, origin: str, weights: Path | None) -> None:
@@ -304,8 +374,18 @@ def write(ir: NetworkIR, format: str, target: Path, origin: str, weights: Path |
     written when anything fails."""
     if format == "onnx" and onnx is None:
         raise _fail("exporting to ONNX needs the onnx package", "install the extra: pip install 'dasdsl[onnx]'")
+    check_size(ir)
     net = FixedNetwork(ir)
-    state = net.state_dict() if weights is None else read_state_dict(weights)
+    record = read_model(weights) if weights is not None else None
+    state = net.state_dict() if record is None else record["model"]
+    if record is not None and record["space"] is not None:
+        same = same_architecture(python_source(net.eval(), ""), record["space"], ir.input_shape, ir.classes)
+        if same is False:
+            raise _fail(
+                f"the weights in {weights} were trained for another architecture: the space that {weights} "
+                "records builds another network than the one exported (even where the tensor shapes agree)",
+                "export the .das (with the --let values) that the weights were trained with",
+            )
     try:
         loaded = net.load_state_dict(state, strict=False)
         problem = "; ".join(

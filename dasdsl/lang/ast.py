@@ -186,6 +186,7 @@ class InputDecl:
     kind: str  # image | sequence | vector
     shape: tuple[Expr, ...] | None = None
     span: Span = _span()
+    classes: Expr | None = None  # ``input image(1, 8, 8) classes 10``: the class count, where stated
 
 
 @attrs.frozen

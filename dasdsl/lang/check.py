@@ -78,6 +78,7 @@ def check(module: ast.Module, source: str | None = None, *, classes: int | None 
         name=module.space.name,
         input_kind=ctx.input_kind,
         input_shape=ctx.input_shape,
+        input_classes=ctx.input_classes,
         constants=dict(ctx.constants),
         macro=ctx.network,
         cell_types=ctx.cell_types,

@@ -198,6 +198,7 @@ class CheckedSpace:
     train_block: dict[str, tuple[Any, ...]] = attrs.field(factory=dict)  # the train block's settings
     train_lets: dict[str, int | float] = attrs.field(factory=dict)  # its constants, applied when training
     source: str | None = None
+    input_classes: int | None = None  # `input image(1, 8, 8) classes 10`; None: from the data
     checker: Any = attrs.field(default=None, eq=False, repr=False)
 
     def instantiate(self, name: str, args: dict[str, Any]) -> CellInstance:

@@ -308,8 +308,9 @@ class _Builder(Transformer):
         return ast.SpaceDecl(str(children[0]), span=self._span(meta))
 
     def input_decl(self, meta: Any, children: list) -> ast.InputDecl:
-        shape = children[1] if len(children) > 1 else None
-        return ast.InputDecl(str(children[0]), shape, span=self._span(meta))
+        shape = next((c for c in children[1:] if isinstance(c, tuple)), None)
+        classes = next((c.children[0] for c in children[1:] if isinstance(c, Tree)), None)
+        return ast.InputDecl(str(children[0]), shape, span=self._span(meta), classes=classes)
 
     def shape(self, meta: Any, children: list) -> tuple:
         return tuple(children)

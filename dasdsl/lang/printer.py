@@ -98,7 +98,8 @@ class _Printer:
 
     def stmt_InputDecl(self, s: ast.InputDecl) -> list[str]:
         shape = "" if s.shape is None else "(" + ", ".join(self.expr(e) for e in s.shape) + ")"
-        return [f"input {s.kind}{shape}"]
+        classes = "" if s.classes is None else f" classes {self.expr(s.classes)}"
+        return [f"input {s.kind}{shape}{classes}"]
 
     def stmt_LetDecl(self, s: ast.LetDecl) -> list[str]:
         return [f"let {s.name} = {self.expr(s.value)}"]

@@ -9,6 +9,8 @@ for arrays, or a dataset read batch by batch (``DatasetPart``). ``ir_for`` build
 from __future__ import annotations
 
 import functools
+import hashlib
+import os
 import pickle
 import random
 import warnings
@@ -23,7 +25,7 @@ import torch
 from dasdsl.compiler.build import build_ir
 from dasdsl.compiler.ir import NetworkIR
 from dasdsl.errors import DasError, Span, did_you_mean, error
-from dasdsl.lang.checked import CheckedSpace
+from dasdsl.lang.checked import CheckedSpace, Setting, Symbol
 from dasdsl.lang.settings import parse_spec
 
 Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # x, y, x_test, y_test
@@ -296,8 +298,15 @@ def _validated(name: str, x: Any, y: Any, x_test: Any, y_test: Any, kind: str) -
     for label, arr in (("training", x), ("test", x_test)):
         if not np.isfinite(arr).all():
             raise _fail(f"data '{name}': the {label} inputs contain NaN or infinite values")
+    classes = _classes_of(name, y, y_test)
+    return Dataset(name, x.astype(np.float32, copy=False), y, x_test.astype(np.float32, copy=False), y_test, classes)
+
+
+def _classes_of(name: str, y: np.ndarray, y_test: np.ndarray, stacklevel: int = 3) -> int:
+    """The class count of integer labels, checked the same for arrays and datasets: no negative label, two
+    classes at least, no stray label that would size the classifier beyond the samples."""
     if y.min() < 0 or y_test.min() < 0:
-        raise _fail(f"data '{name}': negative labels")
+        raise _fail(f"data '{name}': negative labels", "labels must be class indices 0 .. K-1")
     classes = int(max(y.max(), y_test.max())) + 1
     if len(np.unique(y)) < 2:
         raise _fail(f"data '{name}': every training label is {int(y[0])}: one class, nothing to tell apart")
@@ -313,9 +322,9 @@ def _validated(name: str, x: Any, y: Any, x_test: Any, y_test: Any, kind: str) -
         warnings.warn(
             f"data '{name}': labels run up to {classes - 1} but class {shown} never occurs; "
             f"the classifier still has {classes} outputs",
-            stacklevel=2,
+            stacklevel=stacklevel,
         )
-    return Dataset(name, x.astype(np.float32, copy=False), y, x_test.astype(np.float32, copy=False), y_test, classes)
+    return classes
 
 
 def _labels(y: np.ndarray, name: str) -> np.ndarray:
@@ -326,6 +335,12 @@ def _labels(y: np.ndarray, name: str) -> np.ndarray:
         return y.astype(np.int64, copy=False)
     if np.issubdtype(y.dtype, np.floating) and np.isfinite(y).all() and (np.mod(y, 1) == 0).all():
         return y.astype(np.int64)
+    if np.issubdtype(y.dtype, np.floating):
+        bad = y[~(np.isfinite(y) & (np.mod(np.nan_to_num(y), 1) == 0))][0]
+        raise _fail(
+            f"data '{name}': labels must be integer class indices 0 .. K-1, got the fractional label {bad!r}",
+            "labels are class indices; for regression targets dasdsl has no loss",
+        )
     raise _fail(f"data '{name}': labels must be integer class indices 0 .. K-1, got {y.dtype} values")
 
 
@@ -336,31 +351,41 @@ def spec_text(spec: Any) -> str:
     return name if path is None else f"{name}:{path}"
 
 
+def source_name(data: str | os.PathLike) -> str:
+    """A source as the API's ``data=`` gives it (a name, ``npz:PATH``, a .npz path as text or ``Path``) in the
+    form the ``data`` setting reads: a bare .npz path becomes ``npz:PATH``."""
+    text = os.fspath(data)
+    if isinstance(data, os.PathLike) or (text.lower().endswith(".npz") and not text.startswith("npz:")):
+        return f"npz:{text}"
+    return text
+
+
 def spec_for(space: Any, override: Any = None) -> Any:
     """The data a space runs on: the command line's, else its search block's, else the default."""
     return override or space.search_block.get("data", (None,))[0] or default_source(space.input_kind)
 
 
-def describe(space: Any, override: Any = None) -> tuple[tuple[int, ...], int]:
-    """Input shape and class count of the space's data without training on it."""
-    ds = load(spec_for(space, override), space.input_kind)
-    return ds.shape, ds.classes
+def describe(space: Any, override: Any = None, classes: int | None = None) -> tuple[tuple[int, ...], int]:
+    """Input shape and class count of the space's data without training on it: ``override`` in any form
+    ``data=`` takes (a source, arrays, datasets), else the space's own data."""
+    data = spec_for(space, None) if is_source(override) and not override else override
+    return shape_and_classes(data, space.input_kind, classes)
 
 
 def ir_for(
     space: CheckedSpace, input_shape: tuple[int, ...] | None = None, classes: int | None = None, data: Any = None
 ) -> NetworkIR:
-    """The IR of a space: shape and classes as given, else from ``data``, else the space's input declaration
-    and its own data."""
-    if data is not None and (input_shape is None or classes is None):
-        shape, n = describe(space, data)
-        input_shape = input_shape or shape
-        classes = classes or n
-    shape = tuple(input_shape) if input_shape is not None else space.input_shape
+    """The IR of a space: shape and classes as given, else from ``data`` (any form ``data=`` takes), else the
+    space's input declaration (``input image(1, 8, 8) classes 10``) and its own data."""
+    shape = tuple(input_shape) if input_shape is not None else None
+    if data is not None and (shape is None or classes is None):
+        d_shape, d_classes = describe(space, data)
+        shape, classes = shape or d_shape, classes or d_classes
+    shape = shape or space.input_shape
+    classes = classes or getattr(space, "input_classes", None)
     if shape is None or classes is None:
         d_shape, d_classes = describe(space)
-        shape = shape or d_shape
-        classes = classes if classes is not None else d_classes
+        shape, classes = shape or d_shape, classes or d_classes
     return build_ir(space, tuple(shape), int(classes))
 
 
@@ -408,20 +433,36 @@ class TensorPart(Part):
 
 @attrs.frozen(eq=False)
 class DatasetPart(Part):
-    """Samples of a ``torch.utils.data.Dataset`` read batch by batch: data larger than memory streams."""
+    """Samples of a ``torch.utils.data.Dataset`` read batch by batch: data larger than memory streams. Only a
+    fixed sample was checked before the run, so every label drawn is checked here too."""
 
     dataset: Any  # indexable: dataset[i] -> (x, label)
     indices: np.ndarray  # positions in ``dataset`` that form this part
     device: torch.device
+    classes: int
 
     def __len__(self) -> int:
         return len(self.indices)
 
     def take(self, index: torch.Tensor) -> Batch:
-        samples = [self.dataset[int(self.indices[i])] for i in index.tolist()]
-        x = torch.stack([torch.as_tensor(s[0], dtype=torch.float32) for s in samples])
-        y = torch.as_tensor([int(s[1]) for s in samples], dtype=torch.int64)
-        return x.to(self.device), y.to(self.device)
+        xs, ys = [], []
+        for i in index.tolist():
+            where = int(self.indices[i])
+            x, label = _item(self.dataset, where, "given")
+            y = _label_value(label, f"item {where} of the dataset")
+            if not 0 <= y < self.classes:
+                raise _fail(
+                    f"item {where} of the dataset has label {y}, outside the {self.classes} classes 0 .. "
+                    f"{self.classes - 1} (only a fixed sample of {SAMPLE_CHECK} items was checked before the run)",
+                    "labels must be class indices 0 .. K-1; give classes= to size the classifier",
+                )
+            xs.append(torch.as_tensor(x, dtype=torch.float32))
+            ys.append(y)
+        try:
+            x = torch.stack(xs)
+        except RuntimeError as exc:
+            raise _fail(f"the dataset's samples differ in shape ({exc})", "every sample must have one shape") from None
+        return x.to(self.device), torch.as_tensor(ys, dtype=torch.int64).to(self.device)
 
 
 @attrs.frozen(eq=False)
@@ -434,6 +475,7 @@ class Split:
     classes: int
     shape: tuple[int, ...]  # of one sample
     name: str = "data"
+    fingerprint: dict[str, Any] = attrs.field(factory=dict)  # what a run records of its data (fingerprint_of)
 
 
 def _cut(n: int, share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -445,7 +487,9 @@ def _cut(n: int, share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return order[:cut], order[cut:]
 
 
-def split_data(ds: Dataset, share: float, seed: int, device: torch.device) -> Split:
+def split_data(
+    ds: Dataset, share: float, seed: int, device: torch.device, fingerprint: dict[str, Any] | None = None
+) -> Split:
     """Fixed by seed: ``share`` of the training data trains weights, the rest drives the architecture."""
     first, second = _cut(len(ds.x_train), share, seed)
 
@@ -459,6 +503,7 @@ def split_data(ds: Dataset, share: float, seed: int, device: torch.device) -> Sp
         ds.classes,
         ds.shape,
         ds.name,
+        fingerprint or {},
     )
 
 
@@ -466,77 +511,358 @@ def _is_dataset(obj: Any) -> bool:
     return isinstance(obj, torch.utils.data.Dataset)
 
 
-def _dataset_labels(ds: Any) -> np.ndarray:
-    """Every label of a dataset: its ``targets`` where it has them (torchvision's), else read sample by sample."""
-    targets = getattr(ds, "targets", None)
-    if targets is not None and len(targets) == len(ds):
-        return np.asarray([int(t) for t in targets])
-    return np.asarray([int(ds[i][1]) for i in range(len(ds))])
+DATA_FORMS = "a source name, arrays (x, y) or (x, y, x_test, y_test), or torch datasets train / (train, test)"
+SAMPLE_CHECK = 256  # items of a streamed dataset whose inputs and labels are checked (and hashed) before a run
 
 
-def split_datasets(
-    train: Any, test: Any, share: float, seed: int, device: torch.device, kind: str, classes: int | None = None
-) -> Split:
-    """Parts of torch datasets: ``share`` of ``train`` for the weights, the rest for the architecture;
-    ``test`` held out (without one, a fixed 20% of ``train``). Samples are read when a batch is drawn."""
+def _label_value(label: Any, where: str) -> int:
+    """One label of a dataset item as a class index: an integer, or a float or tensor holding a whole number."""
+    single = isinstance(label, torch.Tensor) and label.numel() == 1
+    single = single or (isinstance(label, np.ndarray) and label.size == 1)
+    value = label.item() if single else label
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        shown = f"{type(label).__name__} {label!r}"[:80]
+        raise _fail(
+            f"{where}: the label is {shown}, not a class index",
+            "a dataset item must be (input, label) with the label an integer class index 0 .. K-1",
+        )
+    if not float(value).is_integer():
+        raise _fail(f"{where}: the label {value!r} is fractional; labels must be integer class indices 0 .. K-1")
+    return int(value)
+
+
+def _item(ds: Any, index: int, what: str) -> tuple[Any, Any]:
+    """``ds[index]`` as (input, label); whatever the dataset raises or returns otherwise, one clear line."""
     try:
-        n = len(train)
-        first_x = torch.as_tensor(train[0][0])
+        item = ds[index]
     except Exception as exc:  # noqa: BLE001 - a user's dataset: any failure is theirs to see, in one line
-        raise _fail(f"cannot read the training dataset: {type(exc).__name__}: {exc}") from None
+        raise _fail(f"cannot read item {index} of the {what} dataset: {type(exc).__name__}: {exc}") from None
+    if not isinstance(item, (tuple, list)) or len(item) != 2:
+        raise _fail(
+            f"item {index} of the {what} dataset is a {type(item).__name__}, not a pair (input, label)",
+            "a dataset item must be (input, label), as torchvision's datasets and TensorDataset give",
+        )
+    return item[0], item[1]
+
+
+def _sample_positions(n: int) -> np.ndarray:
+    """A fixed sample of up to ``SAMPLE_CHECK`` positions spread over ``n`` items: what is checked and hashed."""
+    return np.unique(np.linspace(0, n - 1, min(n, SAMPLE_CHECK)).round().astype(np.int64)) if n else np.arange(0)
+
+
+def _dataset_labels(ds: Any, what: str, positions: np.ndarray | None = None) -> np.ndarray:
+    """Labels of a dataset, each checked: its ``targets`` where it has them (torchvision's: every label, without
+    reading the inputs), else those of the items at ``positions`` (None: every item)."""
+    targets = getattr(ds, "targets", None)
+    try:
+        usable = targets is not None and len(targets) == len(ds)
+    except TypeError:
+        usable = False
+    if usable:
+        return np.asarray([_label_value(t, f"label {i} of the {what} dataset") for i, t in enumerate(targets)])
+    chosen = np.arange(len(ds)) if positions is None else positions
+    return np.asarray(
+        [_label_value(_item(ds, int(i), what)[1], f"item {int(i)} of the {what} dataset") for i in chosen],
+        dtype=np.int64,
+    )
+
+
+def _input_tensor(x: Any, where: str) -> torch.Tensor:
+    try:
+        t = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x)
+    except Exception as exc:  # noqa: BLE001 - a user's sample: any failure is theirs to see, in one line
+        raise _fail(f"{where}: the input is no array of numbers ({type(exc).__name__}: {exc})") from None
+    if t.is_complex() or t.dtype == torch.bool:
+        raise _fail(f"{where}: the input is {t.dtype}, not real numbers", "convert it to float")
+    return t
+
+
+@attrs.frozen(eq=False)
+class Streamed:
+    """Torch datasets checked on a fixed sample: read batch by batch once a run draws from them."""
+
+    train: Any
+    test: Any  # the held-out dataset; ``train`` itself where a fixed 20% of it is held out
+    train_positions: np.ndarray
+    test_positions: np.ndarray
+    shape: tuple[int, ...]
+    classes: int
+    fingerprint: dict[str, Any]
+
+
+def _check_datasets(train: Any, test: Any, kind: str, classes: int | None) -> Streamed:
+    """Torch datasets validated before a run directory exists. Lengths, the first sample's shape and the
+    labels (every label where the dataset has ``targets`` or no ``classes`` is given, else a fixed sample) are
+    checked; the inputs of a fixed sample of ``SAMPLE_CHECK`` items are checked and hashed, not every item."""
+    sizes = []
+    for what, ds in (("training", train), ("test", test)):
+        if ds is None:
+            continue
+        try:
+            sizes.append(len(ds))
+        except TypeError:
+            raise _fail(
+                f"the {what} dataset has no length (an IterableDataset?)",
+                "dasdsl draws batches by index: give a map-style dataset (with __len__ and __getitem__)",
+            ) from None
+    first_x = _input_tensor(_item(train, 0, "training")[0], "item 0 of the training dataset") if sizes[0] else None
+    if first_x is None:
+        raise _fail("the training dataset is empty")
     rank = {"image": 3, "sequence": 2, "vector": 1}[kind]
     if first_x.dim() != rank:
         raise _fail(
             f"the dataset's samples have shape {tuple(first_x.shape)}, but the space's input is {kind}",
             "a sample must be (C, H, W) for image, (C, L) for sequence, (F,) for vector spaces",
         )
-    all_train = np.arange(n)
+    shape = tuple(first_x.shape)
     if test is None:
-        (all_train, test_idx), test = _holdout_order(n), train
+        train_positions, test_positions = _holdout_order(sizes[0])
+        test = train
     else:
-        test_idx = np.arange(len(test))
-    if len(test_idx) == 0:
+        train_positions, test_positions = np.arange(sizes[0]), np.arange(sizes[1])
+    if len(test_positions) == 0:
         raise _fail("the test dataset is empty")
-    if classes is None:  # from every label, as for arrays: the training and the test part
-        labels = [_dataset_labels(train)] + ([_dataset_labels(test)] if test is not train else [])
-        if min(int(lab.min()) for lab in labels) < 0:
-            raise _fail("the dataset has negative labels", "labels must be class indices 0 .. K-1")
-        classes = max(int(lab.max()) for lab in labels) + 1
-    first, second = _cut(len(all_train), share, seed)
-    return Split(
-        DatasetPart(train, all_train[first], device),
-        DatasetPart(train, all_train[second], device),
-        DatasetPart(test, test_idx, device),
-        classes,
-        tuple(first_x.shape),
-        type(train).__name__,
-    )
+    if len(train_positions) < 4:
+        raise _fail(f"the training dataset has only {len(train_positions)} samples")
+    digest = hashlib.sha256()
+    checked: dict[str, np.ndarray] = {}
+    for what, ds, positions in (("training", train, train_positions), ("test", test, test_positions)):
+        sample = positions[_sample_positions(len(positions))]
+        labels = []
+        for i in sample.tolist():
+            x, label = _item(ds, i, what)
+            where = f"item {i} of the {what} dataset"
+            t = _input_tensor(x, where)
+            if tuple(t.shape) != shape:
+                raise _fail(
+                    f"{where} has shape {tuple(t.shape)}, but item 0 has {shape}; every sample must have one shape"
+                )
+            t = t.to(torch.float32)
+            if not torch.isfinite(t).all():
+                raise _fail(f"{where}: the input contains NaN or infinite values")
+            labels.append(_label_value(label, where))
+            digest.update(t.contiguous().numpy().tobytes())
+        digest.update(np.asarray(labels, dtype=np.int64).tobytes())
+        checked[what] = np.asarray(labels, dtype=np.int64)
+    # every label where that is cheap (``targets``) or needed (no ``classes`` given: the class count)
+    every = classes is None or getattr(train, "targets", None) is not None
+    if every:
+        y = _dataset_labels(train, "training")
+        y = y[train_positions] if test is train else y
+        y_test = _dataset_labels(test, "test")[test_positions] if test is train else _dataset_labels(test, "test")
+    else:
+        y, y_test = checked["training"], checked["test"]
+    found = _classes_of("datasets", y, y_test, stacklevel=4)
+    if classes is not None:
+        if classes < found:
+            raise _fail(f"data: labels run up to {found - 1}, but classes = {classes}", f"give classes={found} or more")
+        found = classes
+    fingerprint = {
+        "source": "datasets",
+        "samples": len(train_positions),
+        "test_samples": len(test_positions),
+        "shape": list(shape),
+        "classes": found,
+        "sha256": digest.hexdigest(),
+        "hashed": f"{SAMPLE_CHECK} items at most",
+    }
+    return Streamed(train, test, train_positions, test_positions, shape, found, fingerprint)
+
+
+def fingerprint_of(ds: Dataset, source: str) -> dict[str, Any]:
+    """What a run records of the data it searched: its source, sizes, shape, classes and a content hash."""
+    digest = hashlib.sha256()
+    for a in (ds.x_train, ds.y_train, ds.x_test, ds.y_test):
+        a = np.ascontiguousarray(a)
+        digest.update(f"{a.dtype}{a.shape}".encode())
+        digest.update(memoryview(a).cast("B"))
+    return {
+        "source": source,
+        "samples": len(ds.x_train),
+        "test_samples": len(ds.x_test),
+        "shape": list(ds.shape),
+        "classes": ds.classes,
+        "sha256": digest.hexdigest(),
+    }
+
+
+def _forms(data: Any) -> tuple[Any, ...]:
+    """The parts of the caller's ``data=``, its form checked: (x, y), (x, y, x_test, y_test), datasets."""
+    loader = torch.utils.data.DataLoader
+    parts = tuple(data) if isinstance(data, (tuple, list)) else (data,)
+    if any(isinstance(p, loader) for p in parts):
+        pair = len(parts) == 2
+        raise _fail(
+            f"data: a DataLoader{' pair' if pair else ''} is not data dasdsl can draw its own batches from",
+            "pass the dataset behind it: "
+            + ("data=(train_loader.dataset, test_loader.dataset)" if pair else "data=loader.dataset")
+            + " (dasdsl batches, shuffles and splits it by the run's batch, seed and split settings)",
+        )
+    datasets = [_is_dataset(p) for p in parts]
+    if any(datasets):
+        if not all(datasets) or len(parts) > 2:
+            raise _fail(
+                f"data: {len(parts)} items mixing torch datasets and other things", f"data must be {DATA_FORMS}"
+            )
+        return parts
+    if isinstance(data, (dict, set, str, bytes)) or len(parts) not in (2, 4):
+        what = f"a {type(data).__name__}" + (f" of {len(parts)} items" if isinstance(data, (tuple, list)) else "")
+        raise _fail(f"data: got {what}", f"data must be {DATA_FORMS}")
+    return parts
+
+
+def _as_array(part: Any, name: str) -> np.ndarray:
+    """One of the caller's arrays (numpy, torch or nested lists) as numpy, refused clearly where it is none."""
+    if isinstance(part, torch.Tensor):
+        return part.detach().cpu().numpy()
+    try:
+        arr = np.asarray(part)
+    except ValueError:  # numpy refuses lists whose rows differ in length
+        raise _fail(f"data: {name} is ragged: its samples differ in shape", "give samples of one shape") from None
+    if arr.ndim == 0:
+        raise _fail(f"data: {name} is a single {type(part).__name__} ({part!r}), not an array of samples")
+    if arr.dtype == object:
+        raise _fail(f"data: {name} holds Python objects, not numbers (samples of different shapes?)")
+    return arr
+
+
+def _user_data(data: Any, kind: str, classes: int | None) -> Dataset | Streamed:
+    """The caller's ``data=`` validated, whatever its form: the one check every verb of the API runs."""
+    parts = _forms(data)
+    if _is_dataset(parts[0]):
+        return _check_datasets(parts[0], parts[1] if len(parts) == 2 else None, kind, classes)
+    names = ("x", "y") if len(parts) == 2 else ("x", "y", "x_test", "y_test")
+    arrays = [_as_array(p, n) for p, n in zip(parts, names)]
+    for xs, ys, what in zip(arrays[::2], arrays[1::2], ("training " if len(arrays) == 4 else "", "test ")):
+        if len(xs) != len(ys):
+            raise _fail(f"data: {len(xs)} {what}inputs but {len(ys)} labels", "give one label per sample")
+    if len(arrays) == 2:
+        arrays = list(_holdout(arrays[0], arrays[1]))
+    ds = _validated("arrays", *arrays, kind)
+    if classes is not None and classes < ds.classes:
+        raise _fail(
+            f"data: labels run up to {ds.classes - 1}, but classes = {classes}", f"give classes={ds.classes} or more"
+        )
+    return attrs.evolve(ds, classes=classes or ds.classes)
+
+
+def is_source(data: Any) -> bool:
+    """Whether ``data=`` names a source (a built-in name, ``npz:PATH``, a .npz path) rather than holding data."""
+    return data is None or isinstance(data, (str, os.PathLike, Symbol, Setting))  # the last two: a search block's
 
 
 def user_split(
     data: Any, kind: str, share: float, seed: int, device: torch.device, classes: int | None = None
 ) -> Split:
     """The Python API's ``data=``: arrays ``(x, y)`` or ``(x, y, x_test, y_test)`` (numpy or torch),
-    or torch datasets ``train`` / ``(train, test)``. Arrays are validated like a built-in source."""
-    parts = tuple(data) if isinstance(data, (tuple, list)) else (data,)
-    if parts and all(_is_dataset(p) for p in parts) and len(parts) <= 2:
-        return split_datasets(parts[0], parts[1] if len(parts) == 2 else None, share, seed, device, kind, classes)
-    if len(parts) not in (2, 4):
-        raise _fail(
-            "data must be a source name, arrays (x, y) or (x, y, x_test, y_test), or torch datasets (train[, test])",
-            f"got {type(data).__name__}" + (f" of {len(parts)} items" if isinstance(data, (tuple, list)) else ""),
+    or torch datasets ``train`` / ``(train, test)``, validated like a built-in source before anything is written."""
+    given = _user_data(data, kind, classes)
+    if isinstance(given, Dataset):
+        return split_data(given, share, seed, device, fingerprint_of(given, "arrays"))
+    first, second = _cut(len(given.train_positions), share, seed)
+    return Split(
+        DatasetPart(given.train, given.train_positions[first], device, given.classes),
+        DatasetPart(given.train, given.train_positions[second], device, given.classes),
+        DatasetPart(given.test, given.test_positions, device, given.classes),
+        given.classes,
+        given.shape,
+        type(given.train).__name__,
+        given.fingerprint,
+    )
+
+
+def source_split(spec: Any, kind: str, share: float, seed: int, device: torch.device) -> Split:
+    """A built-in source (or npz file) loaded, validated and split, with its fingerprint."""
+    ds = load(spec, kind)
+    return split_data(ds, share, seed, device, fingerprint_of(ds, spec_text(spec)))
+
+
+def shape_and_classes(data: Any, kind: str, classes: int | None = None) -> tuple[tuple[int, ...], int]:
+    """Input shape and class count of any form of ``data=`` (a source, arrays, datasets), validated."""
+    if is_source(data):
+        ds = load(data, kind)
+        return ds.shape, classes or ds.classes
+    given = _user_data(data, kind, classes)
+    return tuple(given.shape), given.classes
+
+
+# ---- what a run directory records of its data ------------------------------------------------------
+
+_FORMS = {"arrays": "the caller's arrays", "datasets": "the caller's torch datasets"}
+
+
+def callers_form(fingerprint: Any, spec: Any) -> str | None:
+    """ "arrays" or "datasets" where a run searched data given from Python (which its directory does not hold),
+    else None. Runs written before data fingerprints are told by their ``data`` setting: no source's name."""
+    if isinstance(fingerprint, dict) and fingerprint.get("source") in _FORMS:
+        return str(fingerprint["source"])
+    if isinstance(fingerprint, dict) and fingerprint:
+        return None
+    try:
+        name, path = parse_spec(spec)
+    except DasError:
+        return "arrays"
+    known = name in SOURCES_BY_NAME or (path is None and name.lower().endswith(".npz"))
+    return None if known else ("arrays" if name == "arrays" else "datasets")
+
+
+def _what(fp: dict[str, Any]) -> str:
+    source = str(fp.get("source"))
+    return _FORMS.get(source, f"the data source '{source}'")
+
+
+def _samples(fp: dict[str, Any]) -> str:
+    shape = tuple(fp.get("shape") or ())
+    return f"{fp.get('samples')} training and {fp.get('test_samples')} test samples of shape {shape}"
+
+
+def data_difference(saved: Any, now: dict[str, Any], did: str = "searched") -> str | None:
+    """How ``now`` differs from the data fingerprint a run recorded, in words; None where it is the same data or
+    the run recorded none (written before data fingerprints: unknown, accepted). ``did``: what the run did with
+    its data ("searched", "trained on")."""
+    if not isinstance(saved, dict) or not saved or not now:
+        return None
+    if saved.get("source") != now.get("source"):
+        return f"the run {did} {_what(saved)}; this data is {_what(now)}"
+    for key in ("samples", "test_samples", "shape"):
+        if saved.get(key) != now.get(key):
+            return f"the run {did} {_samples(saved)}; this data has {_samples(now)}"
+    if saved.get("classes") != now.get("classes"):
+        return f"the run {did} data of {saved.get('classes')} classes; this data has {now.get('classes')}"
+    if saved.get("sha256") != now.get("sha256"):
+        sampled = " (in a fixed sample of the items)" if now.get("hashed") else ""
+        return (
+            f"the run {did} other samples: the same number ({_samples(saved)}) and classes, but other values{sampled}"
         )
-    arrays = [p.detach().cpu().numpy() if isinstance(p, torch.Tensor) else np.asarray(p) for p in parts]
-    if len(arrays) == 2:
-        if len(arrays[0]) != len(arrays[1]):
-            raise _fail(f"data: {len(arrays[0])} inputs but {len(arrays[1])} labels")
-        arrays = list(_holdout(arrays[0], arrays[1]))
-    x, y, x_test, y_test = arrays
-    for xs, ys, what in ((x, y, "training"), (x_test, y_test, "test")):
-        if len(xs) != len(ys):
-            raise _fail(f"data: {len(xs)} {what} inputs but {len(ys)} labels")
-    ds = _validated("arrays", x, y, x_test, y_test, kind)
-    if classes is not None and classes < ds.classes:
-        raise _fail(f"data: labels run up to {ds.classes - 1}, but classes = {classes}")
-    ds = attrs.evolve(ds, classes=classes or ds.classes)
-    return split_data(ds, share, seed, device)
+    return None
+
+
+def recorded_shape(fingerprint: Any) -> tuple[tuple[int, ...], int] | None:
+    """The input shape and classes a run recorded of its data, or None (a run from before data fingerprints)."""
+    if not isinstance(fingerprint, dict):
+        return None
+    shape, classes = fingerprint.get("shape"), fingerprint.get("classes")
+    ok_shape = isinstance(shape, list) and shape and all(type(s) is int and s > 0 for s in shape)
+    if not ok_shape or type(classes) is not int or classes < 1:
+        return None
+    return tuple(shape), classes
+
+
+def run_shape(config: Any, run_dir: Any) -> tuple[tuple[int, ...], int] | None:
+    """The input shape and classes a run's config.json records of its data (its ``data_fingerprint``), so that a
+    picture or report of the run needs no data; None for a run from before data fingerprints that searched a
+    source (which loads again). Such a run on the caller's own data cannot be drawn without being told the shape."""
+    config = config if isinstance(config, dict) else {}
+    recorded = recorded_shape(config.get("data_fingerprint"))
+    if recorded is not None:
+        return recorded
+    search = config.get("search")
+    spec = search.get("data") if isinstance(search, dict) else None
+    if spec is not None and callers_form(None, spec) is not None:
+        raise _fail(
+            f"{run_dir} searched data given from Python ({spec}), which the run directory does not hold and the "
+            "command line cannot load again",
+            "give the input shape and classes (--input-shape and --classes; input_shape= and classes= in Python), "
+            "or pass the same data (data=) from Python",
+        )
+    return None

@@ -33,7 +33,7 @@ from dasdsl.methods.rules import RULES, Accuracy
 from dasdsl.search import data as data_mod
 from dasdsl.search import rundir
 from dasdsl.search.constraints import best_over_depths, connected_or_best
-from dasdsl.search.data import Split, TensorPart, split_data
+from dasdsl.search.data import Split, TensorPart
 from dasdsl.search.discretize import Decision, decide, header_lines, score, to_module
 from dasdsl.search.distributed import SINGLE, World, shard
 from dasdsl.search.expected_cost import BudgetMultipliers
@@ -158,8 +158,9 @@ class Run:
         """Data, IR, supernet and searcher; ``data`` is the API's own data, else the settings' source is loaded."""
         seed_everything(self.cfg.seed)
         if data is None:
-            ds = data_mod.load(self.cfg.data, self.space.input_kind)
-            data = split_data(ds, self.cfg.split, self.cfg.seed, self.device)
+            data = data_mod.source_split(
+                self.cfg.data, self.space.input_kind, self.cfg.split, self.cfg.seed, self.device
+            )
         self.data = data
         check_batch(self.cfg.batch, data, self.world.size)  # before a run directory exists
         self.ir = build_ir(self.space, self.data.shape, self.data.classes)
@@ -712,10 +713,20 @@ def result_header(
     return head + header_lines(ir, weights, decisions)
 
 
-def with_data(module: ast.Module, data: str) -> ast.Module:
-    """Record in the result's search block the data the search really used: a source that loads again.
-    Data of the caller's own (arrays, datasets) has no name to write: the block loses its ``data`` entry
-    (the header says what the data was)."""
+def with_data(module: ast.Module, data: str, shape: tuple[int, ...], classes: int) -> ast.Module:
+    """Record in the result the data the search really used: its input shape and classes on the ``input`` line
+    (``input image(1, 8, 8) classes 10``: the result builds and exports with nothing else), and in its search
+    block a source that loads again. Data of the caller's own (arrays, datasets) has no name to write: the block
+    loses its ``data`` entry (the header says what the data was)."""
+    body = tuple(
+        attrs.evolve(
+            stmt, shape=tuple(ast.Number(s, span=stmt.span) for s in shape), classes=ast.Number(classes, span=stmt.span)
+        )
+        if isinstance(stmt, ast.InputDecl)
+        else stmt
+        for stmt in module.body
+    )
+    module = attrs.evolve(module, body=body)
     name, path = data_mod.parse_spec(data)
     entry = None
     if name in data_mod.SOURCES:

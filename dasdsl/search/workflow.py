@@ -12,6 +12,7 @@ import copy
 import json
 import re
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -188,6 +189,7 @@ def start(
             "processes": world.size,
             "plugins": list(plugins),
             "search": cfg.to_json(),
+            "data_fingerprint": run.data.fingerprint if run.data is not None else {},  # what resume checks
         }
         out = rundir.new_run_dir(
             out_root, space.name, {rundir.SPACE: source_text, rundir.CONFIG: rundir.json_text(meta)}
@@ -223,9 +225,7 @@ def resume(
         raise _fail(message) from None
     rundir.require_plugins(out, recorded, plugins)
     space = rundir.read_space(out, plugins=list(plugins))
-    data = None
-    if user_data is not None:
-        data = data_mod.user_split(user_data, space.input_kind, cfg.split, cfg.seed, device, classes)
+    data = _resumed_data(out, meta.get("data_fingerprint"), cfg, space, user_data, classes, device)
     rundir.read_records(out / rundir.LOG)  # a damaged log is refused now, not after the remaining epochs
     if epochs is not None:
         SEARCH.resolve({"epochs": (epochs,)}, cfg)  # a whole number up to the table's maximum, as for a fresh run
@@ -257,6 +257,65 @@ def keep_result(out: Path, epochs: int) -> None:
     for name, kept in ((rundir.RESULT, f"result-epoch{epochs}.das"), (rundir.SUMMARY, f"summary-epoch{epochs}.json")):
         if (out / name).is_file() and not (out / kept).exists():
             rundir.write_text_atomic(out / kept, read_text(out / name, "result"))
+
+
+def _resumed_data(
+    out: Path, recorded: Any, cfg: SearchConfig, space: CheckedSpace, given: Any, classes: int | None, device: Any
+) -> Split:
+    """The data a resumed search continues on, checked against what the run recorded of its data (config.json's
+    ``data_fingerprint``): other data would continue another search under the run's name."""
+    if given is None or data_mod.is_source(given):
+        spec = given or cfg.data
+        if data_mod.callers_form(recorded, cfg.data) is None and data_mod.spec_text(spec) != data_mod.spec_text(
+            cfg.data
+        ):
+            raise _fail(
+                f"{out} was searched on other data: the run searched '{data_mod.spec_text(cfg.data)}'; this data "
+                f"is '{data_mod.spec_text(spec)}'; resuming would continue another search",
+                "resume without data=, or start a new run with this data; the run directory is left as it is",
+            )
+        split = None if given is None else data_mod.source_split(spec, space.input_kind, cfg.split, cfg.seed, device)
+    else:
+        split = data_mod.user_split(given, space.input_kind, cfg.split, cfg.seed, device, classes)
+
+    def load() -> Split:
+        return data_mod.source_split(cfg.data, space.input_kind, cfg.split, cfg.seed, device)
+
+    return checked_data(out, recorded, cfg.data, split, load, "searched", "dasdsl.resume")
+
+
+def checked_data(
+    out: Path, recorded: Any, spec: Any, given: Split | None, load: Callable[[], Split], did: str, call: str
+) -> Split:
+    """The data a resumed run (``did``: "searched", "trained") continues on: ``given`` (the caller's, split), else
+    its source ``load``ed again; refused where it differs from what the run recorded (``data_fingerprint``) or
+    where the run's data was given from Python and is not given again. A run directory written before data
+    fingerprints records none: its data is unknown, accepted with a warning."""
+    verb = "searched" if did == "searched" else "trained on"
+    form = data_mod.callers_form(recorded, spec)
+    if form is not None and (given is None or given.fingerprint.get("source") not in ("arrays", "datasets")):
+        kind = {"arrays": "arrays", "datasets": "torch datasets"}[form]
+        other = "" if given is None else f", not the data source '{given.fingerprint.get('source')}'"
+        raise _fail(
+            f"{out} {verb} data given from Python (the caller's {kind}{other}), which a run directory does not hold",
+            f"pass the same data again: {call}({str(out)!r}, data=...); the command line cannot load data given "
+            "from Python",
+        )
+    data = given if given is not None else load()
+    if not isinstance(recorded, dict) or not recorded:
+        warnings.warn(
+            f"{out} records no fingerprint of its data (written before dasdsl recorded one): the data it resumes "
+            f"on cannot be checked against the data it {did}",
+            stacklevel=4,
+        )
+    difference = data_mod.data_difference(recorded, data.fingerprint, verb)
+    if difference is not None:
+        raise _fail(
+            f"{out} was {did} on other data: {difference}; resuming would continue another "
+            f"{'search' if did == 'searched' else 'training'}",
+            "pass the data the run used, or start a new run with this data; the run directory is left as it is",
+        )
+    return data
 
 
 # ---- the search loop and its end -----------------------------------------------------------
@@ -358,7 +417,14 @@ def finish(
             bound,
             picks[index - 1],
         )
-        finals.append((result, fixed, discrete_acc, format_das(with_data(result.module, cfg.data), header)))
+        finals.append(
+            (
+                result,
+                fixed,
+                discrete_acc,
+                format_das(with_data(result.module, cfg.data, run.data.shape, run.data.classes), header),
+            )
+        )
     result, fixed, discrete_acc, text = finals[0]
     recalibrate_batchnorm(fixed, run.data)
     recalibrated_acc = evaluate(fixed, run.data.valid)[1]
@@ -450,8 +516,9 @@ def train(
     epoch leaves an atomic checkpoint and the model so far (model.pt): a killed training loses at most the
     epoch it was in, and ``resume_training`` continues it."""
     spec = data_mod.spec_for(space, data_spec)
+    given = data is not None  # the caller's own data (arrays, datasets), split by the API
     if data is None:
-        data = data_mod.split_data(data_mod.load(spec, space.input_kind), 0.9, seed, device)
+        data = data_mod.source_split(spec, space.input_kind, 0.9, seed, device)
     check_batch(batch, data, parts=("train",))  # before a run directory exists
     seed_everything(seed)
     net = FixedNetwork(build_ir(space, data.shape, data.classes), auxiliary=recipe.auxiliary > 0).to(device)
@@ -459,13 +526,14 @@ def train(
     if out_root is not None:
         config = {
             "source": source,
-            "data": data_mod.spec_text(spec),
+            "data": data_mod.spec_text(spec) if data_spec is not None or not given else data.name,
             "epochs": epochs,
             "batch": batch,
             "lr": lr,
             "seed": seed,
         }
         config["recipe"] = attrs.asdict(recipe)
+        config["data_fingerprint"] = data.fingerprint  # what resume checks
         first = {rundir.SPACE: space.source or format_das(space.module), rundir.CONFIG: rundir.json_text(config)}
         out = rundir.new_run_dir(out_root, f"{space.name}-train", first)
         if on_run_dir is not None:
@@ -501,8 +569,12 @@ def resume_training(
     epochs, batch, seed, lr, spec, recipe = cfg.epochs, cfg.batch, cfg.seed, cfg.lr, cfg.data, recipe_of(cfg)
     space = rundir.read_space(out, plugins=plugins)
     rundir.read_records(out / rundir.LOG)
-    if data is None:
-        data = data_mod.split_data(data_mod.load(spec, space.input_kind), 0.9, seed, device)
+
+    def load() -> Split:
+        return data_mod.source_split(spec, space.input_kind, 0.9, seed, device)
+
+    recorded = _config_json(out, "the run directory of a training run").get("data_fingerprint")
+    data = checked_data(out, recorded, spec, data, load, "trained", "dasdsl.api.resume_training")
     seed_everything(seed)  # as the fresh run did: the same initial weights where no epoch was checkpointed
     net = FixedNetwork(build_ir(space, data.shape, data.classes), auxiliary=recipe.auxiliary > 0).to(device)
     start, state = 0, None

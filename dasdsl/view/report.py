@@ -20,7 +20,7 @@ from typing import Any
 from dasdsl.errors import DasError
 from dasdsl.files import make_folder, write_atomic
 from dasdsl.lang.load import check_text
-from dasdsl.search.data import describe, ir_for
+from dasdsl.search.data import describe, ir_for, run_shape
 from dasdsl.search.rundir import read_config, run_data
 from dasdsl.view.chart import line_chart
 from dasdsl.view.plot import PALETTE, gate_panels, read_log, space_labels
@@ -251,6 +251,9 @@ class _Run:
 
     def ir(self, space: Any) -> Any:
         """The IR of space.das or result.das for the run's data, described once for both."""
+        recorded = run_shape(self.config, self.dir)  # what the run recorded of its data: nothing to load
+        if recorded is not None:
+            return ir_for(space, *recorded)
         data = run_data(self.config)
         if data is None:
             return ir_for(space)  # each space's own data, as render does

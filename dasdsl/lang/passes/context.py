@@ -36,6 +36,7 @@ class Context:
         self.contains_itself: set[str] = set()  # cells on a nesting cycle
         # the results the final assembly reads
         self.input_shape: tuple[int, ...] | None = None
+        self.input_classes: int | None = None  # stated by `input ... classes N`
         self.network: Network | None = None
         self.search: dict[str, tuple[Any, ...]] = {}
         self.train: dict[str, tuple[Any, ...]] = {}

@@ -83,6 +83,12 @@ def input_shape(ctx: Context) -> None:
     inputs = ctx.module.statements(ast.InputDecl)
     if inputs:
         ctx.input_shape = _input(ctx, inputs[0])
+        if inputs[0].classes is not None:  # `input image(1, 8, 8) classes 10`: a search result's data
+            classes = ctx.positive_int(inputs[0].classes, ctx.constants, "the class count")
+            if isinstance(classes, int) and classes < 2:
+                ctx.err(f"the class count must be at least 2, got {classes}", inputs[0].classes.span)
+            elif isinstance(classes, int):
+                ctx.input_classes = classes
 
 
 def _input(ctx: Context, decl: ast.InputDecl) -> tuple[int, ...] | None:
