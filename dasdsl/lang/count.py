@@ -102,7 +102,8 @@ def count_disconnected(space: CheckedSpace) -> int:
 
 
 def _tally(space: CheckedSpace) -> tuple[int, int]:
-    """(architectures, connected ones), summed over the options of searched depths."""
+    """(architectures, connected ones), summed over the options of searched depths: per depth when each cell
+    type's presence hangs on one depth at most (no cell nested in another), else over every combination."""
     network = space.macro
     items = list(network.items) if network is not None else []
     if network is None or not network.depths:
@@ -111,14 +112,56 @@ def _tally(space: CheckedSpace) -> tuple[int, int]:
     for g, depth in enumerate(network.depths):
         for j in range(max(depth.options)):
             group_of[depth.first + j] = (g, j)
+    factored = _factored(space, items, group_of)
+    if factored is not None:
+        return factored
     every = {item.cell.type_name for item in items if item.cell is not None}
     total = connected = 0
-    for combo in product(*(d.options for d in network.depths)):
+    for combo in product(*(d.options for d in network.depths)):  # at most MAX_DEPTH_COMBINATIONS (the check's)
         present = [it for i, it in enumerate(items) if i not in group_of or group_of[i][1] < combo[group_of[i][0]]]
         absent = every - {it.cell.type_name for it in present if it.cell is not None}
         n, c = _count(space, present, absent)
         total, connected = total + n, connected + c
     return total, connected
+
+
+def _factored(space: CheckedSpace, items: list, group_of: dict[int, tuple[int, int]]) -> tuple[int, int] | None:
+    """The sum over depth combinations as a product over depths, without enumerating them: a type present in
+    every combination (used outside the depths, or by a depth's first repeat) is a common factor, and a type
+    used only from the (j+1)-th repeat of one depth on is present when that depth's count exceeds j, so
+
+        total = prod(always present) * prod over depths of (sum over its counts n of prod(types with j < n)).
+
+    None when that does not hold: a cell nested in another (its presence depends on the cells using it), or
+    a type whose presence hangs on two depths."""
+    types = space.cell_types
+    if any(_is_nested(types, name) for name in types):
+        return None
+    first: dict[str, tuple[int, int] | None] = {}  # type -> (depth, earliest position), None: always present
+    for i, item in enumerate(items):
+        if item.cell is None:
+            continue
+        name = item.cell.type_name
+        where = group_of.get(i)
+        if where is None or where[1] == 0 or first.get(name, where) is None:
+            first[name] = None
+        elif name in first:
+            if first[name][0] != where[0]:  # type: ignore[index]
+                return None
+            first[name] = (where[0], min(where[1], first[name][1]))  # type: ignore[index]
+        else:
+            first[name] = where
+    if set(first) != set(types):
+        return None
+    counts = {name: _cell_count(types[name], frozenset(types)) for name in types}
+    result = []
+    for which in (0, 1):
+        value = prod(counts[name][which] for name, at in first.items() if at is None)
+        for g, depth in enumerate(space.macro.depths):  # type: ignore[union-attr]
+            later = [(at[1], counts[name][which]) for name, at in first.items() if at is not None and at[0] == g]
+            value *= sum(prod(ways for j, ways in later if j < n) for n in depth.options)
+        result.append(value)
+    return result[0], result[1]
 
 
 def _count(space: CheckedSpace, items: list, absent: set[str]) -> tuple[int, int]:
