@@ -287,6 +287,110 @@ network {
     assert (space.count(), count.count_disconnected(space)) == _brute_force(text, [(1, 2)], ["[1, 2]"])
 
 
+def _brute_force_nested(space: dasdsl.Space) -> tuple[int, int]:
+    """(architectures, connected ones) by brute force: every candidate on every edge of every cell type, the
+    choices of cells not in use forgotten (no ``keep`` nodes here)."""
+    types = space.cell_types
+    top = {item.cell.type_name for item in space.macro.items if item.cell is not None}
+    edges = [(t, e.source, e.target, e) for t, cell in types.items() for e in cell.edges]
+    seen: set[tuple] = set()
+    connected: set[tuple] = set()
+    for picks in itertools.product(*(range(len(e.candidates)) for *_, e in edges)):
+        choice = {(t, src, dst): e.candidates[p] for (t, src, dst, e), p in zip(edges, picks, strict=True)}
+        used = _in_use(types, top, choice)
+        arch = tuple(sorted((key, picks[i]) for i, key in enumerate(choice) if key[0] in used))
+        seen.add(arch)
+        if all(
+            types[t].reaches_output(lambda e, t=t, choice=choice: not choice[(t, e.source, e.target)].is_none)
+            for t in used
+        ):
+            connected.add(arch)
+    return len(seen), len(connected)
+
+
+def _in_use(types: dict, top: set[str], choice: dict) -> set[str]:
+    """The cells in use: the network's, and those the chosen candidates of cells in use name."""
+    used, todo = set(top), list(top)
+    while todo:
+        t = todo.pop()
+        for (owner, _, _), cand in choice.items():
+            for ref in cand.nested_cells if owner == t else ():
+                if ref.name not in used:
+                    used.add(ref.name)
+                    todo.append(ref.name)
+    return used
+
+
+NESTED = """\
+space h
+input vector
+
+cell leaf {
+    input x
+    node h = x ~ [linear(4), relu, none]
+    output h
+}
+
+cell mid {
+    input x
+    node h = x ~ [leaf, tanh]
+    node k = h ~ [skip, none]
+    output k
+}
+
+cell shared {
+    input x
+    node h = x ~ [linear(4), none]
+    output h
+}
+
+cell outer {
+    input x
+    node a = x ~ [mid, shared, relu]
+    node b = a ~ [shared, skip, none]
+    output b
+}
+
+network {
+    cells outer x 2
+    head  linear(classes)
+}
+"""
+
+
+def test_nested_cells_count_exactly_against_brute_force() -> None:
+    """``leaf`` is used by one edge only (its configurations fold into that candidate), ``shared`` by two
+    (counted over whether it is in use): both agree with brute force."""
+    space = dasdsl.loads(NESTED)
+    total, connected = _brute_force_nested(space)
+    assert (space.count(), count.count_disconnected(space)) == (total, total - connected)
+    assert 0 < connected < total
+
+
+def test_many_nested_cells_count_without_trying_every_subset(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Thirty cells, each a candidate of one edge: 2 configurations each, 60 architectures; counted with a few
+    dozen cell counts, not one per subset of the nested cells (2^30 before: 14 cells took a minute)."""
+    n = 30
+    inner = "".join(
+        f"cell i{k} {{\n    input x\n    node h = x ~ [linear({k + 1}), relu]\n    output h\n}}\n" for k in range(n)
+    )
+    outer = (
+        "cell outer {\n    input x\n    node h = x ~ [" + ", ".join(f"i{k}" for k in range(n)) + "]\n    output h\n}\n"
+    )
+    space = dasdsl.loads(f"space h\ninput vector\n{inner}{outer}network {{\n    cells outer\n}}\n")
+    calls = 0
+    counted = count._cell_count
+
+    def counting(*args: object) -> tuple[int, int]:
+        nonlocal calls
+        calls += 1
+        assert calls <= 10 * n, "the count tries subsets of the nested cells"
+        return counted(*args)
+
+    monkeypatch.setattr(count, "_cell_count", counting)
+    assert (space.count(), count.count_disconnected(space)) == (2 * n, 0)
+
+
 # ---- constants given bad values ----------------------------------------------------------------------
 
 LET_SPACE = """\

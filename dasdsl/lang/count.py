@@ -20,6 +20,7 @@ as above, each cell in use connected.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from itertools import combinations, product
 from math import prod
 
@@ -42,23 +43,33 @@ def _allowed(cand: Candidate, in_use: frozenset[str]) -> bool:
     return all(ref.name in in_use for ref in cand.nested_cells)
 
 
-def _node_ways(node: Node, reached: frozenset[str], in_use: frozenset[str]) -> tuple[int, int]:
+Weight = Callable[[Candidate], int]  # a candidate's configurations: 1, or those of the nested cells it uses
+
+
+def _one(cand: Candidate) -> int:
+    return 1
+
+
+def _node_ways(node: Node, reached: frozenset[str], in_use: frozenset[str], weight: Weight) -> tuple[int, int]:
     """The node's configurations in which some reached source carries into it, and those in which none does."""
     if node.keep is None:
         total = miss = 1
         for edge in node.edges:
             allowed = [c for c in edge.candidates if _allowed(c, in_use)]
-            total *= len(allowed)
-            miss *= sum(1 for c in allowed if c.is_none) if edge.source in reached else len(allowed)
+            total *= sum(map(weight, allowed))
+            miss *= (
+                sum(weight(c) for c in allowed if c.is_none) if edge.source in reached else sum(map(weight, allowed))
+            )
         return total - miss, miss
-    weights = [sum(1 for c in e.candidates if not c.is_none and _allowed(c, in_use)) for e in node.edges]
+    weights = [sum(weight(c) for c in e.candidates if not c.is_none and _allowed(c, in_use)) for e in node.edges]
     total = _elementary_symmetric(weights, node.keep)
     miss = _elementary_symmetric([0 if e.source in reached else w for e, w in zip(node.edges, weights)], node.keep)
     return total - miss, miss
 
 
-def _cell_count(cell: CellInstance, in_use: frozenset[str]) -> tuple[int, int]:
-    """Discrete configurations of one cell type, nested cells limited to ``in_use``: (all, connected)."""
+def _cell_count(cell: CellInstance, in_use: frozenset[str], weight: Weight = _one) -> tuple[int, int]:
+    """Discrete configurations of one cell type, nested cells limited to ``in_use``: (all, connected); a
+    candidate stands for ``weight`` configurations (those of the nested cells only it uses)."""
     last: dict[str, int] = {}  # a node or input -> the last node that reads it (the output: past the end)
     for i, node in enumerate(cell.nodes):
         for edge in node.edges:
@@ -69,7 +80,7 @@ def _cell_count(cell: CellInstance, in_use: frozenset[str]) -> tuple[int, int]:
     for i, node in enumerate(cell.nodes):
         new: dict[frozenset[str], int] = defaultdict(int)
         for reached, ways in states.items():
-            hit, miss = _node_ways(node, reached, in_use)
+            hit, miss = _node_ways(node, reached, in_use, weight)
             still = frozenset(n for n in reached if last[n] > i)
             if hit:
                 new[still | {node.name} if last.get(node.name, -1) > i else still] += ways * hit
@@ -176,15 +187,20 @@ def _count(space: CheckedSpace, items: list, absent: set[str]) -> tuple[int, int
     if not nested:
         tallies = [_cell_count(types[name], always) for name in top]
         return prod(t[0] for t in tallies), prod(t[1] for t in tallies)
-    # exact(U): configurations of the top types and of U in which exactly U is in use (for the connected
-    # ones, every cell of the top types and of U connected)
+    # a nested cell that one edge alone uses is in use exactly when that edge picks it: its configurations
+    # multiply that candidate's (a weight); the others are in use or not together, so exact(U) counts the
+    # configurations of the top types and of U in which exactly U is in use (for the connected ones, every
+    # cell of the top types and of U connected), by inclusion and exclusion over the subsets of them
+    folded = _single_use(types, nested)
+    shared = [name for name in nested if name not in folded]
     result = []
     for which in (0, 1):
         exact: dict[frozenset[str], int] = {}
-        subsets = [frozenset(s) for r in range(len(nested) + 1) for s in combinations(nested, r)]
+        subsets = [frozenset(s) for r in range(len(shared) + 1) for s in combinations(shared, r)]
         for used in subsets:
-            allowed = always | used
-            counts = {name: _cell_count(types[name], allowed)[which] for name in [*top, *sorted(used)]}
+            allowed = always | used | folded
+            weighted = _Weighted(types, allowed, folded, which)
+            counts = {name: weighted.count(name) for name in [*top, *sorted(used)]}
             at_most = prod(counts.values())
             for smaller, value in exact.items():
                 if smaller < used:
@@ -192,6 +208,34 @@ def _count(space: CheckedSpace, items: list, absent: set[str]) -> tuple[int, int
             exact[used] = at_most
         result.append(sum(exact.values()))
     return result[0], result[1]
+
+
+def _single_use(types: dict[str, CellInstance], nested: list[str]) -> frozenset[str]:
+    """The nested cells that exactly one edge of one cell type uses (in any of its candidates)."""
+    edges: dict[str, set[tuple[str, int]]] = defaultdict(set)
+    for type_name, cell in types.items():
+        for i, edge in enumerate(cell.edges):
+            for cand in edge.candidates:
+                for ref in cand.nested_cells:
+                    edges[ref.name].add((type_name, i))
+    return frozenset(name for name in nested if len(edges[name]) == 1)
+
+
+class _Weighted:
+    """Counts of cell types in which each candidate weighs the configurations of the single-use nested cells
+    it uses (``which``: 0 all of them, 1 the connected ones), nested cells limited to ``allowed``."""
+
+    def __init__(self, types: dict[str, CellInstance], allowed: frozenset[str], folded: frozenset[str], which: int):
+        self.types, self.allowed, self.folded, self.which = types, allowed, folded, which
+        self.memo: dict[str, int] = {}
+
+    def weight(self, cand: Candidate) -> int:
+        return prod(self.count(name) for name in {ref.name for ref in cand.nested_cells} if name in self.folded)
+
+    def count(self, name: str) -> int:
+        if name not in self.memo:
+            self.memo[name] = _cell_count(self.types[name], self.allowed, self.weight)[self.which]
+        return self.memo[name]
 
 
 def _is_nested(types: dict[str, CellInstance], name: str) -> bool:
