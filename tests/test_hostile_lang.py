@@ -20,6 +20,7 @@ import dasdsl
 from dasdsl.cli import main
 from dasdsl.errors import DasError
 from dasdsl.lang import count
+from dasdsl.lang.count import MAX_SHARED_NESTED
 from dasdsl.lang.passes import bind, choices
 from dasdsl.lang.passes.bind import MAX_CHAIN_STEPS
 from dasdsl.lang.passes.choices import MAX_CANDIDATES
@@ -389,6 +390,32 @@ def test_many_nested_cells_count_without_trying_every_subset(monkeypatch: pytest
 
     monkeypatch.setattr(count, "_cell_count", counting)
     assert (space.count(), count.count_disconnected(space)) == (2 * n, 0)
+
+
+def test_too_many_cells_offered_on_several_edges_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Thirty cells each offered on two edges: the count would sum over 2^30 sets of cells in use; refused at
+    the first cell past MAX_SHARED_NESTED, never counted. At the limit the space checks."""
+
+    def space(n: int) -> str:
+        inner = "".join(
+            f"cell i{k} {{\n    input x\n    node h = x ~ [linear({k + 1}), relu]\n    output h\n}}\n" for k in range(n)
+        )
+        both = ", ".join(f"i{k}" for k in range(n))
+        outer = f"cell outer {{\n    input x\n    node h = x ~ [{both}]\n    node k = h ~ [{both}]\n    output k\n}}\n"
+        return f"space h\ninput vector\n{inner}{outer}network {{\n    cells outer\n}}\n"
+
+    path = tmp_path / "ok.das"
+    path.write_text(space(MAX_SHARED_NESTED), encoding="utf-8")
+    assert main(["check", str(path)]) == 0
+    monkeypatch.setattr(count, "_count", lambda *args: pytest.fail("a refused space was counted"))
+    path, err = _check(tmp_path, capsys, space(30))
+    line = 3 + MAX_SHARED_NESTED * 5  # cell i8's declaration
+    assert _error_lines(err) == [
+        f"{path}:{line}:6: error: 30 cells are candidates on more than one edge (at most {MAX_SHARED_NESTED}): "
+        "counting the architectures would sum over 2^30 choices of the cells in use"
+    ], err
 
 
 # ---- constants given bad values ----------------------------------------------------------------------

@@ -21,12 +21,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from itertools import combinations, product
+from itertools import product
 from math import prod
 
 import attrs
 
 from dasdsl.lang.checked import Candidate, CellInstance, CheckedSpace, Node
+
+# Cells used as candidates on more than one edge (not in the network's line): the count sums over which of
+# them are in use, 3^N steps, so the checker refuses more (passes.network.cell_types). A nested cell used on
+# one edge only does not count: its configurations fold into that candidate's.
+MAX_SHARED_NESTED = 8
 
 
 @attrs.frozen
@@ -191,34 +196,41 @@ def _count(space: CheckedSpace, items: list, absent: set[str]) -> tuple[int, int
     # multiply that candidate's (a weight); the others are in use or not together, so exact(U) counts the
     # configurations of the top types and of U in which exactly U is in use (for the connected ones, every
     # cell of the top types and of U connected), by inclusion and exclusion over the subsets of them
-    folded = _single_use(types, nested)
-    shared = [name for name in nested if name not in folded]
+    edges = _edges_using(types)
+    folded = frozenset(name for name in nested if len(edges.get(name, ())) == 1)
+    shared = [name for name in nested if len(edges.get(name, ())) > 1]  # the rest: never in use
     result = []
     for which in (0, 1):
-        exact: dict[frozenset[str], int] = {}
-        subsets = [frozenset(s) for r in range(len(shared) + 1) for s in combinations(shared, r)]
-        for used in subsets:
-            allowed = always | used | folded
-            weighted = _Weighted(types, allowed, folded, which)
-            counts = {name: weighted.count(name) for name in [*top, *sorted(used)]}
+        exact: list[int] = []  # by bit mask over ``shared``: a subset's masks are below its own
+        for mask in range(1 << len(shared)):
+            used = [name for i, name in enumerate(shared) if mask >> i & 1]
+            weighted = _Weighted(types, always | folded | frozenset(used), folded, which)
+            counts = {name: weighted.count(name) for name in [*top, *used]}
             at_most = prod(counts.values())
-            for smaller, value in exact.items():
-                if smaller < used:
-                    at_most -= value * prod(counts[name] for name in used - smaller)
-            exact[used] = at_most
-        result.append(sum(exact.values()))
+            smaller = mask
+            while smaller:  # each proper subset of the mask, the empty one last
+                smaller = (smaller - 1) & mask
+                rest = [name for i, name in enumerate(shared) if (mask & ~smaller) >> i & 1]
+                at_most -= exact[smaller] * prod(counts[name] for name in rest)
+            exact.append(at_most)
+        result.append(sum(exact))
     return result[0], result[1]
 
 
-def _single_use(types: dict[str, CellInstance], nested: list[str]) -> frozenset[str]:
-    """The nested cells that exactly one edge of one cell type uses (in any of its candidates)."""
+def _edges_using(types: dict[str, CellInstance]) -> dict[str, set[tuple[str, int]]]:
+    """Per nested cell, the edges (cell type, edge index) that use it in some candidate."""
     edges: dict[str, set[tuple[str, int]]] = defaultdict(set)
     for type_name, cell in types.items():
         for i, edge in enumerate(cell.edges):
             for cand in edge.candidates:
                 for ref in cand.nested_cells:
                     edges[ref.name].add((type_name, i))
-    return frozenset(name for name in nested if len(edges[name]) == 1)
+    return edges
+
+
+def shared_nested(types: dict[str, CellInstance], top: set[str]) -> list[str]:
+    """The cells not in ``top`` that several edges use as a candidate: the count sums over which are in use."""
+    return [name for name, where in _edges_using(types).items() if len(where) > 1 and name not in top]
 
 
 class _Weighted:

@@ -9,6 +9,7 @@ import networkx as nx
 from dasdsl.errors import Span, suggest
 from dasdsl.lang import ast
 from dasdsl.lang.checked import CellInstance, DepthChoice, NetItem, Network
+from dasdsl.lang.count import MAX_SHARED_NESTED, shared_nested
 from dasdsl.lang.passes.bind import bind_args, expand
 from dasdsl.lang.passes.cells import instantiate
 from dasdsl.lang.passes.context import Context
@@ -192,6 +193,22 @@ def cell_types(ctx: Context) -> None:
                     nested = instantiate(ctx, ref.name, dict(ref.args), ref.span)
                     if nested is not None:
                         pending.append((nested, ref.span, ref.name))
+    _too_many_shared(ctx, types)
+
+
+def _too_many_shared(ctx: Context, types: dict[str, CellInstance]) -> None:
+    """Refuse more than MAX_SHARED_NESTED cells used as candidates on several edges: the count of
+    architectures sums over which of them are in use (lang.count), 2^N cases."""
+    top = {item.cell.type_name for item in ctx.network.items if item.cell is not None}  # type: ignore[union-attr]
+    shared = shared_nested(types, top)
+    if len(shared) > MAX_SHARED_NESTED:
+        name = shared[MAX_SHARED_NESTED]
+        ctx.err(
+            f"{len(shared)} cells are candidates on more than one edge (at most {MAX_SHARED_NESTED}): "
+            f"counting the architectures would sum over 2^{len(shared)} choices of the cells in use",
+            ctx.name_span(ctx.cells[name].span, name, ctx.words_before_name(ctx.cells[name].span)),
+            "offer each of these cells on one edge (a derived copy, cell b2 = b, is a cell of its own)",
+        )
 
 
 def _show_args(inst: CellInstance) -> str:
