@@ -26,7 +26,7 @@ from math import prod
 
 import attrs
 
-from dasdsl.lang.checked import Candidate, CellInstance, CheckedSpace, Node
+from dasdsl.lang.checked import Candidate, CellInstance, CheckedSpace, Network, Node
 
 # Cells used as candidates on more than one edge (not in the network's line): the count sums over which of
 # them are in use, 3^N steps, so the checker refuses more (passes.network.cell_types). A nested cell used on
@@ -118,42 +118,38 @@ def count_disconnected(space: CheckedSpace) -> int:
 
 
 def _tally(space: CheckedSpace) -> tuple[int, int]:
-    """(architectures, connected ones), summed over the options of searched depths: per depth when each cell
-    type's presence hangs on one depth at most (no cell nested in another), else over every combination."""
+    """(architectures, connected ones), summed over the options of searched depths."""
     network = space.macro
     items = list(network.items) if network is not None else []
+    types = space.cell_types
+    # cells of the macro network are always in use (or, by a depth, from some count on); the others are used
+    # only as ops inside cells
+    top = sorted({item.cell.type_name for item in items if item.cell is not None} & set(types))
+    top = top or [name for name in types if not _is_nested(types, name)]
+    return _count(types, top, _over_depths(network, items, top))
+
+
+Over = Callable[[dict[str, int]], int]  # the sum over depth combinations of the product of the present types'
+
+
+def _over_depths(network: Network | None, items: list, top: list[str]) -> Over:
+    """Given a count per top type, the sum over the combinations of the searched depths of the product over the
+    types present, without enumerating them where it factorizes: a type present in every combination (used
+    outside the depths, or by a depth's first repeat) is a common factor, and a type used only from the
+    (j+1)-th repeat of one depth on is present when that depth's count exceeds j, so
+
+        sum = prod(always present) * prod over depths of (sum over its counts n of prod(types with j < n)).
+
+    A type whose presence hangs on two depths (none can: a repeated cell is shared or its repeats are types
+    of their own) would sum over every combination, at most MAX_DEPTH_COMBINATIONS (the checker's)."""
     if network is None or not network.depths:
-        return _count(space, items, set())
+        return lambda counts: prod(counts[name] for name in top)
     group_of: dict[int, tuple[int, int]] = {}  # item index -> (which depth choice, position in its group)
     for g, depth in enumerate(network.depths):
         for j in range(max(depth.options)):
             group_of[depth.first + j] = (g, j)
-    factored = _factored(space, items, group_of)
-    if factored is not None:
-        return factored
-    every = {item.cell.type_name for item in items if item.cell is not None}
-    total = connected = 0
-    for combo in product(*(d.options for d in network.depths)):  # at most MAX_DEPTH_COMBINATIONS (the check's)
-        present = [it for i, it in enumerate(items) if i not in group_of or group_of[i][1] < combo[group_of[i][0]]]
-        absent = every - {it.cell.type_name for it in present if it.cell is not None}
-        n, c = _count(space, present, absent)
-        total, connected = total + n, connected + c
-    return total, connected
-
-
-def _factored(space: CheckedSpace, items: list, group_of: dict[int, tuple[int, int]]) -> tuple[int, int] | None:
-    """The sum over depth combinations as a product over depths, without enumerating them: a type present in
-    every combination (used outside the depths, or by a depth's first repeat) is a common factor, and a type
-    used only from the (j+1)-th repeat of one depth on is present when that depth's count exceeds j, so
-
-        total = prod(always present) * prod over depths of (sum over its counts n of prod(types with j < n)).
-
-    None when that does not hold: a cell nested in another (its presence depends on the cells using it), or
-    a type whose presence hangs on two depths."""
-    types = space.cell_types
-    if any(_is_nested(types, name) for name in types):
-        return None
     first: dict[str, tuple[int, int] | None] = {}  # type -> (depth, earliest position), None: always present
+    two_depths = False
     for i, item in enumerate(items):
         if item.cell is None:
             continue
@@ -162,40 +158,42 @@ def _factored(space: CheckedSpace, items: list, group_of: dict[int, tuple[int, i
         if where is None or where[1] == 0 or first.get(name, where) is None:
             first[name] = None
         elif name in first:
-            if first[name][0] != where[0]:  # type: ignore[index]
-                return None
+            two_depths = two_depths or first[name][0] != where[0]  # type: ignore[index]
             first[name] = (where[0], min(where[1], first[name][1]))  # type: ignore[index]
         else:
             first[name] = where
-    if set(first) != set(types):
-        return None
-    counts = {name: _cell_count(types[name], frozenset(types)) for name in types}
-    result = []
-    for which in (0, 1):
-        value = prod(counts[name][which] for name, at in first.items() if at is None)
-        for g, depth in enumerate(space.macro.depths):  # type: ignore[union-attr]
-            later = [(at[1], counts[name][which]) for name, at in first.items() if at is not None and at[0] == g]
-            value *= sum(prod(ways for j, ways in later if j < n) for n in depth.options)
-        result.append(value)
-    return result[0], result[1]
+    depths = network.depths
+    if not two_depths:
+
+        def factored(counts: dict[str, int]) -> int:
+            value = prod(counts[name] for name, at in first.items() if at is None)
+            for g, depth in enumerate(depths):
+                later = [(at[1], counts[name]) for name, at in first.items() if at is not None and at[0] == g]
+                value *= sum(prod(ways for j, ways in later if j < n) for n in depth.options)
+            return value
+
+        return factored
+    present = [
+        {
+            it.cell.type_name
+            for i, it in enumerate(items)
+            if it.cell is not None and (i not in group_of or group_of[i][1] < combo[group_of[i][0]])
+        }
+        for combo in product(*(d.options for d in depths))
+    ]
+    return lambda counts: sum(prod(counts[name] for name in names) for names in present)
 
 
-def _count(space: CheckedSpace, items: list, absent: set[str]) -> tuple[int, int]:
-    """Architectures of the network made of ``items``, and the connected ones; ``absent``: cell types of
-    repeats a depth leaves out."""
-    types = {name: inst for name, inst in space.cell_types.items() if name not in absent}
-    # cells of the macro network are always in use; the others are used only as ops inside cells
-    top = [item.cell.type_name for item in items if item.cell is not None]
-    top = sorted(set(top) & set(types)) or [name for name in types if not _is_nested(types, name)]
+def _count(types: dict[str, CellInstance], top: list[str], over: Over) -> tuple[int, int]:
+    """Architectures and connected ones, the top types' counts summed over the depths by ``over``.
+
+    A nested cell that one edge alone uses is in use exactly when that edge picks it: its configurations
+    multiply that candidate's (a weight). The others are in use or not together: exact(U) counts the
+    configurations of the top types and of U in which exactly U is in use (for the connected ones, every cell
+    of the top types and of U connected), by inclusion and exclusion over the subsets of them (at most
+    MAX_SHARED_NESTED cells, the checker's)."""
     nested = sorted(set(types) - set(top))
     always = frozenset(types[name].name for name in top)
-    if not nested:
-        tallies = [_cell_count(types[name], always) for name in top]
-        return prod(t[0] for t in tallies), prod(t[1] for t in tallies)
-    # a nested cell that one edge alone uses is in use exactly when that edge picks it: its configurations
-    # multiply that candidate's (a weight); the others are in use or not together, so exact(U) counts the
-    # configurations of the top types and of U in which exactly U is in use (for the connected ones, every
-    # cell of the top types and of U connected), by inclusion and exclusion over the subsets of them
     edges = _edges_using(types)
     folded = frozenset(name for name in nested if len(edges.get(name, ())) == 1)
     shared = [name for name in nested if len(edges.get(name, ())) > 1]  # the rest: never in use
@@ -205,13 +203,12 @@ def _count(space: CheckedSpace, items: list, absent: set[str]) -> tuple[int, int
         for mask in range(1 << len(shared)):
             used = [name for i, name in enumerate(shared) if mask >> i & 1]
             weighted = _Weighted(types, always | folded | frozenset(used), folded, which)
-            counts = {name: weighted.count(name) for name in [*top, *used]}
-            at_most = prod(counts.values())
+            at_most = over({name: weighted.count(name) for name in top}) * prod(map(weighted.count, used))
             smaller = mask
             while smaller:  # each proper subset of the mask, the empty one last
                 smaller = (smaller - 1) & mask
                 rest = [name for i, name in enumerate(shared) if (mask & ~smaller) >> i & 1]
-                at_most -= exact[smaller] * prod(counts[name] for name in rest)
+                at_most -= exact[smaller] * prod(map(weighted.count, rest))
             exact.append(at_most)
         result.append(sum(exact))
     return result[0], result[1]
