@@ -517,6 +517,12 @@ def test_check_validates_the_train_blocks_constants(tmp_path: Path, capsys: pyte
     hints = [line for line in err.splitlines() if line.startswith("  hint: ")]
     note = "built with C = -1 from the train block's 'let C' (line 18), not line 3's C = 16"
     assert len(hints) == 2 and all(h.endswith(note) for h in hints), err
+    # export and train build the network with the block's constants: the same errors, nothing written
+    out = tmp_path / "out"
+    for argv in (["export", str(path), "-o", str(out / "s.py")], ["train", str(path), "--out", str(out), "--quiet"]):
+        assert main(argv) == 1
+        assert _error_lines(capsys.readouterr().err) == _error_lines(err)
+    assert not out.exists()
     # the file itself is wrong: a --let that would win over the block's value does not hide it
     assert main(["check", str(path), "--let", "C=8"]) == 1
     assert _error_lines(capsys.readouterr().err) == _error_lines(err)
