@@ -51,6 +51,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     for file in args.files:
         try:
             space = api.load(file, plugins=args.plugin)
+            space = space.let(**dict(args.let)) if args.let else space  # checked with the constants given
         except DasError as exc:
             print(exc.render(), file=sys.stderr)
             status = EXIT_ERRORS
@@ -136,19 +137,13 @@ def cmd_compile(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _let_arg(text: str) -> tuple[str, int | float]:
-    """``NAME=VALUE`` of ``--let``: a constant of the space and a number."""
+def _let_arg(text: str) -> tuple[str, str]:
+    """``NAME=VALUE`` of ``--let``: the value stays text, read as a number the way the file's numbers are
+    (``lang.load.with_lets``), so a bad one is an error at the constant's let line that quotes it."""
     name, eq, value = text.partition("=")
     if not eq or not name.strip().isidentifier():
         raise argparse.ArgumentTypeError(f"expected NAME=VALUE (e.g. C=36), got {text!r}")
-    try:
-        number: int | float = int(value)
-    except ValueError:
-        try:
-            number = float(value)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name.strip()}: expected a number, got {value!r}") from None
-    return name.strip(), number
+    return name.strip(), value
 
 
 def _add_let_flag(p: argparse.ArgumentParser) -> None:
@@ -318,7 +313,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         else:
             options = {s.name: getattr(args, s.name) for s in TRAIN.flagged if s.name != "data"}
             space = _load_with_lets(args)
-            _print_training(space, api.training_settings(space, **options), dict(args.let))
+            given = {name: space.constants[name] for name, _ in args.let}  # as read (--let C=36: 36)
+            _print_training(space, api.training_settings(space, **options), given)
             trained = api.train(  # flags not given (None): the space's train block, else the table's defaults
                 space,
                 args.data,
@@ -428,6 +424,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", help="parse and check spaces; print their size")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--plugin", action="append", default=[], metavar="MODULE", help="import a module of plugin ops")
+    _add_let_flag(p)
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("fmt", help="print spaces in canonical form")

@@ -219,7 +219,7 @@ def test_let_gives_the_darts_evaluation_network(tmp_path: Path) -> None:
         timeout=300,
     )
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
-    assert "--let D: space 'darts_v2' has no constant D (its constants: C)" in bad.stderr
+    assert "--let D=36: space 'darts_v2' has no constant D (its constants: C)" in bad.stderr
     usage = subprocess.run(
         [sys.executable, "-m", "dasdsl", "train", str(searched), "--let", "C"], capture_output=True, text=True
     )

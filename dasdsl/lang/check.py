@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
+
+import attrs
 
 from dasdsl.errors import DasError, Diagnostic, Span
 from dasdsl.lang import ast
-from dasdsl.lang.checked import CellInstance, CheckedSpace
+from dasdsl.lang.checked import CellInstance, CheckedSpace, GivenLet
 from dasdsl.lang.passes import bind, cells, names, network, search_block
 from dasdsl.lang.passes.context import Context
 from dasdsl.lang.passes.dag import MERGES
 from dasdsl.lang.passes.names import INPUT_KINDS, RESERVED
 from dasdsl.lang.passes.network import MAX_REPEAT
+from dasdsl.lang.passes.text import show
 from dasdsl.lang.settings import SEARCH_KEYS
 
 __all__ = ["INPUT_KINDS", "MAX_REPEAT", "MERGES", "PASSES", "RESERVED", "SEARCH_KEYS", "Checker", "check"]
@@ -65,14 +68,24 @@ class Checker:
         return cells.instantiate(self.ctx, name, args, span, symbolic=symbolic, type_name=type_name)
 
 
-def check(module: ast.Module, source: str | None = None, *, classes: int | None = None) -> CheckedSpace:
-    """Resolve and check a parsed module; raise DasError listing every error found."""
-    ctx = Context(module, source, classes)
-    for run in PASSES:
-        run(ctx)
+def check(
+    module: ast.Module,
+    source: str | None = None,
+    *,
+    classes: int | None = None,
+    given: Mapping[str, GivenLet] | None = None,
+) -> CheckedSpace:
+    """Resolve and check a parsed module; raise DasError listing every error found.
+
+    ``given``: constants that take other values than their let lines say (``--let C=36``); the errors they
+    cause are located in this module's file, each with a note saying which value came from where. A train
+    block's constants are checked the same way: the network they build must check too."""
+    ctx = _run(module, source, classes, dict(given or {}))
     diags = _dedupe(ctx.diags)
     if any(d.severity == "error" for d in diags):
-        raise DasError(diags, source)
+        raise DasError(_noted(diags, ctx), source)
+    if ctx.train_lets:
+        _check_train_lets(module, source, classes, ctx)
     return CheckedSpace(
         module=module,
         name=module.space.name,
@@ -89,6 +102,53 @@ def check(module: ast.Module, source: str | None = None, *, classes: int | None 
         source=source,
         checker=Checker(ctx),
     )
+
+
+def _run(module: ast.Module, source: str | None, classes: int | None, given: dict[str, GivenLet]) -> Context:
+    ctx = Context(module, source, classes, given)
+    for run in PASSES:
+        run(ctx)
+    return ctx
+
+
+def _check_train_lets(module: ast.Module, source: str | None, classes: int | None, ctx: Context) -> None:
+    """The space checked again with the train block's constants given: ``train { let C = -1 }`` builds a
+    network that ``dasdsl train`` and ``export`` would refuse, so ``check`` refuses it, at the use."""
+    given = dict(ctx.given)
+    for block in module.statements(ast.TrainDecl)[:1]:
+        for let in block.lets:
+            if let.name in ctx.train_lets and let.name not in given:
+                where = f"the train block's 'let {let.name}' (line {let.span.line})"
+                given[let.name] = GivenLet(ctx.train_lets[let.name], where)
+    trained = _run(module, source, classes, given)
+    errors = [d for d in _dedupe(trained.diags) if d.severity == "error"]
+    if errors:
+        raise DasError(_noted(errors, trained), source)
+
+
+def _noted(diags: list[Diagnostic], ctx: Context) -> list[Diagnostic]:
+    """The errors, each noting the constants given other values (they caused it: without them it checked)."""
+    if not ctx.given:
+        return diags
+    notes = []
+    for let in ctx.module.statements(ast.LetDecl):
+        if let.name in ctx.given:
+            given = ctx.given[let.name]
+            written = _text(ctx, let.value.span)
+            instead = f", not line {let.span.line}'s {let.name} = {written}" if written else ""
+            notes.append(f"built with {let.name} = {show(given.value)} from {given.origin}{instead}")
+    note = "; ".join(notes)
+    return [
+        attrs.evolve(d, hint=f"{d.hint}; {note}" if d.hint else note) if d.severity == "error" and note else d
+        for d in diags
+    ]
+
+
+def _text(ctx: Context, span: Span) -> str | None:
+    """The source text of a one-line span."""
+    if ctx.lines is None or span.line <= 0 or span.line != span.end_line or span.line > len(ctx.lines):
+        return None
+    return ctx.lines[span.line - 1][span.column - 1 : span.end_column - 1] or None
 
 
 def _dedupe(diags: Iterable[Diagnostic]) -> list[Diagnostic]:

@@ -43,6 +43,15 @@ class Symbol:
 
 
 @attrs.frozen
+class GivenLet:
+    """A value given to a ``let`` constant from outside its line: ``--let C=36``, ``Space.let(C=36)`` or the
+    train block's ``let C = 36``. ``origin`` says where, for the notes on the errors it causes."""
+
+    value: int | float
+    origin: str
+
+
+@attrs.frozen
 class RangeValue:
     start: Any
     end: Any

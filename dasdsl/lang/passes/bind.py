@@ -24,6 +24,9 @@ def check_opdefs(ctx: Context) -> None:
 
 
 MAX_CHAIN_REPEAT = 1_000  # `conv(3) x N` inside a cell: a guard against typos such as `x 100000`
+# The op steps one chain expands to, ops defined with repeats expanded (`op a = conv(3) x 1000`,
+# `op b = a x 1000` would be a million): each step is a module of the network.
+MAX_CHAIN_STEPS = 10_000
 
 
 def expand(ctx: Context, op: ast.OpExpr, env: Env, *, in_choice: bool = False) -> Candidate | None:
@@ -31,7 +34,7 @@ def expand(ctx: Context, op: ast.OpExpr, env: Env, *, in_choice: bool = False) -
     after errors."""
     steps: list[OpRef] = []
     ok = True
-    calls = op.steps
+    times = 1
     if op.repeat is not None:
         if isinstance(op.repeat, ast.ValueList):
             ctx.err(
@@ -48,14 +51,21 @@ def expand(ctx: Context, op: ast.OpExpr, env: Env, *, in_choice: bool = False) -
                 f"a repeat count of {n:,} is more than a chain can hold (at most {MAX_CHAIN_REPEAT:,})", op.repeat.span
             )
             return None
-        calls = op.steps * (n if isinstance(n, int) else 1)  # unknown (a parameter): checked per instance
-    for call in calls:
+        times = n if isinstance(n, int) else 1  # unknown (a parameter): checked per instance
+    for call in op.steps:  # expanded once, then repeated
         refs = _call(ctx, call, env, in_choice=in_choice and len(op.steps) == 1)
         if refs is None:
             ok = False
         else:
             steps.extend(refs)
-    return Candidate(tuple(steps), op) if ok else None
+    if ok and len(steps) * times > MAX_CHAIN_STEPS:  # ops defined as repeats of repeats multiply
+        ctx.err(
+            f"this chain expands to {len(steps) * times:,} op steps (at most {MAX_CHAIN_STEPS:,})",
+            op.repeat.span if op.repeat is not None else op.span,
+            "an op defined with 'x N' repeats every step of its body N times: repeat less",
+        )
+        return None
+    return Candidate(tuple(steps) * times, op) if ok else None
 
 
 def _call(ctx: Context, call: ast.Call, env: Env, *, in_choice: bool = False) -> list[OpRef] | None:

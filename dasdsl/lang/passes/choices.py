@@ -4,6 +4,7 @@ value lists (``conv(k = [3, 5, 7])``) stands for one candidate per combination o
 from __future__ import annotations
 
 import itertools
+import math
 from typing import Any
 
 import attrs
@@ -17,9 +18,24 @@ from dasdsl.ops import registry
 
 UNSEARCHABLE = ("stride",)  # a value list here would change the edge's shape between candidates
 
+# The candidates one edge may expand to. Value lists multiply (``conv(k = [3, 5, 7]) then conv(k = [3, 5, 7])``
+# is 9 candidates, six lists of ten values a million), so an edge is counted before it is expanded and refused
+# past this: each candidate is a module in the supernet, and the largest shipped edge has 8.
+MAX_CANDIDATES = 1_000
+
 
 def candidates(ctx: Context, cands: ast.OpList | ast.OpExpr, env: Env) -> tuple[bool, tuple[Candidate, ...] | None]:
-    """(is_choice, candidates) for the right side of '~'."""
+    """(is_choice, candidates) for the right side of '~'; an edge of more than MAX_CANDIDATES candidates is
+    refused before any is built."""
+    size = _size(ctx, cands, (), {})
+    if size > MAX_CANDIDATES:
+        ctx.err(
+            f"this edge expands to {size:,} candidates (at most {MAX_CANDIDATES:,})",
+            cands.span,
+            "every value list multiplies the candidates of its op: search fewer values, or split the choice "
+            "over several nodes",
+        )
+        return True, None
     if isinstance(cands, ast.OpExpr):
         if len(cands.steps) == 1 and not cands.steps[0].args and cands.steps[0].func in ctx.opsets:
             name = cands.steps[0].func
@@ -75,6 +91,24 @@ def _list(ctx: Context, ops: ast.OpList, env: Env, within: tuple[str, ...] = ())
             labels.add(label)
             result.append(cand)
     return tuple(result) if ok else None
+
+
+def _size(ctx: Context, cands: ast.OpList | ast.OpExpr, within: tuple[str, ...], sets: dict[str, int]) -> int:
+    """How many candidates the right side of '~' stands for, counted without expanding it: an op with value
+    lists stands for the product of their lengths (times its repeat counts), an op set for the sum of its
+    members (``sets``: op sets counted so far; a set inside itself counts 0, reported where it is flattened)."""
+    if isinstance(cands, ast.OpList):
+        return sum(_size(ctx, op, within, sets) for op in cands.ops)
+    if len(cands.steps) == 1 and not cands.steps[0].args and cands.steps[0].func in ctx.opsets:
+        name = cands.steps[0].func
+        if name in within:
+            return 0
+        if name not in sets:
+            sets[name] = _size(ctx, ctx.opsets[name].ops, (*within, name), sets)
+        return sets[name]
+    lengths = [len(cands.steps[i].args[j].value.items) for i, j in _lists(cands) if i >= 0]  # type: ignore[union-attr]
+    repeats = len(cands.repeat.items) if isinstance(cands.repeat, ast.ValueList) else 1
+    return repeats * math.prod(lengths)
 
 
 # ---- searched values ------------------------------------------------------------------

@@ -7,7 +7,7 @@ from typing import Any
 
 from dasdsl.errors import Diagnostic, Span, error, suggest, warning
 from dasdsl.lang import ast
-from dasdsl.lang.checked import CellInstance, Network, RangeValue, Setting, Symbol, Unknown
+from dasdsl.lang.checked import CellInstance, GivenLet, Network, RangeValue, Setting, Symbol, Unknown
 from dasdsl.lang.passes.text import is_number, show
 
 Env = dict[str, Any]  # names in scope: constants, then parameters
@@ -16,8 +16,11 @@ Env = dict[str, Any]  # names in scope: constants, then parameters
 class Context:
     """One check of one module: what the passes have found so far, and the helpers they share."""
 
-    def __init__(self, module: ast.Module, source: str | None, classes: int | None) -> None:
+    def __init__(
+        self, module: ast.Module, source: str | None, classes: int | None, given: dict[str, GivenLet] | None = None
+    ) -> None:
         self.module = module
+        self.given = given or {}  # constants given other values (their let lines are not evaluated)
         self.source = source
         # lines as the parser counts them (at line feeds only)
         self.lines = [line.rstrip("\r") for line in source.split("\n")] if source is not None else None

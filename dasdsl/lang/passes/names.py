@@ -50,7 +50,8 @@ def collect(ctx: Context) -> None:
     for stmt in ctx.module.body:
         if isinstance(stmt, ast.LetDecl):
             if declare(stmt.name, "constant", stmt.span):
-                value = ctx.eval(stmt.value, ctx.constants)
+                given = ctx.given.get(stmt.name)
+                value = given.value if given is not None else ctx.eval(stmt.value, ctx.constants)
                 ctx.constants[stmt.name] = value
         elif isinstance(stmt, ast.OpSetDecl):
             if declare(stmt.name, "op set", stmt.span):

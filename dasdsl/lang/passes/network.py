@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import networkx as nx
 
 from dasdsl.errors import Span, suggest
 from dasdsl.lang import ast
 from dasdsl.lang.checked import CellInstance, DepthChoice, NetItem, Network
+from dasdsl.lang.count import MAX_SHARED_NESTED, shared_nested
 from dasdsl.lang.passes.bind import bind_args, expand
 from dasdsl.lang.passes.cells import instantiate
 from dasdsl.lang.passes.context import Context
@@ -14,6 +17,10 @@ from dasdsl.lang.passes.text import plural, rotate_cycle, show
 from dasdsl.ops import registry
 
 MAX_REPEAT = 10_000  # cells or blocks in one `x N`: a guard against typos such as `x 10000000000`
+# The combinations of a network's searched depths (`x [1, 2, 3]` twice: 9). A search ranks its result over
+# every combination (compiler.ir.NetworkIR.depth_combinations), so the network is refused past this;
+# spaces/mobilenet.das has 18.
+MAX_DEPTH_COMBINATIONS = 10_000
 
 
 def nesting_cycles(ctx: Context) -> None:
@@ -66,8 +73,12 @@ def _network(ctx: Context, net: ast.NetworkDecl) -> Network:
     items: list[NetItem] = []
     depths: list[DepthChoice] = []
     index = 0  # cells so far: an unshared cell's instances are types of their own
+    too_many = _too_many_depths(ctx, [item for line in cells for item in line.items])
     for line in cells:
         for item in line.items:
+            if item is too_many:
+                ctx.used.add(item.call.func)  # reported at its list; not also as unused
+                continue
             options = _depth_options(ctx, item)
             repeat = max(options) if options else _repeat(ctx, item)
             name = item.call.func
@@ -104,6 +115,26 @@ def _network(ctx: Context, net: ast.NetworkDecl) -> Network:
                 if cand is not None:
                     items.extend(NetItem(None, cand, item.span) for _ in range(repeat))
     return Network(stem, tuple(items), head, tuple(depths))
+
+
+def _too_many_depths(ctx: Context, items: list[ast.CellItem]) -> ast.CellItem | None:
+    """The item whose depth list takes the network past MAX_DEPTH_COMBINATIONS, reported at that list with
+    the network's number, counted from the lists' lengths (None when the network is within the limit)."""
+    lists = [item for item in items if isinstance(item.repeat, ast.ValueList)]
+    total = math.prod(len(item.repeat.items) for item in lists)  # type: ignore[union-attr]
+    if total <= MAX_DEPTH_COMBINATIONS:
+        return None
+    so_far = 1
+    for item in lists:
+        so_far *= len(item.repeat.items)  # type: ignore[union-attr]
+        if so_far > MAX_DEPTH_COMBINATIONS:
+            ctx.err(
+                f"the searched depths of this network make {total:,} combinations (at most {MAX_DEPTH_COMBINATIONS:,})",
+                item.repeat.span,  # type: ignore[union-attr]
+                "a search ranks its result over every combination of the depths: list fewer counts",
+            )
+            return item
+    return None
 
 
 def _depth_options(ctx: Context, item: ast.CellItem) -> tuple[int, ...] | None:
@@ -162,6 +193,22 @@ def cell_types(ctx: Context) -> None:
                     nested = instantiate(ctx, ref.name, dict(ref.args), ref.span)
                     if nested is not None:
                         pending.append((nested, ref.span, ref.name))
+    _too_many_shared(ctx, types)
+
+
+def _too_many_shared(ctx: Context, types: dict[str, CellInstance]) -> None:
+    """Refuse more than MAX_SHARED_NESTED cells used as candidates on several edges: the count of
+    architectures sums over which of them are in use (lang.count), 2^N cases."""
+    top = {item.cell.type_name for item in ctx.network.items if item.cell is not None}  # type: ignore[union-attr]
+    shared = shared_nested(types, top)
+    if len(shared) > MAX_SHARED_NESTED:
+        name = shared[MAX_SHARED_NESTED]
+        ctx.err(
+            f"{len(shared)} cells are candidates on more than one edge (at most {MAX_SHARED_NESTED}): "
+            f"counting the architectures would sum over 2^{len(shared)} choices of the cells in use",
+            ctx.name_span(ctx.cells[name].span, name, ctx.words_before_name(ctx.cells[name].span)),
+            "offer each of these cells on one edge (a derived copy, cell b2 = b, is a cell of its own)",
+        )
 
 
 def _show_args(inst: CellInstance) -> str:

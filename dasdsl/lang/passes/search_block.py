@@ -26,6 +26,8 @@ def evaluate_train(ctx: Context) -> None:
     for block in ctx.module.statements(ast.TrainDecl)[:1]:
         ctx.train = _entries(ctx, TRAIN, block.settings, {})
         for let in block.lets:
+            if let.name in ctx.given:
+                continue  # a value given from outside wins over the block's (and the network is built with it)
             where = ctx.name_span(let.span, let.name, after=1)
             if let.name not in ctx.constants:
                 known = ", ".join(ctx.constants) or "none"
