@@ -11,7 +11,7 @@ import contextlib
 import datetime
 import json
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -501,7 +501,14 @@ class Space(_checked.CheckedSpace):
 
     def let(self, **values: int | float) -> Space:
         """This space with some ``let`` constants given other values (``--let C=36``), checked again."""
-        return Space.of(with_lets(self, values, self.plugins), self.plugins)
+        return self.with_constants(values)
+
+    def with_constants(
+        self, values: Mapping[str, int | float | str], given_by: str = "space.let({name}={value!r})"
+    ) -> Space:
+        """``let`` with the values in a mapping (text read as a .das number); an error the values cause points
+        at the file, with a note naming ``given_by`` (formatted with ``name`` and ``value``: ``--let C=36``)."""
+        return Space.of(with_lets(self, values, self.plugins, given_by=given_by), self.plugins)
 
     def for_training(self) -> Space:
         """This space as ``dasdsl train`` and ``dasdsl export`` build it: with its train block's ``let``

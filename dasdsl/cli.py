@@ -50,8 +50,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     status = EXIT_OK
     for file in args.files:
         try:
-            space = api.load(file, plugins=args.plugin)
-            space = space.let(**dict(args.let)) if args.let else space  # checked with the constants given
+            space = _with_lets(api.load(file, plugins=args.plugin), args)  # checked with the constants given
         except DasError as exc:
             print(exc.render(), file=sys.stderr)
             status = EXIT_ERRORS
@@ -157,10 +156,14 @@ def _add_let_flag(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _with_lets(space: api.Space, args: argparse.Namespace) -> api.Space:
+    """``space`` with the ``--let`` constants given (an error they cause names the flag)."""
+    return space.with_constants(dict(args.let), given_by="--let {name}={value}") if args.let else space
+
+
 def _load_with_lets(args: argparse.Namespace) -> api.Space:
     """The space of ``args.file`` with the ``--let`` constants given."""
-    space = api.load(args.file, plugins=args.plugin)
-    return space.let(**dict(args.let)) if args.let else space
+    return _with_lets(api.load(args.file, plugins=args.plugin), args)
 
 
 def cmd_export(args: argparse.Namespace) -> int:

@@ -557,11 +557,11 @@ def test_a_let_given_with_the_train_blocks_constants_is_checked_with_them(
     ("value", "message"),
     [
         (-1, "'linear' argument 'out' must be positive, got -1"),
-        (float("nan"), "--let C=nan: nan is not a finite number"),
-        (float("inf"), "--let C=inf: inf is not a finite number"),
-        (True, "--let C=True: a number is needed, got True"),
-        (10**100, f"--let C={10**100}: number too long: more than 100 digits"),
-        ("1e400", "--let C=1e400: number too large: 1e400 is not a finite number"),
+        (float("nan"), "space.let(C=nan): nan is not a finite number"),
+        (float("inf"), "space.let(C=inf): inf is not a finite number"),
+        (True, "space.let(C=True): a number is needed, got True"),
+        (10**100, f"space.let(C={10**100}): number too long: more than 100 digits"),
+        ("1e400", "space.let(C='1e400'): number too large: 1e400 is not a finite number"),
     ],
     ids=["negative", "nan", "inf", "bool", "long", "1e400-text"],
 )
