@@ -121,13 +121,21 @@ def test_a_mistyped_keyword_gets_did_you_mean(tmp_path: Path, call: str, typo: s
     assert list(tmp_path.iterdir()) == []
 
 
-def test_errors_are_worded_for_python_too() -> None:
-    if torch.cuda.is_available():
-        pytest.skip("this machine has CUDA: the refusal below cannot happen")  # (CI and the dev machine: CPU)
+def test_errors_are_worded_for_python_too(tmp_path: Path) -> None:
+    space = dasdsl.load(POOLING)
     with pytest.raises(dasdsl.DasError) as info:
-        dasdsl.load(POOLING).search("synthetic", **QUICK, device="cuda")
-    assert "device 'cuda' asked for, but no CUDA device is available" in str(info.value)
-    assert "--device" not in str(info.value)
+        space.search("synthetic", **{**QUICK, "batch": 100_000})
+    assert "batch 100000 is larger than the data split" in str(info.value) and "--" not in str(info.value)
+    run = space.search("synthetic", **{**QUICK, "epochs": 2}, out=tmp_path, report=False)
+    assert run is not None and run.run_dir is not None
+    with pytest.raises(dasdsl.DasError) as info:
+        dasdsl.resume(run.run_dir, epochs=1, progress=False)
+    assert "resuming it with 1 epochs can only extend it" in str(info.value) and "--resume" not in str(info.value)
+    if not torch.cuda.is_available():  # (CI and the dev machine: CPU only)
+        with pytest.raises(dasdsl.DasError) as info:
+            space.search("synthetic", **QUICK, device="cuda")
+        assert "device 'cuda' asked for, but no CUDA device is available" in str(info.value)
+        assert "--device" not in str(info.value)
 
 
 # -- a run repeats from its settings

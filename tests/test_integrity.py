@@ -241,7 +241,7 @@ def test_a_finished_run_is_extended(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert done is not None and done.run_dir is not None
     run = done.run_dir
     assert main(["run", "--resume", str(run), "--epochs", "1", "--quiet"]) == 1
-    assert "was searched for 2 epochs; --epochs 1 with --resume can only extend it" in capsys.readouterr().err
+    assert "was searched for 2 epochs; resuming it with 1 epochs can only extend it" in capsys.readouterr().err
     assert main(["run", "--resume", str(run), "--epochs", "4", "--batch", "8", "--quiet"]) == 1
     assert "(only --epochs extends it); drop --batch" in capsys.readouterr().err
     assert main(["run", "--resume", str(run), "--epochs", "4", "--quiet"]) == 0

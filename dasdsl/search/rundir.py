@@ -244,8 +244,8 @@ def require_plugins(run_dir: str | Path, recorded: Sequence[str], given: Sequenc
         named = " ".join(f"--plugin {m}" for m in missing)
         raise _fail(
             f"{run_dir} was searched with the plugin op module{'s' if len(missing) > 1 else ''} "
-            f"{', '.join(missing)}; dasdsl imports only modules named on its command line",
-            f"if you trust {'them' if len(missing) > 1 else 'it'}, add {named}",
+            f"{', '.join(missing)}; dasdsl imports only modules the user names",
+            f"if you trust {'them' if len(missing) > 1 else 'it'}, add {named} (plugins={missing!r} from Python)",
         )
 
 

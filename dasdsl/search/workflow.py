@@ -232,8 +232,8 @@ def resume(
     extended = epochs is not None and epochs != cfg.epochs
     if epochs is not None and epochs < cfg.epochs:
         raise _fail(
-            f"{out} was searched for {cfg.epochs} epochs; --epochs {epochs} with --resume can only extend it",
-            f"give more than {cfg.epochs} epochs, or resume without --epochs",
+            f"{out} was searched for {cfg.epochs} epochs; resuming it with {epochs} epochs can only extend it",
+            f"give more than {cfg.epochs} epochs (epochs=, --epochs), or resume without them",
         )
     recorded_epochs = cfg.epochs
     if extended:
