@@ -53,7 +53,9 @@ def check_batch(batch: int, data: Split, processes: int = 1, *, parts: tuple[str
         shown = " / ".join(str(n) for n in sizes.values())
         raise _fail(f"batch {batch} is larger than the data split ({shown})", "give a smaller batch")
     if batch < 2:
-        raise _fail(f"batch {batch}: batch normalisation needs at least 2 samples per batch", "give a batch of 2 or more")
+        raise _fail(
+            f"batch {batch}: batch normalisation needs at least 2 samples per batch", "give a batch of 2 or more"
+        )
     if batch % processes:
         raise _fail(
             f"batch {batch} does not split evenly over {processes} processes",
