@@ -352,7 +352,7 @@ def _result(finished: Any, world: Any, own_data: Any = None, write: bool = True)
 def _settings_of(cfg: _settings.SearchConfig, own_data: bool) -> dict[str, Any]:
     """The run's settings under the search table's names: ``space.search(data, **settings)`` repeats it
     (``data`` left out where the caller gave their own)."""
-    values = _settings.SEARCH.values_of(cfg)
+    values = _settings.search_values(cfg)
     if own_data:
         values.pop("data")
     return values

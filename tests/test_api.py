@@ -114,7 +114,7 @@ def test_settings_by_name_reach_the_run(pooling: dasdsl.api.Space) -> None:
     assert result is not None
     s = result.settings
     assert (s["batch"], s["seed"], s["epochs"], s["data"]) == (32, 2, 2, "synthetic")
-    assert s["gate"] == "sigmoid(temperature = anneal(2.0 -> 0.5, exponential))"
+    assert s["gate"] == "sigmoid(temperature = anneal(2.0 -> 0.5, exponential), hard = 0)"
     assert s["arch"] == "adam(lr = 0.01, betas = (0.5, 0.999), weight_decay = 0.001)"
     assert s["penalty"] == ["l1(0.005)"]
     assert [r["temperature"] for r in result.history] == pytest.approx([2.0, 0.5])  # the annealing, epoch by epoch

@@ -601,72 +601,6 @@ def _augment(v: Any, c: Mapping[str, Any]) -> dict[str, Any]:
     return {"augment": _name(v, "augment", AUGMENTS, bare=True)}
 
 
-# ---- the inverses: a config's fields back to the value of one setting ----------------------
-# (``SettingsTable.values_of``: ``space.search(**result.settings)`` repeats a run; each reads back to the same fields)
-
-
-def _number_text(v: float) -> str:
-    return repr(float(v)) if isinstance(v, float) else repr(v)
-
-
-def _show_data(c: Any) -> str:
-    return c.data  # a source name or ``npz:PATH``, as the command line and the API take it
-
-
-def _show_weights(c: Any) -> str:
-    return (
-        f"sgd(lr = {_number_text(c.w_lr)}, momentum = {_number_text(c.w_momentum)}, weight_decay = "
-        f"{_number_text(c.w_weight_decay)}, schedule = {c.w_schedule}, lr_min = {_number_text(c.w_lr_min)})"
-    )
-
-
-def _show_arch(c: Any) -> str:
-    b0, b1 = c.a_betas
-    return (
-        f"adam(lr = {_number_text(c.a_lr)}, betas = ({_number_text(b0)}, {_number_text(b1)}), "
-        f"weight_decay = {_number_text(c.a_weight_decay)})"
-    )
-
-
-def _show_gate(c: Any) -> str:
-    if not gates.GATES[c.gate].tempered:
-        return f"{c.gate}(anchor = {_number_text(c.anchor)})"
-    if c.tau_schedule == "constant" and c.tau0 == c.tau1:
-        temperature = _number_text(c.tau0)
-    else:
-        temperature = f"anneal({_number_text(c.tau0)} -> {_number_text(c.tau1)}, {c.tau_schedule})"
-    return f"{c.gate}(temperature = {temperature}" + (", hard = 1)" if c.hard else ")")
-
-
-def _show_discretize(c: Any) -> str:
-    return f"{c.discretize}({_number_text(c.threshold)})" if rules.RULES[c.discretize].takes_value else c.discretize
-
-
-def _show_penalties(c: Any) -> list[str]:
-    shown = []
-    for kind, arg, weight in c.penalties:
-        if kind == "cost":
-            shown.append(f"cost({arg}, {_number_text(weight)})")
-        elif arg is None:
-            shown.append(f"{kind}({_number_text(weight)})")
-        else:
-            start, schedule = arg
-            shown.append(f"{kind}({_number_text(start)} -> {_number_text(weight)}, {schedule})")
-    return shown
-
-
-def _show_constraints(c: Any) -> list[str]:
-    return [f"{kind}({_number_text(value)})" for kind, value in c.constraints]
-
-
-def _show_budget(c: Any) -> str:
-    return "off" if c.budget == "off" else f"{c.budget}(rate = {_number_text(c.budget_rate)})"
-
-
-def _show_select(c: Any) -> str:
-    return "gates" if c.select == "gates" else f"{c.select}(k = {c.select_k}, finetune = {c.select_finetune})"
-
-
 # ---- the table -------------------------------------------------------------------------
 
 
@@ -703,7 +637,6 @@ class SearchSetting:
     flag: Flag | None = None
     many: bool = False  # takes a comma-separated list of values
     default_note: str = ""  # markdown after the default, e.g. where it differs by space
-    show: Callable[[Any], Any] | None = None  # the config back to this setting's value; None: its one field's
     file: bool = False  # takes a file name: a Python str or Path is quoted as a .das string
 
     @property
@@ -714,13 +647,6 @@ class SearchSetting:
     def switch(self) -> bool:
         """An ``on`` / ``off`` setting (``fuse``): Python's True and False mean on and off."""
         return self.default in ("on", "off")
-
-    def value_of(self, config: Any) -> Any:
-        """This setting's value in ``config``, as a keyword of the Python API takes it (reads back the same)."""
-        if self.show is not None:
-            return self.show(config)
-        value = getattr(config, self.fields[0])
-        return value if not self.switch else bool(value)
 
 
 def _data_flag(text: str) -> str:
@@ -742,7 +668,6 @@ SETTINGS: tuple[SearchSetting, ...] = (
         '`digits`, `mnist1d`, `synthetic`, `cifar10("PATH")` or `npz("PATH")`; `--data npz:PATH` on the command line',
         Flag("digits, mnist1d, synthetic, cifar10:PATH, npz:PATH", das=_data_flag),
         default_note="`mnist1d` for sequence spaces",
-        show=_show_data,
     ),
     SearchSetting(
         "epochs",
@@ -777,7 +702,6 @@ SETTINGS: tuple[SearchSetting, ...] = (
         ("w_lr", "w_momentum", "w_weight_decay", "w_lr_min", "w_schedule"),
         _W,
         "weight optimizer: SGD, learning rate `cosine` from `lr` to `lr_min` over the run, or `constant`",
-        show=_show_weights,
     ),
     SearchSetting(
         "arch",
@@ -785,7 +709,6 @@ SETTINGS: tuple[SearchSetting, ...] = (
         ("a_lr", "a_betas", "a_weight_decay"),
         "adam(lr = 3e-2, betas = (0.5, 0.999), weight_decay = 1e-3)",
         "architecture optimizer",
-        show=_show_arch,
     ),
     SearchSetting(
         "hypergradient",
@@ -804,7 +727,6 @@ SETTINGS: tuple[SearchSetting, ...] = (
         " `temperature = anneal(T0 -> T1, constant|linear|exponential|cosine)`; `gumbel(hard = 1)` is straight-through;"
         " `dirichlet` or `dirichlet(anchor = 1e-3)` (DrNAS): see Gates below",
         Flag('e.g. softmax or "sigmoid(temperature = anneal(5.0 -> 0.05))"'),
-        show=_show_gate,
     ),
     SearchSetting(
         "discretize",
@@ -812,7 +734,6 @@ SETTINGS: tuple[SearchSetting, ...] = (
         ("discretize", "threshold"),
         "argmax",
         "`argmax`, `threshold(t)`, `perturbation`: see Discretization below",
-        show=_show_discretize,
     ),
     SearchSetting(
         "penalty",
@@ -823,7 +744,6 @@ SETTINGS: tuple[SearchSetting, ...] = (
         " over the search, `beta(0 -> 50, linear|cosine)`; several separated by commas. Giving `penalty` replaces"
         " the default entropy ramp (which makes the gates decisive); `penalty entropy(0)` turns it off",
         many=True,
-        show=_show_penalties,
     ),
     SearchSetting(
         "constraint",
@@ -832,7 +752,6 @@ SETTINGS: tuple[SearchSetting, ...] = (
         None,
         "`min_nonskip_per_path(k)`, `max_skip(n)`, `max_params(N)`, `max_flops(N)`; met exactly at discretization",
         many=True,
-        show=_show_constraints,
     ),
     SearchSetting(
         "budget",
@@ -843,7 +762,6 @@ SETTINGS: tuple[SearchSetting, ...] = (
         " `adaptive(rate = 0.05)` adds the supernet's expected cost over the budget to the architecture loss,"
         " times a multiplier raised while the expected cost is above the budget and lowered below it (a"
         " Lagrangian); `off`: the constraint acts at discretization only. See Budgets below",
-        show=_show_budget,
     ),
     SearchSetting(
         "select",
@@ -855,7 +773,6 @@ SETTINGS: tuple[SearchSetting, ...] = (
         " each built with the supernet's weights and recalibrated batch norm, trained `finetune` epochs on up to"
         " 2,048 samples, and scored by validation accuracy; the best score wins. See Selection below",
         Flag('gates, or oneshot, "oneshot(k = 50)"'),
-        show=_show_select,
     ),
     SearchSetting(
         "partial_channels",
@@ -1133,7 +1050,7 @@ class SettingsTable:
         if setting is not None and setting.file and isinstance(value, (str, os.PathLike)):
             path = os.fspath(value)
             if isinstance(path, str) and not path.startswith('"'):  # a file name, not .das text
-                return '"' + path.replace("\\", "\\\\").replace('"', '\\"') + '"'
+                return _das_string(path)
         return str(value)
 
     def _call_text(self, key: str, setting: SearchSetting | None, value: dict[Any, Any]) -> str:
@@ -1188,12 +1105,6 @@ class SettingsTable:
             return tuple(evaluate_value(v) for v in entries[0].values)
         except SettingError as exc:
             raise _fail(f"{what}: {exc.message}", exc.hint, self.block) from None
-
-    def values_of(self, config: Any) -> dict[str, Any]:
-        """Every setting's value in ``config`` under the table's names (numbers, True/False, .das text): the
-        keywords that give this configuration again, ``space.search(**values)``."""
-        values = {s.name: s.value_of(config) for s in self.settings}
-        return {key: value for key, value in values.items() if value is not None}
 
     # -- documentation
 
@@ -1476,6 +1387,45 @@ def _recorded_entries(c: Mapping[str, Any], *, shadow: bool) -> list[Recorded]:
     if c["latency_table"] is not None:
         entries.append(("latency_table", (c["latency_table"],), {None: "latency_table"}))
     return entries
+
+
+def search_values(cfg: SearchConfig) -> dict[str, Any]:
+    """Every search setting's value in ``cfg`` as a keyword of the Python API takes it: numbers, True / False for
+    on / off, .das text, lists for ``penalty`` and ``constraint``. These are the entries ``recorded_search_config``
+    checks a config.json against, written out: ``space.search(**search_values(cfg))`` runs with ``cfg`` again."""
+    values: dict[str, Any] = {}
+    for key, items, _ in _recorded_entries(attrs.asdict(cfg, recurse=False), shadow=False):
+        setting = BY_NAME[key]
+        if setting.many:
+            values[key] = [_das_value(v) for v in items]
+        elif setting.switch:
+            values[key] = items[0] == Symbol("on")
+        else:
+            values[key] = items[0] if isinstance(items[0], (int, float, str)) else _das_value(items[0])
+    return values
+
+
+def _das_value(v: Any) -> str:
+    """An evaluated search-block value (``Setting``, ``Symbol``, a range, a tuple, a number) as .das text."""
+    if isinstance(v, Symbol):
+        return v.name
+    if isinstance(v, Setting):
+        args = [_das_value(a) for a in v.args] + [f"{k} = {_das_value(a)}" for k, a in v.kwargs]
+        return f"{v.func}({', '.join(args)})"
+    if isinstance(v, RangeValue):
+        return f"{_das_value(v.start)} -> {_das_value(v.end)}"
+    if isinstance(v, tuple):
+        return "(" + ", ".join(_das_value(a) for a in v) + ("," if len(v) == 1 else "") + ")"
+    if isinstance(v, bool):
+        return "1" if v else "0"
+    if isinstance(v, str):
+        return _das_string(v)
+    return repr(v)
+
+
+def _das_string(text: str) -> str:
+    """A .das string literal: in double quotes, backslashes and quotes escaped."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _switch(v: Any) -> Any:
