@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import inspect
 import json
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from dasdsl.errors import DasError, Span, error, suggest
-from dasdsl.files import check_output_file, check_output_folder, fit_name
+from dasdsl.files import check_output_file, check_output_folder, fit_name, write_atomic
 from dasdsl.lang import checked as _checked
 from dasdsl.lang import settings as _settings
 from dasdsl.lang.count import count_architectures
@@ -131,13 +132,12 @@ def _reporter(progress: Any) -> Iterator[Any]:
 
 
 def _device(name: str) -> Any:
-    from dasdsl.search import distributed  # torch: kept off `import dasdsl` and `dasdsl check`
-    from dasdsl.search.run import pick_device  # torch: kept off `import dasdsl` and `dasdsl check`
+    from dasdsl.search import distributed, run  # torch: kept off `import dasdsl` and `dasdsl check`
 
-    device = pick_device(name)
+    device = run.pick_device(name)
     world = distributed.from_environment(device)
     if world.distributed and device.type == "cuda":
-        device = pick_device(f"cuda:{world.local_rank}")
+        device = run.pick_device(f"cuda:{world.local_rank}")
     return device, world
 
 
@@ -154,8 +154,6 @@ def _refuse_unknown(fn: Callable[..., Any], unknown: dict[str, Any]) -> None:
     """A keyword ``fn`` does not take is a DasError naming the closest ones (``progres`` -> ``progress``)."""
     if not unknown:
         return
-    import inspect
-
     known = [p.name for p in inspect.signature(fn).parameters.values() if p.kind is p.KEYWORD_ONLY or p.name == "data"]
     key = next(iter(unknown))
     raise _fail(
@@ -714,24 +712,19 @@ def profile(
 ) -> dict[str, Any]:
     """Time every candidate of ``ir`` on this device (median ms per batch; ``batch`` defaults to the space's)
     and write the latency table that ``penalty cost(latency, ...)`` reads; returns the table."""
-    import torch  # the timing itself
-
     from dasdsl.compiler.cost import profile_latency  # torch
     from dasdsl.search.run import pick_device  # torch
-    from dasdsl.search.rundir import write_text_atomic  # torch
 
     check_profile_options(batch=batch, repeats=repeats, warmup=warmup, threads=threads)
     check_output_file(out, "latency table")
     torch_device = pick_device(device)
-    if threads is not None:
-        torch.set_num_threads(threads)
     if batch is None:
         given = ir.space.search_block.get("batch", (None,))[0]
         ok = isinstance(given, int) and not isinstance(given, bool) and given > 0
         batch = given if ok else _settings.SearchConfig().batch
-    table = profile_latency(ir, torch_device, batch=batch, repeats=repeats, warmup=warmup)
+    table = profile_latency(ir, torch_device, batch=batch, repeats=repeats, warmup=warmup, threads=threads)
     table["source"] = source or ir.space.module.span.file
-    write_text_atomic(Path(out), json.dumps(table, indent=2) + "\n")
+    write_atomic(Path(out), json.dumps(table, indent=2) + "\n", "latency table")
     return table
 
 

@@ -339,7 +339,7 @@ DISK_CASES: list[tuple[str, str, list[str], list[str], Callable[[Path], None]]] 
     ("render-full", "", ["render", "{pooling}", "-o", "{tmp}/x.svg"],
      [f"error: cannot write the picture {{tmp}}/x.svg: {FULL}"], absent("x.svg")),
     ("profile-full", "", ["profile", "{pooling}", *TINY, "--repeats", "1", "--warmup", "0", "-o", "{tmp}/lat.json"],
-     [f"error: cannot write the file {{tmp}}/lat.json: {FULL}"], absent("lat.json")),
+     [f"error: cannot write the latency table {{tmp}}/lat.json: {FULL}"], absent("lat.json")),
 ]  # fmt: skip
 
 
@@ -360,8 +360,11 @@ def test_a_full_disk_is_a_clear_error(
     assert err.count(": error: ") == len(messages), err  # one paragraph per file
     assert temporaries(tmp_path) == [], "a write left its temporary behind"
     run_after = snapshot(tmp_path / "RUN")
-    if argv == EXTEND:  # a resume to 3 epochs records them first; the rest (the log cut back included) is as it was
+    if argv == EXTEND:  # a resume to 3 epochs records them first and keeps the 2-epoch result beside result.das
         run_before.pop("config.json"), run_after.pop("config.json")
+        for kept, original in (("result-epoch2.das", "result.das"), ("summary-epoch2.json", "summary.json")):
+            assert run_after.pop(kept) == run_before[original]  # a copy: result.das itself is as it was
+    # the rest (the log cut back included) is as it was
     assert run_after == run_before, "the run directory changed"
     after(tmp_path)
 

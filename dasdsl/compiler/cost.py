@@ -264,8 +264,10 @@ def profile_latency(
     repeats: int = 10,
     warmup: int = 3,
     seed: int = 0,
+    threads: int | None = None,
 ) -> dict[str, Any]:
-    """Forward time (ms per batch of ``batch``, median of ``repeats`` after ``warmup`` runs) of every candidate.
+    """Forward time (ms per batch of ``batch``, median of ``repeats`` after ``warmup`` runs) of every candidate,
+    on ``threads`` CPU threads where given (``torch.set_num_threads``: the process keeps that setting).
 
     Each candidate runs alone on the input its edge sees in a forward of the whole
     network (eval mode, affine BN, no autograd); times add up over the instances
@@ -273,6 +275,8 @@ def profile_latency(
     replaced by its recorded output. ``none`` costs 0.
     """
     device = torch.device(device)
+    if threads is not None:
+        torch.set_num_threads(threads)
     torch.manual_seed(seed)
     net = Supernet(ir, affine=True, fuse=False).to(device).eval()
     edges = _top_level_edges(net)

@@ -73,7 +73,7 @@ def space_labels(space: Any) -> dict[str, list[str]]:
 
 def _figure(width: float, height: float) -> Any:
     from matplotlib.backends.backend_agg import FigureCanvasAgg  # about 0.6 s: only when a figure is drawn
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # (the same)
 
     fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)

@@ -32,6 +32,7 @@ from dasdsl.view.render import (
     cell_graphs,
     load_run,
     network_graph,
+    space_svg,
     svg_text,
 )
 
@@ -404,8 +405,6 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
 def result_html(space: Any, summary: dict[str, Any], history: Sequence[dict[str, Any]], run_dir: Path | None) -> str:
     """A search result as a notebook shows it (``SearchResult._repr_html_``): the derived cells, the
     accuracies (which network each measures) and the loss and accuracy per epoch."""
-    from dasdsl.view.render import space_svg
-
     where = f" &mdash; run directory <code>{_esc(str(run_dir))}</code>" if run_dir is not None else ""
     parts = [f"<h3>Search result: {_esc(space.name)}{where}</h3>"]
     svg = space_svg(space)
