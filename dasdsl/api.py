@@ -171,10 +171,6 @@ def _settings_doc(table: _settings.SettingsTable) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _is_source(data: Any) -> bool:
-    return data is None or isinstance(data, (str, os.PathLike))
-
-
 def search(
     space: Space,
     data: Any = None,
@@ -241,7 +237,7 @@ def search(
     callbacks = workflow.check_callbacks(callbacks)
     if out is not None:
         check_output_folder(out, "folder for run directories")
-    own_data = not _is_source(data)
+    own_data = not _settings.is_source(data)
     if own_data:
         given["data"] = None
     elif data is not None:
@@ -300,7 +296,7 @@ def resume(
     _refuse_unknown(resume, unknown)
     callbacks = workflow.check_callbacks(callbacks)
     torch_device, world = _device(device)
-    own_data = None if _is_source(data) else data
+    own_data = None if _settings.is_source(data) else data
     if isinstance(data, os.PathLike):
         data = str(data)
     held = Path(run_dir) if world.main and (Path(run_dir) / "config.json").is_file() else None  # a run directory
@@ -404,7 +400,7 @@ def train(
     space = Space.of(space, plugins).for_training()
     torch_device = pick_device(device)
     split = None
-    if not _is_source(data):
+    if not _settings.is_source(data):
         split = data_mod.user_split(data, space.input_kind, 0.9, cfg.seed, torch_device, classes)
     elif data is None:
         data = cfg.data  # the train block's; None: the search block's
@@ -417,7 +413,7 @@ def train(
             lr=cfg.lr,
             seed=cfg.seed,
             data=split,
-            data_spec=data if _is_source(data) else None,
+            data_spec=data if _settings.is_source(data) else None,
             out_root=out,
             source=space.module.span.file or "<string>",
             reporter=reporter,
@@ -460,7 +456,7 @@ def resume_training(
     callbacks = workflow.check_callbacks(callbacks)
     torch_device = pick_device(device)
     split = None
-    if not _is_source(data):
+    if not _settings.is_source(data):
         seed = workflow.training_config(run_dir).seed  # read as data: a bad recorded seed is a clear error
         space = rundir.read_space(run_dir, plugins=plugins)
         split = data_mod.user_split(data, space.input_kind, 0.9, seed, torch_device)

@@ -1223,6 +1223,12 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
+def is_source(data: Any) -> bool:
+    """Whether a ``data=`` value names a source (a built-in name, ``npz:PATH``, a .npz path, a search block's
+    value) rather than holding the data itself (arrays, datasets): the one test the API and the stages share."""
+    return data is None or isinstance(data, (str, os.PathLike, Symbol, Setting))
+
+
 def parse_spec(spec: Any) -> tuple[str, str | None]:
     """('digits', None) or ('npz', 'path') from a search-block value or a --data string."""
     try:

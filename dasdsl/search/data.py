@@ -25,8 +25,8 @@ import torch
 from dasdsl.compiler.build import build_ir
 from dasdsl.compiler.ir import NetworkIR
 from dasdsl.errors import DasError, Span, did_you_mean, error
-from dasdsl.lang.checked import CheckedSpace, Setting, Symbol
-from dasdsl.lang.settings import parse_spec
+from dasdsl.lang.checked import CheckedSpace
+from dasdsl.lang.settings import is_source, parse_spec
 
 Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # x, y, x_test, y_test
 
@@ -744,11 +744,6 @@ def _user_data(data: Any, kind: str, classes: int | None) -> Dataset | Streamed:
             f"data: labels run up to {ds.classes - 1}, but classes = {classes}", f"give classes={ds.classes} or more"
         )
     return attrs.evolve(ds, classes=classes or ds.classes)
-
-
-def is_source(data: Any) -> bool:
-    """Whether ``data=`` names a source (a built-in name, ``npz:PATH``, a .npz path) rather than holding data."""
-    return data is None or isinstance(data, (str, os.PathLike, Symbol, Setting))  # the last two: a search block's
 
 
 def user_split(
