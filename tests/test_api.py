@@ -293,6 +293,7 @@ def test_render_and_count(pooling: dasdsl.api.Space) -> None:
     assert dasdsl.load(NB201).count() == 15625
 
 
+@pytest.mark.slow
 def test_same_seed_same_gates() -> None:
     space = dasdsl.load(SMALL)
     first = dasdsl.api.search(space, "synthetic", epochs=1, batch=32, seed=5, progress=False)

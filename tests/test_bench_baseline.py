@@ -96,6 +96,7 @@ def test_same_loss_and_a_wrong_mapping_shows() -> None:
     assert abs(pair.losses(train)[1] - lb) > 1e-4
 
 
+@pytest.mark.slow
 def test_same_weight_step_and_first_order_gradient() -> None:
     pair = sb.Pair(TINY)
     train, valid = sb.batches(TINY, TINY["batch"])
@@ -113,6 +114,7 @@ def test_same_weight_step_and_first_order_gradient() -> None:
     assert _rel(base, ours) <= 1e-4
 
 
+@pytest.mark.slow
 def test_same_second_order_gradient_float32() -> None:
     """As the benchmark runs them: float32, momentum buffers from one weight step."""
     pair = sb.Pair(TINY)
@@ -125,6 +127,7 @@ def test_same_second_order_gradient_float32() -> None:
     assert _rel(base, first) > 1e-2  # the second-order term is really there
 
 
+@pytest.mark.slow
 def test_the_benchmark_check_passes() -> None:
     ok = sb.check(TINY, check_batch=2)
     assert ok["weights"] == 136_182

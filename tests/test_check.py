@@ -517,6 +517,7 @@ def test_nested_cell_instance_for_the_compiler() -> None:
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
+from hypothesis_budget import examples  # noqa: E402
 
 PLAIN_OPS = ["none", "skip", "conv(3)", "max_pool(3)"]
 
@@ -555,7 +556,7 @@ def hierarchical_spaces(draw) -> str:
     return "\n".join(lines)
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(100), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(hierarchical_spaces())
 def test_random_hierarchical_counts_match_brute_force(text: str) -> None:
     space = dasdsl.loads(text, "random.das")  # dead nodes are warnings, never errors

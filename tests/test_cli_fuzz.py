@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis_budget import examples
 
 import dasdsl
 from dasdsl import cli
@@ -30,7 +31,7 @@ flags = st.lists(
 sets = st.tuples(st.sampled_from([*SEARCH_KEYS, "gat", "out", "", "x y"]), values).map(lambda kv: f"{kv[0]}={kv[1]}")
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(flags, st.lists(sets, max_size=3))
 def test_random_run_flags_end_in_usage_or_das_errors(pairs: list[tuple[str, str]], more: list[str]) -> None:
     argv = ["run", str(ROOT / "spaces" / "pooling.das")]

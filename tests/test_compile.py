@@ -56,6 +56,7 @@ def test_darts_search_supernet_matches_darts_search_code() -> None:
     assert all(a.numel() == 8 for a in net.arch_parameters())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", SPACES, ids=[p.stem for p in SPACES])
 def test_every_shipped_space_compiles_and_trains_one_step(path: Path) -> None:
     space = dasdsl.load(path)

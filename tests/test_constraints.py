@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, event, given, reject, settings
 from hypothesis import strategies as st
+from hypothesis_budget import examples
 
 import dasdsl
 from dasdsl.compiler.cost import candidate_params
@@ -33,7 +34,7 @@ from dasdsl.search.discretize import Decision, connected, decide, score
 ROOT = Path(__file__).resolve().parent.parent
 OPS = ["none", "skip", "conv(1)", "conv(3)", "avg_pool(3)"]
 DROP = 1 << 30
-PROPERTY = settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+PROPERTY = settings(max_examples=examples(120), deadline=None, suppress_health_check=list(HealthCheck))
 
 
 def _ir(text: str) -> NetworkIR:
@@ -601,6 +602,7 @@ def test_budget_too_small(nb201: tuple[str, NetworkIR, dict[str, Any]]) -> None:
         best(ir, weights, [("max_params", 0), ("max_flops", 0)], costs=tight)
 
 
+@pytest.mark.slow
 def test_lagrangian_fallback_on_nb201(nb201: tuple[str, NetworkIR, dict[str, Any]], monkeypatch: Any) -> None:
     text, ir, costs = nb201
     fixed = costs["params"][0]

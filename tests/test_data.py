@@ -5,10 +5,12 @@ from __future__ import annotations
 import random
 
 import numpy as np
+import pytest
 
 from dasdsl.search import data
 
 
+@pytest.mark.slow
 def test_mnist1d_is_the_packages_dataset_with_its_standard_split() -> None:
     from mnist1d.data import get_dataset_args, make_dataset
 
@@ -22,6 +24,7 @@ def test_mnist1d_is_the_packages_dataset_with_its_standard_split() -> None:
     np.testing.assert_array_equal(ds.y_test, reference["y_test"])
 
 
+@pytest.mark.slow
 def test_loading_mnist1d_keeps_the_global_random_streams() -> None:
     data.mnist1d.cache_clear()
     np.random.seed(7)

@@ -163,6 +163,7 @@ def test_exact_hypergradient_with_depths_and_a_value_choice_matches_finite_diffe
     assert _rel(searcher.hypergradient(train, valid), _finite_difference(searcher, train, valid)) < 1e-4
 
 
+@pytest.mark.slow
 def test_a_search_writes_the_chosen_count_and_refuses_what_it_cannot_rank(tmp_path) -> None:  # noqa: ANN001
     space = dasdsl.loads(SPACE + "\nsearch {\n    gate    softmax\n    penalty cost(flops, 0.1)\n}\n")
     result = space.search("digits", epochs=1, out=None, progress=False)
@@ -222,6 +223,7 @@ def _kept(ir, decisions, key):  # noqa: ANN001, ANN202 - is this choice in the n
     return True
 
 
+@pytest.mark.slow
 def test_a_latency_table_times_each_repeat_and_prices_the_depth(tmp_path) -> None:  # noqa: ANN001
     from dasdsl.compiler.cost import profile_latency
 
@@ -315,6 +317,7 @@ def test_a_repeat_list_outside_a_candidate_is_an_error() -> None:
     assert fixed.count() == 5
 
 
+@pytest.mark.slow
 def test_a_searched_chain_depth_discretizes_to_a_plain_count() -> None:
     space = dasdsl.loads(CHAIN + "\nsearch {\n    gate softmax\n}\n")
     result = space.search("digits", epochs=1, out=None, progress=False)

@@ -82,6 +82,7 @@ def test_two_gloo_processes_match_each_other_and_one_process(tmp_path: Path) -> 
     assert json.loads((run_two / "config.json").read_text())["processes"] == 2
 
 
+@pytest.mark.slow
 def test_batch_must_split_over_the_processes(tmp_path: Path) -> None:
     out = subprocess.run(
         _cmd(tmp_path, "runs", 1, 15, "--nproc", "2"),

@@ -17,6 +17,7 @@ def _python_blocks(path: Path) -> list[str]:
     return re.findall(r"```python\n(.*?)```", path.read_text(encoding="utf-8"), flags=re.S)
 
 
+@pytest.mark.slow
 def test_the_api_example_runs(tmp_path: Path) -> None:
     """docs/api.md's example, in a fresh interpreter from the repository root; it writes nothing (out=None)."""
     (example,) = _python_blocks(ROOT / "docs" / "api.md")

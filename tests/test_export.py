@@ -98,6 +98,7 @@ def _assert_close(diffs: dict[str, float]) -> None:
     print(f"max abs difference {diffs}, largest output {scale:.3g}")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", CASES, ids=lambda p: p.name)
 def test_fixed_spaces_export_to_the_same_outputs(path: Path, tmp_path: Path) -> None:
     space = dasdsl.load(path)
@@ -106,6 +107,7 @@ def test_fixed_spaces_export_to_the_same_outputs(path: Path, tmp_path: Path) -> 
     _assert_close(diffs)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", SEARCHED, ids=lambda p: p.name)
 def test_searched_results_export_to_the_same_outputs(path: Path, tmp_path: Path) -> None:
     space = _searched(path)
@@ -162,6 +164,7 @@ def test_onnx_without_its_extra_names_the_extra(tmp_path: Path, monkeypatch: pyt
     assert not (tmp_path / "x.onnx").exists()
 
 
+@pytest.mark.slow
 def test_cli_export(tmp_path: Path) -> None:
     done = subprocess.run(
         [
@@ -191,6 +194,7 @@ def test_cli_export(tmp_path: Path) -> None:
     assert bad.returncode == 1 and "Traceback" not in bad.stderr and "choice points" in bad.stderr
 
 
+@pytest.mark.slow
 def test_let_gives_the_darts_evaluation_network(tmp_path: Path) -> None:
     """DARTS searches at C = 16 and evaluates at C = 36: DARTS-V2 at C = 36, 20 cells, 10 classes has 3,349,342
     weights (the paper's 3.3M, without the auxiliary head)."""

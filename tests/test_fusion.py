@@ -132,6 +132,7 @@ def test_fused_supernet_computes_what_the_unfused_one_computes(name: str) -> Non
         assert _rel([plain(batch[0])], [fused(batch[0])]) <= TOL
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["first_order", "second_order", "exact"])
 @pytest.mark.parametrize("name", ["darts", "nb201_digits", "hierarchical", "seq1d", "pooling"])
 def test_hypergradients_agree(name: str, kind: str) -> None:
@@ -146,6 +147,7 @@ def test_hypergradients_agree(name: str, kind: str) -> None:
     assert _rel(*results) <= TOL
 
 
+@pytest.mark.slow
 def test_partial_channels_and_stochastic_gates() -> None:
     for options in ({"partial_channels": 4}, {"gate": "gumbel", "hard": True}, {"gate": "sigmoid"}):
         # partial channels at C = 16: a quarter is 4 channels (of 1 at C = 4, a batch norm over 16 numbers
@@ -206,6 +208,7 @@ def test_switching_fusion_off_runs_each_candidate_module() -> None:
     assert calls == {"plain": 1, "fused": 0}
 
 
+@pytest.mark.slow
 def test_search_steps_stay_together_for_several_steps() -> None:
     """The whole bilevel loop in float64: two second-order architecture steps and weight steps (Adam and
     SGD with momentum) leave the same architecture parameters and weights."""
@@ -230,6 +233,7 @@ def test_the_fuse_setting_reaches_the_search() -> None:
         assert torch.allclose(torch.tensor(gates), torch.tensor(off.gates[key]), atol=1e-4)
 
 
+@pytest.mark.slow
 def test_compile_reports_the_groups() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "dasdsl", "compile", str(ROOT / "spaces" / "nb201_digits.das")],

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis_budget import examples
 
 import dasdsl
 from dasdsl import format_das
@@ -23,7 +24,7 @@ SPACES = sorted((ROOT / "spaces").glob("*.das"))
 SOURCES = [p.read_text(encoding="utf-8") for p in SPACES]
 
 LOADS_SECONDS = 5.0  # per text; the shipped spaces load in milliseconds
-FUZZ = settings(max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck))
+FUZZ = settings(max_examples=examples(1000), deadline=None, suppress_health_check=list(HealthCheck))
 
 
 def _check_diagnostic(d: Diagnostic, text: str, n_lines: int) -> None:
@@ -271,7 +272,7 @@ well_formed = st.builds(
 )
 
 
-@settings(FUZZ, max_examples=500)  # slower per example: a module is built and printed first
+@settings(FUZZ, max_examples=examples(500))  # slower per example: a module is built and printed first
 @given(well_formed)
 def test_well_formed_texts_raise_only_das_errors(text: str) -> None:
     assert_loads_cleanly(text)

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis_budget import examples
 
 from dasdsl.cli import main
 from dasdsl.errors import DasError
@@ -424,7 +425,7 @@ _TEXTS = st.one_of(
 )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=list(HealthCheck))
 @given(key=st.sampled_from(s.SEARCH_KEYS), text=_TEXTS)
 def test_settings_raise_only_das_errors(key: str, text: str) -> None:
     try:
@@ -437,7 +438,7 @@ def test_settings_raise_only_das_errors(key: str, text: str) -> None:
     assert 0 <= cfg.seed < 2**32 and 1 <= cfg.epochs <= s.MAX_EPOCHS and 1 <= cfg.batch <= s.MAX_BATCH
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(200), deadline=None, suppress_health_check=list(HealthCheck))
 @given(key=st.sampled_from(s.SEARCH_KEYS), value=st.one_of(_NUMBERS, st.just(10**5000), st.text(max_size=20)))
 def test_python_values_raise_only_das_errors(key: str, value: object) -> None:
     """What the API hands on (``dasdsl.search(space, seed=...)``): a Python value of a setting."""

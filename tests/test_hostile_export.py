@@ -87,6 +87,7 @@ def test_integer_key_in_a_state_dict_is_a_clear_error(tmp_path: Path, capsys: py
     assert not (tmp_path / "x.py").exists()
 
 
+@pytest.mark.slow
 def test_absurd_input_shape_is_refused_before_building(tmp_path: Path) -> None:
     ABSURD = ["--input-shape", "1,100000,100000", "--classes", "3", "-o", str(tmp_path / "x.onnx")]  # noqa: N806
     (tmp_path / "max.das").write_text(MAX, encoding="utf-8")

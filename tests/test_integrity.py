@@ -100,6 +100,7 @@ def test_a_run_that_cannot_train_leaves_no_directory(
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.slow
 def test_sigterm_is_handled_like_ctrl_c(tmp_path: Path) -> None:
     """A killed run (SIGTERM, as a scheduler sends) says so in one line and keeps its last checkpoint."""
     args = ["run", str(POOLING), "--data", "synthetic", "--epochs", "400", "--batch", "16"]
@@ -190,6 +191,7 @@ def test_bad_arrays(tmp_path: Path, arrays: dict[str, np.ndarray], message: str)
         dasdsl.load(POOLING).graph(data=f"npz:{path}")
 
 
+@pytest.mark.slow
 def test_a_missing_class_is_noted(tmp_path: Path) -> None:
     x = np.random.default_rng(0).normal(size=(40, 1, 8, 8)).astype(np.float32)
     path = _npz(tmp_path / "gap.npz", x=x, y=np.where(np.arange(40) % 2 == 0, 0, 2))

@@ -60,6 +60,7 @@ def test_perturbation_discretization_runs_end_to_end() -> None:
     assert 0.0 <= result.summary["discretized_valid_acc"] <= 1.0
 
 
+@pytest.mark.slow
 def test_top_k_and_constraints(tmp_path: Path) -> None:
     from dasdsl.search.constraints import best
 
@@ -178,6 +179,7 @@ def test_dirichlet_anchor_is_added_unless_turned_off() -> None:
     assert gate_penalty(cfg, dasdsl.load(SMALL).graph((1, 8, 8), 10)) is None
 
 
+@pytest.mark.slow
 def test_beta_regularization_keeps_the_architecture_parameters_down(tmp_path: Path) -> None:
     def mean_lse(run: str, **named: str) -> float:
         result = _search(epochs=3, out=tmp_path / run, gate="softmax", **named)
@@ -192,6 +194,7 @@ def test_beta_regularization_keeps_the_architecture_parameters_down(tmp_path: Pa
     assert beta < plain - 0.05  # the penalty's gradient, softmax(alpha), pulls them all down
 
 
+@pytest.mark.slow
 def test_a_dirichlet_search_is_deterministic_and_evaluates_the_mean() -> None:
     first = _search(epochs=2, gate="dirichlet")
     second = _search(epochs=2, gate="dirichlet")

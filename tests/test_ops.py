@@ -75,6 +75,7 @@ def test_stand_in_weights_keep_the_weights_memory_layout():
     assert torch.equal(t.grad, torch.full_like(t, 2.0))
 
 
+@pytest.mark.slow
 def test_second_order_runs_channels_last_throughout():
     """Every convolution of a second-order step of the DARTS space sees a channels-last input."""
     space = dasdsl.load(ROOT / "spaces" / "darts.das")

@@ -232,6 +232,7 @@ def test_a_result_is_drawn_as_the_derived_cell(capsys: pytest.CaptureFixture[str
     assert "fixed: one op per edge" in text and "k-2" in text and "concat" in text
 
 
+@pytest.mark.slow
 def test_plot_and_report_of_a_run(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     run, _, _ = fake_run(tmp_path)
     code, out, err = main(capsys, "plot", run, "-o", tmp_path / "plots")
@@ -302,6 +303,7 @@ def pooling_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return run
 
 
+@pytest.mark.slow
 def test_a_real_run_writes_its_report_and_renders_its_gates(
     capsys: pytest.CaptureFixture[str], pooling_run: Path, tmp_path: Path
 ) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis_budget import examples
 
 from dasdsl import format_das, parse
 from dasdsl.lang import ast
@@ -280,7 +281,7 @@ top_stmts = st.one_of(
 modules = st.builds(ast.Module, names.map(ast.SpaceDecl), st.lists(top_stmts, max_size=6).map(tuple))
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(modules)
 def test_generated_module_roundtrips(module: ast.Module) -> None:
     text = format_das(module)
@@ -290,7 +291,7 @@ def test_generated_module_roundtrips(module: ast.Module) -> None:
     assert format_das(back) == text
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(200), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(exprs)
 def test_generated_expression_roundtrips(expr: ast.Expr) -> None:
     module = ast.Module(ast.SpaceDecl("s"), (ast.LetDecl("v", expr), ast.SearchDecl((ast.SearchEntry("k", (expr,)),))))
@@ -302,7 +303,7 @@ def test_generated_expression_roundtrips(expr: ast.Expr) -> None:
 comment_bodies = st.text(st.characters(blacklist_characters="\n\r", blacklist_categories=("Cs",)), max_size=10)
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(100), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(modules, st.data())
 def test_inserted_comments_survive_formatting(module: ast.Module, data: st.DataObject) -> None:
     """Comments added anywhere in a printed module: none lost, none duplicated, fmt idempotent."""

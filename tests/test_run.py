@@ -157,6 +157,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Reference:
 # -- 1. end to end
 
 
+@pytest.mark.slow
 def test_run_writes_a_complete_run_directory(reference: Reference) -> None:
     code, out, err = reference.cli
     assert code == 0, err
@@ -382,6 +383,7 @@ def test_bad_data(capsys: pytest.CaptureFixture[str], tmp_path: Path, data: str,
         assert leftover.name in ("config.json", "space.das"), leftover
 
 
+@pytest.mark.slow
 def test_bad_data_in_a_real_process(tmp_path: Path) -> None:
     proc = dasdsl(tmp_path, "run", POOLING, "--data", "digts", "--out", str(tmp_path / "runs"), "--quiet")
     assert_clean_error(proc.returncode, proc.stderr, r"unknown data source 'digts'", r"did you mean digits\?")
@@ -498,6 +500,7 @@ network {
 """
 
 
+@pytest.mark.slow
 def test_resume_of_a_run_with_plugin_ops(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     """The plugins a run started with are recorded in config.json; --resume asks for them by name."""
     space = tmp_path / "plugged.das"
@@ -540,6 +543,7 @@ def test_pick_device(monkeypatch: pytest.MonkeyPatch) -> None:
 # -- 5. dasdsl train
 
 
+@pytest.mark.slow
 def test_train_a_search_result(reference: Reference, tmp_path: Path) -> None:
     result = shutil.copy(reference.a / "result.das", tmp_path / "result.das")
     proc = dasdsl(tmp_path, "train", str(result), "--epochs", "2", "--batch", "32", "--out", "trained", "--quiet")

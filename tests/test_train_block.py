@@ -104,6 +104,7 @@ def test_twice_is_an_error() -> None:
     ]
 
 
+@pytest.mark.slow
 def test_the_block_trains_flags_win_and_the_run_records_it(tmp_path: Path) -> None:
     space = dasdsl.loads(space_text())
     trained = dasdsl.train(space, "digits", out=tmp_path, progress=False)

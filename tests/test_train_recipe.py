@@ -63,6 +63,7 @@ def test_the_train_settings_table_reads_and_rejects_recipe_values() -> None:
         assert caught.value.errors[0].span.file == "<train settings>"
 
 
+@pytest.mark.slow
 def test_the_recipe_reaches_the_run_and_a_resume_keeps_it(tmp_path: Path) -> None:
     options = {"epochs": 2, "batch": 64, "seed": 0, "progress": False, "cutout": 4, "augment": "crop_flip"}
     recipe = {"weight_decay": 0.0, "grad_clip": 1.0, "label_smoothing": 0.1}
@@ -141,6 +142,7 @@ def test_drop_path_drops_whole_samples_of_non_identity_edges_in_training_only() 
     assert not torch.allclose(a, net(x))
 
 
+@pytest.mark.slow
 def test_the_full_recipe_trains_and_reports_the_auxiliary_head(tmp_path: Path) -> None:
     done = subprocess.run(
         [

@@ -169,6 +169,7 @@ def test_exact_hypergradient_with_shared_values_matches_finite_differences() -> 
     assert _rel(searcher.hypergradient(train, valid), _finite_difference(searcher, train, valid)) < 1e-4
 
 
+@pytest.mark.slow
 def test_a_search_writes_the_chosen_values_and_off_keeps_weights_apart() -> None:
     space = dasdsl.loads(image_space(search="search {\n    gate softmax\n}\n"))
     result = space.search("digits", epochs=1, out=None, progress=False)
