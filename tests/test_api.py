@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from paths import ROOT
+from paths import SMALL_NB201 as SMALL
 
 import dasdsl
 import dasdsl.api
@@ -22,10 +24,8 @@ from dasdsl.lang.settings import SEARCH, SearchConfig
 from dasdsl.search.data import synthetic
 from dasdsl.search.rundir import untimed
 
-ROOT = Path(__file__).resolve().parent.parent
 POOLING = str(ROOT / "spaces" / "pooling.das")
 NB201 = ROOT / "spaces" / "nb201.das"
-SMALL = ROOT / "tests" / "fixtures" / "small_nb201.das"
 
 
 def only_dir(folder: Path) -> Path:

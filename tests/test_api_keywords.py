@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from paths import POOLING, ROOT
+from paths import SMALL_NB201 as SMALL
 
 import dasdsl
 import dasdsl.api
@@ -20,9 +22,6 @@ from dasdsl.compiler.lower import gate_weights
 from dasdsl.lang import settings
 from dasdsl.search.rundir import untimed
 
-ROOT = Path(__file__).resolve().parent.parent
-POOLING = ROOT / "spaces" / "pooling.das"
-SMALL = ROOT / "tests" / "fixtures" / "small_nb201.das"
 QUICK = {"epochs": 1, "batch": 32, "progress": False, "select": "gates"}
 
 

@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from pathlib import Path
 
 import pytest
 import torch
+from paths import ROOT
 from torch import nn
 
 import dasdsl
 from dasdsl.compiler.lower import Supernet
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def _step_bench():

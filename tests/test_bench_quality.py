@@ -7,14 +7,13 @@ import json
 import subprocess
 import sys
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import pytest
+from paths import ROOT
 
 import dasdsl
 
-ROOT = Path(__file__).resolve().parent.parent
 QUALITY = ROOT / "bench" / "quality"
 sys.path.insert(0, str(QUALITY))
 import cells  # noqa: E402  (bench/quality's own modules)

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 
 import pytest
+from paths import SPACE_DIR
 
 import dasdsl
 from dasdsl.lang.checked import CheckedSpace, Unknown
 from dasdsl.lang.count import count_architectures, space_stats
-
-SPACES = Path(__file__).resolve().parent.parent / "spaces"
 
 
 def labels(edge) -> list[str]:
@@ -80,7 +78,7 @@ network {
 
 
 def test_classes_is_known_at_compile_time() -> None:
-    text = (SPACES / "darts.das").read_text(encoding="utf-8")
+    text = (SPACE_DIR / "darts.das").read_text(encoding="utf-8")
     space = dasdsl.loads(text, "darts.das")
     linear = space.macro.head.steps[-1]
     assert linear.name == "linear"
@@ -94,7 +92,7 @@ def test_classes_is_known_at_compile_time() -> None:
 
 @pytest.fixture(scope="module")
 def darts() -> CheckedSpace:
-    return dasdsl.load(SPACES / "darts.das")
+    return dasdsl.load(SPACE_DIR / "darts.das")
 
 
 def test_darts_network_instantiates_every_cell(darts: CheckedSpace) -> None:
@@ -281,7 +279,7 @@ network {
 
 
 def test_plain_ops_in_the_network_sequence() -> None:
-    space = dasdsl.load(SPACES / "nb201.das")
+    space = dasdsl.load(SPACE_DIR / "nb201.das")
     items = space.macro.items
     assert len(items) == 17
     blocks = [item.op for item in items if item.op is not None]
@@ -302,7 +300,7 @@ def test_search_settings_are_evaluated(darts: CheckedSpace) -> None:
 
 
 def test_example_spaces_have_no_warnings() -> None:
-    for path in (SPACES / "darts.das", SPACES / "nb201.das"):
+    for path in (SPACE_DIR / "darts.das", SPACE_DIR / "nb201.das"):
         assert dasdsl.load(path).warnings == ()
 
 
@@ -315,7 +313,7 @@ def test_darts_and_nb201_counts(darts: CheckedSpace) -> None:
     for fan_in in (2, 3, 4, 5):
         per_cell *= (fan_in * (fan_in - 1) // 2) * 7**2
     assert count_architectures(darts) == per_cell**2 == 1_076_746_950_455_072_400
-    assert count_architectures(dasdsl.load(SPACES / "nb201.das")) == 5**6 == 15_625
+    assert count_architectures(dasdsl.load(SPACE_DIR / "nb201.das")) == 5**6 == 15_625
     stats = space_stats(darts)
     assert (stats.cell_types, stats.nodes, stats.edges, stats.choice_points) == (2, 8, 28, 28)
 
@@ -500,7 +498,7 @@ network {
 
 
 def test_hierarchical_example_space() -> None:
-    space = dasdsl.load(SPACES / "hierarchical.das")
+    space = dasdsl.load(SPACE_DIR / "hierarchical.das")
     assert count_architectures(space) == _brute_force(space)
 
 

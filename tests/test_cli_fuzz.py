@@ -3,12 +3,11 @@ error (exit 2) or a DasError, never anything else. No search runs: validation st
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_budget import examples
+from paths import ROOT
 
 import dasdsl
 from dasdsl import cli
@@ -16,7 +15,6 @@ from dasdsl.errors import DasError
 from dasdsl.lang.settings import FLAGGED, SEARCH, SEARCH_KEYS
 from dasdsl.search.run import config_for
 
-ROOT = Path(__file__).resolve().parent.parent
 SPACE = dasdsl.load(ROOT / "spaces" / "pooling.das")
 
 values = st.one_of(

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from paths import ROOT, SHIPPED
 
 import dasdsl
 from dasdsl.cli import main
@@ -14,8 +15,6 @@ from dasdsl.compiler.ir import OUTPUT
 from dasdsl.compiler.lower import MixedEdge, count_parameters, gate_weights
 from dasdsl.errors import DasError
 
-ROOT = Path(__file__).resolve().parent.parent
-SPACES = sorted((ROOT / "spaces").glob("*.das"))
 FIDELITY = ROOT / "tests" / "fixtures" / "fidelity"
 
 NB201_MACRO = """
@@ -57,7 +56,7 @@ def test_darts_search_supernet_matches_darts_search_code() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("path", SPACES, ids=[p.stem for p in SPACES])
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
 def test_every_shipped_space_compiles_and_trains_one_step(path: Path) -> None:
     space = dasdsl.load(path)
     ir = space.graph()

@@ -10,11 +10,11 @@ from __future__ import annotations
 import itertools
 import random
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
+from paths import ROOT
 
 import dasdsl
 from dasdsl.compiler.cost import candidate_params
@@ -27,7 +27,6 @@ from dasdsl.search.constraints import best, best_over_depths, connected_or_best
 from dasdsl.search.discretize import Decision, connected, decide, disconnected_cells
 from dasdsl.search.run import Run, discretize
 
-ROOT = Path(__file__).resolve().parent.parent
 DROP = 1 << 30
 HEAD = "network {{\n    cells {cells}\n    head global_avg_pool then linear(classes)\n}}\n"
 

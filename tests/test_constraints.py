@@ -15,13 +15,13 @@ import itertools
 import random
 from collections.abc import Callable
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, event, given, reject, settings
 from hypothesis import strategies as st
 from hypothesis_budget import examples
+from paths import ROOT
 
 import dasdsl
 from dasdsl.compiler.cost import candidate_params
@@ -31,7 +31,6 @@ from dasdsl.search import constraints
 from dasdsl.search.constraints import Ranked, best
 from dasdsl.search.discretize import Decision, connected, decide, score
 
-ROOT = Path(__file__).resolve().parent.parent
 OPS = ["none", "skip", "conv(1)", "conv(3)", "avg_pool(3)"]
 DROP = 1 << 30
 PROPERTY = settings(max_examples=examples(120), deadline=None, suppress_health_check=list(HealthCheck))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from paths import POOLING, ROOT
 
 import dasdsl
 from dasdsl.cli import main
@@ -17,9 +18,7 @@ from dasdsl.lang.settings import SEARCH, SearchConfig
 from dasdsl.search.discretize import to_module
 from dasdsl.search.searcher import gate_penalty
 
-ROOT = Path(__file__).resolve().parent.parent
 WIDTHS = ROOT / "spaces" / "widths.das"
-POOLING = ROOT / "spaces" / "pooling.das"
 
 # a normal and a reduction cell on a 3x8x8 input with 4 channels: every MAC can be counted by hand
 TINY = """space tiny

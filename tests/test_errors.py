@@ -5,15 +5,12 @@ Each case is a small, otherwise valid space with one mistake, written out in ful
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from paths import SPACE_DIR
 
 import dasdsl
 from dasdsl import DasError
 from dasdsl.cli import main
-
-SPACES = Path(__file__).resolve().parent.parent / "spaces"
 
 
 def diagnostics(text: str) -> tuple:
@@ -1552,13 +1549,13 @@ network {
 
 
 def test_cli_check_ok(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["check", str(SPACES / "darts.das")]) == 0
+    assert main(["check", str(SPACE_DIR / "darts.das")]) == 0
     out = capsys.readouterr().out
     assert "1,076,746,950,455,072,400 architectures" in out
 
 
 def test_cli_check_counts_nb201(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["check", str(SPACES / "nb201.das")]) == 0
+    assert main(["check", str(SPACE_DIR / "nb201.das")]) == 0
     assert "15,625 architectures" in capsys.readouterr().out
 
 
@@ -1574,7 +1571,7 @@ def test_cli_check_bad_file(tmp_path, capsys: pytest.CaptureFixture[str]) -> Non
 def test_cli_check_good_and_bad_files(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.das"
     bad.write_text(BAD, encoding="utf-8")
-    assert main(["check", str(SPACES / "nb201.das"), str(bad)]) == 1
+    assert main(["check", str(SPACE_DIR / "nb201.das"), str(bad)]) == 1
     captured = capsys.readouterr()
     assert "15,625 architectures" in captured.out
     assert "unknown op 'sepconv'" in captured.err
@@ -1587,7 +1584,7 @@ def test_cli_missing_file(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
     assert err.strip().splitlines() == [f"{missing}: error: no such file: {missing}"]
 
 
-@pytest.mark.parametrize("argv", [[], ["frobnicate"], ["check"], ["check", "--bogus", str(SPACES / "darts.das")]])
+@pytest.mark.parametrize("argv", [[], ["frobnicate"], ["check"], ["check", "--bogus", str(SPACE_DIR / "darts.das")]])
 def test_cli_usage_errors(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     try:
         code = main(argv)

@@ -11,13 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from paths import ROOT, SHIPPED
 
 import dasdsl
 from dasdsl.compiler.lower import FixedNetwork
 from dasdsl.search.data import load as load_data
 
-ROOT = Path(__file__).resolve().parent.parent
-SPACES = sorted((ROOT / "spaces").glob("*.das"))
 FIXTURES = sorted((ROOT / "tests" / "fixtures" / "fidelity").glob("*.das"))
 TOL = 1e-5
 
@@ -37,8 +36,8 @@ def _searched(path: Path) -> dasdsl.Space:
 
 
 # spaces/darts_v2.das, built through its train block, is the fidelity fixture's DARTS-V2 network: tested once
-CASES = [p for p in SPACES if dasdsl.load(p).count() == 1] + [p for p in FIXTURES if p.name != "darts_v2.das"]
-SEARCHED = [p for p in SPACES if dasdsl.load(p).count() > 1]
+CASES = [p for p in SHIPPED if dasdsl.load(p).count() == 1] + [p for p in FIXTURES if p.name != "darts_v2.das"]
+SEARCHED = [p for p in SHIPPED if dasdsl.load(p).count() > 1]
 
 
 def _trained_statistics(net: torch.nn.Module, shape: tuple[int, ...]) -> None:

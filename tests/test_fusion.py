@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
+from paths import ROOT
 
 import dasdsl
 from dasdsl.compiler.fuse import cell_groups, describe
@@ -19,7 +19,6 @@ from dasdsl.compiler.lower import CellModule, Supernet
 from dasdsl.lang.settings import SearchConfig
 from dasdsl.search.searcher import Searcher
 
-ROOT = Path(__file__).resolve().parent.parent
 TOL = 1e-10
 SHAPES = {"mlp": (64,), "seq1d": (1, 40)}
 SEARCH_SPACES = ["darts", "nb201", "nb201_digits", "hierarchical", "widths", "pooling", "knobs", "seq1d", "mlp"]

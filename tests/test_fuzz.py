@@ -7,21 +7,19 @@ import re
 import signal
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_budget import examples
+from paths import ROOT, SHIPPED
 
 import dasdsl
 from dasdsl import format_das
 from dasdsl.errors import DasError, Diagnostic
 from dasdsl.lang import ast
 
-ROOT = Path(__file__).resolve().parent.parent
-SPACES = sorted((ROOT / "spaces").glob("*.das"))
-SOURCES = [p.read_text(encoding="utf-8") for p in SPACES]
+SOURCES = [p.read_text(encoding="utf-8") for p in SHIPPED]
 
 LOADS_SECONDS = 5.0  # per text; the shipped spaces load in milliseconds
 FUZZ = settings(max_examples=examples(1000), deadline=None, suppress_health_check=list(HealthCheck))
@@ -278,7 +276,7 @@ def test_well_formed_texts_raise_only_das_errors(text: str) -> None:
     assert_loads_cleanly(text)
 
 
-@pytest.mark.parametrize("text", SOURCES, ids=[p.name for p in SPACES])
+@pytest.mark.parametrize("text", SOURCES, ids=[p.name for p in SHIPPED])
 def test_shipped_spaces_load(text: str) -> None:
     assert_loads_cleanly(text)
 

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_budget import examples
+from paths import POOLING, ROOT
 
 from dasdsl.cli import main
 from dasdsl.errors import DasError
@@ -450,8 +451,6 @@ def test_python_values_raise_only_das_errors(key: str, value: object) -> None:
 
 # ---- the other commands and the Python API -----------------------------------------------------
 
-ROOT = Path(__file__).resolve().parent.parent
-POOLING = ROOT / "spaces" / "pooling.das"
 RESULT = ROOT / "spaces" / "darts_result.das"
 WIDE = POOLING.read_text(encoding="utf-8").replace("conv_bn(3, out = 8)", "conv_bn(3, out = 100000000)")
 

@@ -14,14 +14,13 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from paths import POOLING
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 import dasdsl
 from dasdsl.cli import main
 from dasdsl.search.data import _holdout_order, _sample_positions
 
-ROOT = Path(__file__).resolve().parent.parent
-POOLING = ROOT / "spaces" / "pooling.das"
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(300, 1, 8, 8)).astype(np.float32)
 Y = (np.arange(300) % 3).astype(np.int64)

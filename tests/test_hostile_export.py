@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from paths import ROOT
 
 import dasdsl
 from dasdsl.cli import main
 from dasdsl.compiler.lower import FixedNetwork
 
-ROOT = Path(__file__).resolve().parent.parent
 POOLING = (ROOT / "spaces" / "pooling.das").read_text()
 MAX = POOLING.replace("[max_pool(3), avg_pool(3)]", "max_pool(3)")
 AVG = POOLING.replace("[max_pool(3), avg_pool(3)]", "avg_pool(3)")

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from paths import ROOT
 
 import dasdsl
 from dasdsl.cli import main
@@ -31,7 +32,6 @@ from dasdsl.errors import DasError
 from dasdsl.files import NAME_MAX, fit_name
 from dasdsl.search import rundir
 
-ROOT = Path(__file__).resolve().parent.parent
 POOLING = str(ROOT / "spaces" / "pooling.das")
 UGLY = "space   ugly\ninput image\ncell c(w) {\n input x\n node y = x ~ [skip,   conv(3)]\n output y\n}\n" + (
     "network {\n cells c(4)\n head global_avg_pool then linear(classes)\n}\n"

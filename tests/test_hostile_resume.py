@@ -19,14 +19,13 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from paths import POOLING
 
 from dasdsl import api
 from dasdsl.cli import main
 from dasdsl.errors import DasError
 from dasdsl.lang.settings import SEARCH, SearchConfig
 
-ROOT = Path(__file__).resolve().parent.parent
-POOLING = ROOT / "spaces" / "pooling.das"
 FIXED = """space fixed
 input image
 

@@ -15,13 +15,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from paths import POOLING, ROOT
 
 import dasdsl
 from dasdsl.cli import main
 from dasdsl.search import rundir
 
-ROOT = Path(__file__).resolve().parent.parent
-POOLING = ROOT / "spaces" / "pooling.das"
 ENV = {k: v for k, v in os.environ.items() if k != "DASDSL_DEBUG"} | {"OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
 
 

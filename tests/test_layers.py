@@ -12,8 +12,8 @@ from pathlib import Path
 import grimp
 import networkx as nx
 import pytest
+from paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "dasdsl"
 LAYERS = ["dasdsl.cli", "dasdsl.api", "dasdsl.view", "dasdsl.search", "dasdsl.compiler", "dasdsl.lang", "dasdsl.ops"]
 RANK = {**{layer: i for i, layer in enumerate(LAYERS)}, "dasdsl.methods": LAYERS.index("dasdsl.ops")}

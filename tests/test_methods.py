@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 import torch
+from paths import ROOT
+from paths import SMALL_NB201 as SMALL
 
 import dasdsl
 from dasdsl.search.rundir import untimed
 
-ROOT = Path(__file__).resolve().parent.parent
-SMALL = ROOT / "tests" / "fixtures" / "small_nb201.das"
 ARCH = "adam(lr = 0.03, betas = (0.5, 0.999), weight_decay = 0)"
 
 

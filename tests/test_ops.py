@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 
 import pytest
 import torch
+from paths import ROOT
 from torch import nn
 
 import dasdsl
 from dasdsl.lang.settings import resolve
 from dasdsl.ops.modules import Conv1d, Conv2d, useful_taps
 from dasdsl.search.searcher import Searcher, _layout_of
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def _reference(conv: nn.Module, x: torch.Tensor) -> torch.Tensor:

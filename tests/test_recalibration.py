@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
+from paths import ROOT
 
 import dasdsl
 from dasdsl.search.data import load, split_data
 from dasdsl.search.run import recalibrate_batchnorm
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_recalibration_re_estimates_the_statistics_of_the_network_itself() -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import graphviz
 import numpy as np
 import pytest
+from paths import ROOT, SHIPPED
 
 import dasdsl
 from dasdsl import cli
@@ -18,8 +19,6 @@ from dasdsl.lang.printer import format_op
 from dasdsl.search.discretize import decide, to_module
 from dasdsl.view import render
 
-ROOT = Path(__file__).resolve().parents[1]
-SPACES = sorted((ROOT / "spaces").glob("*.das"))
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 pytestmark = pytest.mark.skipif(not render.dot_available(), reason="graphviz's dot is not installed")
@@ -50,7 +49,7 @@ def written(out: str) -> list[Path]:
 # -- every shipped space, SVG and PNG
 
 
-@pytest.mark.parametrize("space", SPACES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("space", SHIPPED, ids=lambda p: p.stem)
 def test_every_space_renders_to_svg_and_png(capsys: pytest.CaptureFixture[str], tmp_path: Path, space: Path) -> None:
     ir = dasdsl.load(space).graph()
     code, out, err = main(capsys, "render", space, "-o", tmp_path / "cells.svg")

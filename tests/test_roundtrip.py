@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_budget import examples
+from paths import SHIPPED
 
 from dasdsl import format_das, parse
 from dasdsl.lang import ast
@@ -18,7 +19,6 @@ from dasdsl.lang.parse import grammar_text
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-SPACES = sorted((ROOT / "spaces").glob("*.das"))
 IDENTITY = sorted((HERE / "fixtures" / "identity").glob("*.das"))
 
 # Every quoted word of the grammar is a keyword; contextual lexing makes many of them legal
@@ -50,11 +50,11 @@ def test_keywords_read_from_the_grammar() -> None:
 
 
 def test_there_are_shipped_spaces_and_fixtures() -> None:
-    assert SPACES, "no spaces/*.das found"
+    assert SHIPPED, "no spaces/*.das found"
     assert len(IDENTITY) >= 5
 
 
-@pytest.mark.parametrize("path", SPACES, ids=_id)
+@pytest.mark.parametrize("path", SHIPPED, ids=_id)
 def test_shipped_space_roundtrips(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     module = parse(text, str(path))
@@ -63,7 +63,7 @@ def test_shipped_space_roundtrips(path: Path) -> None:
     assert fmt(printed) == printed, "format_das is not idempotent"
 
 
-@pytest.mark.parametrize("path", SPACES, ids=_id)
+@pytest.mark.parametrize("path", SHIPPED, ids=_id)
 def test_shipped_space_is_canonical(path: Path) -> None:
     """What `dasdsl fmt --check` enforces: the shipped files are already formatted."""
     text = path.read_text(encoding="utf-8")
@@ -73,14 +73,14 @@ def test_shipped_space_is_canonical(path: Path) -> None:
 def test_fmt_check_accepts_the_shipped_spaces_and_fixtures(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     from dasdsl.cli import main
 
-    assert main(["fmt", "--check", *map(str, SPACES), *map(str, IDENTITY)]) == 0
+    assert main(["fmt", "--check", *map(str, SHIPPED), *map(str, IDENTITY)]) == 0
     messy = tmp_path / "messy.das"
     messy.write_text("space   messy\ninput image\nlet C=16\n", encoding="utf-8")
     assert main(["fmt", "--check", str(messy)]) == 1
     assert "would reformat" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("path", SPACES, ids=_id)
+@pytest.mark.parametrize("path", SHIPPED, ids=_id)
 def test_shipped_space_keeps_its_comments(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     assert comment_texts(fmt(text)) == comment_texts(text)

@@ -24,6 +24,7 @@ import attrs
 import numpy as np
 import pytest
 import torch
+from paths import ROOT
 
 from dasdsl import api
 from dasdsl.cli import main
@@ -33,7 +34,6 @@ from dasdsl.lang.settings import SearchConfig
 from dasdsl.search.run import pick_device
 from dasdsl.search.rundir import untimed
 
-ROOT = Path(__file__).resolve().parent.parent
 POOLING = str(ROOT / "spaces" / "pooling.das")
 CHOICE_KEY = "pool:x->y"  # the one choice point of spaces/pooling.das
 EPOCHS = 6

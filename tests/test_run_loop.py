@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from paths import POOLING, ROOT
 
 import dasdsl
 from dasdsl import api
@@ -20,8 +21,6 @@ from dasdsl.view import plot
 from dasdsl.view.console import ProgressDisplay
 from dasdsl.view.report import build_report
 
-ROOT = Path(__file__).resolve().parent.parent
-POOLING = ROOT / "spaces" / "pooling.das"
 FAST = {"batch": 32, "seed": 0, "progress": False}
 
 

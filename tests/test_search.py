@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
+from paths import ROOT
 from torch.func import functional_call
 
 import dasdsl
 from dasdsl.lang.settings import SearchConfig
 from dasdsl.search.searcher import Searcher, temperature_at
-
-ROOT = Path(__file__).resolve().parent.parent
 
 TINY = """space tiny
 input vector

@@ -9,6 +9,7 @@ from typing import Any
 
 import attrs
 import pytest
+from paths import ROOT, SPACE_DIR
 
 import dasdsl
 from dasdsl.errors import DasError
@@ -18,8 +19,6 @@ from dasdsl.lang.checked import Setting, Symbol
 from dasdsl.lang.parse import parse
 from dasdsl.lang.settings import SearchConfig, SettingError
 
-ROOT = Path(__file__).resolve().parent.parent
-SPACES = ROOT / "spaces"
 DOC = ROOT / "docs" / "search.md"
 START, END = "<!-- settings-table:start", "<!-- settings-table:end -->"
 SEARCH = "    gate softmax"
@@ -139,12 +138,12 @@ EXPECTED = {
 
 
 def test_every_shipped_space_is_covered() -> None:
-    assert sorted(p.name for p in SPACES.glob("*.das")) == sorted(EXPECTED)
+    assert sorted(p.name for p in SPACE_DIR.glob("*.das")) == sorted(EXPECTED)
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_shipped_spaces_resolve(name: str) -> None:
-    space = dasdsl.load(SPACES / name)
+    space = dasdsl.load(SPACE_DIR / name)
     for key, values in space.search_block.items():
         assert s.check_entry(key, values) == [], key
     cfg = s.resolve(space.search_block)

@@ -9,13 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from paths import ROOT
 
 import dasdsl
 from dasdsl.compiler.lower import FixedNetwork
 from dasdsl.lang import settings
 from dasdsl.lang.printer import format_das
 
-ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "search.md"
 START, END = "<!-- train-settings-table:start", "<!-- train-settings-table:end -->"
 

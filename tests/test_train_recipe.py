@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from paths import ROOT
 
 import dasdsl
 from dasdsl.search.run import Recipe, cutout, random_flip
 
-ROOT = Path(__file__).resolve().parent.parent
 RESULT = ROOT / "spaces" / "darts_result.das"
 
 

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from paths import ROOT
 
 import dasdsl
 from dasdsl.cli import main
 from dasdsl.errors import DasError
 
-ROOT = Path(__file__).resolve().parent.parent
 CIFAR_SPACE = """\
 space tiny
 input image
