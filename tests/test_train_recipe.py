@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import dasdsl
-from dasdsl.search.run import Recipe, cutout, random_flip
+from dasdsl.search.training import Recipe, cutout, random_flip
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULT = ROOT / "spaces" / "darts_result.das"
