@@ -132,13 +132,13 @@ def _reporter(progress: Any) -> Iterator[Any]:
 
 
 def _device(name: str) -> Any:
-    from dasdsl.search import distributed, run  # torch: kept off `import dasdsl` and `dasdsl check`
+    from dasdsl.search import device, distributed  # torch: kept off `import dasdsl` and `dasdsl check`
 
-    device = run.pick_device(name)
-    world = distributed.from_environment(device)
-    if world.distributed and device.type == "cuda":
-        device = run.pick_device(f"cuda:{world.local_rank}")
-    return device, world
+    chosen = device.pick_device(name)
+    world = distributed.from_environment(chosen)
+    if world.distributed and chosen.type == "cuda":
+        chosen = device.pick_device(f"cuda:{world.local_rank}")
+    return chosen, world
 
 
 def _holding(run_dir: Path | None) -> contextlib.AbstractContextManager[None]:
@@ -386,8 +386,8 @@ def train(
     default:
     """
     from dasdsl.search import data as data_mod  # torch: kept off `import dasdsl` and `dasdsl check`
-    from dasdsl.search import workflow  # torch: kept off `import dasdsl` and `dasdsl check`
-    from dasdsl.search.run import pick_device, recipe_of  # torch: kept off `import dasdsl` and `dasdsl check`
+    from dasdsl.search import training, workflow  # torch: kept off `import dasdsl` and `dasdsl check`
+    from dasdsl.search.device import pick_device  # torch: kept off `import dasdsl` and `dasdsl check`
 
     given = {key: value for key, value in locals().items() if key in _settings.TRAIN.keys and key != "data"}
     _refuse_unknown(train, unknown)
@@ -419,7 +419,7 @@ def train(
             reporter=reporter,
             callbacks=callbacks,
             on_run_dir=on_run_dir,
-            recipe=recipe_of(cfg),
+            recipe=training.recipe_of(cfg),
         )
     return TrainResult(
         trained.network, trained.history, trained.test_acc, trained.test_samples, trained.run_dir, trained.classes
@@ -450,7 +450,7 @@ def resume_training(
     the settings it started with. ``data``: the caller's own arrays again, for a run that trained on them."""
     from dasdsl.search import data as data_mod  # torch: kept off `import dasdsl` and `dasdsl check`
     from dasdsl.search import rundir, workflow  # torch: kept off `import dasdsl` and `dasdsl check`
-    from dasdsl.search.run import pick_device  # torch: kept off `import dasdsl` and `dasdsl check`
+    from dasdsl.search.device import pick_device  # torch: kept off `import dasdsl` and `dasdsl check`
 
     _refuse_unknown(resume_training, unknown)
     callbacks = workflow.check_callbacks(callbacks)
@@ -709,7 +709,7 @@ def profile(
     """Time every candidate of ``ir`` on this device (median ms per batch; ``batch`` defaults to the space's)
     and write the latency table that ``penalty cost(latency, ...)`` reads; returns the table."""
     from dasdsl.compiler.cost import profile_latency  # torch
-    from dasdsl.search.run import pick_device  # torch
+    from dasdsl.search.device import pick_device  # torch
 
     check_profile_options(batch=batch, repeats=repeats, warmup=warmup, threads=threads)
     check_output_file(out, "latency table")

@@ -31,7 +31,7 @@ from dasdsl.cli import main
 from dasdsl.errors import DasError
 from dasdsl.lang import settings
 from dasdsl.lang.settings import SearchConfig
-from dasdsl.search.run import pick_device
+from dasdsl.search.device import pick_device
 from dasdsl.search.rundir import untimed
 
 POOLING = str(ROOT / "spaces" / "pooling.das")

@@ -28,8 +28,9 @@ from dasdsl.lang.load import check_text
 from dasdsl.lang.printer import format_das
 from dasdsl.search.data import Part, TensorPart
 from dasdsl.search.discretize import Decision, to_module
-from dasdsl.search.run import Run, inherit_weights, recalibrate_batchnorm, train_fixed
+from dasdsl.search.run import Run, inherit_weights, recalibrate_batchnorm
 from dasdsl.search.searcher import evaluate
+from dasdsl.search.training import train_fixed
 
 ONESHOT_SAMPLES = 2048  # validation samples each candidate is scored on, at most
 

@@ -1,7 +1,8 @@
 """One search run's state and its pieces: the epoch loop (``Run``), its checkpoint, the discretization
-and weight inheritance at its end, and plain training of fixed networks.
+and weight inheritance at its end, and the result's header and data.
 
-``dasdsl.search.workflow`` strings these together; the files they write are ``dasdsl.search.rundir``'s.
+``dasdsl.search.workflow`` strings these together; the files they write are ``dasdsl.search.rundir``'s, the
+training of fixed networks is ``dasdsl.search.training``'s.
 """
 
 from __future__ import annotations
@@ -9,8 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import random
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,114 +27,23 @@ from dasdsl.files import append_text
 from dasdsl.lang import ast
 from dasdsl.lang.checked import CheckedSpace
 from dasdsl.lang.printer import format_das
-from dasdsl.lang.settings import LEGACY, SearchConfig, TrainConfig, check_config, resolve
+from dasdsl.lang.settings import LEGACY, SearchConfig, check_config, resolve
 from dasdsl.methods.rules import RULES, Accuracy
 from dasdsl.search import data as data_mod
 from dasdsl.search import rundir
 from dasdsl.search.constraints import best_over_depths, connected_or_best
 from dasdsl.search.data import Split, TensorPart
+from dasdsl.search.device import seed_everything
 from dasdsl.search.discretize import Decision, decide, header_lines, score, to_module
 from dasdsl.search.distributed import SINGLE, World, shard
 from dasdsl.search.expected_cost import BudgetMultipliers
-from dasdsl.search.rundir import CHECKPOINT
+from dasdsl.search.rundir import CHECKPOINT, checked_checkpoint
 from dasdsl.search.searcher import Searcher, evaluate, gate_penalty
+from dasdsl.search.training import batches, check_batch
 
 
 def _fail(message: str, hint: str | None = None) -> DasError:
     return DasError([error(message, Span.unknown("<run>"), hint)])
-
-
-def check_batch(batch: int, data: Split, processes: int = 1, *, parts: tuple[str, ...] = ("train", "valid")) -> None:
-    """A batch every part can fill (the last short batch of an epoch is dropped), at least 2 samples
-    (batch normalisation needs two), and one that splits evenly over the processes."""
-    sizes = {name: len(getattr(data, name)) for name in parts}
-    if batch > min(sizes.values()):
-        shown = " / ".join(str(n) for n in sizes.values())
-        raise _fail(f"batch {batch} is larger than the data split ({shown})", "give a smaller batch")
-    if batch < 2:
-        raise _fail(
-            f"batch {batch}: batch normalisation needs at least 2 samples per batch", "give a batch of 2 or more"
-        )
-    if batch % processes:
-        raise _fail(
-            f"batch {batch} does not split evenly over {processes} processes",
-            f"use a batch that is a multiple of {processes}",
-        )
-
-
-def checked_checkpoint(state: Any, path: Path, epochs: int, parts: tuple[str, ...]) -> dict[str, Any]:
-    """A checkpoint's contents, each part of the type and shape this version writes, before any of it is used:
-    ``epoch`` a whole number of epochs from 0 to ``epochs``, ``torch_rng`` the CPU generator's byte state, ``model``
-    a state dict of tensors, the other ``parts`` dicts. A checkpoint is data: one edited or copied from elsewhere
-    is a DasError naming the file and the part, never a crash further on."""
-
-    def bad(what: str) -> DasError:
-        return _fail(
-            f"checkpoint {path} does not fit this run: {what}",
-            "the checkpoint was edited or comes from another program; the files are left as they are",
-        )
-
-    if not isinstance(state, dict):
-        raise bad(f"it holds a {type(state).__name__}, not a dict of the run's state")
-    missing = [p for p in ("epoch", "model", "torch_rng", *parts) if p not in state]
-    if missing:
-        raise bad(f"it has no {', '.join(repr(m) for m in missing)}")
-    epoch = state["epoch"]
-    if isinstance(epoch, bool) or not isinstance(epoch, int) or not 0 <= epoch <= epochs:
-        raise bad(f"'epoch' must be a whole number of epochs from 0 to {epochs}, got {epoch!r}")
-    rng = state["torch_rng"]
-    if not (isinstance(rng, torch.Tensor) and rng.dtype == torch.uint8 and rng.dim() == 1):
-        shown = f"a {rng.dtype} tensor of shape {tuple(rng.shape)}" if isinstance(rng, torch.Tensor) else repr(rng)[:80]
-        raise bad(f"'torch_rng' must be the random generator's state (a 1-D uint8 tensor), got {shown}")
-    model = state["model"]
-    if not (
-        isinstance(model, dict) and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in model.items())
-    ):
-        raise bad("'model' must be a state dict (parameter names to tensors)")
-    for part in parts:
-        if not isinstance(state[part], dict):
-            raise bad(f"'{part}' must be a dict, got {type(state[part]).__name__}")
-    return state
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def pick_device(name: str | torch.device) -> torch.device:
-    """cpu, cuda (the current GPU), cuda:N (GPU number N) or auto (cuda where there is one, else cpu); a
-    ``torch.device`` of those kinds too."""
-    if isinstance(name, torch.device):
-        name = str(name)
-    if not isinstance(name, str):
-        raise _fail(f"device must be a name or a torch.device, got {type(name).__name__}", "cpu, cuda, cuda:N or auto")
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cpu":
-        return torch.device("cpu")
-    found = re.fullmatch(r"cuda(?::([0-9]+))?", name)
-    if found is None:
-        raise _fail(f"unknown device {name!r}", "use cpu, cuda, cuda:N or auto")
-    if not torch.cuda.is_available():
-        raise _fail(f"device {name!r} asked for, but no CUDA device is available", "use the device cpu or auto")
-    if found[1] is None:
-        return torch.device("cuda")
-    index, count = int(found[1]), torch.cuda.device_count()
-    if index >= count:
-        raise _fail(
-            f"device {name!r} asked for, but this machine has {count} CUDA device{'' if count == 1 else 's'}",
-            f"use cuda:0 to cuda:{count - 1}, cuda or auto" if count > 1 else "use cuda:0, cuda or auto",
-        )
-    return torch.device("cuda", index)
-
-
-def batches(n: int, batch: int, seed: int, epoch: int) -> list[torch.Tensor]:
-    """Shuffled index batches for one epoch, a function of (seed, epoch) only: resumable."""
-    g = torch.Generator().manual_seed(seed * 100_003 + epoch)
-    perm = torch.randperm(n, generator=g)
-    return [perm[i : i + batch] for i in range(0, n - batch + 1, batch)]
 
 
 @attrs.define
@@ -482,181 +390,6 @@ def recalibrate_batchnorm(net: torch.nn.Module, data: Split, samples: int = RECA
     for m, momentum in zip(norms, momenta):
         m.momentum = momentum
     net.train(was_training)
-
-
-@attrs.frozen
-class Recipe:
-    """How a fixed network trains beyond epochs, batch, lr and seed (the train block's other settings, read and
-    checked by ``dasdsl.lang.settings.TRAIN``; ``recipe_of`` takes them from a ``TrainConfig``): SGD's weight
-    decay, gradient-norm clipping, label smoothing, image augmentation (``auto``: random shifts for images,
-    nothing otherwise; ``crop_flip``: random crop with padding and horizontal flip, the CIFAR recipe),
-    cutout (a zeroed square of ``cutout`` pixels, DARTS: 16), the auxiliary head's loss weight and the
-    drop-path probability (DARTS: 0.4 and 0.2)."""
-
-    weight_decay: float = 3e-4
-    grad_clip: float = 5.0
-    label_smoothing: float = 0.0
-    cutout: int = 0
-    augment: str = "auto"
-    auxiliary: float = 0.0  # the auxiliary head's loss weight (DARTS: 0.4); 0: no head
-    drop_path: float = 0.0  # drop-path probability reached at the end, ramped linearly from 0 (DARTS: 0.2)
-
-    def augmentation(
-        self, kind: str, shape: tuple[int, ...]
-    ) -> Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None:
-        """The batch transform for data of this kind and sample shape (None: the batch as it is)."""
-        if kind != "image":
-            return None
-        pad = max(1, shape[-1] // 8)
-        steps: list[Callable[[torch.Tensor, torch.Generator], torch.Tensor]] = []
-        if self.augment in ("auto", "shift"):
-            steps.append(random_shift(pad))
-        elif self.augment == "crop_flip":
-            steps += [random_shift(pad), random_flip]
-        if self.cutout:
-            steps.append(cutout(self.cutout))
-        if not steps:
-            return None
-
-        def augment(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-            for step in steps:
-                x = step(x, g)
-            return x
-
-        return augment
-
-
-DEFAULT_RECIPE = Recipe()
-
-
-def recipe_of(cfg: TrainConfig) -> Recipe:
-    """The recipe part of a train block's settings (``TrainConfig``, already checked by the settings table)."""
-    return Recipe(**{f.name: getattr(cfg, f.name) for f in attrs.fields(Recipe)})
-
-
-def random_flip(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-    """Each image mirrored left-right with probability 1/2."""
-    flip = torch.rand(len(x), generator=g) < 0.5
-    out = x.clone()
-    out[flip] = x[flip].flip(-1)
-    return out
-
-
-def cutout(length: int) -> Callable[[torch.Tensor, torch.Generator], torch.Tensor]:
-    """Cutout (DeVries and Taylor 2017): a length x length square, centred at a uniform random pixel and clipped
-    at the borders, set to zero in each image."""
-
-    def apply(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-        h, w = x.shape[-2:]
-        out = x.clone()
-        ys = torch.randint(0, h, (len(x),), generator=g).tolist()
-        xs = torch.randint(0, w, (len(x),), generator=g).tolist()
-        for i, (cy, cx) in enumerate(zip(ys, xs)):
-            top, left = max(cy - length // 2, 0), max(cx - length // 2, 0)
-            out[i, ..., top : min(cy + length // 2, h), left : min(cx + length // 2, w)] = 0
-        return out
-
-    return apply
-
-
-def train_fixed(
-    net: torch.nn.Module,
-    data: Split,
-    epochs: int,
-    batch: int,
-    lr: float,
-    seed: int,
-    augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
-    progress: Callable[[int, int, dict], None] | None = None,
-    recipe: Recipe = DEFAULT_RECIPE,
-    on_epoch: Callable[[dict], None] | None = None,
-    stop: Callable[[], bool] | None = None,
-    start_epoch: int = 0,
-    state: dict[str, Any] | None = None,
-    on_checkpoint: Callable[[int, dict[str, Any]], None] | None = None,
-) -> list[dict]:
-    """Plain training of a fixed network: SGD with momentum, cosine schedule, gradient clipping;
-    ``stop`` is asked after each epoch whether to end early. ``on_checkpoint(epoch, state)`` gets the
-    optimizer's and schedule's state after each epoch; ``start_epoch`` and ``state`` continue from one."""
-    opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9, weight_decay=recipe.weight_decay)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(epochs, 1))
-    if state is not None:
-        try:
-            opt.load_state_dict(state["optimizer"])
-            sched.load_state_dict(state["schedule"])
-        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError) as exc:
-            raise _fail(
-                f"the checkpoint's optimizer state does not fit this training ({type(exc).__name__}: {exc})",
-                "the checkpoint was edited or comes from another run; the files are left as they are",
-            ) from None
-    loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
-    history = []
-    ctx = getattr(net, "ctx", None)  # a dasdsl network's drop-path probability lives in its context
-    for epoch in range(start_epoch, epochs):
-        net.train()
-        if ctx is not None:
-            ctx.drop_prob = recipe.drop_path * epoch / epochs  # DARTS' linear ramp, set per epoch
-        g = torch.Generator().manual_seed(seed * 7919 + epoch)
-        losses, accs = [], []
-        idx_batches = batches(len(data.train), batch, seed + 17, epoch)
-        for s, idx in enumerate(idx_batches):
-            x, y = data.train.take(idx)
-            if augment is not None:
-                x = augment(x, g)
-            opt.zero_grad(set_to_none=True)
-            logits = net(x)
-            loss = loss_fn(logits, y)
-            aux = getattr(net, "aux_logits", None)
-            if aux is not None and recipe.auxiliary > 0:  # DARTS: loss + 0.4 * the auxiliary head's loss
-                loss = loss + recipe.auxiliary * loss_fn(aux, y)
-                net.aux_logits = None
-            value = float(loss.detach())  # float() of a tensor that requires grad warns
-            if not np.isfinite(value):
-                raise _fail(f"the training loss became {value} at epoch {epoch + 1}", "lower the learning rate")
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(net.parameters(), recipe.grad_clip)
-            opt.step()
-            losses.append(value)
-            accs.append(float((logits.argmax(1) == y).float().mean()))
-            if progress:
-                progress(s + 1, len(idx_batches), {"loss": float(np.mean(losses)), "acc": float(np.mean(accs))})
-        sched.step()
-        valid_loss, valid_acc = evaluate(net, data.valid)
-        if not np.isfinite(valid_loss):
-            raise _fail(f"the validation loss became {valid_loss} at epoch {epoch + 1}", "lower the learning rate")
-        history.append(
-            {
-                "epoch": epoch + 1,
-                "train_loss": float(np.mean(losses)),
-                "train_acc": float(np.mean(accs)),
-                "valid_loss": valid_loss,
-                "valid_acc": valid_acc,
-            }
-        )
-        if on_checkpoint is not None:
-            on_checkpoint(epoch + 1, {"optimizer": opt.state_dict(), "schedule": sched.state_dict()})
-        if on_epoch is not None:
-            on_epoch(history[-1])
-        if stop is not None and stop():
-            break
-    return history
-
-
-def random_shift(pad: int) -> Callable[[torch.Tensor, torch.Generator], torch.Tensor]:
-    """Standard image augmentation: pad and randomly crop back (a shift of up to ``pad`` pixels)."""
-
-    def augment(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-        if x.dim() < 3 or pad == 0:
-            return x
-        padded = torch.nn.functional.pad(x, (pad,) * (2 * (x.dim() - 2)))
-        out = torch.empty_like(x)
-        for i in range(len(x)):
-            offsets = torch.randint(0, 2 * pad + 1, (x.dim() - 2,), generator=g).tolist()
-            index = (slice(None), *tuple(slice(o, o + s) for o, s in zip(offsets, x.shape[2:])))
-            out[i] = padded[i][index]
-        return out
-
-    return augment
 
 
 def supernet_of(ir: NetworkIR, cfg: SearchConfig) -> Supernet:

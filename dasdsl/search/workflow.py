@@ -39,24 +39,20 @@ from dasdsl.lang.settings import (
 from dasdsl.search import data as data_mod
 from dasdsl.search import distributed, oneshot, rundir
 from dasdsl.search.data import Split
+from dasdsl.search.device import seed_everything
 from dasdsl.search.distributed import SINGLE, World
 from dasdsl.search.run import (
-    DEFAULT_RECIPE,
-    Recipe,
     Run,
-    check_batch,
-    checked_checkpoint,
     discretize,
     gate_summary,
     inherit_weights,
     recalibrate_batchnorm,
-    recipe_of,
     result_header,
-    seed_everything,
-    train_fixed,
     with_data,
 )
+from dasdsl.search.rundir import checked_checkpoint
 from dasdsl.search.searcher import evaluate
+from dasdsl.search.training import DEFAULT_RECIPE, Recipe, check_batch, recipe_of, train_fixed
 
 EpochCallback = Callable[[dict[str, Any]], Any]  # gets each epoch's record; returning False stops the run
 
