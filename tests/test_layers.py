@@ -171,3 +171,19 @@ def test_one_of_each_small_helper() -> None:
 )
 def test_the_helper_scan_sees_a_copy(code: str) -> None:
     assert len(_helper_copies(Path("copy.py"), code)) == 1
+
+
+def test_every_atomic_write_is_files_write_atomic() -> None:
+    """Only dasdsl/files.py renames a file into place (write_atomic: no symbolic link followed, a full disk
+    a DasError, nothing half-written); everything else writes through it."""
+    renames = [
+        f"{path.relative_to(ROOT).as_posix()}:{node.lineno}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if path != PACKAGE / "files.py"
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Attribute)
+        and node.attr in ("replace", "rename", "renames")
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "os"
+    ]
+    assert renames == []

@@ -121,16 +121,12 @@ def save_atomic(obj: Any, path: Path) -> None:
         write_atomic(path, buffer.getvalue(), "file")
 
 
-def write_text_atomic(path: Path, text: str, what: str = "file") -> None:
-    write_atomic(path, text, what)
-
-
 def json_text(data: dict[str, Any]) -> str:
     return json.dumps(data, indent=2) + "\n"
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
-    write_text_atomic(path, json_text(data))
+    write_atomic(path, json_text(data))
 
 
 def append_jsonl(path: Path, record: dict[str, Any]) -> None:
@@ -144,7 +140,7 @@ def trim_log(run_dir: Path, epochs: int) -> None:
     if log.exists():
         lines = read_text(log, "log", missing_ok=True).splitlines()
         if len(lines) > epochs:
-            write_text_atomic(log, "".join(line + "\n" for line in lines[:epochs]))
+            write_atomic(log, "".join(line + "\n" for line in lines[:epochs]))
 
 
 def load_checkpoint(path: Path, device: torch.device) -> dict:
