@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from dasdsl.errors import DasError, Span, error, suggest
+from dasdsl.errors import fail, suggest
 from dasdsl.files import check_output_file, check_output_folder, fit_name, write_atomic
 from dasdsl.lang import checked as _checked
 from dasdsl.lang import settings as _settings
@@ -31,10 +31,6 @@ if TYPE_CHECKING:
     import torch
 
 Callback = Callable[[dict[str, Any]], Any]  # gets each epoch's record (a line of log.jsonl); False stops the run
-
-
-def _fail(message: str, hint: str | None = None) -> DasError:
-    return DasError([error(message, Span.unknown("<arguments>"), hint)])
 
 
 def loads(text: str, file: str = "<string>", plugins: Sequence[str] = ()) -> Space:
@@ -156,8 +152,9 @@ def _refuse_unknown(fn: Callable[..., Any], unknown: dict[str, Any]) -> None:
         return
     known = [p.name for p in inspect.signature(fn).parameters.values() if p.kind is p.KEYWORD_ONLY or p.name == "data"]
     key = next(iter(unknown))
-    raise _fail(
+    raise fail(
         f"dasdsl.{fn.__name__}() got an unknown keyword '{key}'",
+        "<arguments>",
         suggest(key, known) or f"it takes {', '.join(known)}",
     )
 
@@ -621,11 +618,11 @@ def render(
     from dasdsl.view import render as view  # graphviz: only when a picture is asked for
 
     if file is None and run_dir is None:
-        raise _fail("dasdsl render needs a FILE (or --run RUN_DIR)")
+        raise fail("dasdsl render needs a FILE (or --run RUN_DIR)", "<arguments>")
     if out is not None:
         check_output_file(out, "picture")
     if run_dir is not None and not Path(run_dir).is_dir():
-        raise _fail(f"{run_dir} is not a run directory")
+        raise fail(f"{run_dir} is not a run directory", "<arguments>")
     plugins = list(plugins)
     if run_dir is not None:
         from dasdsl.search.data import run_shape  # numpy and torch
@@ -690,9 +687,7 @@ def check_profile_options(
     ):
         if value is not None and value < least:
             where = "<command line>" if flags else "<arguments>"
-            raise DasError(
-                [error(f"{'--' if flags else ''}{name} must be at least {least}, got {value}", Span.unknown(where))]
-            )
+            raise fail(f"{'--' if flags else ''}{name} must be at least {least}, got {value}", where)
 
 
 def profile(
@@ -772,7 +767,7 @@ def export(
     from dasdsl.compiler import export as exporter  # torch: kept off `import dasdsl` and `dasdsl check`
 
     if format not in EXPORT_FORMATS:
-        raise _fail(f"unknown export format {format!r}", f"expected one of {', '.join(EXPORT_FORMATS)}")
+        raise fail(f"unknown export format {format!r}", "<arguments>", f"expected one of {', '.join(EXPORT_FORMATS)}")
     if not isinstance(space, Space):
         space = load(space)
     space = space.for_training()  # the network `dasdsl train` builds

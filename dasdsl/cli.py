@@ -23,6 +23,7 @@ from dasdsl.lang.printer import format_das
 from dasdsl.lang.settings import RUN_SETTING_FLAGS, SEARCH_KEYS, TRAIN, add_run_flags, parse_override
 from dasdsl.search.discretize import disconnected_cells
 from dasdsl.view.console import ProgressDisplay, summary_text
+from dasdsl.wording import plural, shape_text
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 
@@ -32,10 +33,6 @@ class _Parser(argparse.ArgumentParser):
         self.print_usage(sys.stderr)
         print(f"{self.prog}: error: {message}", file=sys.stderr)
         raise SystemExit(EXIT_USAGE)
-
-
-def _plural(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _power_of_ten(n: int) -> str:
@@ -61,8 +58,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         # a disconnected architecture (a cell ignores its input) counts in the space but no search returns it
         cut = f", {s.disconnected:,} of them disconnected (never returned by a search)" if s.disconnected else ""
         print(
-            f"{file}: ok: {_plural(s.cell_types, 'cell type')}, {_plural(s.nodes, 'node')}, "
-            f"{_plural(s.edges, 'edge')}, {_plural(s.choice_points, 'choice point')}, "
+            f"{file}: ok: {plural(s.cell_types, 'cell type')}, {plural(s.nodes, 'node')}, "
+            f"{plural(s.edges, 'edge')}, {plural(s.choice_points, 'choice point')}, "
             f"{s.architectures:,} architecture{'s' if s.architectures != 1 else ''} (~{_power_of_ten(s.architectures)})"
             + cut
         )
@@ -106,10 +103,6 @@ def _shape_arg(text: str) -> tuple[int, ...]:
     if not shape or any(s <= 0 for s in shape):
         raise argparse.ArgumentTypeError(f"not a shape: {text!r} (expected positive sizes, e.g. 3,32,32)")
     return shape
-
-
-def _fmt_shape(shape: tuple[int, ...]) -> str:
-    return "x".join(str(s) for s in shape)
 
 
 def _data_for(space: api.Space, args: argparse.Namespace) -> tuple[tuple[int, ...], int]:
@@ -373,8 +366,8 @@ def cmd_profile(args: argparse.Namespace) -> int:
     out = Path(args.output)
     table = api.profile(ir, out, device=args.device, **options, source=args.space)
     lines = [
-        f"latency of space {ir.space.name} ({_fmt_shape(ir.input_shape)}, {ir.classes} classes) on "
-        f"{table['device']} ({table['device_name']}, {_plural(table['threads'], 'thread')}): ms per batch of "
+        f"latency of space {ir.space.name} ({shape_text(ir.input_shape)}, {ir.classes} classes) on "
+        f"{table['device']} ({table['device_name']}, {plural(table['threads'], 'thread')}): ms per batch of "
         f"{table['batch']}, median of {args.repeats} runs after {args.warmup} warm-up, summed over cell instances",
         f"  {'fixed part':<40} {table['fixed']:10.3f}",
     ]

@@ -97,6 +97,14 @@ def error(message: str, span: Span, hint: str | None = None) -> Diagnostic:
     return Diagnostic("error", message, span, hint)
 
 
+def fail(message: str, where: Span | str, hint: str | None = None, *, source: str | None = None) -> DasError:
+    """The one constructor for "an error at a place, with a hint": ``where`` is a span in ``source``, or for an
+    error about no source text (a command-line argument, a run directory, a file) the pseudo-file it names,
+    such as ``"<run>"`` or a path, rendered as ``<run>: error: ...``."""
+    span = where if isinstance(where, Span) else Span.unknown(where)
+    return DasError([error(message, span, hint)], source)
+
+
 def warning(message: str, span: Span, hint: str | None = None) -> Diagnostic:
     return Diagnostic("warning", message, span, hint)
 

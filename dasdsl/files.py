@@ -15,7 +15,7 @@ import stat
 from collections.abc import Callable
 from pathlib import Path
 
-from dasdsl.errors import DasError, Span, error
+from dasdsl.errors import DasError, fail
 
 LIMIT = 16 * 1024 * 1024  # bytes: far above any real .das file, table or log; /dev/zero ends here
 NAME_MAX = 255  # bytes in one file name on the common file systems (ext4, XFS, APFS, NTFS in characters)
@@ -28,31 +28,23 @@ def read_text(path: str | Path, what: str = "file", *, missing_ok: bool = False,
     ``missing_ok`` a FileNotFoundError for callers that treat it as absent; every other problem is a
     DasError naming the file."""
     path = Path(path)
-
-    def fail(message: str, hint: str | None = None) -> DasError:
-        return DasError([error(message, Span.unknown(str(path)), hint)])
-
     try:
         if path.is_dir():
-            raise fail(f"{path} is a folder, not a {what}")
+            raise fail(f"{path} is a folder, not a {what}", str(path))
         with open(path, "rb") as f:
             data = f.read(limit + 1)
     except FileNotFoundError:
         if missing_ok:
             raise
-        raise fail(f"no such file: {path}") from None
+        raise fail(f"no such file: {path}", str(path)) from None
     except OSError as exc:
-        raise fail(f"cannot read {path}: {exc.strerror or exc}") from None
+        raise fail(f"cannot read {path}: {exc.strerror or exc}", str(path)) from None
     if len(data) > limit:
-        raise fail(f"{path} is larger than {limit // (1024 * 1024)} MiB: not a {what}", "check the path")
+        raise fail(f"{path} is larger than {limit // (1024 * 1024)} MiB: not a {what}", str(path), "check the path")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise fail(f"{path} is not UTF-8 text (byte {exc.start}): not a {what}") from None
-
-
-def _fail_path(message: str, hint: str | None = None) -> DasError:
-    return DasError([error(message, Span.unknown("<command line>"), hint)])
+        raise fail(f"{path} is not UTF-8 text (byte {exc.start}): not a {what}", str(path)) from None
 
 
 def _checked(what: str, path: Path, check: Callable[[Path], None]) -> Path:
@@ -61,7 +53,9 @@ def _checked(what: str, path: Path, check: Callable[[Path], None]) -> Path:
     try:
         check(path)
     except OSError as exc:
-        raise _fail_path(f"cannot write the {what} {path}: {exc.strerror or exc}", _HINTS.get(exc.errno or 0)) from None
+        raise fail(
+            f"cannot write the {what} {path}: {exc.strerror or exc}", "<command line>", _HINTS.get(exc.errno or 0)
+        ) from None
     return path
 
 
@@ -73,12 +67,14 @@ def check_output_file(path: str | Path, what: str = "output file") -> Path:
         if path.is_symlink() or (path.exists() and not path.is_dir()):
             refuse_link(path, what)
         if path.is_dir():
-            raise _fail_path(f"{path} is a folder; the {what} needs a file name", f"e.g. {path / 'out'}")
+            raise fail(f"{path} is a folder; the {what} needs a file name", "<command line>", f"e.g. {path / 'out'}")
         parent = path.parent if str(path.parent) else Path(".")
         if not parent.is_dir():
-            raise _fail_path(f"cannot write the {what} {path}: no folder {parent}", "create the folder first")
+            raise fail(
+                f"cannot write the {what} {path}: no folder {parent}", "<command line>", "create the folder first"
+            )
         if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-            raise _fail_path(f"cannot write the {what} {path}: permission denied")
+            raise fail(f"cannot write the {what} {path}: permission denied", "<command line>")
 
     return _checked(what, Path(path), check)
 
@@ -89,20 +85,25 @@ def check_output_folder(path: str | Path, what: str = "output folder") -> Path:
 
     def check(path: Path) -> None:
         if path.exists() and not path.is_dir():
-            raise _fail_path(f"{path} is a file; the {what} must be a folder", "name a folder (it is made if missing)")
+            raise fail(
+                f"{path} is a file; the {what} must be a folder",
+                "<command line>",
+                "name a folder (it is made if missing)",
+            )
         existing = path
         while not os.path.lexists(existing) and existing != existing.parent:
             existing = existing.parent
         if existing.is_symlink() and not existing.exists():
-            raise _fail_path(
+            raise fail(
                 f"cannot make the {what} {path}: {existing} is a symbolic link that points nowhere "
                 f"({os.readlink(existing)})",
+                "<command line>",
                 "remove the link, or name a real folder",
             )
         if not existing.is_dir():
-            raise _fail_path(f"cannot make the {what} {path}: {existing} is a file")
+            raise fail(f"cannot make the {what} {path}: {existing} is a file", "<command line>")
         if not os.access(existing, os.W_OK):
-            raise _fail_path(f"cannot write the {what} {path}: permission denied in {existing}")
+            raise fail(f"cannot write the {what} {path}: permission denied in {existing}", "<command line>")
 
     return _checked(what, Path(path), check)
 
@@ -119,15 +120,11 @@ _HINTS = {
 }
 
 
-def _write_fail(path: Path, message: str, hint: str | None = None) -> DasError:
-    return DasError([error(message, Span.unknown(str(path)), hint)])
-
-
 def _os_fail(path: Path, what: str, exc: OSError, doing: str = "write") -> DasError:
     """One paragraph for an OSError while writing ``path``: which file, the system's reason, what to do."""
     reason = exc.strerror or str(exc)
-    return _write_fail(
-        path, f"cannot {doing} the {what} {path}: {reason}", _HINTS.get(exc.errno or 0, "nothing was written")
+    return fail(
+        f"cannot {doing} the {what} {path}: {reason}", str(path), _HINTS.get(exc.errno or 0, "nothing was written")
     )
 
 
@@ -147,16 +144,16 @@ def refuse_link(path: str | Path, what: str = "file") -> None:
             to = f" (to {os.readlink(path)})"
         except OSError:
             to = ""
-        raise _write_fail(
-            path,
+        raise fail(
             f"refusing to write the {what} {path}: it is a symbolic link{to}, and dasdsl never writes through one",
+            str(path),
             "remove the link, or name the file itself",
         )
     if stat.S_ISDIR(info.st_mode):
-        raise _write_fail(path, f"cannot write the {what} {path}: it is a folder", "name a file")
+        raise fail(f"cannot write the {what} {path}: it is a folder", str(path), "name a file")
     if not stat.S_ISREG(info.st_mode):
-        raise _write_fail(
-            path, f"refusing to write the {what} {path}: it is not a regular file (a device, pipe or socket)"
+        raise fail(
+            f"refusing to write the {what} {path}: it is not a regular file (a device, pipe or socket)", str(path)
         )
 
 
@@ -173,7 +170,7 @@ def _temporary(path: Path, what: str) -> tuple[int, Path]:
             continue
         except OSError as exc:
             raise _os_fail(path, what, exc) from None
-    raise _write_fail(path, f"cannot write the {what} {path}: no free temporary name next to it")
+    raise fail(f"cannot write the {what} {path}: no free temporary name next to it", str(path))
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -262,15 +259,15 @@ def make_folder(path: str | Path, what: str = "folder", *, link_ok: bool = True)
     try:
         if path.is_symlink() and (not link_ok or not path.exists()):
             dangling = "" if path.exists() else f" that points nowhere ({os.readlink(path)})"
-            raise _write_fail(
-                path,
+            raise fail(
                 f"refusing to write into the {what} {path}: it is a symbolic link{dangling}",
+                str(path),
                 "remove the link, or name a real folder",
             )
         path.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
-        raise _write_fail(
-            path, f"cannot make the {what} {path}: a file or a broken symbolic link is in the way"
+        raise fail(
+            f"cannot make the {what} {path}: a file or a broken symbolic link is in the way", str(path)
         ) from None
     except OSError as exc:
         raise _os_fail(path, what, exc, "make") from None
@@ -282,9 +279,9 @@ def file_system_error(exc: OSError) -> DasError:
     the one-paragraph error it is: which file, the system's reason. The command line's last resort."""
     reason, hint = exc.strerror or str(exc), _HINTS.get(exc.errno or 0)
     if exc.filename is None:
-        return _write_fail(Path("<file system>"), f"a file could not be read or written: {reason}", hint)
+        return fail(f"a file could not be read or written: {reason}", "<file system>", hint)
     where = os.fsdecode(exc.filename)
-    return _write_fail(Path(where), f"cannot use {where}: {reason}", hint)
+    return fail(f"cannot use {where}: {reason}", str(Path(where)), hint)
 
 
 def fit_name(name: str, suffix: str = "", limit: int = NAME_MAX) -> str:

@@ -4,6 +4,7 @@ imports inside functions only with a stated reason, and `dasdsl check` stays lig
 from __future__ import annotations
 
 import ast
+import re
 import shutil
 import subprocess
 import sys
@@ -103,3 +104,86 @@ def test_light_commands_import_neither_torch_nor_graphviz(command: list[str]) ->
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "HEAVY []" in done.stdout, done.stdout
+
+
+# ---- one of each small helper ------------------------------------------------------------------------------
+# The error at a place with a hint is dasdsl.errors.fail; a plural and a shape's text are dasdsl.wording's.
+SHAPE_SEPARATORS = ("x", "×")
+# Not converted yet, for now only: search/run.py is being split; the lead converts these two after the merge.
+# Remove an entry when its file calls dasdsl.errors.fail (the test fails until then, and after).
+PENDING = {("dasdsl/search/run.py", "def _fail"), ("dasdsl/search/workflow.py", "def _fail")}
+
+
+def _makes_error(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """A helper whose whole body (after a docstring) returns a newly built DasError or a call to fail."""
+    body = [s for s in fn.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+    if len(body) != 1 or not isinstance(body[0], ast.Return) or not isinstance(body[0].value, ast.Call):
+        return False
+    called = body[0].value.func
+    return isinstance(called, ast.Name) and called.id in ("DasError", "fail")
+
+
+def _helper_copies(path: Path, source: str) -> list[str]:
+    """The definitions of ``path`` that repeat one of the small shared helpers, as ``def NAME`` or
+    ``'SEP'.join`` (a shape written inline)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            name = node.name.lower()
+            if re.fullmatch(r"_?fail(_\w+)?", name) or "plural" in name or _makes_error(node):
+                found.append(f"def {node.name}")
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "join"
+            and isinstance(node.func.value, ast.Constant)
+            and node.func.value.value in SHAPE_SEPARATORS
+        ):
+            found.append(f"{node.func.value.value!r}.join")
+    return found
+
+
+def _all_helper_copies() -> set[tuple[str, str]]:
+    allowed = {"dasdsl/errors.py": {"def fail"}, "dasdsl/wording.py": {"def plural"}}
+    return {
+        (rel, what)
+        for path in sorted(PACKAGE.rglob("*.py"))
+        for rel in [path.relative_to(ROOT).as_posix()]
+        for what in _helper_copies(path, path.read_text(encoding="utf-8"))
+        if what not in allowed.get(rel, set())
+    }
+
+
+def test_one_of_each_small_helper() -> None:
+    """No second 'error at a place' constructor, plural or shape formatter: a new one is a copy to merge."""
+    assert _all_helper_copies() == PENDING
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "def _fail(message, hint=None):\n    return DasError([error(message, Span.unknown('<x>'), hint)])\n",
+        "def _oops(message):\n    '''why'''\n    return fail(message, '<x>')\n",
+        "def _plural(n, w):\n    return f'{n} {w}s'\n",
+        "def _fmt(shape):\n    return 'x'.join(str(s) for s in shape)\n",
+        "label = f\"{'×'.join(map(str, shape))}\"\n",
+    ],
+)
+def test_the_helper_scan_sees_a_copy(code: str) -> None:
+    assert len(_helper_copies(Path("copy.py"), code)) == 1
+
+
+def test_every_atomic_write_is_files_write_atomic() -> None:
+    """Only dasdsl/files.py renames a file into place (write_atomic: no symbolic link followed, a full disk
+    a DasError, nothing half-written); everything else writes through it."""
+    renames = [
+        f"{path.relative_to(ROOT).as_posix()}:{node.lineno}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if path != PACKAGE / "files.py"
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Attribute)
+        and node.attr in ("replace", "rename", "renames")
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "os"
+    ]
+    assert renames == []

@@ -18,19 +18,12 @@ from dasdsl.compiler.ir import (
     choice_key,
     lint,
 )
-from dasdsl.errors import DasError, Span, error
+from dasdsl.errors import Span, fail
 from dasdsl.lang.check import check
 from dasdsl.lang.checked import Candidate, CellInstance, CheckedSpace, DepthChoice, OpRef, Unknown
 from dasdsl.ops import registry
 from dasdsl.ops.shapes import Shape, ShapeError, reduce_shape
-
-
-def _fail(message: str, span: Span, hint: str | None = None) -> DasError:
-    return DasError([error(message, span, hint)])
-
-
-def _fmt(shape: Shape) -> str:
-    return "x".join(str(s) for s in shape)
+from dasdsl.wording import shape_text
 
 
 class _Builder:
@@ -58,7 +51,7 @@ class _Builder:
         if ref.is_cell:
             inst = self.space.instantiate(ref.name, args)
             if len(inst.inputs) != 1:
-                raise _fail(
+                raise fail(
                     f"cell '{ref.name}' is used as a candidate and must have one input, not {len(inst.inputs)}",
                     ref.span,
                 )
@@ -68,11 +61,13 @@ class _Builder:
         try:
             return tuple(registry.get(ref.name).output_shape(shape, stride, args)), None
         except ShapeError as exc:
-            raise _fail(f"{exc} (input shape {_fmt(shape)})", ref.span) from None
+            raise fail(f"{exc} (input shape {shape_text(shape)})", ref.span) from None
 
     # -- cells
     def cell(self, inst: CellInstance, arrivals: list[Shape], span: Span) -> str:
-        key = f"{inst.type_name}({', '.join(f'{k}={v}' for k, v in inst.args)})@" + ",".join(_fmt(a) for a in arrivals)
+        key = f"{inst.type_name}({', '.join(f'{k}={v}' for k, v in inst.args)})@" + ",".join(
+            shape_text(a) for a in arrivals
+        )
         if inst.input_stride != 1:
             key += f"/s{inst.input_stride}"
         if key in self.cells:
@@ -97,18 +92,18 @@ class _Builder:
                     try:
                         shape = reduce_shape(arrives, width, 2, "skip")
                     except ShapeError as exc:
-                        raise _fail(f"cannot reduce input '{name}' of cell '{inst.name}': {exc}", span) from None
+                        raise fail(f"cannot reduce input '{name}' of cell '{inst.name}': {exc}", span) from None
                     pre = Adapter(
                         "reduce",
                         arrives,
                         shape,
-                        f"'{name}' arrives at {_fmt(arrives[1:])}, the cell runs "
-                        f"at {_fmt(target_res)}: factorized reduce",
+                        f"'{name}' arrives at {shape_text(arrives[1:])}, the cell runs "
+                        f"at {shape_text(target_res)}: factorized reduce",
                     )
                 else:
-                    raise _fail(
-                        f"input '{name}' of cell '{inst.name}' arrives at {_fmt(arrives[1:])}, which the cell "
-                        f"cannot bring to {_fmt(target_res)}",
+                    raise fail(
+                        f"input '{name}' of cell '{inst.name}' arrives at {shape_text(arrives[1:])}, which the cell "
+                        f"cannot bring to {shape_text(target_res)}",
                         span,
                     )
             elif arrives[0] != width:
@@ -166,8 +161,8 @@ class _Builder:
         built = [(c, *self.chain(c, shape, stride)) for c in candidates]
         spatial = {out[1:] for _, _, out in built}
         if len(spatial) > 1:
-            detail = ", ".join(f"{c.label} -> {_fmt(out)}" for c, _, out in built)
-            raise _fail(f"candidates disagree in resolution: {detail}", span)
+            detail = ", ".join(f"{c.label} -> {shape_text(out)}" for c, _, out in built)
+            raise fail(f"candidates disagree in resolution: {detail}", span)
         widest = max(out[0] for _, _, out in built)
         result = []
         for cand, steps, out in built:
@@ -185,15 +180,17 @@ class _Builder:
 
     def merge(self, how: str, shapes: list[tuple[Any, Shape]], what: str, span: Span) -> Shape:
         if not shapes:
-            raise _fail(f"{what} has no inputs", span)
+            raise fail(f"{what} has no inputs", span)
         spatial = {s[1:] for _, s in shapes}
         if len(spatial) > 1:
-            raise _fail(f"the edges into {what} disagree in resolution: " + ", ".join(_fmt(s) for _, s in shapes), span)
+            raise fail(
+                f"the edges into {what} disagree in resolution: " + ", ".join(shape_text(s) for _, s in shapes), span
+            )
         if how == "concat":
             return (sum(s[0] for _, s in shapes), *next(iter(spatial)))
         widths = {s[0] for _, s in shapes}
         if len(widths) > 1:
-            raise _fail(
+            raise fail(
                 f"the edges into {what} disagree in width ({', '.join(str(s[0]) for _, s in shapes)} "
                 "channels) and are summed",
                 span,
@@ -219,9 +216,9 @@ class _Builder:
             shapes = [macro.nodes[s]["shape"] for s in sources]
             for n, s in zip(choice.options, shapes):
                 if s != shapes[0]:
-                    raise _fail(
+                    raise fail(
                         f"the searched depth of '{name}' gives different shapes: with x {choice.options[0]} the "
-                        f"network continues with {_fmt(shapes[0])}, with x {n} with {_fmt(s)}",
+                        f"network continues with {shape_text(shapes[0])}, with x {n} with {shape_text(s)}",
                         choice.span,
                         "every repeat count must keep the shape: repeat cells that keep their width and size",
                     )
@@ -303,8 +300,8 @@ class _Builder:
             for stmt in self.space.module.body:
                 if type(stmt).__name__ == "NetworkDecl":
                     span = stmt.span
-            raise _fail(
-                f"the network ends with shape {_fmt(head_shape)}, but the data has {self.classes} classes",
+            raise fail(
+                f"the network ends with shape {shape_text(head_shape)}, but the data has {self.classes} classes",
                 span,
                 "end the head with linear(classes)",
             )
@@ -323,16 +320,19 @@ def build_ir(space: CheckedSpace, input_shape: Shape, classes: int) -> NetworkIR
     rank = {"image": 3, "sequence": 2, "vector": 1}[space.input_kind]
     where = next((s.span for s in space.module.body if type(s).__name__ == "InputDecl"), space.module.span)
     if len(input_shape) != rank:
-        raise _fail(
-            f"the data has shape {_fmt(input_shape)}, but the space's input is {space.input_kind} ({rank} sizes)", where
+        raise fail(
+            f"the data has shape {shape_text(input_shape)}, but the space's input is {space.input_kind} ({rank} sizes)",
+            where,
         )
     if space.input_shape is not None and tuple(space.input_shape) != tuple(input_shape):
-        raise _fail(
-            f"the space declares input {_fmt(space.input_shape)}, but the data has shape {_fmt(input_shape)}", where
+        raise fail(
+            f"the space declares input {shape_text(space.input_shape)}, "
+            f"but the data has shape {shape_text(input_shape)}",
+            where,
         )
     declared = space.input_classes
     if declared is not None and classes > declared:
-        raise _fail(f"the space declares {declared} classes, but the data's labels run up to {classes - 1}", where)
+        raise fail(f"the space declares {declared} classes, but the data's labels run up to {classes - 1}", where)
     classes = declared or classes  # a stated class count sizes the classifier, also where some class is absent
     if space.checker is None or space.checker.classes != classes:
         space = check(space.module, space.source, classes=classes)  # binds `classes` everywhere

@@ -44,11 +44,13 @@ from torch import nn
 
 from dasdsl.compiler.ir import NetworkIR
 from dasdsl.compiler.lower import MixedEdge, Supernet, count_parameters
-from dasdsl.errors import DasError, Span, error
+from dasdsl.errors import DasError, fail
 from dasdsl.files import read_text
+from dasdsl.wording import shape_text
 
 MEASURES = ("params", "flops", "latency")
 LATENCY_FORMAT = "dasdsl-latency/1"
+_MEASURE_AGAIN = "measure it again for this space: dasdsl profile SPACE -o FILE"  # the hint of a bad latency table
 Costs = tuple[float, dict[str, tuple[float, ...]]]
 
 
@@ -187,14 +189,16 @@ def repeat_costs(ir: NetworkIR, measure: str, table: str | Path | Mapping[str, A
         _, loaded, where = _latency_table(ir, table)  # type: ignore[arg-type]
         rows = loaded.get("depth_repeats")
         if not isinstance(rows, Mapping) or set(rows) != set(repeats.fixed):
-            raise _table_error(where, f"latency table {where} has no times per repeat of this space's searched depths")
+            raise fail(
+                f"latency table {where} has no times per repeat of this space's searched depths", where, _MEASURE_AGAIN
+            )
         try:
             for node, row in rows.items():
                 repeats.fixed[node] = float(row["fixed"])
                 for key, times in row["choices"].items():
                     repeats.per_choice[node][key] = [float(times[label]) for label in ir.choices[key].labels]
         except (KeyError, TypeError, ValueError, AttributeError):
-            raise _table_error(where, f"latency table {where} has a damaged 'repeats' entry") from None
+            raise fail(f"latency table {where} has a damaged 'repeats' entry", where, _MEASURE_AGAIN) from None
         return repeats
     with torch.device("meta"):
         net = Supernet(ir, affine=True, fuse=False)
@@ -362,12 +366,6 @@ def profile_latency(
     }
 
 
-def _table_error(where: str, message: str, hint: str | None = None) -> DasError:
-    return DasError(
-        [error(message, Span.unknown(where), hint or "measure it again for this space: dasdsl profile SPACE -o FILE")]
-    )
-
-
 def _top_level_keys(ir: NetworkIR) -> list[str]:
     """Choice keys on the edges of the cells the macro network runs (the keys every cost lists)."""
     keys: list[str] = []
@@ -394,36 +392,39 @@ def _latency_table(ir: NetworkIR, table: str | Path | Mapping[str, Any]) -> tupl
         try:
             table = json.loads(read_text(table, "latency table", missing_ok=True))
         except FileNotFoundError:
-            raise _table_error(
-                where, f"no latency table {where}", f"measure one for this space: dasdsl profile SPACE -o {where}"
+            raise fail(
+                f"no latency table {where}", where, f"measure one for this space: dasdsl profile SPACE -o {where}"
             ) from None
         except (OSError, ValueError) as exc:
-            raise _table_error(where, f"cannot read latency table {where}: {exc}") from None
+            raise fail(f"cannot read latency table {where}: {exc}", where, _MEASURE_AGAIN) from None
     if not isinstance(table, Mapping) or table.get("format") != LATENCY_FORMAT:
-        raise _table_error(where, f"{where} is not a dasdsl latency table (format {LATENCY_FORMAT})")
+        raise fail(f"{where} is not a dasdsl latency table (format {LATENCY_FORMAT})", where, _MEASURE_AGAIN)
     measured = (list(table.get("input_shape", [])), table.get("classes"))
     if measured != (list(ir.input_shape), ir.classes):
-        shape = "x".join(str(s) for s in table.get("input_shape", []))
-        raise _table_error(
-            where,
+        shape = shape_text(table.get("input_shape", []))
+        raise fail(
             f"latency table {where} was measured for input {shape} and {table.get('classes')} classes, "
-            f"the search runs on {'x'.join(map(str, ir.input_shape))} and {ir.classes} classes",
+            f"the search runs on {shape_text(ir.input_shape)} and {ir.classes} classes",
+            where,
+            _MEASURE_AGAIN,
         )
     choices = table.get("choices")
     if not isinstance(choices, Mapping):
-        raise _table_error(where, f"latency table {where} has no 'choices'")
+        raise fail(f"latency table {where} has no 'choices'", where, _MEASURE_AGAIN)
     per_choice: dict[str, tuple[float, ...]] = {}
     for key in _top_level_keys(ir):
         row = choices.get(key)
         if not isinstance(row, Mapping):
-            raise _table_error(where, f"latency table {where} has no entry for choice '{key}'")
+            raise fail(f"latency table {where} has no entry for choice '{key}'", where, _MEASURE_AGAIN)
         missing = [label for label in ir.choices[key].labels if label not in row]
         if missing:
-            raise _table_error(where, f"latency table {where} has no time for {', '.join(missing)} on choice '{key}'")
+            raise fail(
+                f"latency table {where} has no time for {', '.join(missing)} on choice '{key}'", where, _MEASURE_AGAIN
+            )
         per_choice[key] = tuple(float(row[label]) for label in ir.choices[key].labels)
     extra = sorted(set(choices) - set(per_choice))
     if extra:
-        raise _table_error(where, f"latency table {where} has choices this space lacks: {', '.join(extra)}")
+        raise fail(f"latency table {where} has choices this space lacks: {', '.join(extra)}", where, _MEASURE_AGAIN)
     return (float(table.get("fixed", 0.0)), per_choice), table, where
 
 
@@ -437,15 +438,10 @@ def costs(ir: NetworkIR, measure: str, table: str | Path | Mapping[str, Any] | N
         fixed, per = candidate_flops(ir)
     elif measure == "latency":
         if table is None:
-            raise DasError(
-                [
-                    error(
-                        "the latency cost needs a latency table",
-                        Span.unknown("<search settings>"),
-                        "measure one with dasdsl profile SPACE -o latency.json, "
-                        'then --set latency_table="latency.json"',
-                    )
-                ]
+            raise fail(
+                "the latency cost needs a latency table",
+                "<search settings>",
+                'measure one with dasdsl profile SPACE -o latency.json, then --set latency_table="latency.json"',
             )
         return latency_costs(ir, table)
     else:

@@ -5,16 +5,13 @@ from __future__ import annotations
 from dasdsl.compiler import fuse as fusion
 from dasdsl.compiler.cost import param_summary
 from dasdsl.compiler.ir import OUTPUT, NetworkIR
-
-
-def _fmt_shape(shape: tuple[int, ...]) -> str:
-    return "x".join(str(s) for s in shape)
+from dasdsl.wording import shape_text
 
 
 def compile_report(ir: NetworkIR) -> str:
     """The text `dasdsl compile` prints: per cell its nodes and shapes, choices, adapters; parameter counts."""
 
-    lines = [f"space {ir.space.name}: input {ir.kind} {_fmt_shape(ir.input_shape)}, {ir.classes} classes"]
+    lines = [f"space {ir.space.name}: input {ir.kind} {shape_text(ir.input_shape)}, {ir.classes} classes"]
     lines.append("")
     lines.append("network:")
     for node in ir.order():
@@ -22,7 +19,7 @@ def compile_report(ir: NetworkIR) -> str:
         what = d["kind"] if d["kind"] in ("data", "stem", "head") else (d.get("cell_key") or d.get("label"))
         label = d.get("label", "")
         extra = f"  {label}" if d["kind"] in ("stem", "head", "op") and label else ""
-        lines.append(f"  {node:>5}  {what}{extra}  -> {_fmt_shape(d['shape'])}")
+        lines.append(f"  {node:>5}  {what}{extra}  -> {shape_text(d['shape'])}")
     adapters = 0
     for key, g in ir.cells.items():
         lines.append("")
@@ -31,13 +28,13 @@ def compile_report(ir: NetworkIR) -> str:
         for n, d in g.nodes(data=True):
             notes = []
             if d["kind"] == "input" and d["preprocess"] is not None:
-                notes.append(f"arrives {_fmt_shape(d['arrives'])}, {d['preprocess'].kind} adapter")
+                notes.append(f"arrives {shape_text(d['arrives'])}, {d['preprocess'].kind} adapter")
             if d.get("merge") and d["kind"] != "input":
                 notes.append(d["merge"])
             if d.get("keep"):
                 notes.append(f"keep {d['keep']}")
             name = "output" if n == OUTPUT else n
-            lines.append(f"  {name:<10} {d['kind']:<7} {_fmt_shape(d['shape']):<12} {', '.join(notes)}")
+            lines.append(f"  {name:<10} {d['kind']:<7} {shape_text(d['shape']):<12} {', '.join(notes)}")
         for u, v, d in g.edges(data=True):
             if v == OUTPUT:
                 continue
@@ -50,8 +47,8 @@ def compile_report(ir: NetworkIR) -> str:
             if d["kind"] == "input" and d["preprocess"] is not None:
                 adapters += 1
                 lines.append(
-                    f"  adapter {n}: {d['preprocess'].kind} {_fmt_shape(d['preprocess'].shape_in)} -> "
-                    f"{_fmt_shape(d['preprocess'].shape_out)} ({d['preprocess'].reason})"
+                    f"  adapter {n}: {d['preprocess'].kind} {shape_text(d['preprocess'].shape_in)} -> "
+                    f"{shape_text(d['preprocess'].shape_out)} ({d['preprocess'].reason})"
                 )
         for u, v, d in g.edges(data=True):
             for c in d["candidates"]:
@@ -59,7 +56,7 @@ def compile_report(ir: NetworkIR) -> str:
                     adapters += 1
                     lines.append(
                         f"  adapter {u} -> {v} [{c.label}]: {c.adapter.kind} "
-                        f"{_fmt_shape(c.adapter.shape_in)} -> {_fmt_shape(c.adapter.shape_out)} "
+                        f"{shape_text(c.adapter.shape_in)} -> {shape_text(c.adapter.shape_out)} "
                         f"({c.adapter.reason})"
                     )
     p = param_summary(ir)

@@ -28,10 +28,11 @@ from torch import nn
 from dasdsl.compiler.build import build_ir
 from dasdsl.compiler.ir import NetworkIR
 from dasdsl.compiler.lower import CellModule, Chain, FixedNetwork, PluginGuard
-from dasdsl.errors import DasError, Span, error
+from dasdsl.errors import DasError, fail
 from dasdsl.files import write_atomic
 from dasdsl.lang.load import check_text, for_training
 from dasdsl.ops import modules as ops_modules
+from dasdsl.wording import shape_text
 
 try:
     import onnx  # the optional extra (pip install dasdsl[onnx]): only --format onnx needs it
@@ -140,10 +141,6 @@ TORCH_ARGS: tuple[tuple[type[nn.Module], Callable[[Any], str]], ...] = (
 )
 
 
-def _fail(message: str, hint: str | None = None) -> DasError:
-    return DasError([error(message, Span.unknown("<export>"), hint)])
-
-
 def _identifier(name: str, prefix: str) -> str:
     """A Python name for a node or input of the space (dots and other characters replaced)."""
     text = re.sub(r"\W", "_", name)
@@ -164,8 +161,9 @@ class _Writer:
     def expr(self, m: nn.Module, indent: int = 0) -> str:
         pad = "    " * (indent + 1)
         if isinstance(m, PluginGuard):
-            raise _fail(
+            raise fail(
                 f"plugin op '{m.step.name}' cannot be exported as plain PyTorch: its module is the plugin's own code",
+                "<export>",
                 "export the network with dasdsl installed (torchscript or onnx) or replace the plugin op",
             )
         if isinstance(m, CellModule):
@@ -187,7 +185,7 @@ class _Writer:
         if type(m) in (nn.Sequential, Chain):
             items = [f"{pad}{self.expr(sub, indent + 1)}," for sub in m]
             return "nn.Sequential(\n" + "\n".join(items) + f"\n{'    ' * indent})"
-        raise _fail(f"cannot export a module of type {type(m).__name__} as plain PyTorch")
+        raise fail(f"cannot export a module of type {type(m).__name__} as plain PyTorch", "<export>")
 
     def cell_class(self, cell: CellModule) -> str:
         """The class of one cell instance, its edges written out; instances with the same code share it."""
@@ -305,19 +303,20 @@ def read_model(path: Path) -> dict[str, Any]:
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
-        raise _fail(f"no weights file {path}", "give the model.pt that `dasdsl train` wrote") from None
+        raise fail(f"no weights file {path}", "<export>", "give the model.pt that `dasdsl train` wrote") from None
     except Exception as exc:  # noqa: BLE001 - a damaged or foreign file is the user's to fix
-        raise _fail(f"cannot read weights {path}: {type(exc).__name__}: {exc}") from None
+        raise fail(f"cannot read weights {path}: {type(exc).__name__}: {exc}", "<export>") from None
     record = saved if isinstance(saved, dict) and isinstance(saved.get("model"), dict) else {"model": saved}
     state = record["model"]
     if isinstance(state, dict):  # DARTS' auxiliary head trains the network; the exported network is without it
         state = {k: v for k, v in state.items() if not (isinstance(k, str) and k.startswith("auxiliary."))}
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise _fail(f"{path} holds no state dict", "give the model.pt that `dasdsl train` wrote")
+        raise fail(f"{path} holds no state dict", "<export>", "give the model.pt that `dasdsl train` wrote")
     odd = next((k for k in state if not isinstance(k, str)), None)
     if odd is not None:
-        raise _fail(
+        raise fail(
             f"{path} holds no state dict: its key {odd!r} is a {type(odd).__name__}, not a parameter name",
+            "<export>",
             "give the model.pt that `dasdsl train` wrote",
         )
     shape, classes, space = record.get("input_shape"), record.get("classes"), record.get("space")
@@ -349,9 +348,10 @@ def check_size(ir: NetworkIR) -> None:
         for n in shape:
             values *= int(n)
         if values > MAX_ACTIVATION:
-            raise _fail(
-                f"{what} has shape {'x'.join(map(str, shape))}: {values:,} values per sample, more than the "
+            raise fail(
+                f"{what} has shape {shape_text(shape)}: {values:,} values per sample, more than the "
                 f"{MAX_ACTIVATION:,} an export handles",
+                "<export>",
                 "export for the input shape the network runs on (--input-shape, or the shape the space states)",
             )
 
@@ -373,7 +373,9 @@ def write(ir: NetworkIR, format: str, target: Path, origin: str, weights: Path |
     ``python``, ``torchscript`` or ``onnx``; ``origin`` opens the generated module's docstring. Nothing is
     written when anything fails."""
     if format == "onnx" and onnx is None:
-        raise _fail("exporting to ONNX needs the onnx package", "install the extra: pip install 'dasdsl[onnx]'")
+        raise fail(
+            "exporting to ONNX needs the onnx package", "<export>", "install the extra: pip install 'dasdsl[onnx]'"
+        )
     check_size(ir)
     net = FixedNetwork(ir)
     record = read_model(weights) if weights is not None else None
@@ -381,9 +383,10 @@ def write(ir: NetworkIR, format: str, target: Path, origin: str, weights: Path |
     if record is not None and record["space"] is not None:
         same = same_architecture(python_source(net.eval(), ""), record["space"], ir.input_shape, ir.classes)
         if same is False:
-            raise _fail(
+            raise fail(
                 f"the weights in {weights} were trained for another architecture: the space that {weights} "
                 "records builds another network than the one exported (even where the tensor shapes agree)",
+                "<export>",
                 "export the .das (with the --let values) that the weights were trained with",
             )
     try:
@@ -397,12 +400,13 @@ def write(ir: NetworkIR, format: str, target: Path, origin: str, weights: Path |
         lines = str(exc).strip().splitlines()
         problem = " ".join(line.strip() for line in lines[1:3]) or lines[0]
     if problem:
-        raise _fail(
+        raise fail(
             f"the weights in {weights} do not fit this network: {problem}",
+            "<export>",
             "export the .das (with the --let values) that the weights were trained with",
         )
     params = sum(p.numel() for p in net.parameters())
-    shape = "x".join(map(str, ir.input_shape))
+    shape = shape_text(ir.input_shape)
     header = (
         f"{origin}.\n\n"
         f"Input {shape}, {ir.classes} classes, {params:,} parameters. Plain PyTorch: this file imports only torch.\n"

@@ -21,10 +21,11 @@ from dasdsl.compiler.fuse import FusionGroup
 from dasdsl.compiler.fuse import fuse as fusion_groups
 from dasdsl.compiler.fused import SourceFusion, current_weight
 from dasdsl.compiler.ir import OUTPUT, Adapter, CandidateIR, NetworkIR, Step, edge_norm_key
-from dasdsl.errors import DasError, error
+from dasdsl.errors import fail
 from dasdsl.methods.gates import GATES
 from dasdsl.ops import registry
 from dasdsl.ops.modules import build_adapter
+from dasdsl.wording import shape_text
 
 
 class GateContext:
@@ -75,15 +76,11 @@ def _check_size(step: Step) -> None:
     taps = int(k) ** (len(step.shape_in) - 1) if isinstance(k, int) else 1
     weights = max(c_in * c_out * taps, c_in * int(step.kwargs.get("expand") or 1) * c_out)
     if 4 * weights > WEIGHT_LIMIT:
-        raise DasError(
-            [
-                error(
-                    f"'{step.name}' from {c_in} to {c_out} channels would need about {4 * weights / 2**30:,.1f} GiB "
-                    f"of weights ({weights:,} floats)",
-                    step.span,
-                    "check the op's width (out = ...) and the cell arguments that set it",
-                )
-            ]
+        raise fail(
+            f"'{step.name}' from {c_in} to {c_out} channels would need about {4 * weights / 2**30:,.1f} GiB "
+            f"of weights ({weights:,} floats)",
+            step.span,
+            "check the op's width (out = ...) and the cell arguments that set it",
         )
 
 
@@ -97,9 +94,7 @@ def build_step(step: Step, ir: NetworkIR, ctx: GateContext, affine: bool, mixed:
     try:
         module = op.build(step.shape_in, step.stride, step.kwargs, affine=affine)
     except Exception as exc:
-        raise DasError(
-            [error(f"plugin op '{step.name}' failed to build: {type(exc).__name__}: {exc}", step.span)]
-        ) from None
+        raise fail(f"plugin op '{step.name}' failed to build: {type(exc).__name__}: {exc}", step.span) from None
     return PluginGuard(module, step)
 
 
@@ -114,16 +109,12 @@ class PluginGuard(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.op(x)
         if tuple(y.shape[1:]) != tuple(self.step.shape_out):
-            got = "x".join(map(str, y.shape[1:]))
-            want = "x".join(map(str, self.step.shape_out))
-            raise DasError(
-                [
-                    error(
-                        f"plugin op '{self.step.name}' returned shape {got}, but its output_shape rule declared {want}",
-                        self.step.span,
-                        "fix the plugin's output_shape or its module",
-                    )
-                ]
+            got = shape_text(y.shape[1:])
+            want = shape_text(self.step.shape_out)
+            raise fail(
+                f"plugin op '{self.step.name}' returned shape {got}, but its output_shape rule declared {want}",
+                self.step.span,
+                "fix the plugin's output_shape or its module",
             )
         return y
 
@@ -301,26 +292,17 @@ def _partial_candidates(cands: tuple[CandidateIR, ...], k: int, span_edge: str) 
     for cand in cands:
         if cand.adapter is not None or any(s.cell_key or s.shape_out[0] != s.shape_in[0] for s in cand.steps):
             step = cand.steps[0]
-            raise DasError(
-                [
-                    error(
-                        f"partial_channels {k} needs candidates that keep their input width; "
-                        f"'{cand.label}' on edge {span_edge} does not",
-                        step.span,
-                        "remove partial_channels or the 'out =' of this candidate",
-                    )
-                ]
+            raise fail(
+                f"partial_channels {k} needs candidates that keep their input width; "
+                f"'{cand.label}' on edge {span_edge} does not",
+                step.span,
+                "remove partial_channels or the 'out =' of this candidate",
             )
         steps = []
         for s in cand.steps:
             if s.shape_in[0] % k:
-                raise DasError(
-                    [
-                        error(
-                            f"partial_channels {k} does not divide the {s.shape_in[0]} channels of edge {span_edge}",
-                            s.span,
-                        )
-                    ]
+                raise fail(
+                    f"partial_channels {k} does not divide the {s.shape_in[0]} channels of edge {span_edge}", s.span
                 )
             steps.append(
                 attrs.evolve(
@@ -547,15 +529,11 @@ class FixedNetwork(Network):
         if ir.has_choices:  # a user's mistake (training a space before searching it), located at its name
             first = next(iter(ir.choices.values()))
             n = len(ir.choices)
-            raise DasError(
-                [
-                    error(
-                        f"space '{ir.space.name}' still has {n} choice point{'' if n == 1 else 's'} "
-                        f"(first: {first.key}); a fixed network needs one op per edge",
-                        ir.space.module.space.span,
-                        "search it with 'dasdsl run', or build space.supernet(...)",
-                    )
-                ]
+            raise fail(
+                f"space '{ir.space.name}' still has {n} choice point{'' if n == 1 else 's'} "
+                f"(first: {first.key}); a fixed network needs one op per edge",
+                ir.space.module.space.span,
+                "search it with 'dasdsl run', or build space.supernet(...)",
             )
         super().__init__(ir, affine=True, mixed=False)
         if auxiliary:
@@ -567,14 +545,10 @@ class FixedNetwork(Network):
         adaptive elsewhere), 1x1 conv to 128, BN, ReLU, 2x2 conv to 768, BN, ReLU, linear to the classes."""
         cells = [node for node, _ in self.plan if isinstance(self.items[node], CellModule)]
         if len(ir.input_shape) != 3 or not cells:
-            raise DasError(
-                [
-                    error(
-                        "the auxiliary head needs an image network with cells",
-                        ir.space.module.space.span,
-                        "train without --auxiliary",
-                    )
-                ]
+            raise fail(
+                "the auxiliary head needs an image network with cells",
+                ir.space.module.space.span,
+                "train without --auxiliary",
             )
         self.aux_after = cells[2 * len(cells) // 3]
         shape = ir.macro.nodes[self.aux_after]["shape"]

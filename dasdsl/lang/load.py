@@ -9,7 +9,7 @@ from pathlib import Path
 
 import attrs
 
-from dasdsl.errors import DasError, Span, did_you_mean, error
+from dasdsl.errors import Span, did_you_mean, fail
 from dasdsl.files import read_text
 from dasdsl.lang import ast
 from dasdsl.lang.check import check
@@ -53,18 +53,14 @@ def with_lets(
         origin = given_by.format(name=name, value=value)
         if name not in lets:
             known = ", ".join(lets) or "none"
-            raise DasError(
-                [
-                    error(
-                        f"{origin}: space '{space.name}' has no constant {name} (its constants: {known})",
-                        space.module.space.span,
-                        did_you_mean(name, lets) or "a constant is declared with `let NAME = value`",
-                    )
-                ]
+            raise fail(
+                f"{origin}: space '{space.name}' has no constant {name} (its constants: {known})",
+                space.module.space.span,
+                did_you_mean(name, lets) or "a constant is declared with `let NAME = value`",
             )
         number, problem = _let_value(value)
         if problem is not None:
-            raise DasError([error(f"{origin}: {problem[0]}", lets[name].value.span, problem[1])], space.source)
+            raise fail(f"{origin}: {problem[0]}", lets[name].value.span, problem[1], source=space.source)
         given[name] = GivenLet(number, origin)  # type: ignore[arg-type]
     check(space.module, space.source, given=given)  # errors located in the user's file, noting the values
     body = tuple(_given(s, {k: g.value for k, g in given.items()}) for s in space.module.body)

@@ -11,7 +11,7 @@ from typing import Any
 from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
-from dasdsl.errors import DasError, Span, error
+from dasdsl.errors import DasError, Span, error, fail
 from dasdsl.files import read_text
 from dasdsl.lang import ast
 
@@ -367,14 +367,8 @@ class _Builder(Transformer):
     def derive_with(self, meta: Any, children: list) -> ast.Expr:
         key, value = children
         if str(key) != "stride":
-            raise DasError(
-                [
-                    error(
-                        f"unknown cell modifier 'input {key}'",
-                        self._tok_span(key),
-                        "the modifier is 'with input stride N'",
-                    )
-                ]
+            raise fail(
+                f"unknown cell modifier 'input {key}'", self._tok_span(key), "the modifier is 'with input stride N'"
             )
         return value
 
@@ -389,7 +383,7 @@ class _Builder(Transformer):
             if isinstance(c, tuple):
                 kind, value, span = c
                 if kind in options:
-                    raise DasError([error(f"'{kind}' is given twice on node '{name}'", span, f"give '{kind}' once")])
+                    raise fail(f"'{kind}' is given twice on node '{name}'", span, f"give '{kind}' once")
                 options[kind] = value
         return ast.NodeDecl(name, edges, options.get("keep"), options.get("merge"), span=self._span(meta))
 
@@ -489,7 +483,7 @@ class _Builder(Transformer):
         try:
             return ast.number_value(text)
         except ast.NumberError as exc:
-            raise DasError([error(exc.message, span, exc.hint)]) from None
+            raise fail(exc.message, span, exc.hint) from None
 
     def string(self, meta: Any, children: list) -> ast.String:
         raw = str(children[0])[1:-1]

@@ -47,7 +47,7 @@ from typing import Any
 
 import attrs
 
-from dasdsl.errors import DasError, Span, did_you_mean, error, suggest
+from dasdsl.errors import DasError, Span, did_you_mean, fail, suggest
 from dasdsl.lang import ast
 from dasdsl.lang.checked import RangeValue, Setting, Symbol
 from dasdsl.lang.parse import parse
@@ -206,10 +206,6 @@ def _at(*, index: int | None = None, arg: str | int | None = None) -> Iterator[N
         if exc.arg is None:
             exc.arg = arg
         raise
-
-
-def _fail(message: str, hint: str | None = None, block: str = "search") -> DasError:
-    return DasError([error(message, Span.unknown(f"<{block} settings>"), hint)])
 
 
 # ---- value checks ----------------------------------------------------------------------
@@ -956,6 +952,11 @@ class SettingsTable:
     def flagged(self) -> tuple[SearchSetting, ...]:
         return tuple(s for s in self.settings if s.flag is not None)
 
+    @property
+    def where(self) -> str:
+        """Where a bad value of the block is reported: it may come from the command line, so no span."""
+        return f"<{self.block} settings>"
+
     def _unknown(self, key: str) -> tuple[str, str]:
         hint = suggest(key, self.keys) or "see docs/language.md for the settings"
         return f"unknown {self.block} setting '{key}'", hint
@@ -998,11 +999,12 @@ class SettingsTable:
         for key, values in entries.items():
             setting = self.by_name.get(key)
             if setting is None:
-                raise _fail(*self._unknown(key), self.block)
+                message, hint = self._unknown(key)
+                raise fail(message, self.where, hint)
             try:
                 c.update(self._parse(setting, values, MappingProxyType(c)))
             except SettingError as exc:
-                raise _fail(exc.message, exc.hint, self.block) from None
+                raise fail(exc.message, self.where, exc.hint) from None
         return self.config(**c)
 
     # -- the command line and the Python API
@@ -1036,10 +1038,10 @@ class SettingsTable:
                 return "on" if value else "off"
             return "1" if value else "0"
         if isinstance(value, int) and value.bit_length() > 333:  # over 100 digits: the limit of a .das number
-            raise _fail(
+            raise fail(
                 f"{self.block} setting '{key}': a number of {value.bit_length()} bits is too long",
+                self.where,
                 "at most 100 digits",
-                self.block,
             )
         if isinstance(value, (int, float)):
             return repr(value)
@@ -1057,11 +1059,11 @@ class SettingsTable:
         """``{"lr": 0.05}`` as ``sgd(lr = 0.05)``: keyword settings of the kind the setting's default names."""
         kind = (setting.default or "").split("(")[0].strip() if setting is not None else ""
         if setting is None or setting.many or not kind.isidentifier():
-            raise _fail(f"{self.block} setting '{key}' takes no dict of keyword settings", None, self.block)
+            raise fail(f"{self.block} setting '{key}' takes no dict of keyword settings", self.where)
         args = []
         for name, v in value.items():
             if not (isinstance(name, str) and name.isidentifier()):
-                raise _fail(f"{self.block} setting '{key}': {name!r} is not a setting name", None, self.block)
+                raise fail(f"{self.block} setting '{key}': {name!r} is not a setting name", self.where)
             if isinstance(v, tuple):
                 text = "(" + ", ".join(self._das_text(key, x) for x in v) + ("," if len(v) == 1 else "") + ")"
             else:
@@ -1075,7 +1077,7 @@ class SettingsTable:
         flag = setting.flag if setting is not None else None
         if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**ast.MAX_DIGITS:
             # (str() of an int of over 4300 digits raises ValueError)
-            raise _fail(f"cannot read the setting '{key}': number too long ({_show(value)})", ast.LONG_HINT, self.block)
+            raise fail(f"cannot read the setting '{key}': number too long ({_show(value)})", self.where, ast.LONG_HINT)
         text = str(value)
         if flag is not None and flag.das is not None:
             text = flag.das(text)
@@ -1090,21 +1092,21 @@ class SettingsTable:
         what = f"cannot read the setting '{key} {text if len(text) <= 60 else text[:57] + '...'}'"
         if key not in self.by_name:
             message, hint = self._unknown(key)
-            raise _fail(f"{what}: {message}", hint, self.block)
+            raise fail(f"{what}: {message}", self.where, hint)
         source = f"space cli\n{self.block} {{\n    {key} {text}\n}}\n"
         try:
             module = parse(source, "<command line>")
         except DasError as exc:
             first = exc.errors[0]
-            raise _fail(f"{what}: {first.message}", first.hint, self.block) from None
+            raise fail(f"{what}: {first.message}", self.where, first.hint) from None
         blocks = [s for s in module.body if isinstance(s, (ast.SearchDecl, ast.TrainDecl))]
         entries = [e for b in blocks for e in b.entries if isinstance(e, ast.SearchEntry)]
         if len(module.body) != 1 or len(entries) != 1 or entries[0].key != key:
-            raise _fail(f"{what}: expected a value in .das syntax", "e.g. --set 'weights=sgd(lr = 0.05)'", self.block)
+            raise fail(f"{what}: expected a value in .das syntax", self.where, "e.g. --set 'weights=sgd(lr = 0.05)'")
         try:
             return tuple(evaluate_value(v) for v in entries[0].values)
         except SettingError as exc:
-            raise _fail(f"{what}: {exc.message}", exc.hint, self.block) from None
+            raise fail(f"{what}: {exc.message}", self.where, exc.hint) from None
 
     # -- documentation
 
@@ -1177,7 +1179,8 @@ def check_config(cfg: SearchConfig) -> SearchConfig:
     """``cfg`` if its settings go together (the final configuration of a run), else a DasError."""
     problem = combination_problem(cfg)
     if problem is not None:
-        raise _fail(*problem)
+        message, hint = problem
+        raise fail(message, "<search settings>", hint)
     return cfg
 
 
@@ -1234,7 +1237,7 @@ def parse_spec(spec: Any) -> tuple[str, str | None]:
     try:
         return _spec(spec)
     except SettingError as exc:
-        raise _fail(exc.message, exc.hint) from None
+        raise fail(exc.message, "<search settings>", exc.hint) from None
 
 
 def _spec(spec: Any) -> tuple[str, str | None]:

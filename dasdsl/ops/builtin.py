@@ -17,6 +17,7 @@ from typing import Any
 
 from dasdsl.ops.registry import REQUIRED, SPATIAL, Param, ShapeRule, define, same_shape
 from dasdsl.ops.shapes import Shape, ShapeError, conv_size, map_spatial, reduce_shape, require_spatial
+from dasdsl.wording import shape_text
 
 builtin_op = functools.partial(define, plugin=False)  # `define` as plugins use it, marked built in
 
@@ -230,9 +231,7 @@ def _widen(shape: Shape, stride: int, args: Args, *, affine: bool) -> Any:
 
 def _linear_shape(shape: Shape, stride: int, args: Args) -> Shape:
     if len(shape) != 1:
-        raise ShapeError(
-            f"'linear' needs a vector, got shape {'x'.join(map(str, shape))}; add global_avg_pool or flatten"
-        )
+        raise ShapeError(f"'linear' needs a vector, got shape {shape_text(shape)}; add global_avg_pool or flatten")
     return (args["out"],)
 
 

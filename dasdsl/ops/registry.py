@@ -24,7 +24,7 @@ from typing import Any
 
 import attrs
 
-from dasdsl.errors import DasError, Span, did_you_mean, error
+from dasdsl.errors import Span, did_you_mean, fail
 from dasdsl.ops.shapes import Shape
 
 REQUIRED = object()
@@ -178,14 +178,10 @@ def load_plugins(modules: list[str] | tuple[str, ...], span: Span | None = None)
             importlib.import_module(module)
         except Exception as exc:
             where = span or Span.unknown("<command line>")
-            raise DasError(
-                [
-                    error(
-                        f"plugin module {module!r} failed to import: {type(exc).__name__}: {exc}",
-                        where,
-                        "check that the module is on PYTHONPATH",
-                    )
-                ]
+            raise fail(
+                f"plugin module {module!r} failed to import: {type(exc).__name__}: {exc}",
+                where,
+                "check that the module is on PYTHONPATH",
             ) from None
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from dasdsl.wording import shape_text
+
 Shape = tuple[int, ...]
 
 
@@ -29,7 +31,7 @@ def map_spatial(shape: Shape, fn: Callable[[int], int], name: str) -> Shape:
     require_spatial(shape, name)
     sizes = tuple(fn(s) for s in shape[1:])
     if any(s < 1 for s in sizes):
-        raise ShapeError(f"'{name}' shrinks {'x'.join(map(str, shape[1:]))} to nothing")
+        raise ShapeError(f"'{name}' shrinks {shape_text(shape[1:])} to nothing")
     return (shape[0], *sizes)
 
 
@@ -37,8 +39,7 @@ def _even_for_reduce(shape: Shape, name: str) -> None:
     odd = [s for s in shape[1:] if s % 2]
     if odd:
         raise ShapeError(
-            f"'{name}' with stride 2 is a factorized reduce, which needs even sizes; "
-            f"got {'x'.join(map(str, shape[1:]))}"
+            f"'{name}' with stride 2 is a factorized reduce, which needs even sizes; got {shape_text(shape[1:])}"
         )
 
 

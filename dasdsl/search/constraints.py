@@ -119,8 +119,9 @@ import attrs
 import networkx as nx
 
 from dasdsl.compiler.ir import OUTPUT, NetworkIR
-from dasdsl.errors import DasError, Span, did_you_mean, error
+from dasdsl.errors import DasError, Span, did_you_mean, fail
 from dasdsl.search.discretize import Decision, disconnected_cells
+from dasdsl.wording import plural
 
 __all__ = ["EXACT_LIMIT", "KINDS", "Ranked", "best", "best_over_depths", "connected_or_best"]
 
@@ -224,15 +225,6 @@ def _scaled(values: dict[Any, Sequence[Fraction]]) -> tuple[dict[Any, tuple[int,
     return {k: tuple(int(v * scale) for v in vs) for k, vs in values.items()}, scale
 
 
-def _fail(ir: NetworkIR, message: str, span: Span | None = None) -> DasError:
-    where = span if span is not None else Span.unknown(ir.space.module.span.file)
-    return DasError([error(message, where)], ir.space.source)
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
 def _amount(x: Fraction) -> str:
     return f"{x.numerator:,}" if x.denominator == 1 else f"{float(x):g}"
 
@@ -249,23 +241,25 @@ def _parse(
         try:
             kind, value = item
         except (TypeError, ValueError):
-            raise _fail(ir, f"a constraint is a pair (kind, value), not {item!r}") from None
+            raise fail(
+                f"a constraint is a pair (kind, value), not {item!r}", ir.space.module.span.file, source=ir.space.source
+            ) from None
         if kind not in KINDS:
             hint = did_you_mean(str(kind), KINDS)
-            raise DasError(
-                [
-                    error(
-                        f"unknown constraint '{kind}'",
-                        Span.unknown(ir.space.module.span.file),
-                        hint or "constraints are " + ", ".join(KINDS),
-                    )
-                ],
-                ir.space.source,
+            raise fail(
+                f"unknown constraint '{kind}'",
+                ir.space.module.span.file,
+                hint or "constraints are " + ", ".join(KINDS),
+                source=ir.space.source,
             )
         shown.append(f"{kind} {value}")
         if kind in ("min_nonskip_per_path", "max_skip"):
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-                raise _fail(ir, f"{kind} needs a non-negative integer, got {value!r}")
+                raise fail(
+                    f"{kind} needs a non-negative integer, got {value!r}",
+                    ir.space.module.span.file,
+                    source=ir.space.source,
+                )
             if kind == "min_nonskip_per_path":
                 c = max(c, int(value))
             else:
@@ -275,11 +269,14 @@ def _parse(
         try:
             bound = _exact(value)
         except (TypeError, ValueError):
-            raise _fail(ir, f"{kind} needs a finite number, got {value!r}") from None
+            raise fail(
+                f"{kind} needs a finite number, got {value!r}", ir.space.module.span.file, source=ir.space.source
+            ) from None
         if costs is None or measure not in costs:
-            raise _fail(
-                ir,
+            raise fail(
                 f"{kind} needs the cost table costs['{measure}'] = (fixed cost, {{choice key: per-candidate costs}})",
+                ir.space.module.span.file,
+                source=ir.space.source,
             )
         if kind not in budgets or bound < _exact(budgets[kind][1]):
             budgets[kind] = (kind, value, measure)
@@ -580,7 +577,11 @@ class _Problem:
             try:
                 exact[key] = [_exact(v) for v in values]
             except ValueError:
-                raise _fail(ir, f"the gate weights of '{key}' are not all finite: {values}") from None
+                raise fail(
+                    f"the gate weights of '{key}' are not all finite: {values}",
+                    ir.space.module.span.file,
+                    source=ir.space.source,
+                ) from None
         self.weights_exact = exact
         self.weights, self.scale = _scaled(exact)
         self.budgets: list[_Budget] = []
@@ -593,13 +594,18 @@ class _Problem:
                     if key in ir.choices:
                         raw[key] = [_exact(v) for v in vs]
                         if len(raw[key]) != len(ir.choices[key].labels):
-                            raise _fail(
-                                ir,
+                            raise fail(
                                 f"costs['{measure}'] gives {len(raw[key])} costs for choice '{key}', which has "
                                 f"{len(ir.choices[key].labels)} candidates",
+                                ir.space.module.span.file,
+                                source=ir.space.source,
                             )
             except (TypeError, ValueError):
-                raise _fail(ir, f"costs['{measure}'] holds a value that is not a finite number") from None
+                raise fail(
+                    f"costs['{measure}'] holds a value that is not a finite number",
+                    ir.space.module.span.file,
+                    source=ir.space.source,
+                ) from None
             ints, scale = _scaled(raw)
             per_key = {k: v for k, v in ints.items() if not k.startswith("<")}
             self.budgets.append(_Budget(kind, value, ints["<limit>"][0], ints["<fixed>"][0], per_key, scale))
@@ -708,18 +714,20 @@ def best(
         if low > b.limit:
             unit = UNITS[MEASURES[b.kind]]
             what = "the smallest connected architecture" + (f" that satisfies {', '.join(others)}" if others else "")
-            raise _fail(
-                ir,
+            raise fail(
                 f"no architecture satisfies {b.kind} {b.value}: {what} has {_amount(Fraction(low, b.scale))} {unit}",
+                ir.space.module.span.file,
+                source=ir.space.source,
             )
     try:
         found = prob.fronts(top)
     except _TooLargeError:
         return _lagrange(prob, top)
     if not found:
-        raise _fail(
-            ir,
+        raise fail(
             "no architecture satisfies " + ", ".join(shown) + " at once, though each budget alone can be met",
+            ir.space.module.span.file,
+            source=ir.space.source,
         )
     return [Ranked(d, float(prob.exact_score(d))) for d in found]
 
@@ -801,39 +809,39 @@ def _cell_error(prob: _Problem, cell: _Cell) -> DasError:
     keeper = _Best(1)
     finals, _ = _run(cell, _Ctx(0, None), keeper, prob.weights, (), prob.position)
     if not any(oc == 0 for oc, _ in finals):
-        return _fail(
-            prob.ir,
+        return fail(
             f"{name} is connected: in every one no input reaches the output through ops other than none, "
             "so the cell would ignore its input and the network compute a constant",
             cell.span,
+            source=prob.ir.space.source,
         )
     if c > 0:
         finals, _ = _run(cell, _Ctx(c, None), keeper, prob.weights, (), prob.position)
         if not any(oc == c for oc, _ in finals):
             if cell.longest < c:
-                why = f"its longest input-to-output path has {_plural(cell.longest, 'edge')}"
+                why = f"its longest input-to-output path has {plural(cell.longest, 'edge')}"
             else:
                 most = max((oc for oc, _ in finals if oc <= c), default=0)
                 why = (
                     "every architecture of it has an input-to-output path with at most "
-                    f"{_plural(most, 'op')} other than skip and none"
+                    f"{plural(most, 'op')} other than skip and none"
                 )
-            return _fail(prob.ir, f"{name} satisfies min_nonskip_per_path {c}: {why}", cell.span)
+            return fail(f"{name} satisfies min_nonskip_per_path {c}: {why}", cell.span, source=prob.ir.space.source)
     if s is not None:
         edges = sum(len(step.edges) for step in cell.steps)
         finals, _ = _run(cell, _Ctx(0, edges), keeper, prob.weights, (), prob.position)
         fewest = min(sk for oc, sk in finals if oc == 0)
         if fewest > s:
             forced = [e.key for step in cell.steps for e in step.edges if all(is_skip for _, is_skip, _ in e.classes)]
-            why = f"every connected architecture of it chooses skip on at least {_plural(fewest, 'edge')}"
+            why = f"every connected architecture of it chooses skip on at least {plural(fewest, 'edge')}"
             if forced:
                 why += " (" + ", ".join(forced) + " offer only skip)"
-            return _fail(prob.ir, f"{name} satisfies max_skip {s}: {why}", cell.span)
-    return _fail(
-        prob.ir,
+            return fail(f"{name} satisfies max_skip {s}: {why}", cell.span, source=prob.ir.space.source)
+    return fail(
         f"{name} satisfies min_nonskip_per_path {c} and max_skip {s} together: each can be met alone, "
         "but no architecture of it meets both",
         cell.span,
+        source=prob.ir.space.source,
     )
 
 
@@ -939,11 +947,12 @@ def _lagrange(prob: _Problem, top: int) -> list[Ranked]:
         bound = min(bound, g)
         scale *= 2
     if not feasible:
-        raise _fail(
-            prob.ir,
+        raise fail(
             "the Lagrangian search found no architecture that satisfies "
             + ", ".join(f"{b.kind} {b.value}" for b in budgets)
             + " (the space is too large for the exact search; each budget alone can be met)",
+            prob.ir.space.module.span.file,
+            source=prob.ir.space.source,
         )
     ranked = sorted(feasible.items(), key=lambda kv: (-kv[1][0], kv[0]))[:top]
     exact = top == 1 and ranked[0][1][0] >= bound

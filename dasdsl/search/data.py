@@ -24,7 +24,7 @@ import torch
 
 from dasdsl.compiler.build import build_ir
 from dasdsl.compiler.ir import NetworkIR
-from dasdsl.errors import DasError, Span, did_you_mean, error
+from dasdsl.errors import DasError, did_you_mean, fail
 from dasdsl.lang.checked import CheckedSpace
 from dasdsl.lang.settings import is_source, parse_spec
 
@@ -71,10 +71,6 @@ class Dataset:
         return tuple(self.x_train.shape[1:])
 
 
-def _fail(message: str, hint: str | None = None) -> DasError:
-    return DasError([error(message, Span.unknown("<data>"), hint)])
-
-
 def default_source(kind: str) -> str:
     return "mnist1d" if kind == "sequence" else "digits"
 
@@ -85,14 +81,16 @@ def _as_kind(x: np.ndarray, kind: str, name: str) -> np.ndarray:
         return x.reshape(len(x), -1)
     if kind == "image":
         if x.ndim != 4:
-            raise _fail(f"data '{name}' has samples of shape {x.shape[1:]}, but the space's input is image (C, H, W)")
+            raise fail(
+                f"data '{name}' has samples of shape {x.shape[1:]}, but the space's input is image (C, H, W)", "<data>"
+            )
         return x
     if x.ndim == 3:
         return x
     if x.ndim == 4:  # images as sequences: rows become positions
         n, c, h, w = x.shape
         return x.reshape(n, c * h, w)
-    raise _fail(f"data '{name}' has samples of shape {x.shape[1:]}, but the space's input is sequence (C, L)")
+    raise fail(f"data '{name}' has samples of shape {x.shape[1:]}, but the space's input is sequence (C, L)", "<data>")
 
 
 def _holdout_order(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -164,21 +162,25 @@ def _cifar10(path: str, kind: str) -> Arrays:
     if (root / "cifar-10-batches-py").is_dir():
         root = root / "cifar-10-batches-py"
     if not root.is_dir():
-        raise _fail(
-            f"cifar10: no folder {path}", "give the folder holding data_batch_1 ... data_batch_5 and test_batch"
+        raise fail(
+            f"cifar10: no folder {path}",
+            "<data>",
+            "give the folder holding data_batch_1 ... data_batch_5 and test_batch",
         )
 
     def batch(name: str) -> tuple[np.ndarray, np.ndarray]:
         file = root / name
         if not file.is_file():
-            raise _fail(f"cifar10: missing {file}", "the folder must hold the CIFAR-10 python batches")
+            raise fail(f"cifar10: missing {file}", "<data>", "the folder must hold the CIFAR-10 python batches")
         try:
             with open(file, "rb") as f:
                 d = _BatchUnpickler(f, encoding="bytes").load()
             x = np.asarray(d[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
             y = np.asarray(d[b"labels"], dtype=np.int64)
         except Exception as exc:
-            raise _fail(f"cifar10: {file} is not a CIFAR-10 python batch ({type(exc).__name__}: {exc})") from None
+            raise fail(
+                f"cifar10: {file} is not a CIFAR-10 python batch ({type(exc).__name__}: {exc})", "<data>"
+            ) from None
         return x, y
 
     parts = [batch(f"data_batch_{i}") for i in range(1, 6)]
@@ -198,23 +200,27 @@ def _cifar10(path: str, kind: str) -> Arrays:
 def _npz(path: str, kind: str) -> Arrays:
     file = Path(path).expanduser()
     if not file.is_file():
-        raise _fail(f"npz: no file {path}", "give a .npz file with arrays x and y (and optionally x_test, y_test)")
+        raise fail(
+            f"npz: no file {path}", "<data>", "give a .npz file with arrays x and y (and optionally x_test, y_test)"
+        )
     try:
         arrays = np.load(file, allow_pickle=False)
         if not isinstance(arrays, np.lib.npyio.NpzFile):
-            raise _fail(
+            raise fail(
                 f"npz: {path} holds a single array (a .npy file), not named arrays x and y",
+                "<data>",
                 "save the data with numpy.savez(path, x=..., y=...) (optionally x_test=..., y_test=...)",
             )
         names = set(arrays.files)
     except DasError:
         raise
     except Exception as exc:
-        raise _fail(f"npz: cannot read {path}: {type(exc).__name__}: {exc}") from None
+        raise fail(f"npz: cannot read {path}: {type(exc).__name__}: {exc}", "<data>") from None
     missing = {"x", "y"} - names
     if missing:
-        raise _fail(
+        raise fail(
             f"npz: {path} has no array {' or '.join(sorted(missing))}; it holds {', '.join(sorted(names))}",
+            "<data>",
             "name the arrays x and y (and optionally x_test and y_test)",
         )
     has_test = "x_test" in names and "y_test" in names
@@ -223,23 +229,24 @@ def _npz(path: str, kind: str) -> Arrays:
         if has_test:
             x_test, y_test = arrays["x_test"], arrays["y_test"]
     except Exception as exc:
-        raise _fail(f"npz: cannot read the arrays of {path}: {type(exc).__name__}: {exc}") from None
+        raise fail(f"npz: cannot read the arrays of {path}: {type(exc).__name__}: {exc}", "<data>") from None
     pairs = (("", x, y), ("_test", x_test, y_test)) if has_test else (("", x, y),)
     for part, xs, ys in pairs:  # before the split below indexes y by x's length
         if np.ndim(xs) == 0 or np.ndim(ys) == 0 or len(xs) != len(ys):
-            raise _fail(
-                f"npz: x{part} has shape {np.shape(xs)} but y{part} {np.shape(ys)}; expected one label per sample"
+            raise fail(
+                f"npz: x{part} has shape {np.shape(xs)} but y{part} {np.shape(ys)}; expected one label per sample",
+                "<data>",
             )
     if not has_test:
         x, y, x_test, y_test = _holdout(x, y)
     for name, arr in (("x", x), ("x_test", x_test)):
         if not np.issubdtype(arr.dtype, np.number):
-            raise _fail(f"npz: array {name} has dtype {arr.dtype}; expected numbers")
+            raise fail(f"npz: array {name} has dtype {arr.dtype}; expected numbers", "<data>")
     for name, arr in (("y", y), ("y_test", y_test)):
         if not np.issubdtype(arr.dtype, np.integer):
-            raise _fail(f"npz: labels {name} have dtype {arr.dtype}; expected integers")
+            raise fail(f"npz: labels {name} have dtype {arr.dtype}; expected integers", "<data>")
         if arr.ndim != 1:
-            raise _fail(f"npz: labels {name} have shape {arr.shape}; expected one label per sample")
+            raise fail(f"npz: labels {name} have shape {arr.shape}; expected one label per sample", "<data>")
     # one missing channel axis is added: (N, L) -> (N, 1, L) for sequences, (N, H, W) -> (N, 1, H, W) for
     # images; flat vectors are not images (they are left for _as_kind to reject)
     if (kind == "sequence" and x.ndim == 2) or (kind == "image" and x.ndim == 3):
@@ -273,11 +280,15 @@ def load(spec: Any, kind: str) -> Dataset:
         name, path = "npz", name  # a bare path, `--data arrays.npz`, means the npz source
     found = SOURCES_BY_NAME.get(name)
     if found is None:
-        raise _fail(
-            f"unknown data source '{name}'", did_you_mean(name, SOURCES) or f"expected one of {', '.join(SOURCES)}"
+        raise fail(
+            f"unknown data source '{name}'",
+            "<data>",
+            did_you_mean(name, SOURCES) or f"expected one of {', '.join(SOURCES)}",
         )
     if found.needs_path and not path:
-        raise _fail(f'data source {name} needs a path: {name}("PATH") in the search block or --data {name}:PATH')
+        raise fail(
+            f'data source {name} needs a path: {name}("PATH") in the search block or --data {name}:PATH', "<data>"
+        )
     return _validated(name, *found.load(path or "", kind), kind)
 
 
@@ -286,18 +297,24 @@ def _validated(name: str, x: Any, y: Any, x_test: Any, y_test: Any, kind: str) -
     x, y, x_test, y_test = (np.asarray(a) for a in (x, y, x_test, y_test))
     for label, arr in (("training", x), ("test", x_test)):
         if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)) or arr.dtype == bool:
-            raise _fail(f"data '{name}': the {label} inputs are {arr.dtype}, not real numbers", "convert them to float")
+            raise fail(
+                f"data '{name}': the {label} inputs are {arr.dtype}, not real numbers",
+                "<data>",
+                "convert them to float",
+            )
     y, y_test = _labels(y, name), _labels(y_test, name)
     x, x_test = _as_kind(x, kind, name), _as_kind(x_test, kind, name)
     if x.shape[1:] != x_test.shape[1:]:
-        raise _fail(f"data '{name}': training samples have shape {x.shape[1:]} but test samples {x_test.shape[1:]}")
+        raise fail(
+            f"data '{name}': training samples have shape {x.shape[1:]} but test samples {x_test.shape[1:]}", "<data>"
+        )
     if len(x) < 4:
-        raise _fail(f"data '{name}' has only {len(x)} training samples")
+        raise fail(f"data '{name}' has only {len(x)} training samples", "<data>")
     if len(x_test) == 0:
-        raise _fail(f"data '{name}' has no test samples")
+        raise fail(f"data '{name}' has no test samples", "<data>")
     for label, arr in (("training", x), ("test", x_test)):
         if not np.isfinite(arr).all():
-            raise _fail(f"data '{name}': the {label} inputs contain NaN or infinite values")
+            raise fail(f"data '{name}': the {label} inputs contain NaN or infinite values", "<data>")
     classes = _classes_of(name, y, y_test)
     return Dataset(name, x.astype(np.float32, copy=False), y, x_test.astype(np.float32, copy=False), y_test, classes)
 
@@ -306,13 +323,14 @@ def _classes_of(name: str, y: np.ndarray, y_test: np.ndarray, stacklevel: int = 
     """The class count of integer labels, checked the same for arrays and datasets: no negative label, two
     classes at least, no stray label that would size the classifier beyond the samples."""
     if y.min() < 0 or y_test.min() < 0:
-        raise _fail(f"data '{name}': negative labels", "labels must be class indices 0 .. K-1")
+        raise fail(f"data '{name}': negative labels", "<data>", "labels must be class indices 0 .. K-1")
     classes = int(max(y.max(), y_test.max())) + 1
     if len(np.unique(y)) < 2:
-        raise _fail(f"data '{name}': every training label is {int(y[0])}: one class, nothing to tell apart")
+        raise fail(f"data '{name}': every training label is {int(y[0])}: one class, nothing to tell apart", "<data>")
     if classes > len(y) + len(y_test):  # a stray label would size the classifier to it (and may exhaust memory)
-        raise _fail(
+        raise fail(
             f"data '{name}': labels run up to {classes - 1}, more classes than the {len(y) + len(y_test)} samples",
+            "<data>",
             "labels must be class indices 0 .. K-1",
         )
     present = np.unique(np.concatenate([y, y_test]))  # classes <= the number of samples here
@@ -330,18 +348,21 @@ def _classes_of(name: str, y: np.ndarray, y_test: np.ndarray, stacklevel: int = 
 def _labels(y: np.ndarray, name: str) -> np.ndarray:
     """Class indices as int64; labels that are whole numbers stored as floats are accepted."""
     if y.ndim != 1:
-        raise _fail(f"data '{name}': labels must be one class index per sample, got an array of shape {y.shape}")
+        raise fail(
+            f"data '{name}': labels must be one class index per sample, got an array of shape {y.shape}", "<data>"
+        )
     if np.issubdtype(y.dtype, np.integer):
         return y.astype(np.int64, copy=False)
     if np.issubdtype(y.dtype, np.floating) and np.isfinite(y).all() and (np.mod(y, 1) == 0).all():
         return y.astype(np.int64)
     if np.issubdtype(y.dtype, np.floating):
         bad = y[~(np.isfinite(y) & (np.mod(np.nan_to_num(y), 1) == 0))][0]
-        raise _fail(
+        raise fail(
             f"data '{name}': labels must be integer class indices 0 .. K-1, got the fractional label {bad!r}",
+            "<data>",
             "labels are class indices; for regression targets dasdsl has no loss",
         )
-    raise _fail(f"data '{name}': labels must be integer class indices 0 .. K-1, got {y.dtype} values")
+    raise fail(f"data '{name}': labels must be integer class indices 0 .. K-1, got {y.dtype} values", "<data>")
 
 
 def spec_text(spec: Any) -> str:
@@ -451,9 +472,10 @@ class DatasetPart(Part):
             x, label = _item(self.dataset, where, "given")
             y = _label_value(label, f"item {where} of the dataset")
             if not 0 <= y < self.classes:
-                raise _fail(
+                raise fail(
                     f"item {where} of the dataset has label {y}, outside the {self.classes} classes 0 .. "
                     f"{self.classes - 1} (only a fixed sample of {SAMPLE_CHECK} items was checked before the run)",
+                    "<data>",
                     "labels must be class indices 0 .. K-1; give classes= to size the classifier",
                 )
             xs.append(torch.as_tensor(x, dtype=torch.float32))
@@ -461,7 +483,9 @@ class DatasetPart(Part):
         try:
             x = torch.stack(xs)
         except RuntimeError as exc:
-            raise _fail(f"the dataset's samples differ in shape ({exc})", "every sample must have one shape") from None
+            raise fail(
+                f"the dataset's samples differ in shape ({exc})", "<data>", "every sample must have one shape"
+            ) from None
         return x.to(self.device), torch.as_tensor(ys, dtype=torch.int64).to(self.device)
 
 
@@ -483,7 +507,7 @@ def _cut(n: int, share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     order = np.random.default_rng(seed).permutation(n)
     cut = int(round(share * n))
     if cut < 2 or n - cut < 2:
-        raise _fail(f"split {share} leaves too few samples for one of the parts ({n} in all)")
+        raise fail(f"split {share} leaves too few samples for one of the parts ({n} in all)", "<data>")
     return order[:cut], order[cut:]
 
 
@@ -522,12 +546,15 @@ def _label_value(label: Any, where: str) -> int:
     value = label.item() if single else label
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
         shown = f"{type(label).__name__} {label!r}"[:80]
-        raise _fail(
+        raise fail(
             f"{where}: the label is {shown}, not a class index",
+            "<data>",
             "a dataset item must be (input, label) with the label an integer class index 0 .. K-1",
         )
     if not float(value).is_integer():
-        raise _fail(f"{where}: the label {value!r} is fractional; labels must be integer class indices 0 .. K-1")
+        raise fail(
+            f"{where}: the label {value!r} is fractional; labels must be integer class indices 0 .. K-1", "<data>"
+        )
     return int(value)
 
 
@@ -536,10 +563,11 @@ def _item(ds: Any, index: int, what: str) -> tuple[Any, Any]:
     try:
         item = ds[index]
     except Exception as exc:  # noqa: BLE001 - a user's dataset: any failure is theirs to see, in one line
-        raise _fail(f"cannot read item {index} of the {what} dataset: {type(exc).__name__}: {exc}") from None
+        raise fail(f"cannot read item {index} of the {what} dataset: {type(exc).__name__}: {exc}", "<data>") from None
     if not isinstance(item, (tuple, list)) or len(item) != 2:
-        raise _fail(
+        raise fail(
             f"item {index} of the {what} dataset is a {type(item).__name__}, not a pair (input, label)",
+            "<data>",
             "a dataset item must be (input, label), as torchvision's datasets and TensorDataset give",
         )
     return item[0], item[1]
@@ -571,9 +599,9 @@ def _input_tensor(x: Any, where: str) -> torch.Tensor:
     try:
         t = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x)
     except Exception as exc:  # noqa: BLE001 - a user's sample: any failure is theirs to see, in one line
-        raise _fail(f"{where}: the input is no array of numbers ({type(exc).__name__}: {exc})") from None
+        raise fail(f"{where}: the input is no array of numbers ({type(exc).__name__}: {exc})", "<data>") from None
     if t.is_complex() or t.dtype == torch.bool:
-        raise _fail(f"{where}: the input is {t.dtype}, not real numbers", "convert it to float")
+        raise fail(f"{where}: the input is {t.dtype}, not real numbers", "<data>", "convert it to float")
     return t
 
 
@@ -601,17 +629,19 @@ def _check_datasets(train: Any, test: Any, kind: str, classes: int | None) -> St
         try:
             sizes.append(len(ds))
         except TypeError:
-            raise _fail(
+            raise fail(
                 f"the {what} dataset has no length (an IterableDataset?)",
+                "<data>",
                 "dasdsl draws batches by index: give a map-style dataset (with __len__ and __getitem__)",
             ) from None
     first_x = _input_tensor(_item(train, 0, "training")[0], "item 0 of the training dataset") if sizes[0] else None
     if first_x is None:
-        raise _fail("the training dataset is empty")
+        raise fail("the training dataset is empty", "<data>")
     rank = {"image": 3, "sequence": 2, "vector": 1}[kind]
     if first_x.dim() != rank:
-        raise _fail(
+        raise fail(
             f"the dataset's samples have shape {tuple(first_x.shape)}, but the space's input is {kind}",
+            "<data>",
             "a sample must be (C, H, W) for image, (C, L) for sequence, (F,) for vector spaces",
         )
     shape = tuple(first_x.shape)
@@ -621,9 +651,9 @@ def _check_datasets(train: Any, test: Any, kind: str, classes: int | None) -> St
     else:
         train_positions, test_positions = np.arange(sizes[0]), np.arange(sizes[1])
     if len(test_positions) == 0:
-        raise _fail("the test dataset is empty")
+        raise fail("the test dataset is empty", "<data>")
     if len(train_positions) < 4:
-        raise _fail(f"the training dataset has only {len(train_positions)} samples")
+        raise fail(f"the training dataset has only {len(train_positions)} samples", "<data>")
     digest = hashlib.sha256()
     checked: dict[str, np.ndarray] = {}
     for what, ds, positions in (("training", train, train_positions), ("test", test, test_positions)):
@@ -634,12 +664,13 @@ def _check_datasets(train: Any, test: Any, kind: str, classes: int | None) -> St
             where = f"item {i} of the {what} dataset"
             t = _input_tensor(x, where)
             if tuple(t.shape) != shape:
-                raise _fail(
-                    f"{where} has shape {tuple(t.shape)}, but item 0 has {shape}; every sample must have one shape"
+                raise fail(
+                    f"{where} has shape {tuple(t.shape)}, but item 0 has {shape}; every sample must have one shape",
+                    "<data>",
                 )
             t = t.to(torch.float32)
             if not torch.isfinite(t).all():
-                raise _fail(f"{where}: the input contains NaN or infinite values")
+                raise fail(f"{where}: the input contains NaN or infinite values", "<data>")
             labels.append(_label_value(label, where))
             digest.update(t.contiguous().numpy().tobytes())
         digest.update(np.asarray(labels, dtype=np.int64).tobytes())
@@ -655,7 +686,11 @@ def _check_datasets(train: Any, test: Any, kind: str, classes: int | None) -> St
     found = _classes_of("datasets", y, y_test, stacklevel=4)
     if classes is not None:
         if classes < found:
-            raise _fail(f"data: labels run up to {found - 1}, but classes = {classes}", f"give classes={found} or more")
+            raise fail(
+                f"data: labels run up to {found - 1}, but classes = {classes}",
+                "<data>",
+                f"give classes={found} or more",
+            )
         found = classes
     fingerprint = {
         "source": "datasets",
@@ -692,8 +727,9 @@ def _forms(data: Any) -> tuple[Any, ...]:
     parts = tuple(data) if isinstance(data, (tuple, list)) else (data,)
     if any(isinstance(p, loader) for p in parts):
         pair = len(parts) == 2
-        raise _fail(
+        raise fail(
             f"data: a DataLoader{' pair' if pair else ''} is not data dasdsl can draw its own batches from",
+            "<data>",
             "pass the dataset behind it: "
             + ("data=(train_loader.dataset, test_loader.dataset)" if pair else "data=loader.dataset")
             + " (dasdsl batches, shuffles and splits it by the run's batch, seed and split settings)",
@@ -701,13 +737,15 @@ def _forms(data: Any) -> tuple[Any, ...]:
     datasets = [_is_dataset(p) for p in parts]
     if any(datasets):
         if not all(datasets) or len(parts) > 2:
-            raise _fail(
-                f"data: {len(parts)} items mixing torch datasets and other things", f"data must be {DATA_FORMS}"
+            raise fail(
+                f"data: {len(parts)} items mixing torch datasets and other things",
+                "<data>",
+                f"data must be {DATA_FORMS}",
             )
         return parts
     if isinstance(data, (dict, set, str, bytes)) or len(parts) not in (2, 4):
         what = f"a {type(data).__name__}" + (f" of {len(parts)} items" if isinstance(data, (tuple, list)) else "")
-        raise _fail(f"data: got {what}", f"data must be {DATA_FORMS}")
+        raise fail(f"data: got {what}", "<data>", f"data must be {DATA_FORMS}")
     return parts
 
 
@@ -718,11 +756,13 @@ def _as_array(part: Any, name: str) -> np.ndarray:
     try:
         arr = np.asarray(part)
     except ValueError:  # numpy refuses lists whose rows differ in length
-        raise _fail(f"data: {name} is ragged: its samples differ in shape", "give samples of one shape") from None
+        raise fail(
+            f"data: {name} is ragged: its samples differ in shape", "<data>", "give samples of one shape"
+        ) from None
     if arr.ndim == 0:
-        raise _fail(f"data: {name} is a single {type(part).__name__} ({part!r}), not an array of samples")
+        raise fail(f"data: {name} is a single {type(part).__name__} ({part!r}), not an array of samples", "<data>")
     if arr.dtype == object:
-        raise _fail(f"data: {name} holds Python objects, not numbers (samples of different shapes?)")
+        raise fail(f"data: {name} holds Python objects, not numbers (samples of different shapes?)", "<data>")
     return arr
 
 
@@ -735,13 +775,15 @@ def _user_data(data: Any, kind: str, classes: int | None) -> Dataset | Streamed:
     arrays = [_as_array(p, n) for p, n in zip(parts, names)]
     for xs, ys, what in zip(arrays[::2], arrays[1::2], ("training " if len(arrays) == 4 else "", "test ")):
         if len(xs) != len(ys):
-            raise _fail(f"data: {len(xs)} {what}inputs but {len(ys)} labels", "give one label per sample")
+            raise fail(f"data: {len(xs)} {what}inputs but {len(ys)} labels", "<data>", "give one label per sample")
     if len(arrays) == 2:
         arrays = list(_holdout(arrays[0], arrays[1]))
     ds = _validated("arrays", *arrays, kind)
     if classes is not None and classes < ds.classes:
-        raise _fail(
-            f"data: labels run up to {ds.classes - 1}, but classes = {classes}", f"give classes={ds.classes} or more"
+        raise fail(
+            f"data: labels run up to {ds.classes - 1}, but classes = {classes}",
+            "<data>",
+            f"give classes={ds.classes} or more",
         )
     return attrs.evolve(ds, classes=classes or ds.classes)
 
@@ -854,9 +896,10 @@ def run_shape(config: Any, run_dir: Any) -> tuple[tuple[int, ...], int] | None:
     search = config.get("search")
     spec = search.get("data") if isinstance(search, dict) else None
     if spec is not None and callers_form(None, spec) is not None:
-        raise _fail(
+        raise fail(
             f"{run_dir} searched data given from Python ({spec}), which the run directory does not hold and the "
             "command line cannot load again",
+            "<data>",
             "give the input shape and classes (--input-shape and --classes; input_shape= and classes= in Python), "
             "or pass the same data (data=) from Python",
         )

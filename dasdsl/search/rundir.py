@@ -23,7 +23,7 @@ from typing import Any
 import filelock
 import torch
 
-from dasdsl.errors import DasError, Span, error
+from dasdsl.errors import DasError, fail
 from dasdsl.files import append_text, fit_name, make_folder, read_text, refuse_link, write_atomic
 from dasdsl.lang.checked import CheckedSpace
 from dasdsl.lang.load import check_text
@@ -40,10 +40,6 @@ MODEL_FORMAT = "dasdsl-model/1"
 LOCK = ".lock"  # held (filelock) by the one process that writes the run directory
 
 
-def _fail(message: str, hint: str | None = None) -> DasError:
-    return DasError([error(message, Span.unknown("<run>"), hint)])
-
-
 @contextlib.contextmanager
 def locked(run_dir: str | Path) -> Iterator[None]:
     """Hold the run directory for this process: a second search or resume of it is refused, not interleaved.
@@ -54,16 +50,15 @@ def locked(run_dir: str | Path) -> Iterator[None]:
     try:
         lock.acquire()
     except filelock.Timeout:
-        raise _fail(
+        raise fail(
             f"{run_dir} is in use by another dasdsl process (a search or a resume that is still running)",
+            "<run>",
             "wait for it to end or stop it (its last checkpoint is kept), then resume; "
             "two processes must not write one run directory",
         ) from None
     except OSError as exc:  # a link planted after the check (filelock opens with O_NOFOLLOW), a read-only disk
         refuse_link(path, "lock file")
-        raise DasError(
-            [error(f"cannot lock {run_dir}: {path}: {exc.strerror or exc}", Span.unknown(str(path)))]
-        ) from None
+        raise fail(f"cannot lock {run_dir}: {path}: {exc.strerror or exc}", str(path)) from None
     try:
         yield
     finally:
@@ -84,11 +79,11 @@ def new_run_dir(root: str | Path, name: str, files: Mapping[str, str | bytes] | 
         except FileExistsError:  # taken (by a folder, a file or a link): the next number
             continue
         except OSError as exc:
-            raise DasError(
-                [error(f"cannot make the run directory {path}: {exc.strerror or exc}", Span.unknown(str(path)))]
-            ) from None
+            raise fail(f"cannot make the run directory {path}: {exc.strerror or exc}", str(path)) from None
     else:
-        raise _fail(f"cannot make a run directory in {root}: {name}-{stamp} to {name}-{stamp}-999 are all taken")
+        raise fail(
+            f"cannot make a run directory in {root}: {name}-{stamp} to {name}-{stamp}-999 are all taken", "<run>"
+        )
     try:
         for member, content in (files or {}).items():
             write_atomic(path / member, content, "file")
@@ -126,16 +121,12 @@ def save_atomic(obj: Any, path: Path) -> None:
         write_atomic(path, buffer.getvalue(), "file")
 
 
-def write_text_atomic(path: Path, text: str, what: str = "file") -> None:
-    write_atomic(path, text, what)
-
-
 def json_text(data: dict[str, Any]) -> str:
     return json.dumps(data, indent=2) + "\n"
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
-    write_text_atomic(path, json_text(data))
+    write_atomic(path, json_text(data))
 
 
 def append_jsonl(path: Path, record: dict[str, Any]) -> None:
@@ -149,16 +140,16 @@ def trim_log(run_dir: Path, epochs: int) -> None:
     if log.exists():
         lines = read_text(log, "log", missing_ok=True).splitlines()
         if len(lines) > epochs:
-            write_text_atomic(log, "".join(line + "\n" for line in lines[:epochs]))
+            write_atomic(log, "".join(line + "\n" for line in lines[:epochs]))
 
 
 def load_checkpoint(path: Path, device: torch.device) -> dict:
     try:
         return torch.load(path, map_location=device, weights_only=True)
     except FileNotFoundError:
-        raise _fail(f"no checkpoint in {path.parent}", "the run stopped before its first epoch ended") from None
+        raise fail(f"no checkpoint in {path.parent}", "<run>", "the run stopped before its first epoch ended") from None
     except Exception as exc:  # noqa: BLE001 - a damaged file is a user-level problem
-        raise _fail(f"cannot read checkpoint {path}: {type(exc).__name__}: {exc}") from None
+        raise fail(f"cannot read checkpoint {path}: {type(exc).__name__}: {exc}", "<run>") from None
 
 
 def checked_checkpoint(state: Any, path: Path, epochs: int, parts: tuple[str, ...]) -> dict[str, Any]:
@@ -241,8 +232,9 @@ def read_records(path: Path) -> list[dict[str, Any]]:
             else ["the line"]
         )
         if bad:
-            raise _fail(
+            raise fail(
                 f"{path} is damaged: line {number} is not an epoch record ({', '.join(bad)})",
+                "<run>",
                 "the log was edited or copied in part: restore it, or start a new run",
             )
         records.append(record)
@@ -277,9 +269,10 @@ def require_plugins(run_dir: str | Path, recorded: Sequence[str], given: Sequenc
     missing = [m for m in recorded if m not in given]
     if missing:
         named = " ".join(f"--plugin {m}" for m in missing)
-        raise _fail(
+        raise fail(
             f"{run_dir} was searched with the plugin op module{'s' if len(missing) > 1 else ''} "
             f"{', '.join(missing)}; dasdsl imports only modules the user names",
+            "<run>",
             f"if you trust {'them' if len(missing) > 1 else 'it'}, add {named} (plugins={missing!r} from Python)",
         )
 

@@ -22,7 +22,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from dasdsl.compiler.ir import NetworkIR
 from dasdsl.compiler.lower import Supernet
-from dasdsl.errors import DasError, Span, error
+from dasdsl.errors import fail
 from dasdsl.lang.settings import SearchConfig
 from dasdsl.methods.gates import GATES
 from dasdsl.methods.penalties import PENALTIES, Penalty
@@ -70,24 +70,15 @@ class Searcher:
         self.budget = budget if budget else None  # the adaptive multipliers of max_params / max_flops
         self.world = world
         if world.distributed and cfg.hypergradient == "exact":
-            raise DasError(
-                [
-                    error(
-                        "the exact hypergradient runs in one process; with several use second_order",
-                        Span.unknown("<search settings>"),
-                    )
-                ]
+            raise fail(
+                "the exact hypergradient runs in one process; with several use second_order", "<search settings>"
             )
         if cfg.precision == "fp16" and cfg.hypergradient != "first_order":
-            raise DasError(
-                [
-                    error(
-                        f"the {cfg.hypergradient} hypergradient does not work under fp16 (its finite "
-                        "differences and unrolled step underflow)",
-                        Span.unknown("<search settings>"),
-                        "use --precision bf16, or hypergradient first_order",
-                    )
-                ]
+            raise fail(
+                f"the {cfg.hypergradient} hypergradient does not work under fp16 (its finite "
+                "differences and unrolled step underflow)",
+                "<search settings>",
+                "use --precision bf16, or hypergradient first_order",
             )
         # weights: averaged by DistributedDataParallel; architecture: all-reduced in each hypergradient
         self.model: nn.Module = net

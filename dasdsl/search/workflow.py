@@ -24,7 +24,7 @@ from torch import nn
 from dasdsl.compiler.build import build_ir
 from dasdsl.compiler.lower import FixedNetwork
 from dasdsl.errors import DasError, Span, error
-from dasdsl.files import read_text
+from dasdsl.files import read_text, write_atomic
 from dasdsl.lang.checked import CheckedSpace
 from dasdsl.lang.load import check_text
 from dasdsl.lang.printer import format_das
@@ -252,7 +252,7 @@ def keep_result(out: Path, epochs: int) -> None:
     result-epochN.das and summary-epochN.json, which the extended run's result.das does not replace."""
     for name, kept in ((rundir.RESULT, f"result-epoch{epochs}.das"), (rundir.SUMMARY, f"summary-epoch{epochs}.json")):
         if (out / name).is_file() and not (out / kept).exists():
-            rundir.write_text_atomic(out / kept, read_text(out / name, "result"))
+            write_atomic(out / kept, read_text(out / name, "result"))
 
 
 def _resumed_data(
@@ -454,10 +454,10 @@ def finish(
         f"fine-tuned {cfg.finetune} epochs" if cfg.finetune else "inherited weights, batch norm recalibrated"
     )
     if out is not None:
-        rundir.write_text_atomic(out / rundir.RESULT, text)
+        write_atomic(out / rundir.RESULT, text)
         if len(finals) > 1:
             for i, final in enumerate(finals, start=1):
-                rundir.write_text_atomic(out / f"result-{i}.das", final[3])
+                write_atomic(out / f"result-{i}.das", final[3])
         rundir.write_json(out / rundir.SUMMARY, summary)
     if stopped:
         summary["stopped"] = f"by a callback after epoch {done} of {run.cfg.epochs}"

@@ -16,10 +16,9 @@ from typing import Any
 import attrs
 
 from dasdsl.compiler.ir import choice_key
-from dasdsl.errors import DasError
+from dasdsl.errors import DasError, fail
 from dasdsl.files import make_folder, write_atomic
 from dasdsl.search.rundir import read_records, read_space
-from dasdsl.view.render import _fail
 
 PLOTS = ("gates", "temperature", "loss_acc", "skips")
 DPI = 110
@@ -43,12 +42,12 @@ def read_log(run_dir: str | Path) -> list[dict[str, Any]]:
     """The complete records of a run's log.jsonl (a line cut short by a kill is skipped)."""
     path = Path(run_dir) / "log.jsonl"
     if not Path(run_dir).is_dir():
-        raise _fail(f"{run_dir} is not a run directory")
+        raise fail(f"{run_dir} is not a run directory", "<command line>")
     if not path.is_file():
-        raise _fail(f"{run_dir} has no log.jsonl", "the run has not finished an epoch yet")
+        raise fail(f"{run_dir} has no log.jsonl", "<command line>", "the run has not finished an epoch yet")
     records = read_records(path)
     if not records:
-        raise _fail(f"{path} holds no epochs yet", "plot once the run has finished an epoch")
+        raise fail(f"{path} holds no epochs yet", "<command line>", "plot once the run has finished an epoch")
     return records
 
 
@@ -126,7 +125,7 @@ def gate_panels(records: list[dict[str, Any]], labels: dict[str, list[str]]) -> 
     gates = records[-1].get("gates", {})
     keys = list(itertools.islice(gates, MAX_KEYS))
     if not keys:
-        raise _fail("the log records no gate weights")
+        raise fail("the log records no gate weights", "<command line>")
     notes = [f"only the first {MAX_KEYS} of {len(gates)} choice points were read"] if len(gates) > MAX_KEYS else []
 
     def series(key: str) -> dict[str, list[float]]:

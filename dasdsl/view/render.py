@@ -33,7 +33,7 @@ import graphviz
 import networkx as nx
 
 from dasdsl.compiler.ir import OUTPUT, NetworkIR
-from dasdsl.errors import DasError, Span, error
+from dasdsl.errors import DasError, fail
 from dasdsl.files import fit_name, make_folder, write_atomic
 from dasdsl.lang import ast
 from dasdsl.lang.printer import format_op
@@ -42,6 +42,7 @@ from dasdsl.search.constraints import connected_or_best
 from dasdsl.search.data import ir_for
 from dasdsl.search.discretize import decide, result_cell_name
 from dasdsl.search.rundir import last_record, read_config, read_space
+from dasdsl.wording import shape_text
 
 FORMATS = ("svg", "png", "pdf")
 INSTALL_HINT = "install graphviz (apt-get install graphviz / brew install graphviz)"
@@ -78,11 +79,6 @@ class RunView:
     epoch: int | None
     name: str
     rule: str = "argmax"
-
-
-def _fail(message: str, hint: str | None = None) -> DasError:
-    """An error about the command line's arguments (a run directory, an output file)."""
-    return DasError([error(message, Span.unknown("<command line>"), hint)])
 
 
 def load_run(
@@ -150,10 +146,6 @@ def _result_decisions(path: Path, ir: NetworkIR, result: Any = None) -> dict[str
 
 def _esc(text: Any) -> str:
     return html.escape(str(text), quote=True)
-
-
-def _shape(shape: Sequence[int]) -> str:
-    return "×".join(str(s) for s in shape)
 
 
 def _small(text: str, color: str = MUTED, size: int = 9) -> str:
@@ -287,7 +279,9 @@ def _add_cell(
     fed_by: dict[str, str] = {}
     for n in inst.inputs:
         d = cell.nodes[n]
-        label = f"{names[n]}<BR/>" + _small(f"{_esc(n)} · {_shape(d['arrives'])}" if not nested else _shape(d["shape"]))
+        label = f"{names[n]}<BR/>" + _small(
+            f"{_esc(n)} · {shape_text(d['arrives'], '×')}" if not nested else shape_text(d["shape"], "×")
+        )
         _box(n, label, INPUT_FILL, "#6a9f64")
         fed_by[n] = node_id[n]
         lines = _adapter_lines(ir, keys, n)
@@ -314,12 +308,12 @@ def _add_cell(
         if d["kind"] == "node":
             extra = f" · keep {d['keep']}" if d.get("keep") and n_choices else ""
             sub = d["merge"] if d["merge"] != "sum" and cell.in_degree(n) > 1 else ""
-            text = " · ".join(x for x in (_shape(d["shape"]), sub) if x) + extra
+            text = " · ".join(x for x in (shape_text(d["shape"], "×"), sub) if x) + extra
             _box(n, f"<B>{_esc(n)}</B><BR/>{_small(text)}", NODE_FILL, "#5b86b5")
         elif d["kind"] == "output":
             head = "<B>output</B>" if nested else "<B>c<SUB>k</SUB></B>"
             merge = d["merge"] if cell.in_degree(n) > 1 else ""
-            text = " · ".join(x for x in (merge, _shape(d["shape"])) if x)
+            text = " · ".join(x for x in (merge, shape_text(d["shape"], "×")) if x)
             _box(n, f"{head}<BR/>{_small(text)}", OUTPUT_FILL, "#b59d2f")
 
     # edges: one per choice point (bundled candidates), one per fixed op
@@ -399,7 +393,7 @@ def _adapter_lines(ir: NetworkIR, keys: list[str], name: str) -> list[str]:
     if first is not None:
         lines.append(
             f"<B>{_esc(first.kind)}</B>"
-            + _small(f"<BR/>{_shape(first.shape_in)} → {_shape(first.shape_out)}", ADAPTER, 8)
+            + _small(f"<BR/>{shape_text(first.shape_in, '×')} → {shape_text(first.shape_out, '×')}", ADAPTER, 8)
         )
     others: dict[str, int] = {}
     for key in keys[1:]:
@@ -642,7 +636,7 @@ def network_graph(ir: NetworkIR) -> graphviz.Digraph:
     for n in order:
         d = ir.macro.nodes[n]
         kind = d["kind"]
-        shape = _small(_shape(d["shape"]), "#555555", 10)
+        shape = _small(shape_text(d["shape"], "×"), "#555555", 10)
         if kind == "data":
             g.node(n, _html(f"<B>input</B> {_esc(ir.kind)}<BR/>{shape}"), fillcolor=INPUT_FILL, color="#6a9f64")
         elif kind in ("stem", "head", "op"):
@@ -656,7 +650,7 @@ def network_graph(ir: NetworkIR) -> graphviz.Digraph:
             cg = ir.cells[d["cell_key"]]
             type_name = cg.graph["type_name"]
             fill = fills.setdefault(type_name, CELL_FILLS[len(fills) % len(CELL_FILLS)])
-            notes = [_shape(d["shape"])]
+            notes = [shape_text(d["shape"], "×")]
             if cg.graph["input_stride"] != 1:
                 notes.insert(0, f"stride {cg.graph['input_stride']}")
             pre = [
@@ -687,7 +681,7 @@ def network_graph(ir: NetworkIR) -> graphviz.Digraph:
             weight="10" if consecutive else "1",
         )
     title = f'<FONT POINT-SIZE="16"><B>network of space {_esc(ir.space.name)}</B></FONT>'
-    sub = _esc(f"input {ir.kind} {_shape(ir.input_shape)}, {ir.classes} classes; shapes after each item")
+    sub = _esc(f"input {ir.kind} {shape_text(ir.input_shape, '×')}, {ir.classes} classes; shapes after each item")
     g.attr(label=_title([title, sub], []))
     return g
 
@@ -747,7 +741,7 @@ def select_types(ir: NetworkIR, cell: str | None) -> list[str]:
         t for t, keys in types.items() if cell in (t, t.split("#")[0], ir.cells[keys[0]].graph["name"]) or cell in keys
     ]
     if not chosen:
-        raise _fail(f"space '{ir.space.name}' has no cell '{cell}'", f"its cells: {', '.join(types)}")
+        raise fail(f"space '{ir.space.name}' has no cell '{cell}'", "<command line>", f"its cells: {', '.join(types)}")
     return chosen
 
 
@@ -794,7 +788,11 @@ def write_ir(
     format of ``out``'s suffix; returns (paths, dot_missing) as ``write_graphs``."""
     fmt = out.suffix.lstrip(".").lower()
     if fmt not in (*FORMATS, "dot", "gv"):
-        raise _fail(f"cannot write '{out.suffix or out.name}' files", "name the output .svg, .png, .pdf or .dot")
+        raise fail(
+            f"cannot write '{out.suffix or out.name}' files",
+            "<command line>",
+            "name the output .svg, .png, .pdf or .dot",
+        )
     if macro:
         return write_graphs([(network_graph(ir), out)])
     types = select_types(ir, cell)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from dasdsl.errors import DasError
+from dasdsl.errors import DasError, fail
 from dasdsl.files import make_folder, write_atomic
 from dasdsl.lang.load import check_text
 from dasdsl.search.data import describe, ir_for, run_shape
@@ -28,7 +28,6 @@ from dasdsl.view.render import (
     INSTALL_HINT,
     GraphvizNotFoundError,
     _esc,
-    _fail,
     cell_graphs,
     load_run,
     network_graph,
@@ -358,10 +357,10 @@ def build_report(run_dir: str | Path) -> str:
     """The HTML text of a run's report."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
-        raise _fail(f"{run_dir} is not a run directory")
+        raise fail(f"{run_dir} is not a run directory", "<command line>")
     config = read_config(run_dir, optional=True)
     if config is None and not (run_dir / "space.das").is_file():
-        raise _fail(f"{run_dir} is not a run directory (no config.json / space.das)")
+        raise fail(f"{run_dir} is not a run directory (no config.json / space.das)", "<command line>")
     summary = _json(run_dir / "summary.json")
     search = (config or {}).get("search") or {}
     facts = [f"source {config.get('source')}" if config and config.get("source") else None]

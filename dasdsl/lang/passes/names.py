@@ -5,8 +5,8 @@ from __future__ import annotations
 from dasdsl.errors import Span, suggest
 from dasdsl.lang import ast
 from dasdsl.lang.passes.context import Context
-from dasdsl.lang.passes.text import plural
 from dasdsl.ops import registry
+from dasdsl.wording import plural
 
 INPUT_KINDS = {"image": 3, "sequence": 2, "vector": 1}
 RESERVED = ("classes",)

@@ -13,8 +13,9 @@ from dasdsl.lang.count import MAX_SHARED_NESTED, shared_nested
 from dasdsl.lang.passes.bind import bind_args, expand
 from dasdsl.lang.passes.cells import instantiate
 from dasdsl.lang.passes.context import Context
-from dasdsl.lang.passes.text import plural, rotate_cycle, show
+from dasdsl.lang.passes.text import rotate_cycle, show
 from dasdsl.ops import registry
+from dasdsl.wording import plural
 
 MAX_REPEAT = 10_000  # cells or blocks in one `x N`: a guard against typos such as `x 10000000000`
 # The combinations of a network's searched depths (`x [1, 2, 3]` twice: 9). A search ranks its result over

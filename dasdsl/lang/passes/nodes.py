@@ -9,7 +9,7 @@ from dasdsl.lang import ast
 from dasdsl.lang.checked import Edge, Node, Unknown
 from dasdsl.lang.passes.choices import candidates
 from dasdsl.lang.passes.context import Context, Env
-from dasdsl.lang.passes.text import plural
+from dasdsl.wording import plural
 
 MERGES = ("sum", "concat")
 

@@ -1,4 +1,4 @@
-"""Wording shared by the passes' diagnostics: plurals, shown values, cycle paths, signatures."""
+"""Wording shared by the passes' diagnostics: shown values, cycle paths, signatures."""
 
 from __future__ import annotations
 
@@ -18,12 +18,6 @@ def rotate_cycle(members: list[str], lines: list[int]) -> tuple[int, list[str], 
     order = members[first:] + members[:first]
     path = ": " + " -> ".join([*order, order[0]]) if len(order) > 1 else ""
     return first, order, path
-
-
-def plural(n: int | None, word: str) -> str:
-    if n is None:
-        return f"every {word}"
-    return f"{n} {word}{'s' if n != 1 else ''}"
 
 
 def is_number(v: Any) -> bool:
