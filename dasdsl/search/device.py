@@ -9,11 +9,7 @@ import re
 import numpy as np
 import torch
 
-from dasdsl.errors import DasError, Span, error
-
-
-def _fail(message: str, hint: str | None = None) -> DasError:
-    return DasError([error(message, Span.unknown("<run>"), hint)])
+from dasdsl.errors import fail
 
 
 def pick_device(name: str | torch.device) -> torch.device:
@@ -22,22 +18,25 @@ def pick_device(name: str | torch.device) -> torch.device:
     if isinstance(name, torch.device):
         name = str(name)
     if not isinstance(name, str):
-        raise _fail(f"device must be a name or a torch.device, got {type(name).__name__}", "cpu, cuda, cuda:N or auto")
+        raise fail(
+            f"device must be a name or a torch.device, got {type(name).__name__}", "<run>", "cpu, cuda, cuda:N or auto"
+        )
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cpu":
         return torch.device("cpu")
     found = re.fullmatch(r"cuda(?::([0-9]+))?", name)
     if found is None:
-        raise _fail(f"unknown device {name!r}", "use cpu, cuda, cuda:N or auto")
+        raise fail(f"unknown device {name!r}", "<run>", "use cpu, cuda, cuda:N or auto")
     if not torch.cuda.is_available():
-        raise _fail(f"device {name!r} asked for, but no CUDA device is available", "use the device cpu or auto")
+        raise fail(f"device {name!r} asked for, but no CUDA device is available", "<run>", "use the device cpu or auto")
     if found[1] is None:
         return torch.device("cuda")
     index, count = int(found[1]), torch.cuda.device_count()
     if index >= count:
-        raise _fail(
+        raise fail(
             f"device {name!r} asked for, but this machine has {count} CUDA device{'' if count == 1 else 's'}",
+            "<run>",
             f"use cuda:0 to cuda:{count - 1}, cuda or auto" if count > 1 else "use cuda:0, cuda or auto",
         )
     return torch.device("cuda", index)

@@ -22,7 +22,7 @@ from dasdsl.compiler.build import build_ir
 from dasdsl.compiler.cost import costs, repeat_costs
 from dasdsl.compiler.ir import NetworkIR
 from dasdsl.compiler.lower import FixedNetwork, MixedEdge, Supernet, entropy, shared_state_dict
-from dasdsl.errors import DasError, Span, error
+from dasdsl.errors import DasError, fail
 from dasdsl.files import append_text
 from dasdsl.lang import ast
 from dasdsl.lang.checked import CheckedSpace
@@ -40,10 +40,6 @@ from dasdsl.search.expected_cost import BudgetMultipliers
 from dasdsl.search.rundir import CHECKPOINT, checked_checkpoint
 from dasdsl.search.searcher import Searcher, evaluate, gate_penalty
 from dasdsl.search.training import batches, check_batch
-
-
-def _fail(message: str, hint: str | None = None) -> DasError:
-    return DasError([error(message, Span.unknown("<run>"), hint)])
 
 
 @attrs.define
@@ -75,8 +71,10 @@ class Run:
         check_batch(self.cfg.batch, data, self.world.size)  # before a run directory exists
         self.ir = build_ir(self.space, self.data.shape, self.data.classes)
         if not self.ir.has_choices:
-            raise _fail(
-                f"space '{self.space.name}' has no choices to search", "train it directly with 'dasdsl train FILE'"
+            raise fail(
+                f"space '{self.space.name}' has no choices to search",
+                "<run>",
+                "train it directly with 'dasdsl train FILE'",
             )
         torch.manual_seed(self.cfg.seed)
         self.net = supernet_of(self.ir, self.cfg)
@@ -146,9 +144,10 @@ class Run:
                 files = " and ".join(
                     {"space": "space.das", "settings": "the settings in config.json"}[c] for c in changed
                 )
-                raise _fail(
+                raise fail(
                     f"{files} changed since the checkpoint in {self.out} was written: resuming would continue a "
                     "different search under the old run's name",
+                    "<run>",
                     "put the file back as it was, or start a new run with the changed space or settings; "
                     "the run directory is left as it is",
                 )
@@ -159,8 +158,9 @@ class Run:
             self.start_epoch = state["epoch"]
         except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-            raise _fail(
+            raise fail(
                 f"checkpoint {self.out / CHECKPOINT} does not fit this run ({type(exc).__name__}: {first})",
+                "<run>",
                 "was space.das or config.json edited, or the checkpoint copied from another run? the files are "
                 "left as they are",
             ) from None
@@ -178,7 +178,9 @@ class Run:
             kept = f"the last complete checkpoint is kept in {self.out}"
         else:
             kept = "no epoch completed, so there is no checkpoint"
-        return _fail(message, f'{kept}; lower the learning rate (--set weights="sgd(lr = ...)") or the gradient clip')
+        return fail(
+            message, "<run>", f'{kept}; lower the learning rate (--set weights="sgd(lr = ...)") or the gradient clip'
+        )
 
     # -- the loop
     def gate_weights(self) -> dict[str, list[float]]:

@@ -157,34 +157,39 @@ def checked_checkpoint(state: Any, path: Path, epochs: int, parts: tuple[str, ..
     ``epoch`` a whole number of epochs from 0 to ``epochs``, ``torch_rng`` the CPU generator's byte state, ``model``
     a state dict of tensors, the other ``parts`` dicts. A checkpoint is data: one edited or copied from elsewhere
     is a DasError naming the file and the part, never a crash further on."""
-
-    def bad(what: str) -> DasError:
-        return _fail(
-            f"checkpoint {path} does not fit this run: {what}",
+    problem = _checkpoint_problem(state, epochs, parts)
+    if problem is not None:
+        raise fail(
+            f"checkpoint {path} does not fit this run: {problem}",
+            "<run>",
             "the checkpoint was edited or comes from another program; the files are left as they are",
         )
+    return state
 
+
+def _checkpoint_problem(state: Any, epochs: int, parts: tuple[str, ...]) -> str | None:
+    """What is wrong with a checkpoint's contents (see ``checked_checkpoint``); None: nothing."""
     if not isinstance(state, dict):
-        raise bad(f"it holds a {type(state).__name__}, not a dict of the run's state")
+        return f"it holds a {type(state).__name__}, not a dict of the run's state"
     missing = [p for p in ("epoch", "model", "torch_rng", *parts) if p not in state]
     if missing:
-        raise bad(f"it has no {', '.join(repr(m) for m in missing)}")
+        return f"it has no {', '.join(repr(m) for m in missing)}"
     epoch = state["epoch"]
     if isinstance(epoch, bool) or not isinstance(epoch, int) or not 0 <= epoch <= epochs:
-        raise bad(f"'epoch' must be a whole number of epochs from 0 to {epochs}, got {epoch!r}")
+        return f"'epoch' must be a whole number of epochs from 0 to {epochs}, got {epoch!r}"
     rng = state["torch_rng"]
     if not (isinstance(rng, torch.Tensor) and rng.dtype == torch.uint8 and rng.dim() == 1):
         shown = f"a {rng.dtype} tensor of shape {tuple(rng.shape)}" if isinstance(rng, torch.Tensor) else repr(rng)[:80]
-        raise bad(f"'torch_rng' must be the random generator's state (a 1-D uint8 tensor), got {shown}")
+        return f"'torch_rng' must be the random generator's state (a 1-D uint8 tensor), got {shown}"
     model = state["model"]
     if not (
         isinstance(model, dict) and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in model.items())
     ):
-        raise bad("'model' must be a state dict (parameter names to tensors)")
+        return "'model' must be a state dict (parameter names to tensors)"
     for part in parts:
         if not isinstance(state[part], dict):
-            raise bad(f"'{part}' must be a dict, got {type(state[part]).__name__}")
-    return state
+            return f"'{part}' must be a dict, got {type(state[part]).__name__}"
+    return None
 
 
 def _number(v: Any) -> bool:

@@ -14,14 +14,10 @@ import attrs
 import numpy as np
 import torch
 
-from dasdsl.errors import DasError, Span, error
+from dasdsl.errors import fail
 from dasdsl.lang.settings import TrainConfig
 from dasdsl.search.data import Split
 from dasdsl.search.searcher import evaluate
-
-
-def _fail(message: str, hint: str | None = None) -> DasError:
-    return DasError([error(message, Span.unknown("<run>"), hint)])
 
 
 @attrs.frozen
@@ -129,14 +125,17 @@ def check_batch(batch: int, data: Split, processes: int = 1, *, parts: tuple[str
     sizes = {name: len(getattr(data, name)) for name in parts}
     if batch > min(sizes.values()):
         shown = " / ".join(str(n) for n in sizes.values())
-        raise _fail(f"batch {batch} is larger than the data split ({shown})", "give a smaller batch")
+        raise fail(f"batch {batch} is larger than the data split ({shown})", "<run>", "give a smaller batch")
     if batch < 2:
-        raise _fail(
-            f"batch {batch}: batch normalisation needs at least 2 samples per batch", "give a batch of 2 or more"
+        raise fail(
+            f"batch {batch}: batch normalisation needs at least 2 samples per batch",
+            "<run>",
+            "give a batch of 2 or more",
         )
     if batch % processes:
-        raise _fail(
+        raise fail(
             f"batch {batch} does not split evenly over {processes} processes",
+            "<run>",
             f"use a batch that is a multiple of {processes}",
         )
 
@@ -167,8 +166,9 @@ def train_fixed(
             opt.load_state_dict(state["optimizer"])
             sched.load_state_dict(state["schedule"])
         except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError) as exc:
-            raise _fail(
+            raise fail(
                 f"the checkpoint's optimizer state does not fit this training ({type(exc).__name__}: {exc})",
+                "<run>",
                 "the checkpoint was edited or comes from another run; the files are left as they are",
             ) from None
     loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
@@ -194,7 +194,7 @@ def train_fixed(
                 net.aux_logits = None
             value = float(loss.detach())  # float() of a tensor that requires grad warns
             if not np.isfinite(value):
-                raise _fail(f"the training loss became {value} at epoch {epoch + 1}", "lower the learning rate")
+                raise fail(f"the training loss became {value} at epoch {epoch + 1}", "<run>", "lower the learning rate")
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), recipe.grad_clip)
             opt.step()
@@ -205,7 +205,9 @@ def train_fixed(
         sched.step()
         valid_loss, valid_acc = evaluate(net, data.valid)
         if not np.isfinite(valid_loss):
-            raise _fail(f"the validation loss became {valid_loss} at epoch {epoch + 1}", "lower the learning rate")
+            raise fail(
+                f"the validation loss became {valid_loss} at epoch {epoch + 1}", "<run>", "lower the learning rate"
+            )
         history.append(
             {
                 "epoch": epoch + 1,

@@ -23,7 +23,7 @@ from torch import nn
 
 from dasdsl.compiler.build import build_ir
 from dasdsl.compiler.lower import FixedNetwork
-from dasdsl.errors import DasError, Span, error
+from dasdsl.errors import fail
 from dasdsl.files import read_text, write_atomic
 from dasdsl.lang.checked import CheckedSpace
 from dasdsl.lang.load import check_text
@@ -61,13 +61,18 @@ def check_callbacks(callbacks: Any) -> tuple[EpochCallback, ...]:
     """The epoch callbacks as a tuple, each one callable: refused before any data is read or run directory made
     (a bad one would otherwise fail only after the first epoch, leaving a run directory behind)."""
     if callable(callbacks):
-        raise _fail("callbacks takes a list of functions, got one function", "wrap it in a list: callbacks=[fn]")
+        raise fail(
+            "callbacks takes a list of functions, got one function", "<run>", "wrap it in a list: callbacks=[fn]"
+        )
     if isinstance(callbacks, (str, bytes)) or not isinstance(callbacks, (list, tuple)):
-        raise _fail(f"callbacks takes a list of functions, got {type(callbacks).__name__}", "e.g. callbacks=[fn]")
+        raise fail(
+            f"callbacks takes a list of functions, got {type(callbacks).__name__}", "<run>", "e.g. callbacks=[fn]"
+        )
     for i, callback in enumerate(callbacks):
         if not callable(callback):
-            raise _fail(
+            raise fail(
                 f"callbacks[{i}] is {type(callback).__name__} {callback!r:.60}, not a function",
+                "<run>",
                 "each callback is called with every epoch's record (a dict); returning False stops the run",
             )
     return tuple(callbacks)
@@ -103,14 +108,10 @@ class Silent:
         pass
 
 
-def _fail(message: str, hint: str | None = None) -> DasError:
-    return DasError([error(message, Span.unknown("<run>"), hint)])
-
-
 def _config_json(out: Path, what: str) -> dict[str, Any]:
     """A run directory's config.json as a JSON object (``what`` the directory should be, for the error)."""
     if not (out / rundir.CONFIG).is_file() or not (out / rundir.SPACE).is_file():
-        raise _fail(f"{out} is not {what} (no config.json / space.das)")
+        raise fail(f"{out} is not {what} (no config.json / space.das)", "<run>")
     try:
         meta = json.loads(read_text(out / rundir.CONFIG, "run configuration"))
     except ValueError as exc:
@@ -121,7 +122,7 @@ def _config_json(out: Path, what: str) -> dict[str, Any]:
             if isinstance(meta, ValueError)
             else f"a JSON object is expected, not {type(meta).__name__}"
         )
-        raise _fail(f"{out / rundir.CONFIG} is damaged ({shown}); the run cannot be resumed")
+        raise fail(f"{out / rundir.CONFIG} is damaged ({shown}); the run cannot be resumed", "<run>")
     return meta
 
 
@@ -132,8 +133,9 @@ def _recorded(out: Path, read: Callable[[], Any], prefix: str = "") -> Any:
         return read()
     except SettingError as exc:
         where = f"its setting '{prefix}{exc.arg}'" if exc.arg is not None else "its settings"
-        raise _fail(
+        raise fail(
             f"{out / rundir.CONFIG}: {where} cannot be resumed: {exc.message}",
+            "<run>",
             (exc.hint + "; " if exc.hint else "")
             + "config.json records the settings the run started with: put back the value it was written with, "
             "or start a new run",
@@ -218,7 +220,7 @@ def resume(
             raise TypeError(f"plugins must be a list of module names, not {recorded!r}")
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         message = f"{out / rundir.CONFIG} is damaged ({type(exc).__name__}: {exc}); the run cannot be resumed"
-        raise _fail(message) from None
+        raise fail(message, "<run>") from None
     rundir.require_plugins(out, recorded, plugins)
     space = rundir.read_space(out, plugins=list(plugins))
     data = _resumed_data(out, meta.get("data_fingerprint"), cfg, space, user_data, classes, device)
@@ -227,8 +229,9 @@ def resume(
         SEARCH.resolve({"epochs": (epochs,)}, cfg)  # a whole number up to the table's maximum, as for a fresh run
     extended = epochs is not None and epochs != cfg.epochs
     if epochs is not None and epochs < cfg.epochs:
-        raise _fail(
+        raise fail(
             f"{out} was searched for {cfg.epochs} epochs; resuming it with {epochs} epochs can only extend it",
+            "<run>",
             f"give more than {cfg.epochs} epochs (epochs=, --epochs), or resume without them",
         )
     recorded_epochs = cfg.epochs
@@ -265,9 +268,10 @@ def _resumed_data(
         if data_mod.callers_form(recorded, cfg.data) is None and data_mod.spec_text(spec) != data_mod.spec_text(
             cfg.data
         ):
-            raise _fail(
+            raise fail(
                 f"{out} was searched on other data: the run searched '{data_mod.spec_text(cfg.data)}'; this data "
                 f"is '{data_mod.spec_text(spec)}'; resuming would continue another search",
+                "<run>",
                 "resume without data=, or start a new run with this data; the run directory is left as it is",
             )
         split = None if given is None else data_mod.source_split(spec, space.input_kind, cfg.split, cfg.seed, device)
@@ -292,8 +296,9 @@ def checked_data(
     if form is not None and (given is None or given.fingerprint.get("source") not in ("arrays", "datasets")):
         kind = {"arrays": "arrays", "datasets": "torch datasets"}[form]
         other = "" if given is None else f", not the data source '{given.fingerprint.get('source')}'"
-        raise _fail(
+        raise fail(
             f"{out} {verb} data given from Python (the caller's {kind}{other}), which a run directory does not hold",
+            "<run>",
             f"pass the same data again: {call}({str(out)!r}, data=...); the command line cannot load data given "
             "from Python",
         )
@@ -306,9 +311,10 @@ def checked_data(
         )
     difference = data_mod.data_difference(recorded, data.fingerprint, verb)
     if difference is not None:
-        raise _fail(
+        raise fail(
             f"{out} was {did} on other data: {difference}; resuming would continue another "
             f"{'search' if did == 'searched' else 'training'}",
+            "<run>",
             "pass the data the run used, or start a new run with this data; the run directory is left as it is",
         )
     return data
@@ -582,7 +588,9 @@ def resume_training(
             start, state = saved["epoch"], saved["train"]
             torch.set_rng_state(saved["torch_rng"].cpu())
         except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
-            raise _fail(f"checkpoint {out / rundir.CHECKPOINT} does not fit this training run ({exc})") from None
+            raise fail(
+                f"checkpoint {out / rundir.CHECKPOINT} does not fit this training run ({exc})", "<run>"
+            ) from None
     rundir.trim_log(out, start)
     return _training(net, space, data, out, epochs, batch, lr, seed, start, state, reporter, callbacks, recipe)
 
