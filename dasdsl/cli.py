@@ -20,7 +20,7 @@ from dasdsl.files import check_output_file, file_system_error, read_text, write_
 from dasdsl.lang.count import space_stats
 from dasdsl.lang.parse import parse
 from dasdsl.lang.printer import format_das
-from dasdsl.lang.settings import RUN_SETTING_FLAGS, SEARCH_KEYS, TRAIN, add_run_flags, parse_override
+from dasdsl.lang.settings import RUN_SETTING_FLAGS, SEARCH, SEARCH_KEYS, TRAIN, SettingsTable, parse_override
 from dasdsl.search.discretize import disconnected_cells
 from dasdsl.view.console import ProgressDisplay, summary_text
 from dasdsl.wording import plural, shape_text
@@ -127,6 +127,21 @@ def cmd_compile(args: argparse.Namespace) -> int:
         write_atomic(args.graph, json.dumps(api.graph_json(ir), indent=1), "graph file")
         print(f"graph written to {args.graph}", file=sys.stderr)
     return EXIT_OK
+
+
+def add_setting_flags(parser: argparse.ArgumentParser, table: SettingsTable) -> None:
+    """One flag per flagged setting of ``table`` (``--data``, ``--epochs``, ...), ``dest`` the setting's name:
+    argument parsing lives here, built from the table's records."""
+    for s in table.flagged:
+        assert s.flag is not None and s.option is not None
+        kwargs: dict[str, Any] = {"default": None, "help": s.flag.help}
+        if s.flag.type is not None:
+            kwargs["type"] = s.flag.type
+        if s.flag.choices is not None:
+            kwargs["choices"] = s.flag.choices
+        if s.flag.metavar is not None:
+            kwargs["metavar"] = s.flag.metavar
+        parser.add_argument(s.option, dest=s.name, **kwargs)
 
 
 def _let_arg(text: str) -> tuple[str, str]:
@@ -453,7 +468,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="search a space and write the result as .das")
     p.add_argument("space", nargs="?", metavar="SPACE")
-    add_run_flags(p)
+    add_setting_flags(p, SEARCH)  # --data, --epochs, ...: the search block's flagged settings
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any search setting, in .das syntax")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
     p.add_argument("--out", default="runs", help="folder for run directories (default runs/)")
@@ -466,7 +481,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a fixed architecture (a search result) from scratch")
     p.add_argument("file", nargs="?", metavar="RESULT.das")
-    TRAIN.add_flags(p)  # --data, --epochs, ... --drop-path: the train block's settings
+    add_setting_flags(p, TRAIN)  # --data, --epochs, ... --drop-path: the train block's settings
     p.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue a killed training run")
     p.add_argument("--device", default="auto")
     p.add_argument("--out", default="runs")

@@ -12,6 +12,7 @@ import pytest
 from paths import ROOT, SPACE_DIR
 
 import dasdsl
+from dasdsl.cli import add_setting_flags
 from dasdsl.errors import DasError
 from dasdsl.lang import ast
 from dasdsl.lang import settings as s
@@ -346,7 +347,7 @@ def test_flagged_settings() -> None:
 
 def test_the_flags_parse_into_search_values(tmp_path: Path) -> None:
     parser = argparse.ArgumentParser()
-    s.add_run_flags(parser)
+    add_setting_flags(parser, s.SEARCH)
     gate = "sigmoid(temperature = anneal(5.0 -> 0.05))"
     data = f"npz:{tmp_path}/x.npz"
     flags = ["--epochs", "3", "--split", "0.25", "--hypergradient", "exact", "--top", "2", "--precision", "bf16"]
@@ -434,3 +435,25 @@ def test_run_help_comes_from_the_table(capsys: pytest.CaptureFixture[str]) -> No
     for setting in s.FLAGGED:
         assert setting.option in text
         assert " ".join(setting.flag.help.split()) in text, setting.name
+
+
+def test_a_new_setting_reaches_the_flag_the_reader_and_the_docs_from_its_record_alone() -> None:
+    """A setting is one record: a copy of the train table with one more reaches ``dasdsl train``'s flags, the
+    block's reader and the docs table without another edit (issue 25)."""
+    import attrs
+
+    @attrs.frozen
+    class Config(s.TrainConfig):  # the config gains the field the new setting sets
+        warmup: int = 0
+
+    record = s.SearchSetting(
+        "warmup", s._integer("warmup", positive=False), ("warmup",), "0", "epochs of warm-up", s.Flag("warm-up", int)
+    )
+    table = s.SettingsTable("train", Config, (*s.TRAIN.settings, record))
+    parser = argparse.ArgumentParser()
+    add_setting_flags(parser, table)
+    assert parser.parse_args(["--warmup", "3"]).warmup == 3
+    assert table.resolve(table.entries_of({"warmup": 3})).warmup == 3
+    with pytest.raises(DasError, match="warmup must be a non-negative integer, got -1"):
+        table.resolve(table.entries_of({"warmup": -1}))
+    assert "| `warmup` | `0` | `--warmup` | epochs of warm-up |" in table.markdown()

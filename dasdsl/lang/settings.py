@@ -26,7 +26,7 @@ the search table's, kept as module functions:
   or a constraint), on a run's final configuration; the checker reports ``combination_problem`` at the
   search block.
 - ``FLAGGED`` (the records with a flag) and ``RUN_SETTING_FLAGS`` (their names, which are also
-  the argparse ``dest``): the CLI adds the flags with ``add_run_flags(parser)``. The Python API
+  the argparse ``dest``): ``dasdsl.cli`` builds the flags from these records. The Python API
   (and through it the CLI's flags and ``--set KEY=VALUE``) turns each given setting into
   search-block values with ``parse_flag(key, value)``: a flag's own spelling (``npz:PATH``), else
   .das syntax through ``parse_override(key, text)``.
@@ -36,7 +36,6 @@ the search table's, kept as module functions:
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 from collections.abc import Callable, Iterator, Mapping
@@ -610,16 +609,6 @@ class Flag:
     metavar: str | None = None
     das: Callable[[str], str] | None = None  # the flag's text to .das syntax, where it differs
 
-    def argparse_kwargs(self) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {"default": None, "help": self.help}
-        if self.type is not None:
-            kwargs["type"] = self.type
-        if self.choices is not None:
-            kwargs["choices"] = self.choices
-        if self.metavar is not None:
-            kwargs["metavar"] = self.metavar
-        return kwargs
-
 
 @attrs.frozen
 class SearchSetting:
@@ -1009,12 +998,6 @@ class SettingsTable:
 
     # -- the command line and the Python API
 
-    def add_flags(self, parser: argparse.ArgumentParser) -> None:
-        """``--data``, ``--epochs``, ...: one flag per flagged setting, ``dest`` the setting's name."""
-        for s in self.flagged:
-            assert s.flag is not None and s.option is not None
-            parser.add_argument(s.option, dest=s.name, **s.flag.argparse_kwargs())
-
     def entries_of(self, settings: Mapping[str, Any]) -> dict[str, tuple[Any, ...]]:
         """Settings by name (Python values or .das text, ``npz:PATH`` as on the command line; None: not given)
         as evaluated entries of the block; an unknown name or a value that does not read is a DasError."""
@@ -1133,7 +1116,6 @@ FLAGGED: tuple[SearchSetting, ...] = SEARCH.flagged
 RUN_SETTING_FLAGS: tuple[str, ...] = tuple(s.name for s in FLAGGED)
 check_entry = SEARCH.check_entry
 resolve = SEARCH.resolve
-add_run_flags = SEARCH.add_flags
 parse_flag = SEARCH.parse_flag
 parse_override = SEARCH.parse_override
 settings_table = SEARCH.markdown
