@@ -11,7 +11,7 @@ import dasdsl
 from dasdsl.compiler.lower import gate_weights
 from dasdsl.lang import settings
 from dasdsl.methods import gates, penalties, rules
-from dasdsl.methods.rules import Context, NodeChoices
+from dasdsl.methods.rules import NodeChoices, RuleInputs
 
 POOLING = "spaces/pooling.das"
 
@@ -52,15 +52,15 @@ def test_rules_on_plain_choices() -> None:
     node = NodeChoices(("a", "b", "c"), (("none", "skip", "conv"),) * 3, keep=2, beta=None)
     free = NodeChoices(("d",), (("none", "skip"),), keep=None)
     weights = {"a": [0.9, 0.05, 0.05], "b": [0.1, 0.2, 0.7], "c": [0.0, 0.6, 0.4], "d": [0.3, 0.4]}
-    argmax = rules.RULES["argmax"].decide([node, free], weights, Context())
+    argmax = rules.RULES["argmax"].decide([node, free], weights, RuleInputs())
     # `none` never wins on a keep node: a's best real candidate (0.05) is the weakest edge, dropped
     assert argmax == {"a": None, "b": 2, "c": 1, "d": 1}
-    assert rules.RULES["threshold"].decide([free], weights, Context(value=0.5)) == {"d": 0}  # 0.4 < 0.5: none
+    assert rules.RULES["threshold"].decide([free], weights, RuleInputs(value=0.5)) == {"d": 0}  # 0.4 < 0.5: none
 
     # perturbation: the candidate whose removal costs most accuracy, here a made-up accuracy function
     def accuracy(w: dict[str, list[float]]) -> float:
         return w["d"][0] * 0.5 + w["d"][1] * 0.1
 
-    assert rules.RULES["perturbation"].decide([free], weights, Context(accuracy=accuracy)) == {"d": 0}
+    assert rules.RULES["perturbation"].decide([free], weights, RuleInputs(accuracy=accuracy)) == {"d": 0}
     # without an accuracy function it ranks as argmax (per-epoch skip counts, renders)
-    assert rules.RULES["perturbation"].decide([free], weights, Context()) == {"d": 1}
+    assert rules.RULES["perturbation"].decide([free], weights, RuleInputs()) == {"d": 1}

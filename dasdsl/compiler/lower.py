@@ -2,7 +2,7 @@
 
 The forward walks the IR's execution plan (no generated code, no exec). Gate
 weights are computed once per forward from the architecture parameters and read
-by every cell through a shared GateContext, so all instances of a cell type use
+by every cell through a shared ForwardState, so all instances of a cell type use
 the same weights.
 """
 
@@ -28,7 +28,7 @@ from dasdsl.ops.modules import build_adapter
 from dasdsl.wording import shape_text
 
 
-class GateContext:
+class ForwardState:
     """Shared by a network and its cells: the gate weights of the current forward, and the drop-path
     probability of a fixed network in training (DARTS' evaluation recipe; 0 elsewhere)."""
 
@@ -56,7 +56,7 @@ class Chain(nn.Sequential):
     """A candidate: its op steps, then its width adapter if it has one."""
 
 
-def build_candidate(cand: CandidateIR, ir: NetworkIR, ctx: GateContext, affine: bool, mixed: bool) -> nn.Module:
+def build_candidate(cand: CandidateIR, ir: NetworkIR, ctx: ForwardState, affine: bool, mixed: bool) -> nn.Module:
     modules: list[nn.Module] = [build_step(step, ir, ctx, affine, mixed) for step in cand.steps]
     if cand.adapter is not None:
         adapter = _adapter_module(cand.adapter, affine)
@@ -84,7 +84,7 @@ def _check_size(step: Step) -> None:
         )
 
 
-def build_step(step: Step, ir: NetworkIR, ctx: GateContext, affine: bool, mixed: bool) -> nn.Module:
+def build_step(step: Step, ir: NetworkIR, ctx: ForwardState, affine: bool, mixed: bool) -> nn.Module:
     if step.cell_key is not None:
         return CellModule(ir, step.cell_key, ctx, affine, mixed, single_input=True)
     op = registry.get(step.name)
@@ -129,7 +129,7 @@ class MixedEdge(nn.Module):
         key: str,
         candidates: list[nn.Module],
         is_none: list[bool],
-        ctx: GateContext,
+        ctx: ForwardState,
         groups: list[int | None] | None = None,
     ) -> None:
         super().__init__()
@@ -236,7 +236,7 @@ def shared_state_dict(net: nn.Module) -> dict[str, torch.Tensor]:
 class DepthMixture(nn.Module):
     """A searched depth: sum_i w_i * (the network's output with options[i] repeats), one input per option."""
 
-    def __init__(self, key: str, ctx: GateContext) -> None:
+    def __init__(self, key: str, ctx: ForwardState) -> None:
         super().__init__()
         self.key = key
         self.ctx = ctx
@@ -260,7 +260,7 @@ class PartialMixedEdge(MixedEdge):
         key: str,
         candidates: list[nn.Module],
         is_none: list[bool],
-        ctx: GateContext,
+        ctx: ForwardState,
         k: int,
         stride: int,
         rank: int,
@@ -320,7 +320,7 @@ class CellModule(nn.Module):
         self,
         ir: NetworkIR,
         key: str,
-        ctx: GateContext,
+        ctx: ForwardState,
         affine: bool,
         mixed: bool,
         single_input: bool = False,
@@ -466,7 +466,7 @@ def _merge(how: str, tensors: list[torch.Tensor]) -> torch.Tensor:
     return out
 
 
-def _sequential(steps: tuple[Step, ...], ir: NetworkIR, ctx: GateContext, affine: bool) -> nn.Module:
+def _sequential(steps: tuple[Step, ...], ir: NetworkIR, ctx: ForwardState, affine: bool) -> nn.Module:
     if not steps:
         return nn.Identity()
     return nn.Sequential(*[build_step(s, ir, ctx, affine, mixed=False) for s in steps])
@@ -477,7 +477,7 @@ class Network(nn.Module):
 
     def __init__(self, ir: NetworkIR, affine: bool, mixed: bool, partial: int = 1) -> None:
         super().__init__()
-        self.ctx = GateContext()
+        self.ctx = ForwardState()
         order = ir.order()
         self.plan: list[tuple[str, list[int]]] = []
         self.items = nn.ModuleDict()

@@ -11,7 +11,7 @@ from dasdsl.errors import DasError, Diagnostic, Span
 from dasdsl.lang import ast
 from dasdsl.lang.checked import CellInstance, CheckedSpace, GivenLet
 from dasdsl.lang.passes import bind, cells, names, network, search_block
-from dasdsl.lang.passes.context import Context
+from dasdsl.lang.passes.context import CheckState
 from dasdsl.lang.passes.dag import MERGES
 from dasdsl.lang.passes.names import INPUT_KINDS, RESERVED
 from dasdsl.lang.passes.network import MAX_REPEAT
@@ -20,7 +20,7 @@ from dasdsl.lang.settings import SEARCH_KEYS
 
 __all__ = ["INPUT_KINDS", "MAX_REPEAT", "MERGES", "PASSES", "RESERVED", "SEARCH_KEYS", "Checker", "check"]
 
-Pass = Callable[[Context], None]
+Pass = Callable[[CheckState], None]
 
 # The order matters: each pass reads what the ones before it found. Diagnostics are sorted by
 # position at the end, but the order they were found in decides ties and which duplicate is kept.
@@ -48,7 +48,7 @@ class Checker:
     discretization and the IR. Diagnostics found after the check are not reported.
     """
 
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: CheckState) -> None:
         self.ctx = ctx
 
     @property
@@ -104,14 +104,14 @@ def check(
     )
 
 
-def _run(module: ast.Module, source: str | None, classes: int | None, given: dict[str, GivenLet]) -> Context:
-    ctx = Context(module, source, classes, given)
+def _run(module: ast.Module, source: str | None, classes: int | None, given: dict[str, GivenLet]) -> CheckState:
+    ctx = CheckState(module, source, classes, given)
     for run in PASSES:
         run(ctx)
     return ctx
 
 
-def _check_train_lets(module: ast.Module, source: str | None, classes: int | None, ctx: Context) -> None:
+def _check_train_lets(module: ast.Module, source: str | None, classes: int | None, ctx: CheckState) -> None:
     """The space checked again with the train block's constants given: ``train { let C = -1 }`` builds a
     network that ``dasdsl train`` and ``export`` would refuse, so ``check`` refuses it, at the use."""
     given = dict(ctx.given)
@@ -126,7 +126,7 @@ def _check_train_lets(module: ast.Module, source: str | None, classes: int | Non
         raise DasError(_noted(errors, trained), source)
 
 
-def _noted(diags: list[Diagnostic], ctx: Context) -> list[Diagnostic]:
+def _noted(diags: list[Diagnostic], ctx: CheckState) -> list[Diagnostic]:
     """The errors, each noting the constants given other values (they caused it: without them it checked)."""
     if not ctx.given:
         return diags
@@ -144,7 +144,7 @@ def _noted(diags: list[Diagnostic], ctx: Context) -> list[Diagnostic]:
     ]
 
 
-def _text(ctx: Context, span: Span) -> str | None:
+def _text(ctx: CheckState, span: Span) -> str | None:
     """The source text of a one-line span."""
     if ctx.lines is None or span.line <= 0 or span.line != span.end_line or span.line > len(ctx.lines):
         return None

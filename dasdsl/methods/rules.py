@@ -29,7 +29,7 @@ class NodeChoices:
 
 
 @attrs.frozen
-class Context:
+class RuleInputs:
     value: float = 0.5  # the rule's number, e.g. threshold(0.5)
     accuracy: Accuracy | None = None
     seed: int = 0
@@ -40,7 +40,7 @@ class Context:
 class Rule:
     name: str
     doc: str
-    decide: Callable[[Sequence[NodeChoices], Weights, Context], Decision]
+    decide: Callable[[Sequence[NodeChoices], Weights, RuleInputs], Decision]
     takes_value: bool = False  # written ``rule(value)``
     needs_accuracy: bool = False  # without an accuracy function (per-epoch skip counts, renders) it ranks as argmax
 
@@ -72,11 +72,11 @@ def _ranked(
     return decisions
 
 
-def _argmax(nodes: Sequence[NodeChoices], weights: Weights, ctx: Context) -> Decision:
+def _argmax(nodes: Sequence[NodeChoices], weights: Weights, ctx: RuleInputs) -> Decision:
     return _ranked(nodes, weights, lambda key, w, labels: max(range(len(w)), key=lambda i: w[i]))
 
 
-def _threshold(nodes: Sequence[NodeChoices], weights: Weights, ctx: Context) -> Decision:
+def _threshold(nodes: Sequence[NodeChoices], weights: Weights, ctx: RuleInputs) -> Decision:
     def strongest(key: str, w: list[float], labels: tuple) -> int:
         best = max(range(len(w)), key=lambda i: w[i])
         if w[best] < ctx.value:
@@ -87,7 +87,7 @@ def _threshold(nodes: Sequence[NodeChoices], weights: Weights, ctx: Context) -> 
     return _ranked(nodes, weights, strongest)
 
 
-def _perturbation(nodes: Sequence[NodeChoices], weights: Weights, ctx: Context) -> Decision:
+def _perturbation(nodes: Sequence[NodeChoices], weights: Weights, ctx: RuleInputs) -> Decision:
     """DARTS-PT (Wang et al. 2021): on each edge keep the op whose removal hurts the supernet's validation
     accuracy most, fixing edges one at a time in a seeded order; on keep-k nodes keep the k edges whose
     removal hurts most. No fine-tuning between decisions."""

@@ -182,7 +182,7 @@ class _Cell:
 
 
 @attrs.frozen
-class _Ctx:
+class _PathLimits:
     min_nonskip: int  # 0: no path constraint, but the output must be reached (connectivity)
     max_skip: int | None  # None: skips not counted
 
@@ -231,7 +231,7 @@ def _amount(x: Fraction) -> str:
 
 def _parse(
     ir: NetworkIR, constraints: Any, costs: Mapping[str, Any] | None
-) -> tuple[_Ctx, list[tuple[str, Any, str]], list[str]]:
+) -> tuple[_PathLimits, list[tuple[str, Any, str]], list[str]]:
     """(path/skip context, budgets as (kind, value, measure), the constraints as the user wrote them)."""
     items = list(constraints.items()) if isinstance(constraints, Mapping) else list(constraints)
     c, s = 0, None
@@ -280,7 +280,7 @@ def _parse(
             )
         if kind not in budgets or bound < _exact(budgets[kind][1]):
             budgets[kind] = (kind, value, measure)
-    return _Ctx(c, s), list(budgets.values()), shown
+    return _PathLimits(c, s), list(budgets.values()), shown
 
 
 def _cells(ir: NetworkIR) -> list[_Cell]:
@@ -447,7 +447,7 @@ class _Front:
 
 def _node_options(
     step: _Step,
-    ctx: _Ctx,
+    ctx: _PathLimits,
     keeper: Any,
     weights: Mapping[str, Sequence[int]],
     costs: Sequence[_Budget],
@@ -494,7 +494,7 @@ def _node_options(
 
 def _run(
     cell: _Cell,
-    ctx: _Ctx,
+    ctx: _PathLimits,
     keeper: Any,
     weights: Mapping[str, Sequence[int]],
     costs: Sequence[_Budget],
@@ -559,7 +559,7 @@ class _Problem:
         self,
         ir: NetworkIR,
         weights: Mapping[str, Sequence[float]],
-        ctx: _Ctx,
+        ctx: _PathLimits,
         budgets: list[tuple[str, Any, str]],
         costs: Mapping[str, Any] | None,
     ) -> None:
@@ -807,7 +807,7 @@ def _cell_error(prob: _Problem, cell: _Cell) -> DasError:
     c, s = ctx.min_nonskip, ctx.max_skip
     name = f"no architecture of cell '{cell.name}'"
     keeper = _Best(1)
-    finals, _ = _run(cell, _Ctx(0, None), keeper, prob.weights, (), prob.position)
+    finals, _ = _run(cell, _PathLimits(0, None), keeper, prob.weights, (), prob.position)
     if not any(oc == 0 for oc, _ in finals):
         return fail(
             f"{name} is connected: in every one no input reaches the output through ops other than none, "
@@ -816,7 +816,7 @@ def _cell_error(prob: _Problem, cell: _Cell) -> DasError:
             source=prob.ir.space.source,
         )
     if c > 0:
-        finals, _ = _run(cell, _Ctx(c, None), keeper, prob.weights, (), prob.position)
+        finals, _ = _run(cell, _PathLimits(c, None), keeper, prob.weights, (), prob.position)
         if not any(oc == c for oc, _ in finals):
             if cell.longest < c:
                 why = f"its longest input-to-output path has {plural(cell.longest, 'edge')}"
@@ -829,7 +829,7 @@ def _cell_error(prob: _Problem, cell: _Cell) -> DasError:
             return fail(f"{name} satisfies min_nonskip_per_path {c}: {why}", cell.span, source=prob.ir.space.source)
     if s is not None:
         edges = sum(len(step.edges) for step in cell.steps)
-        finals, _ = _run(cell, _Ctx(0, edges), keeper, prob.weights, (), prob.position)
+        finals, _ = _run(cell, _PathLimits(0, edges), keeper, prob.weights, (), prob.position)
         fewest = min(sk for oc, sk in finals if oc == 0)
         if fewest > s:
             forced = [e.key for step in cell.steps for e in step.edges if all(is_skip for _, is_skip, _ in e.classes)]

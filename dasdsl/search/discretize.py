@@ -17,7 +17,7 @@ import attrs
 from dasdsl.compiler.ir import NetworkIR, choice_key, edge_norm_key
 from dasdsl.lang import ast
 from dasdsl.lang.checked import Candidate, CellInstance, CheckedSpace, Edge
-from dasdsl.methods.rules import RULES, Accuracy, Context, Decision, NodeChoices
+from dasdsl.methods.rules import RULES, Accuracy, Decision, NodeChoices, RuleInputs
 
 
 @attrs.frozen
@@ -55,7 +55,7 @@ def decide(
     seed: int = 0,
 ) -> Decision:
     """Pick candidates per choice point from gate weights by a rule of dasdsl.methods.rules."""
-    context = Context(threshold, accuracy, seed, tuple(ir.choices))
+    context = RuleInputs(threshold, accuracy, seed, tuple(ir.choices))
     decisions = RULES[rule].decide(node_choices(ir, weights), weights, context)
     for key, info in ir.choices.items():  # a searched depth always keeps one count: the heaviest if dropped
         if info.kind == "depth" and decisions.get(key) is None:

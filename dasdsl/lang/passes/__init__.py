@@ -1,1 +1,1 @@
-"""The checker's passes: each module does one job on the shared Context; dasdsl.lang.check runs them in order."""
+"""The checker's passes: each module does one job on the shared CheckState; dasdsl.lang.check runs them in order."""

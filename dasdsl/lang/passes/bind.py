@@ -7,12 +7,12 @@ from typing import Any
 from dasdsl.errors import Span, suggest
 from dasdsl.lang import ast
 from dasdsl.lang.checked import Candidate, OpRef, Unknown
-from dasdsl.lang.passes.context import Context, Env
+from dasdsl.lang.passes.context import CheckState, Env
 from dasdsl.lang.passes.text import is_number, rotate_cycle, show, signature_hint
 from dasdsl.ops import registry
 
 
-def check_opdefs(ctx: Context) -> None:
+def check_opdefs(ctx: CheckState) -> None:
     """Expand each op definition's body once, its parameters unknown."""
     for decl in ctx.opdefs.values():
         env = ctx.scope({p: Unknown(f"parameter {p}") for p in decl.params})
@@ -29,7 +29,7 @@ MAX_CHAIN_REPEAT = 1_000  # `conv(3) x N` inside a cell: a guard against typos s
 MAX_CHAIN_STEPS = 10_000
 
 
-def expand(ctx: Context, op: ast.OpExpr, env: Env, *, in_choice: bool = False) -> Candidate | None:
+def expand(ctx: CheckState, op: ast.OpExpr, env: Env, *, in_choice: bool = False) -> Candidate | None:
     """A chain of op calls as one candidate, composite ops replaced by their steps, ``x N`` repeated; None
     after errors."""
     steps: list[OpRef] = []
@@ -68,7 +68,7 @@ def expand(ctx: Context, op: ast.OpExpr, env: Env, *, in_choice: bool = False) -
     return Candidate(tuple(steps) * times, op) if ok else None
 
 
-def _call(ctx: Context, call: ast.Call, env: Env, *, in_choice: bool = False) -> list[OpRef] | None:
+def _call(ctx: CheckState, call: ast.Call, env: Env, *, in_choice: bool = False) -> list[OpRef] | None:
     name = call.func
     if name in ctx.opsets:
         ctx.err(
@@ -106,7 +106,7 @@ def _call(ctx: Context, call: ast.Call, env: Env, *, in_choice: bool = False) ->
     return [OpRef(name, tuple(args.items()), call.span)]
 
 
-def _call_opdef(ctx: Context, call: ast.Call, env: Env) -> list[OpRef] | None:
+def _call_opdef(ctx: CheckState, call: ast.Call, env: Env) -> list[OpRef] | None:
     """A defined op: its body's steps, expanded with the call's arguments."""
     name = call.func
     ctx.used.add(name)
@@ -127,7 +127,7 @@ def _call_opdef(ctx: Context, call: ast.Call, env: Env) -> list[OpRef] | None:
     return list(cand.steps) if cand is not None else None
 
 
-def _call_cell(ctx: Context, call: ast.Call, env: Env) -> list[OpRef] | None:
+def _call_cell(ctx: CheckState, call: ast.Call, env: Env) -> list[OpRef] | None:
     """A cell used as an op: a reference the compiler instantiates; it must read exactly one input."""
     name = call.func
     ctx.used.add(name)
@@ -148,7 +148,7 @@ def _call_cell(ctx: Context, call: ast.Call, env: Env) -> list[OpRef] | None:
     return [OpRef(name, tuple(args.items()), call.span, is_cell=True)]
 
 
-def _op_cycle(ctx: Context, start: int, where: Span) -> None:
+def _op_cycle(ctx: CheckState, start: int, where: Span) -> None:
     """Report ``op a = ... b ...``, ``op b = ... a ...`` once, at the earliest definition in the cycle."""
     members = [n for n, _ in ctx.expanding[start:]]
     # the call inside members[i]'s body that leads to the next member
@@ -161,7 +161,7 @@ def _op_cycle(ctx: Context, start: int, where: Span) -> None:
     )
 
 
-def _base_decl(ctx: Context, name: str) -> ast.CellDecl | None:
+def _base_decl(ctx: CheckState, name: str) -> ast.CellDecl | None:
     """The cell body a (possibly derived) cell stands for; None for unknown bases and cycles."""
     seen: set[str] = set()
     decl = ctx.cells.get(name)
@@ -174,7 +174,7 @@ def _base_decl(ctx: Context, name: str) -> ast.CellDecl | None:
 
 
 def bind_args(
-    ctx: Context, call: ast.Call, params: tuple[str, ...], spec: registry.OpDef | None, env: Env, what: str
+    ctx: CheckState, call: ast.Call, params: tuple[str, ...], spec: registry.OpDef | None, env: Env, what: str
 ) -> dict[str, Any] | None:
     """Match positional and keyword arguments to parameters, check their types."""
     positional = [a for a in call.args if a.name is None]
@@ -235,7 +235,7 @@ def bind_args(
     return values if ok else None
 
 
-def _arg_value(ctx: Context, arg: ast.Arg, p: registry.Param | None, env: Env, what: str, param: str) -> Any:
+def _arg_value(ctx: CheckState, arg: ast.Arg, p: registry.Param | None, env: Env, what: str, param: str) -> Any:
     """One argument's value, checked against its parameter's type; None after an error."""
     if p is None or p.type == "any":
         return ctx.eval(arg.value, env)

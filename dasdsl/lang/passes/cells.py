@@ -10,19 +10,19 @@ from dasdsl.errors import Span, suggest
 from dasdsl.lang import ast
 from dasdsl.lang.checked import CellInstance, Unknown
 from dasdsl.lang.passes.bind import bind_args
-from dasdsl.lang.passes.context import Context, Env
+from dasdsl.lang.passes.context import CheckState, Env
 from dasdsl.lang.passes.dag import cell_body
 from dasdsl.lang.passes.text import builtin_hint, rotate_cycle, show
 
 
-def check_templates(ctx: Context) -> None:
+def check_templates(ctx: CheckState) -> None:
     """Check every cell template, used or not, with symbolic parameters."""
     for name, decl in ctx.cells.items():
         instantiate(ctx, name, {p: Unknown(f"parameter {p}") for p in decl.params}, decl.span, symbolic=True)
 
 
 def instantiate(
-    ctx: Context, name: str, args: Env, span: Span, *, symbolic: bool = False, type_name: str | None = None
+    ctx: CheckState, name: str, args: Env, span: Span, *, symbolic: bool = False, type_name: str | None = None
 ) -> CellInstance | None:
     """Cell ``name`` applied to ``args`` (memoized); None after reporting its errors.
 
@@ -46,7 +46,7 @@ def instantiate(
     return inst
 
 
-def _instantiate(ctx: Context, name: str, args: Env, type_name: str) -> CellInstance | None:
+def _instantiate(ctx: CheckState, name: str, args: Env, type_name: str) -> CellInstance | None:
     """Follow ``cell a = b(...)`` derivations to a cell body, then build the body."""
     decl = ctx.cells[name]
     stride: int | None = None  # the outermost declared stride wins
@@ -90,7 +90,7 @@ def _instantiate(ctx: Context, name: str, args: Env, type_name: str) -> CellInst
     return cell_body(ctx, decl, args, stride or 1, type_name, ctx.cells[name])
 
 
-def _derive_cycle(ctx: Context, members: list[str]) -> None:
+def _derive_cycle(ctx: CheckState, members: list[str]) -> None:
     """Report ``cell a = b``, ``cell b = a`` once, at the earliest declaration in the cycle."""
     _, order, path = rotate_cycle(members, [ctx.cells[m].span.line for m in members])
     decl = ctx.cells[order[0]]
@@ -102,7 +102,7 @@ def _derive_cycle(ctx: Context, members: list[str]) -> None:
     )
 
 
-def _reject_vector_stride(ctx: Context, decl: ast.CellDecl | ast.CellDerive) -> bool:
+def _reject_vector_stride(ctx: CheckState, decl: ast.CellDecl | ast.CellDerive) -> bool:
     """Report 'with input stride' in a space whose input is vector; True when reported."""
     if ctx.input_kind != "vector":
         return False
@@ -114,7 +114,7 @@ def _reject_vector_stride(ctx: Context, decl: ast.CellDecl | ast.CellDerive) -> 
     return True
 
 
-def _stride_span(ctx: Context, decl: ast.CellDecl | ast.CellDerive) -> Span:
+def _stride_span(ctx: CheckState, decl: ast.CellDecl | ast.CellDerive) -> Span:
     """From 'with' to the end of the stride value."""
     assert decl.input_stride is not None
     value = decl.input_stride.span

@@ -12,7 +12,7 @@ import attrs
 from dasdsl.lang import ast
 from dasdsl.lang.checked import Candidate, Unknown
 from dasdsl.lang.passes.bind import expand
-from dasdsl.lang.passes.context import Context, Env
+from dasdsl.lang.passes.context import CheckState, Env
 from dasdsl.lang.passes.text import show
 from dasdsl.ops import registry
 
@@ -24,7 +24,7 @@ UNSEARCHABLE = ("stride",)  # a value list here would change the edge's shape be
 MAX_CANDIDATES = 1_000
 
 
-def candidates(ctx: Context, cands: ast.OpList | ast.OpExpr, env: Env) -> tuple[bool, tuple[Candidate, ...] | None]:
+def candidates(ctx: CheckState, cands: ast.OpList | ast.OpExpr, env: Env) -> tuple[bool, tuple[Candidate, ...] | None]:
     """(is_choice, candidates) for the right side of '~'; an edge of more than MAX_CANDIDATES candidates is
     refused before any is built."""
     size = _size(ctx, cands, (), {})
@@ -54,7 +54,7 @@ def candidates(ctx: Context, cands: ast.OpList | ast.OpExpr, env: Env) -> tuple[
     return True, _list(ctx, cands, env)
 
 
-def _list(ctx: Context, ops: ast.OpList, env: Env, within: tuple[str, ...] = ()) -> tuple[Candidate, ...] | None:
+def _list(ctx: CheckState, ops: ast.OpList, env: Env, within: tuple[str, ...] = ()) -> tuple[Candidate, ...] | None:
     """A candidate list, op sets in it flattened (``within``: the sets being flattened, for cycles)."""
     result: list[Candidate] = []
     ok = True
@@ -93,7 +93,7 @@ def _list(ctx: Context, ops: ast.OpList, env: Env, within: tuple[str, ...] = ())
     return tuple(result) if ok else None
 
 
-def _size(ctx: Context, cands: ast.OpList | ast.OpExpr, within: tuple[str, ...], sets: dict[str, int]) -> int:
+def _size(ctx: CheckState, cands: ast.OpList | ast.OpExpr, within: tuple[str, ...], sets: dict[str, int]) -> int:
     """How many candidates the right side of '~' stands for, counted without expanding it: an op with value
     lists stands for the product of their lengths (times its repeat counts), an op set for the sum of its
     members (``sets``: op sets counted so far; a set inside itself counts 0, reported where it is flattened)."""
@@ -125,7 +125,7 @@ def _lists(op: ast.OpExpr) -> list[tuple[int, int]]:
     return found + ([(-1, -1)] if isinstance(op.repeat, ast.ValueList) else [])
 
 
-def _expanded(ctx: Context, op: ast.OpExpr, env: Env) -> tuple[Candidate, ...] | None:
+def _expanded(ctx: CheckState, op: ast.OpExpr, env: Env) -> tuple[Candidate, ...] | None:
     """One candidate per combination of the op's listed values, in the order written (the last list varies
     fastest), all of one group; None after reporting a bad list."""
     # a searched repeat (x [1, 2]): its counts, the slowest-varying part; at most MAX_CHAIN_REPEAT (expand's check)
@@ -159,7 +159,7 @@ def _expanded(ctx: Context, op: ast.OpExpr, env: Env) -> tuple[Candidate, ...] |
     return tuple(out)
 
 
-def _check_list(ctx: Context, call: ast.Call, arg: ast.Arg, position: int, env: Env) -> bool:
+def _check_list(ctx: CheckState, call: ast.Call, arg: ast.Arg, position: int, env: Env) -> bool:
     """A value list is not empty, sits on a searchable argument, and holds distinct values of one type."""
     values = arg.value
     assert isinstance(values, ast.ValueList)

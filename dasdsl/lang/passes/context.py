@@ -13,7 +13,7 @@ from dasdsl.lang.passes.text import is_number, show
 Env = dict[str, Any]  # names in scope: constants, then parameters
 
 
-class Context:
+class CheckState:
     """One check of one module: what the passes have found so far, and the helpers they share."""
 
     def __init__(

@@ -9,12 +9,12 @@ import networkx as nx
 from dasdsl.errors import Span, suggest
 from dasdsl.lang import ast
 from dasdsl.lang.checked import CellInstance, Node
-from dasdsl.lang.passes.context import Context
+from dasdsl.lang.passes.context import CheckState
 from dasdsl.lang.passes.nodes import MERGES, check_node
 
 
 def cell_body(
-    ctx: Context,
+    ctx: CheckState,
     decl: ast.CellDecl,
     args: dict[str, Any],
     stride: int,
@@ -84,12 +84,12 @@ def cell_body(
     )
 
 
-def _cell_name_span(ctx: Context, decl: ast.CellDecl) -> Span:
+def _cell_name_span(ctx: CheckState, decl: ast.CellDecl) -> Span:
     return ctx.name_span(decl.span, decl.name, ctx.words_before_name(decl.span))
 
 
 def _check_lines(
-    ctx: Context, decl: ast.CellDecl, inputs_stmts: list[ast.CellInputs], outputs: list[ast.CellOutput]
+    ctx: CheckState, decl: ast.CellDecl, inputs_stmts: list[ast.CellInputs], outputs: list[ast.CellOutput]
 ) -> bool:
     """One 'input' line and one 'output' line; False when reported."""
     ok = True
@@ -117,7 +117,7 @@ def _check_lines(
 
 
 def _declare_names(
-    ctx: Context,
+    ctx: CheckState,
     decl: ast.CellDecl,
     inputs_stmts: list[ast.CellInputs],
     node_decls: list[ast.NodeDecl],
@@ -147,7 +147,9 @@ def _declare_names(
     return ok
 
 
-def _check_output(ctx: Context, decl: ast.CellDecl, out: ast.CellOutput, names: dict[str, Span]) -> tuple[bool, bool]:
+def _check_output(
+    ctx: CheckState, decl: ast.CellDecl, out: ast.CellOutput, names: dict[str, Span]
+) -> tuple[bool, bool]:
     """The output line's merge and names: (the line is sound, every name in it is an input or a node)."""
     sound = known = True
     if out.merge is not None and out.merge not in MERGES:
@@ -177,7 +179,7 @@ def _check_output(ctx: Context, decl: ast.CellDecl, out: ast.CellOutput, names: 
 
 
 def _check_reach(
-    ctx: Context,
+    ctx: CheckState,
     decl: ast.CellDecl,
     graph: nx.DiGraph,
     inputs_stmts: list[ast.CellInputs],
@@ -209,7 +211,7 @@ def _check_reach(
 
 
 def _dead_nodes(
-    ctx: Context,
+    ctx: CheckState,
     decl: ast.CellDecl,
     node_decls: list[ast.NodeDecl],
     nodes: dict[str, Node],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dasdsl.errors import Span, suggest
 from dasdsl.lang import ast
-from dasdsl.lang.passes.context import Context
+from dasdsl.lang.passes.context import CheckState
 from dasdsl.ops import registry
 from dasdsl.wording import plural
 
@@ -12,7 +12,7 @@ INPUT_KINDS = {"image": 3, "sequence": 2, "vector": 1}
 RESERVED = ("classes",)
 
 
-def check_inputs(ctx: Context) -> None:
+def check_inputs(ctx: CheckState) -> None:
     """A space declares its input once."""
     m = ctx.module
     inputs = m.statements(ast.InputDecl)
@@ -22,7 +22,7 @@ def check_inputs(ctx: Context) -> None:
         ctx.err("duplicate 'input' declaration", extra.span, "a space has one input")
 
 
-def collect(ctx: Context) -> None:
+def collect(ctx: CheckState) -> None:
     """Declare every constant, op set, op and cell in order; fold the constants as they come."""
     seen: dict[str, tuple[str, Span]] = {}
 
@@ -71,7 +71,7 @@ def collect(ctx: Context) -> None:
                 _check_params(ctx, stmt.params, stmt.span)
 
 
-def _check_params(ctx: Context, params: tuple[str, ...], span: Span) -> None:
+def _check_params(ctx: CheckState, params: tuple[str, ...], span: Span) -> None:
     seen: set[str] = set()
     for p in params:
         if p in seen:
@@ -79,7 +79,7 @@ def _check_params(ctx: Context, params: tuple[str, ...], span: Span) -> None:
         seen.add(p)
 
 
-def input_shape(ctx: Context) -> None:
+def input_shape(ctx: CheckState) -> None:
     """The input's kind, and its sizes when given."""
     inputs = ctx.module.statements(ast.InputDecl)
     if inputs:
@@ -92,7 +92,7 @@ def input_shape(ctx: Context) -> None:
                 ctx.input_classes = classes
 
 
-def _input(ctx: Context, decl: ast.InputDecl) -> tuple[int, ...] | None:
+def _input(ctx: CheckState, decl: ast.InputDecl) -> tuple[int, ...] | None:
     where = ctx.name_span(decl.span, decl.kind, 1)
     if decl.kind not in INPUT_KINDS:
         ctx.err(
@@ -120,7 +120,7 @@ def _input(ctx: Context, decl: ast.InputDecl) -> tuple[int, ...] | None:
     return tuple(values)  # type: ignore[arg-type]
 
 
-def _shape_span(ctx: Context, decl: ast.InputDecl) -> Span:
+def _shape_span(ctx: CheckState, decl: ast.InputDecl) -> Span:
     """From the '(' of ``input image(3, 32)`` to its ')'."""
     kind = ctx.name_span(decl.span, decl.kind, 1)
     if ctx.lines is None or kind.line <= 0 or kind.line > len(ctx.lines):
@@ -131,7 +131,7 @@ def _shape_span(ctx: Context, decl: ast.InputDecl) -> Span:
     return Span(decl.span.file, kind.line, start + 1, decl.span.end_line, decl.span.end_column)
 
 
-def check_blocks(ctx: Context) -> None:
+def check_blocks(ctx: CheckState) -> None:
     """A space has one network block, one search block and one train block."""
     for extra in ctx.module.statements(ast.NetworkDecl)[1:]:
         ctx.err("duplicate 'network' block", extra.span)
@@ -141,14 +141,14 @@ def check_blocks(ctx: Context) -> None:
         ctx.err("duplicate 'train' block", extra.span, "merge the entries into one train block")
 
 
-def check_opsets(ctx: Context) -> None:
+def check_opsets(ctx: CheckState) -> None:
     """An op set lists at least one candidate."""
     for decl in ctx.opsets.values():
         if not decl.ops.ops:
             ctx.err(f"empty candidate list in op set '{decl.name}'", decl.ops.span, "list at least one op")
 
 
-def warn_unused(ctx: Context) -> None:
+def warn_unused(ctx: CheckState) -> None:
     """Op sets, ops and cells that nothing refers to."""
     for name, decl in [*ctx.opsets.items(), *ctx.opdefs.items()]:
         if name not in ctx.used:

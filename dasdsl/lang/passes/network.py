@@ -12,7 +12,7 @@ from dasdsl.lang.checked import CellInstance, DepthChoice, NetItem, Network
 from dasdsl.lang.count import MAX_SHARED_NESTED, shared_nested
 from dasdsl.lang.passes.bind import bind_args, expand
 from dasdsl.lang.passes.cells import instantiate
-from dasdsl.lang.passes.context import Context
+from dasdsl.lang.passes.context import CheckState
 from dasdsl.lang.passes.text import rotate_cycle, show
 from dasdsl.ops import registry
 from dasdsl.wording import plural
@@ -24,7 +24,7 @@ MAX_REPEAT = 10_000  # cells or blocks in one `x N`: a guard against typos such 
 MAX_DEPTH_COMBINATIONS = 10_000
 
 
-def nesting_cycles(ctx: Context) -> None:
+def nesting_cycles(ctx: CheckState) -> None:
     """A cell used as an op inside itself, directly or through other cells, has no finite architecture."""
     graph = nx.DiGraph()
     spans: dict[tuple[str, str], Span] = {}
@@ -49,7 +49,7 @@ def nesting_cycles(ctx: Context) -> None:
         )
 
 
-def resolve(ctx: Context) -> None:
+def resolve(ctx: CheckState) -> None:
     """The first network block into ``ctx.network``: its cells instantiated with their arguments."""
     m = ctx.module
     networks = m.statements(ast.NetworkDecl)
@@ -59,7 +59,7 @@ def resolve(ctx: Context) -> None:
         ctx.err("missing 'network' block", m.space.span, "add 'network { cells ... }'")
 
 
-def _network(ctx: Context, net: ast.NetworkDecl) -> Network:
+def _network(ctx: CheckState, net: ast.NetworkDecl) -> Network:
     stems = [s for s in net.body if isinstance(s, ast.Stem)]
     heads = [s for s in net.body if isinstance(s, ast.Head)]
     cells = [s for s in net.body if isinstance(s, ast.Cells)]
@@ -118,7 +118,7 @@ def _network(ctx: Context, net: ast.NetworkDecl) -> Network:
     return Network(stem, tuple(items), head, tuple(depths))
 
 
-def _too_many_depths(ctx: Context, items: list[ast.CellItem]) -> ast.CellItem | None:
+def _too_many_depths(ctx: CheckState, items: list[ast.CellItem]) -> ast.CellItem | None:
     """The item whose depth list takes the network past MAX_DEPTH_COMBINATIONS, reported at that list with
     the network's number, counted from the lists' lengths (None when the network is within the limit)."""
     lists = [item for item in items if isinstance(item.repeat, ast.ValueList)]
@@ -138,14 +138,14 @@ def _too_many_depths(ctx: Context, items: list[ast.CellItem]) -> ast.CellItem | 
     return None
 
 
-def _depth_options(ctx: Context, item: ast.CellItem) -> tuple[int, ...] | None:
+def _depth_options(ctx: CheckState, item: ast.CellItem) -> tuple[int, ...] | None:
     """The repeat counts of ``x [1, 2, 3]`` (None: a plain ``x N``; an empty tuple after an error)."""
     if not isinstance(item.repeat, ast.ValueList):
         return None
     return ctx.repeat_counts(item.repeat, ctx.constants, "depth", (MAX_REPEAT, "a network")) or ()
 
 
-def _repeat(ctx: Context, item: ast.CellItem) -> int:
+def _repeat(ctx: CheckState, item: ast.CellItem) -> int:
     """The item's ``x N`` (1 when absent or wrong)."""
     if item.repeat is None or isinstance(item.repeat, ast.ValueList):
         return 1
@@ -159,7 +159,7 @@ def _repeat(ctx: Context, item: ast.CellItem) -> int:
     return r if isinstance(r, int) else 1
 
 
-def cell_types(ctx: Context) -> None:
+def cell_types(ctx: CheckState) -> None:
     """One instance per architecture type; shared instances must agree in their choices."""
     types: dict[str, CellInstance] = {}
     ctx.cell_types = types
@@ -197,7 +197,7 @@ def cell_types(ctx: Context) -> None:
     _too_many_shared(ctx, types)
 
 
-def _too_many_shared(ctx: Context, types: dict[str, CellInstance]) -> None:
+def _too_many_shared(ctx: CheckState, types: dict[str, CellInstance]) -> None:
     """Refuse more than MAX_SHARED_NESTED cells used as candidates on several edges: the count of
     architectures sums over which of them are in use (lang.count), 2^N cases."""
     top = {item.cell.type_name for item in ctx.network.items if item.cell is not None}  # type: ignore[union-attr]

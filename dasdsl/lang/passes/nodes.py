@@ -8,20 +8,20 @@ from dasdsl.errors import Span, suggest
 from dasdsl.lang import ast
 from dasdsl.lang.checked import Edge, Node, Unknown
 from dasdsl.lang.passes.choices import candidates
-from dasdsl.lang.passes.context import Context, Env
+from dasdsl.lang.passes.context import CheckState, Env
 from dasdsl.wording import plural
 
 MERGES = ("sum", "concat")
 
 
-def _source_span(ctx: Context, group: ast.EdgeGroup, i: int) -> Span:
+def _source_span(ctx: CheckState, group: ast.EdgeGroup, i: int) -> Span:
     """The i-th source of an edge group (``(x, x)``: the second ``x`` for i = 1)."""
     src = group.sources[i]
     return ctx.name_span(group.span, src, occurrence=group.sources[:i].count(src))
 
 
 def check_node(
-    ctx: Context,
+    ctx: CheckState,
     nd: ast.NodeDecl,
     env: Env,
     names: dict[str, Span],
@@ -74,7 +74,7 @@ def check_node(
 
 
 def _keep(
-    ctx: Context, nd: ast.NodeDecl, expr: ast.Expr, env: Env, edges: list[Edge], *, edges_ok: bool
+    ctx: CheckState, nd: ast.NodeDecl, expr: ast.Expr, env: Env, edges: list[Edge], *, edges_ok: bool
 ) -> tuple[int | None, bool]:
     """A node's 'keep' (None: every edge, or not known yet) and whether it is sound."""
     keep = ctx.positive_int(expr, env, "keep", allow_zero=True)

@@ -7,12 +7,12 @@ from typing import Any
 
 from dasdsl.errors import DasError, did_you_mean, suggest
 from dasdsl.lang import ast
-from dasdsl.lang.passes.context import Context
+from dasdsl.lang.passes.context import CheckState
 from dasdsl.lang.passes.text import is_number
 from dasdsl.lang.settings import SEARCH, TRAIN, SettingsTable, combination_problem, problem_span, resolve
 
 
-def evaluate(ctx: Context) -> None:
+def evaluate(ctx: CheckState) -> None:
     """Fold the first search block's entries into ``ctx.search`` (duplicate blocks are the names pass's)."""
     entries: dict[str, ast.SearchEntry] = {}
     for block in ctx.module.statements(ast.SearchDecl)[:1]:
@@ -20,7 +20,7 @@ def evaluate(ctx: Context) -> None:
     check_together(ctx, ctx.search, entries)
 
 
-def evaluate_train(ctx: Context) -> None:
+def evaluate_train(ctx: CheckState) -> None:
     """Fold the first train block's settings into ``ctx.train`` and its ``let`` constants into
     ``ctx.train_lets``: each names a constant of the space, once, with a number."""
     for block in ctx.module.statements(ast.TrainDecl)[:1]:
@@ -50,7 +50,7 @@ def evaluate_train(ctx: Context) -> None:
 
 
 def _entries(
-    ctx: Context, table: SettingsTable, block: tuple[ast.SearchEntry, ...], entries: dict[str, ast.SearchEntry]
+    ctx: CheckState, table: SettingsTable, block: tuple[ast.SearchEntry, ...], entries: dict[str, ast.SearchEntry]
 ) -> dict[str, tuple[Any, ...]]:
     """A block's entries, evaluated and checked with its settings table (``entries`` collects them by key)."""
     result: dict[str, tuple[Any, ...]] = {}
@@ -74,7 +74,7 @@ def _entries(
 
 
 def validate_entry(
-    ctx: Context, entry: ast.SearchEntry, values: tuple[Any, ...], table: SettingsTable = SEARCH
+    ctx: CheckState, entry: ast.SearchEntry, values: tuple[Any, ...], table: SettingsTable = SEARCH
 ) -> None:
     """Check one evaluated entry's values with the settings table: the code ``resolve`` runs, so
     ``dasdsl check`` rejects what ``dasdsl run`` (or ``train``) would, at the value's or argument's location."""
@@ -82,7 +82,7 @@ def validate_entry(
         ctx.err(problem.message, problem_span(entry, problem), problem.hint)
 
 
-def check_together(ctx: Context, result: dict[str, tuple[Any, ...]], entries: dict[str, ast.SearchEntry]) -> None:
+def check_together(ctx: CheckState, result: dict[str, tuple[Any, ...]], entries: dict[str, ast.SearchEntry]) -> None:
     """Settings of the block that cannot go together (``discretize perturbation`` with ``top 3``), reported at
     the discretization rule; a run checks its final configuration the same way (``settings.check_config``)."""
     if "discretize" not in result or not ({"top", "constraint"} & result.keys()):
