@@ -71,7 +71,7 @@ class GraphvizNotFoundError(RuntimeError):
 
 
 @attrs.frozen
-class RunView:
+class RunGates:
     """What a search run says about its choice points."""
 
     weights: dict[str, list[float]]  # choice key -> final gate weights (last log.jsonl record)
@@ -88,7 +88,7 @@ def load_run(
     record: dict[str, Any] | None = None,
     config: dict[str, Any] | None = None,
     result: Any = None,
-) -> RunView | None:
+) -> RunGates | None:
     """Final gate weights and decisions of a run for the choice points of ``ir``; None without a log.
     ``record`` (the last log.jsonl record), ``config`` (config.json) and ``result`` (result.das, checked)
     where they are read already."""
@@ -107,7 +107,7 @@ def load_run(
         decisions = connected_or_best(ir, weights, decide(ir, weights, cfg.discretize, cfg.threshold))
     decisions.update(_result_decisions(run_dir / "result.das", ir, result))
     epoch = record.get("epoch")
-    return RunView(weights, decisions, epoch if isinstance(epoch, int) else None, run_dir.name, cfg.discretize)
+    return RunGates(weights, decisions, epoch if isinstance(epoch, int) else None, run_dir.name, cfg.discretize)
 
 
 def _result_decisions(path: Path, ir: NetworkIR, result: Any = None) -> dict[str, int | None]:
@@ -255,7 +255,7 @@ def _add_cell(
     g: graphviz.Digraph,
     ir: NetworkIR,
     keys: list[str],
-    run: RunView | None,
+    run: RunGates | None,
     sets: _Sets,
     prefix: str,
     nested: bool,
@@ -569,20 +569,20 @@ def _facts(ir: NetworkIR) -> _Facts:
     return _Facts(cell_types(ir), _nested_types(ir), _named_sets(ir.space.module))
 
 
-def cell_graph(ir: NetworkIR, type_name: str, run: RunView | None = None) -> graphviz.Digraph:
+def cell_graph(ir: NetworkIR, type_name: str, run: RunGates | None = None) -> graphviz.Digraph:
     """One cell type as a graphviz Digraph (renders in Jupyter; ``.pipe(format="svg")``)."""
     return _cell_graph(ir, type_name, run, _facts(ir))
 
 
 def cell_graphs(
-    ir: NetworkIR, run: RunView | None = None, types: Sequence[str] | None = None
+    ir: NetworkIR, run: RunGates | None = None, types: Sequence[str] | None = None
 ) -> list[tuple[str, graphviz.Digraph]]:
     """Every cell type (or ``types``) as its own Digraph, by type name."""
     facts = _facts(ir)
     return [(t, _cell_graph(ir, t, run, facts)) for t in (types if types is not None else facts.types)]
 
 
-def _cell_graph(ir: NetworkIR, type_name: str, run: RunView | None, facts: _Facts) -> graphviz.Digraph:
+def _cell_graph(ir: NetworkIR, type_name: str, run: RunGates | None, facts: _Facts) -> graphviz.Digraph:
     keys = facts.types[type_name]
     g = graphviz.Digraph(
         name=re.sub(r"\W", "_", type_name), graph_attr=_graph_attrs(), node_attr=_node_attrs(), edge_attr=_edge_attrs()
@@ -595,7 +595,7 @@ def _cell_graph(ir: NetworkIR, type_name: str, run: RunView | None, facts: _Fact
     return g
 
 
-def space_graph(ir: NetworkIR, run: RunView | None = None, types: Sequence[str] | None = None) -> graphviz.Digraph:
+def space_graph(ir: NetworkIR, run: RunGates | None = None, types: Sequence[str] | None = None) -> graphviz.Digraph:
     """Every cell type (or ``types``) as one Digraph, one cluster per cell."""
     facts = _facts(ir)
     types = list(types) if types is not None else list(facts.types)
@@ -782,7 +782,7 @@ def missing_dot_line(dots: list[Path], fmt: str) -> str:
 
 
 def write_ir(
-    ir: NetworkIR, out: Path, *, cell: str | None = None, macro: bool = False, run: RunView | None = None
+    ir: NetworkIR, out: Path, *, cell: str | None = None, macro: bool = False, run: RunGates | None = None
 ) -> tuple[list[Path], bool]:
     """Pictures of an IR's cells (one file per cell type, or only ``cell``) or of its macro network, in the
     format of ``out``'s suffix; returns (paths, dot_missing) as ``write_graphs``."""

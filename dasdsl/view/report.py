@@ -212,7 +212,7 @@ def _graphs_html(graphs: list[tuple[str, Any]]) -> str:
     return "\n".join(parts)
 
 
-class _Run:
+class _RunFiles:
     """The files of a run directory, each read, parsed or built once per report. A failure is kept
     and raised again in every section that needs it, so that each section falls back on its own."""
 
@@ -371,7 +371,7 @@ def build_report(run_dir: str | Path) -> str:
     if summary is not None and isinstance(summary.get("discretization_gap"), (int, float)):
         facts.append(f"discretization gap {summary['discretization_gap']:+.3f}")
     sub = " · ".join(f for f in facts if f)
-    run = _Run(run_dir, config)
+    run = _RunFiles(run_dir, config)
     page = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
