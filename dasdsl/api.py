@@ -26,6 +26,7 @@ from dasdsl.lang.count import count_architectures
 from dasdsl.lang.load import check_file, check_text, for_training, with_lets
 from dasdsl.lang.printer import format_das
 from dasdsl.view.console import ProgressDisplay
+from dasdsl.wording import plural
 
 if TYPE_CHECKING:
     import torch
@@ -59,7 +60,7 @@ class TrainResult:
 
     def __repr__(self) -> str:
         where = f", run_dir {str(self.run_dir)!r}" if self.run_dir is not None else ""
-        epochs = f"{len(self.history)} epoch{'' if len(self.history) == 1 else 's'}"
+        epochs = plural(len(self.history), "epoch")
         return (
             f"<TrainResult: {epochs}, test accuracy {self.test_acc:.4f} on {self.test_samples}"
             f" held-out samples of {self.classes} classes{where}>"
@@ -99,7 +100,7 @@ class SearchResult:
         test, network = self.summary.get("discretized_test_acc"), self.summary.get("test_network")
         score = f", test accuracy {test:.4f} ({network})" if isinstance(test, float) else ""
         where = f", run_dir {str(self.run_dir)!r}" if self.run_dir is not None else ""
-        epochs = f"{len(self.history)} epoch{'' if len(self.history) == 1 else 's'}"
+        epochs = plural(len(self.history), "epoch")
         return f"<SearchResult {self.space.name!r}: {epochs}{score}{where}>"
 
     def _repr_html_(self) -> str:
@@ -572,8 +573,9 @@ class Space(_checked.CheckedSpace):
         choices = sum(len(cell.choices) for cell in self.cell_types.values())
         cells = ", ".join(self.cell_types) or "none"
         where = self.module.span.file or "<string>"
-        counted = f"{choices} choice{'' if choices == 1 else 's'}"
-        return f"<Space {self.name!r} from {where}: {self.input_kind} input, cells {cells}, {counted}>"
+        return (
+            f"<Space {self.name!r} from {where}: {self.input_kind} input, cells {cells}, {plural(choices, 'choice')}>"
+        )
 
     def _repr_svg_(self) -> str | None:
         """The cells as one SVG (Jupyter shows a space as its picture); None without graphviz's dot."""

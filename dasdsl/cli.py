@@ -353,7 +353,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         epochs = len(trained.history)
         print(
             f"note: that is near chance (1/{trained.classes} = {chance:.3f}): the network has not learned"
-            f" the task in {epochs} epoch{'' if epochs == 1 else 's'}; train longer (--epochs) or check --lr and"
+            f" the task in {plural(epochs, 'epoch')}; train longer (--epochs) or check --lr and"
             " the data"
         )
     return EXIT_OK

@@ -25,7 +25,7 @@ from dasdsl.errors import fail
 from dasdsl.methods.gates import GATES
 from dasdsl.ops import registry
 from dasdsl.ops.modules import build_adapter
-from dasdsl.wording import shape_text
+from dasdsl.wording import plural, shape_text
 
 
 class ForwardState:
@@ -530,7 +530,7 @@ class FixedNetwork(Network):
             first = next(iter(ir.choices.values()))
             n = len(ir.choices)
             raise fail(
-                f"space '{ir.space.name}' still has {n} choice point{'' if n == 1 else 's'} "
+                f"space '{ir.space.name}' still has {plural(n, 'choice point')} "
                 f"(first: {first.key}); a fixed network needs one op per edge",
                 ir.space.module.space.span,
                 "search it with 'dasdsl run', or build space.supernet(...)",

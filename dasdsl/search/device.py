@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from dasdsl.errors import fail
+from dasdsl.wording import plural
 
 
 def pick_device(name: str | torch.device) -> torch.device:
@@ -35,7 +36,7 @@ def pick_device(name: str | torch.device) -> torch.device:
     index, count = int(found[1]), torch.cuda.device_count()
     if index >= count:
         raise fail(
-            f"device {name!r} asked for, but this machine has {count} CUDA device{'' if count == 1 else 's'}",
+            f"device {name!r} asked for, but this machine has {plural(count, 'CUDA device')}",
             "<run>",
             f"use cuda:0 to cuda:{count - 1}, cuda or auto" if count > 1 else "use cuda:0, cuda or auto",
         )
