@@ -1,5 +1,5 @@
 """What the exact convolution fast paths (dasdsl.ops.modules._TightConv) and the channels-last stand-in weights
-of the second-order step (dasdsl.search.searcher._layout_of) buy on the DARTS space and the 8x8 digits.
+of the second-order step (dasdsl.engine.searcher._layout_of) buy on the DARTS space and the 8x8 digits.
 
 Run by hand: ``python bench/conv_paths.py [--repeats 5] [--threads 2]`` (about two minutes).
 
@@ -23,10 +23,10 @@ import torch
 from torch import nn
 
 import dasdsl
+from dasdsl.engine import searcher as search
+from dasdsl.engine.searcher import Searcher
 from dasdsl.lang.settings import resolve
 from dasdsl.ops import modules as ops
-from dasdsl.search import searcher as search
-from dasdsl.search.searcher import Searcher
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -43,7 +43,7 @@ def main() -> None:
     from dasdsl.cli import main as cli
     from dasdsl.compiler.cost import costs
     from dasdsl.compiler.lower import FixedNetwork, count_parameters
-    from dasdsl.search import data as data_mod
+    from dasdsl.engine import data as data_mod
     from dasdsl.view.plot import read_log
 
     lambdas = [float(x) for x in args.lambdas.split(",")]

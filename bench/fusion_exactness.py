@@ -12,8 +12,8 @@ from pathlib import Path
 
 import torch
 
+from dasdsl.engine.searcher import Searcher
 from dasdsl.lang.settings import SearchConfig
-from dasdsl.search.searcher import Searcher
 
 ROOT = Path(__file__).resolve().parent.parent
 

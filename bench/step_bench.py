@@ -53,8 +53,8 @@ from torch import nn
 
 from dasdsl.compiler.cost import candidate_flops
 from dasdsl.compiler.lower import Supernet
+from dasdsl.engine.searcher import Searcher
 from dasdsl.lang.settings import SearchConfig
-from dasdsl.search.searcher import Searcher
 
 
 def _sibling(name: str):

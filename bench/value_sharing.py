@@ -39,7 +39,7 @@ torch.set_num_threads(1)
 import dasdsl
 from dasdsl.lang.settings import SearchConfig
 from dasdsl.compiler.lower import Supernet
-from dasdsl.search.searcher import Searcher
+from dasdsl.engine.searcher import Searcher
 
 text, width, share, batch = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "on", int(sys.argv[4])
 space = dasdsl.loads(text, "mobilenet.das").let(C=width)

@@ -1,7 +1,8 @@
 """dasdsl: a declarative language and compiler for differentiable architecture search.
 
 ``dasdsl.load(path).search(...)``, ``dasdsl.resume(run_dir)``, ``dasdsl.train(space)``: see dasdsl.api and docs/api.md.
-(The search function itself is ``dasdsl.api.search``: ``dasdsl.search`` is the search stage's package.)
+(``dasdsl.engine`` is the package that runs searches and trainings: data, the bilevel step, discretization,
+run directories.)
 """
 
 from __future__ import annotations

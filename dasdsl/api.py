@@ -129,7 +129,7 @@ def _reporter(progress: Any) -> Iterator[Any]:
 
 
 def _device(name: str) -> Any:
-    from dasdsl.search import device, distributed  # torch: kept off `import dasdsl` and `dasdsl check`
+    from dasdsl.engine import device, distributed  # torch: kept off `import dasdsl` and `dasdsl check`
 
     chosen = device.pick_device(name)
     world = distributed.from_environment(chosen)
@@ -142,7 +142,7 @@ def _holding(run_dir: Path | None) -> contextlib.AbstractContextManager[None]:
     """The run directory's lock while this process writes it (none without a directory)."""
     if run_dir is None:
         return contextlib.nullcontext()
-    from dasdsl.search import rundir  # torch: kept off `import dasdsl` and `dasdsl check`
+    from dasdsl.engine import rundir  # torch: kept off `import dasdsl` and `dasdsl check`
 
     return rundir.locked(run_dir)
 
@@ -225,9 +225,9 @@ def search(
     numbers, True / False for on / off, a dict for the keyword settings of the setting's default kind
     (``weights={"lr": 0.05}``), a list for ``penalty`` and ``constraint``. The settings:
     """
-    from dasdsl.search import data as data_mod  # torch: kept off `import dasdsl` and `dasdsl check`
-    from dasdsl.search import workflow  # torch: kept off `import dasdsl` and `dasdsl check`
-    from dasdsl.search.run import config_for  # torch: kept off `import dasdsl` and `dasdsl check`
+    from dasdsl.engine import data as data_mod  # torch: kept off `import dasdsl` and `dasdsl check`
+    from dasdsl.engine import workflow  # torch: kept off `import dasdsl` and `dasdsl check`
+    from dasdsl.engine.run import config_for  # torch: kept off `import dasdsl` and `dasdsl check`
 
     given = {key: value for key, value in locals().items() if key in _settings.SEARCH.keys}
     _refuse_unknown(search, unknown)
@@ -262,7 +262,7 @@ def search(
         if on_run_dir is not None and run.out is not None and world.main:
             on_run_dir(run.out)
         with _holding(run.out if world.main else None):
-            finished = workflow.search(run, reporter, callbacks)
+            finished = workflow.run_to_end(run, reporter, callbacks)
     return _result(finished, world, data if own_data else None, report)
 
 
@@ -289,7 +289,7 @@ def resume(
     arrays or datasets again, for a run that searched the caller's own data (a built-in source is loaded again by
     itself). ``epochs``: extend the run
     (finished or not) to that many epochs; the schedules are re-planned for them from where the run is."""
-    from dasdsl.search import workflow  # torch: kept off `import dasdsl` and `dasdsl check`
+    from dasdsl.engine import workflow  # torch: kept off `import dasdsl` and `dasdsl check`
 
     _refuse_unknown(resume, unknown)
     callbacks = workflow.check_callbacks(callbacks)
@@ -304,12 +304,12 @@ def resume(
         )
         if on_run_dir is not None and world.main:
             on_run_dir(Path(run_dir))
-        finished = workflow.search(run, reporter, callbacks)
+        finished = workflow.run_to_end(run, reporter, callbacks)
     return _result(finished, world, own_data, report)
 
 
 def _result(finished: Any, world: Any, own_data: Any = None, write: bool = True) -> SearchResult | None:
-    from dasdsl.search import distributed  # torch: kept off `import dasdsl` and `dasdsl check`
+    from dasdsl.engine import distributed  # torch: kept off `import dasdsl` and `dasdsl check`
 
     distributed.finish(world)
     if finished is None:
@@ -383,9 +383,9 @@ def train(
     settings (docs/search.md, "Training a result"); one not given (None) is the space's train block's, else its
     default:
     """
-    from dasdsl.search import data as data_mod  # torch: kept off `import dasdsl` and `dasdsl check`
-    from dasdsl.search import training, workflow  # torch: kept off `import dasdsl` and `dasdsl check`
-    from dasdsl.search.device import pick_device  # torch: kept off `import dasdsl` and `dasdsl check`
+    from dasdsl.engine import data as data_mod  # torch: kept off `import dasdsl` and `dasdsl check`
+    from dasdsl.engine import training, workflow  # torch: kept off `import dasdsl` and `dasdsl check`
+    from dasdsl.engine.device import pick_device  # torch: kept off `import dasdsl` and `dasdsl check`
 
     given = {key: value for key, value in locals().items() if key in _settings.TRAIN.keys and key != "data"}
     _refuse_unknown(train, unknown)
@@ -446,9 +446,9 @@ def resume_training(
 ) -> TrainResult:
     """Continue a killed training run (``dasdsl train --resume RUN_DIR``) from its last complete epoch, with
     the settings it started with. ``data``: the caller's own arrays again, for a run that trained on them."""
-    from dasdsl.search import data as data_mod  # torch: kept off `import dasdsl` and `dasdsl check`
-    from dasdsl.search import rundir, workflow  # torch: kept off `import dasdsl` and `dasdsl check`
-    from dasdsl.search.device import pick_device  # torch: kept off `import dasdsl` and `dasdsl check`
+    from dasdsl.engine import data as data_mod  # torch: kept off `import dasdsl` and `dasdsl check`
+    from dasdsl.engine import rundir, workflow  # torch: kept off `import dasdsl` and `dasdsl check`
+    from dasdsl.engine.device import pick_device  # torch: kept off `import dasdsl` and `dasdsl check`
 
     _refuse_unknown(resume_training, unknown)
     callbacks = workflow.check_callbacks(callbacks)
@@ -515,7 +515,7 @@ class Space(_checked.CheckedSpace):
         """The IR (``dasdsl.compiler.ir.NetworkIR``) for data of ``input_shape`` and ``classes``, else ``data``'s
         (any form ``search`` takes: a source name, arrays, torch datasets), else what the space's ``input`` line
         states, else the space's own data."""
-        from dasdsl.search.data import ir_for  # numpy, scikit-learn and torch: not on `dasdsl check`'s path
+        from dasdsl.engine.data import ir_for  # numpy, scikit-learn and torch: not on `dasdsl check`'s path
 
         return ir_for(self, input_shape, classes, data)
 
@@ -533,7 +533,7 @@ class Space(_checked.CheckedSpace):
         """A torch supernet, every choice mixed under a gate: the one a search of this space trains. The
         settings read as ``search``'s (``gate="sigmoid(temperature = 2)"``, ``share_values=False``); one not
         given is the space's search block's, else the default (the same defaults as a search)."""
-        from dasdsl.search.run import config_for, supernet_of  # torch: not on `dasdsl check`'s path
+        from dasdsl.engine.run import config_for, supernet_of  # torch: not on `dasdsl check`'s path
 
         given = {"gate": gate, "partial_channels": partial_channels, "share_values": share_values, "fuse": fuse}
         cfg = config_for(self, _settings.SEARCH.entries_of(given))
@@ -616,7 +616,7 @@ def render(
 ) -> Rendered:
     """``dasdsl render``: pictures of a .das file's cells (or its network), coloured by a run's final gate
     weights with ``run_dir`` (whose space.das is drawn when ``file`` is None)."""
-    from dasdsl.search import rundir  # torch: kept off `import dasdsl` and `dasdsl check`
+    from dasdsl.engine import rundir  # torch: kept off `import dasdsl` and `dasdsl check`
     from dasdsl.view import render as view  # graphviz: only when a picture is asked for
 
     if file is None and run_dir is None:
@@ -627,7 +627,7 @@ def render(
         raise fail(f"{run_dir} is not a run directory", "<arguments>")
     plugins = list(plugins)
     if run_dir is not None:
-        from dasdsl.search.data import run_shape  # numpy and torch
+        from dasdsl.engine.data import run_shape  # numpy and torch
 
         config = rundir.read_config(run_dir)
         rundir.require_plugins(run_dir, rundir.run_plugins(config), plugins)
@@ -658,7 +658,7 @@ def render(
 
 def describe(space: _checked.CheckedSpace, data: Any = None) -> tuple[tuple[int, ...], int]:
     """Input shape and class count of a space's data (``data`` as given, else its ``data`` setting)."""
-    from dasdsl.search.data import describe as describe_data  # numpy, scikit-learn and torch
+    from dasdsl.engine.data import describe as describe_data  # numpy, scikit-learn and torch
 
     return describe_data(space, data)
 
@@ -706,7 +706,7 @@ def profile(
     """Time every candidate of ``ir`` on this device (median ms per batch; ``batch`` defaults to the space's)
     and write the latency table that ``penalty cost(latency, ...)`` reads; returns the table."""
     from dasdsl.compiler.cost import profile_latency  # torch
-    from dasdsl.search.device import pick_device  # torch
+    from dasdsl.engine.device import pick_device  # torch
 
     check_profile_options(batch=batch, repeats=repeats, warmup=warmup, threads=threads)
     check_output_file(out, "latency table")

@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from dasdsl import api
+from dasdsl.engine.discretization import disconnected_cells
 from dasdsl.errors import DasError, Span, error
 from dasdsl.files import check_output_file, file_system_error, read_text, write_atomic
 from dasdsl.lang.count import space_stats
 from dasdsl.lang.parse import parse
 from dasdsl.lang.printer import format_das
 from dasdsl.lang.settings import RUN_SETTING_FLAGS, SEARCH, SEARCH_KEYS, TRAIN, SettingsTable, parse_override
-from dasdsl.search.discretize import disconnected_cells
 from dasdsl.view.console import ProgressDisplay, summary_text
 from dasdsl.wording import plural, shape_text
 

@@ -20,9 +20,9 @@ from paths import SMALL_NB201 as SMALL
 import dasdsl
 import dasdsl.api
 from dasdsl.cli import main
+from dasdsl.engine.data import synthetic
+from dasdsl.engine.rundir import untimed
 from dasdsl.lang.settings import SEARCH, SearchConfig
-from dasdsl.search.data import synthetic
-from dasdsl.search.rundir import untimed
 
 POOLING = str(ROOT / "spaces" / "pooling.das")
 NB201 = ROOT / "spaces" / "nb201.das"

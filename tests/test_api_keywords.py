@@ -19,8 +19,8 @@ from paths import SMALL_NB201 as SMALL
 import dasdsl
 import dasdsl.api
 from dasdsl.compiler.lower import gate_weights
+from dasdsl.engine.rundir import untimed
 from dasdsl.lang import settings
-from dasdsl.search.rundir import untimed
 
 QUICK = {"epochs": 1, "batch": 32, "progress": False, "select": "gates"}
 

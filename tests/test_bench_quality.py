@@ -128,8 +128,8 @@ def test_random_search_among_fitting_cells_at_equal_wall_time() -> None:
 
 
 def test_decisions_pick_the_cell_on_the_search_space_ir() -> None:
+    from dasdsl.engine.discretization import to_module
     from dasdsl.lang.printer import format_das
-    from dasdsl.search.discretize import to_module
 
     space = dasdsl.loads(cells.search_text())
     ir = space.graph(*cells.DIGITS)

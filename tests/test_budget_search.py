@@ -12,12 +12,12 @@ import torch
 
 from dasdsl.compiler.build import build_ir
 from dasdsl.compiler.cost import costs
+from dasdsl.engine import oneshot, workflow
+from dasdsl.engine.data import user_split
+from dasdsl.engine.discretization import connected
+from dasdsl.engine.expected_cost import BudgetMultipliers, CostModel
+from dasdsl.engine.run import Run, config_for, discretize, gate_summary
 from dasdsl.lang.load import check_text
-from dasdsl.search import oneshot, workflow
-from dasdsl.search.data import user_split
-from dasdsl.search.discretize import connected
-from dasdsl.search.expected_cost import BudgetMultipliers, CostModel
-from dasdsl.search.run import Run, config_for, discretize, gate_summary
 
 SMALL = """space small
 input image

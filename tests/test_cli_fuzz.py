@@ -11,9 +11,9 @@ from paths import ROOT
 
 import dasdsl
 from dasdsl import cli
+from dasdsl.engine.run import config_for
 from dasdsl.errors import DasError
 from dasdsl.lang.settings import FLAGGED, SEARCH, SEARCH_KEYS
-from dasdsl.search.run import config_for
 
 SPACE = dasdsl.load(ROOT / "spaces" / "pooling.das")
 

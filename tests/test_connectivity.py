@@ -19,13 +19,13 @@ from paths import ROOT
 import dasdsl
 from dasdsl.compiler.cost import candidate_params
 from dasdsl.compiler.ir import OUTPUT, NetworkIR
+from dasdsl.engine import constraints
+from dasdsl.engine.constraints import best, best_over_depths, connected_or_best
+from dasdsl.engine.discretization import Decision, connected, decide, disconnected_cells
+from dasdsl.engine.run import Run, discretize
 from dasdsl.errors import DasError
 from dasdsl.lang.count import count_architectures, count_disconnected, space_stats
 from dasdsl.lang.settings import SearchConfig
-from dasdsl.search import constraints
-from dasdsl.search.constraints import best, best_over_depths, connected_or_best
-from dasdsl.search.discretize import Decision, connected, decide, disconnected_cells
-from dasdsl.search.run import Run, discretize
 
 DROP = 1 << 30
 HEAD = "network {{\n    cells {cells}\n    head global_avg_pool then linear(classes)\n}}\n"

@@ -26,10 +26,10 @@ from paths import ROOT
 import dasdsl
 from dasdsl.compiler.cost import candidate_params
 from dasdsl.compiler.ir import OUTPUT, NetworkIR
+from dasdsl.engine import constraints
+from dasdsl.engine.constraints import Ranked, best
+from dasdsl.engine.discretization import Decision, connected, decide, score
 from dasdsl.errors import DasError
-from dasdsl.search import constraints
-from dasdsl.search.constraints import Ranked, best
-from dasdsl.search.discretize import Decision, connected, decide, score
 
 OPS = ["none", "skip", "conv(1)", "conv(3)", "avg_pool(3)"]
 DROP = 1 << 30

@@ -12,11 +12,11 @@ from paths import POOLING, ROOT
 import dasdsl
 from dasdsl.cli import main
 from dasdsl.compiler.cost import costs, extremes, param_summary
+from dasdsl.engine.discretization import to_module
+from dasdsl.engine.searcher import gate_penalty
 from dasdsl.errors import DasError
 from dasdsl.lang.printer import format_das
 from dasdsl.lang.settings import SEARCH, SearchConfig
-from dasdsl.search.discretize import to_module
-from dasdsl.search.searcher import gate_penalty
 
 WIDTHS = ROOT / "spaces" / "widths.das"
 

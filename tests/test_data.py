@@ -7,7 +7,7 @@ import random
 import numpy as np
 import pytest
 
-from dasdsl.search import data
+from dasdsl.engine import data
 
 
 @pytest.mark.slow

@@ -14,11 +14,11 @@ from test_search import _finite_difference, _rel  # the unrolled objective and i
 import dasdsl
 from dasdsl.compiler.cost import costs, depth_extremes, repeat_costs
 from dasdsl.compiler.lower import FixedNetwork, Supernet, count_parameters
+from dasdsl.engine.constraints import best_over_depths
+from dasdsl.engine.discretization import to_module
+from dasdsl.engine.searcher import Searcher, gate_penalty
 from dasdsl.lang.printer import format_das
 from dasdsl.lang.settings import SearchConfig
-from dasdsl.search.constraints import best_over_depths
-from dasdsl.search.discretize import to_module
-from dasdsl.search.searcher import Searcher, gate_penalty
 
 SPACE = """\
 space d

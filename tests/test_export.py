@@ -15,7 +15,7 @@ from paths import ROOT, SHIPPED
 
 import dasdsl
 from dasdsl.compiler.lower import FixedNetwork
-from dasdsl.search.data import load as load_data
+from dasdsl.engine.data import load as load_data
 
 FIXTURES = sorted((ROOT / "tests" / "fixtures" / "fidelity").glob("*.das"))
 TOL = 1e-5

@@ -16,8 +16,8 @@ from paths import ROOT
 import dasdsl
 from dasdsl.compiler.fuse import cell_groups, describe
 from dasdsl.compiler.lower import CellModule, Supernet
+from dasdsl.engine.searcher import Searcher
 from dasdsl.lang.settings import SearchConfig
-from dasdsl.search.searcher import Searcher
 
 TOL = 1e-10
 SHAPES = {"mlp": (64,), "seq1d": (1, 40)}

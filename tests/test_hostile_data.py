@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 import dasdsl
 from dasdsl.cli import main
-from dasdsl.search.data import _holdout_order, _sample_positions
+from dasdsl.engine.data import _holdout_order, _sample_positions
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(300, 1, 8, 8)).astype(np.float32)

@@ -28,9 +28,9 @@ from paths import ROOT
 
 import dasdsl
 from dasdsl.cli import main
+from dasdsl.engine import rundir
 from dasdsl.errors import DasError
 from dasdsl.files import NAME_MAX, fit_name
-from dasdsl.search import rundir
 
 POOLING = str(ROOT / "spaces" / "pooling.das")
 UGLY = "space   ugly\ninput image\ncell c(w) {\n input x\n node y = x ~ [skip,   conv(3)]\n output y\n}\n" + (

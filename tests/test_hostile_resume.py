@@ -4,7 +4,7 @@ error naming the file and the key, before anything runs, and leaves every file a
 Each case edits one thing of a finished 1-epoch search (or of a 1-epoch training run) and asserts the exact
 first error line. config.json is read back through the same settings tables as a fresh run's settings
 (``dasdsl.lang.settings.recorded_search_config`` / ``recorded_train_config``); a checkpoint's parts are checked
-for type and shape (``dasdsl.search.rundir.checked_checkpoint``).
+for type and shape (``dasdsl.engine.rundir.checked_checkpoint``).
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from paths import POOLING, ROOT
 
 import dasdsl
 from dasdsl.cli import main
-from dasdsl.search import rundir
+from dasdsl.engine import rundir
 
 ENV = {k: v for k, v in os.environ.items() if k != "DASDSL_DEBUG"} | {"OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
 
@@ -307,7 +307,7 @@ def test_a_kill_during_a_checkpoint_write_is_a_clean_interrupt(tmp_path: Path) -
     import threading
     import time
 
-    from dasdsl.search import rundir
+    from dasdsl.engine import rundir
 
     def interrupt(signum: int, frame: object) -> None:
         raise KeyboardInterrupt

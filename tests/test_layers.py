@@ -16,7 +16,7 @@ import pytest
 from paths import ROOT
 
 PACKAGE = ROOT / "dasdsl"
-LAYERS = ["dasdsl.cli", "dasdsl.api", "dasdsl.view", "dasdsl.search", "dasdsl.compiler", "dasdsl.lang", "dasdsl.ops"]
+LAYERS = ["dasdsl.cli", "dasdsl.api", "dasdsl.view", "dasdsl.engine", "dasdsl.compiler", "dasdsl.lang", "dasdsl.ops"]
 RANK = {**{layer: i for i, layer in enumerate(LAYERS)}, "dasdsl.methods": LAYERS.index("dasdsl.ops")}
 
 

@@ -11,7 +11,7 @@ from paths import ROOT
 from paths import SMALL_NB201 as SMALL
 
 import dasdsl
-from dasdsl.search.rundir import untimed
+from dasdsl.engine.rundir import untimed
 
 ARCH = "adam(lr = 0.03, betas = (0.5, 0.999), weight_decay = 0)"
 
@@ -62,7 +62,7 @@ def test_perturbation_discretization_runs_end_to_end() -> None:
 
 @pytest.mark.slow
 def test_top_k_and_constraints(tmp_path: Path) -> None:
-    from dasdsl.search.constraints import best
+    from dasdsl.engine.constraints import best
 
     result = dasdsl.load(SMALL).search(
         epochs=1,
@@ -132,8 +132,8 @@ def test_dirichlet_gate_samples_in_training_and_gives_its_mean_otherwise() -> No
 
 
 def _penalty_value(search: str, alphas: list[list[float]], epoch: int) -> float:
+    from dasdsl.engine.searcher import gate_penalty
     from dasdsl.lang import settings as s
-    from dasdsl.search.searcher import gate_penalty
 
     space = dasdsl.load(SMALL)
     cfg = s.resolve({k: s.parse_override(k, v) for k, v in (line.split(" ", 1) for line in search.splitlines())})
@@ -171,8 +171,8 @@ def test_dirichlet_anchor_is_added_unless_turned_off() -> None:
     assert _penalty_value("gate dirichlet", alphas[:count], 0) == pytest.approx(1e-3 * count * one, rel=1e-5)
     half = _penalty_value("gate dirichlet(anchor = 0.5)", alphas[:count], 0)
     assert half == pytest.approx(0.5 * count * one, rel=1e-5)
+    from dasdsl.engine.searcher import gate_penalty
     from dasdsl.lang import settings as s
-    from dasdsl.search.searcher import gate_penalty
 
     off = {"gate": "dirichlet(anchor = 0)", "penalty": "entropy(0)"}  # the anchor and the default entropy ramp
     cfg = s.resolve({key: s.parse_override(key, value) for key, value in off.items()})

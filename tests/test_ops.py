@@ -10,9 +10,9 @@ from paths import ROOT
 from torch import nn
 
 import dasdsl
+from dasdsl.engine.searcher import Searcher, _layout_of
 from dasdsl.lang.settings import resolve
 from dasdsl.ops.modules import Conv1d, Conv2d, useful_taps
-from dasdsl.search.searcher import Searcher, _layout_of
 
 
 def _reference(conv: nn.Module, x: torch.Tensor) -> torch.Tensor:

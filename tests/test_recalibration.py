@@ -7,8 +7,8 @@ import torch
 from paths import ROOT
 
 import dasdsl
-from dasdsl.search.data import load, split_data
-from dasdsl.search.run import recalibrate_batchnorm
+from dasdsl.engine.data import load, split_data
+from dasdsl.engine.run import recalibrate_batchnorm
 
 
 def test_recalibration_re_estimates_the_statistics_of_the_network_itself() -> None:

@@ -15,8 +15,8 @@ from paths import ROOT, SHIPPED
 import dasdsl
 from dasdsl import cli
 from dasdsl.compiler.ir import OUTPUT
+from dasdsl.engine.discretization import decide, to_module
 from dasdsl.lang.printer import format_op
-from dasdsl.search.discretize import decide, to_module
 from dasdsl.view import render
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

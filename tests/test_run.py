@@ -28,11 +28,11 @@ from paths import ROOT
 
 from dasdsl import api
 from dasdsl.cli import main
+from dasdsl.engine.device import pick_device
+from dasdsl.engine.rundir import untimed
 from dasdsl.errors import DasError
 from dasdsl.lang import settings
 from dasdsl.lang.settings import SearchConfig
-from dasdsl.search.device import pick_device
-from dasdsl.search.rundir import untimed
 
 POOLING = str(ROOT / "spaces" / "pooling.das")
 CHOICE_KEY = "pool:x->y"  # the one choice point of spaces/pooling.das

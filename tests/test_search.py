@@ -9,8 +9,8 @@ from paths import ROOT
 from torch.func import functional_call
 
 import dasdsl
+from dasdsl.engine.searcher import Searcher, temperature_at
 from dasdsl.lang.settings import SearchConfig
-from dasdsl.search.searcher import Searcher, temperature_at
 
 TINY = """space tiny
 input vector
@@ -159,9 +159,9 @@ SPACES = ["darts", "nb201", "widths", "mlp", "hierarchical", "seq1d", "pooling",
 def test_one_hot_supernet_equals_the_fixed_network_it_prints(name: str) -> None:
     """Differential test of search and printing: the emitted .das, with inherited weights, computes
     exactly what the supernet computes under one-hot gate weights on the chosen candidates."""
+    from dasdsl.engine.discretization import decide, to_module
+    from dasdsl.engine.run import inherit_weights
     from dasdsl.lang.printer import format_das
-    from dasdsl.search.discretize import decide, to_module
-    from dasdsl.search.run import inherit_weights
 
     torch.manual_seed(1)
     space = dasdsl.load(ROOT / "spaces" / f"{name}.das")

@@ -12,7 +12,7 @@ import torch
 from paths import ROOT
 
 import dasdsl
-from dasdsl.search.training import Recipe, cutout, random_flip
+from dasdsl.engine.training import Recipe, cutout, random_flip
 
 RESULT = ROOT / "spaces" / "darts_result.das"
 

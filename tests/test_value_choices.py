@@ -9,10 +9,10 @@ from test_search import _finite_difference, _rel  # the unrolled objective and i
 
 import dasdsl
 from dasdsl.compiler.lower import FixedNetwork, MixedEdge, Supernet, count_parameters, shared_state_dict
+from dasdsl.engine.run import inherit_weights
+from dasdsl.engine.searcher import Searcher
 from dasdsl.lang.printer import format_das
 from dasdsl.lang.settings import SearchConfig
-from dasdsl.search.run import inherit_weights
-from dasdsl.search.searcher import Searcher
 
 C = 4
 

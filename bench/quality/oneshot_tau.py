@@ -8,7 +8,7 @@ search phase (Yu et al. 2020, "Evaluating the search phase of NAS"; Zhang et al.
 Per seed and budget (``p50``: ``constraint max_params(N)``, ``cells.budgets``) one in-memory search of the
 benchmark's space on one thread, with the settings of ``--settings`` (.das names; ``{}``: dasdsl's defaults)
 and ``select oneshot(k = K)``. On its supernet, each architecture is scored one-shot
-(``dasdsl.search.oneshot``: inherited weights, batch norm recalibrated):
+(``dasdsl.engine.oneshot``: inherited weights, batch norm recalibrated):
 
 - the k candidates ``select oneshot`` ranks: the exact k best by gate weight that meet the constraints;
   candidates the table lacks are trained with the fixed recipe first (kind ``oneshot-candidate``, seed 0);
@@ -48,10 +48,10 @@ import table  # noqa: E402
 
 import dasdsl  # noqa: E402
 from dasdsl.compiler.ir import NetworkIR  # noqa: E402
+from dasdsl.engine import oneshot, workflow  # noqa: E402
+from dasdsl.engine.run import Run, config_for, discretize  # noqa: E402
+from dasdsl.engine.searcher import evaluate  # noqa: E402
 from dasdsl.lang.settings import SEARCH, SearchConfig  # noqa: E402
-from dasdsl.search import oneshot, workflow  # noqa: E402
-from dasdsl.search.run import Run, config_for, discretize  # noqa: E402
-from dasdsl.search.searcher import evaluate  # noqa: E402
 
 UNIFORM = 50  # uniform cells scored on each supernet
 DRAW_SEED = 0  # the draw of the uniform cells under a budget: the same cells for every search seed

@@ -11,7 +11,7 @@ exactly by summing over which nested cells are in use.
 An architecture is disconnected when some cell in use has no path from an input
 to its output over edges whose op is not ``none``: that cell ignores its input
 and the network computes a constant, so no search returns it
-(dasdsl.search.constraints). Per cell type a dynamic program over which nodes an
+(dasdsl.engine.constraints). Per cell type a dynamic program over which nodes an
 input reaches counts the connected configurations (its states are the subsets of
 the nodes still read later, a handful in every shipped cell); nested cells count
 as above, each cell in use connected.

@@ -9,9 +9,9 @@ import attrs
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from dasdsl.engine.discretization import disconnected_cells
 from dasdsl.lang import ast
 from dasdsl.lang.printer import format_das
-from dasdsl.search.discretize import disconnected_cells
 
 
 class ProgressDisplay:

@@ -16,9 +16,9 @@ from typing import Any
 import attrs
 
 from dasdsl.compiler.ir import choice_key
+from dasdsl.engine.rundir import read_records, read_space
 from dasdsl.errors import DasError, fail
 from dasdsl.files import make_folder, write_atomic
-from dasdsl.search.rundir import read_records, read_space
 
 PLOTS = ("gates", "temperature", "loss_acc", "skips")
 DPI = 110

@@ -33,15 +33,15 @@ import graphviz
 import networkx as nx
 
 from dasdsl.compiler.ir import OUTPUT, NetworkIR
+from dasdsl.engine.constraints import connected_or_best
+from dasdsl.engine.data import ir_for
+from dasdsl.engine.discretization import decide, result_cell_name
+from dasdsl.engine.rundir import last_record, read_config, read_space
 from dasdsl.errors import DasError, fail
 from dasdsl.files import fit_name, make_folder, write_atomic
 from dasdsl.lang import ast
 from dasdsl.lang.printer import format_op
 from dasdsl.lang.settings import SearchConfig
-from dasdsl.search.constraints import connected_or_best
-from dasdsl.search.data import ir_for
-from dasdsl.search.discretize import decide, result_cell_name
-from dasdsl.search.rundir import last_record, read_config, read_space
 from dasdsl.wording import shape_text
 
 FORMATS = ("svg", "png", "pdf")

@@ -17,11 +17,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from dasdsl.engine.data import describe, ir_for, run_shape
+from dasdsl.engine.rundir import read_config, run_data
 from dasdsl.errors import DasError, fail
 from dasdsl.files import make_folder, write_atomic
 from dasdsl.lang.load import check_text
-from dasdsl.search.data import describe, ir_for, run_shape
-from dasdsl.search.rundir import read_config, run_data
 from dasdsl.view.chart import line_chart
 from dasdsl.view.plot import PALETTE, gate_panels, read_log, space_labels
 from dasdsl.view.render import (

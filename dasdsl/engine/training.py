@@ -2,7 +2,7 @@
 augmentations (random shift, random flip, cutout), the epoch batches and their check, and the training loop
 (``train_fixed``) that ``dasdsl train``, a search's fine-tune and one-shot scoring run.
 
-The search's own epoch loop is ``dasdsl.search.run.Run``; it draws its batches from here too.
+The search's own epoch loop is ``dasdsl.engine.run.Run``; it draws its batches from here too.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ import attrs
 import numpy as np
 import torch
 
+from dasdsl.engine.data import Split
+from dasdsl.engine.searcher import evaluate
 from dasdsl.errors import fail
 from dasdsl.lang.settings import TrainConfig
-from dasdsl.search.data import Split
-from dasdsl.search.searcher import evaluate
 
 
 @attrs.frozen

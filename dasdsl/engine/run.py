@@ -1,8 +1,8 @@
 """One search run's state and its pieces: the epoch loop (``Run``), its checkpoint, the discretization
 and weight inheritance at its end, and the result's header and data.
 
-``dasdsl.search.workflow`` strings these together; the files they write are ``dasdsl.search.rundir``'s, the
-training of fixed networks is ``dasdsl.search.training``'s.
+``dasdsl.engine.workflow`` strings these together; the files they write are ``dasdsl.engine.rundir``'s, the
+training of fixed networks is ``dasdsl.engine.training``'s.
 """
 
 from __future__ import annotations
@@ -22,6 +22,17 @@ from dasdsl.compiler.build import build_ir
 from dasdsl.compiler.cost import costs, repeat_costs
 from dasdsl.compiler.ir import NetworkIR
 from dasdsl.compiler.lower import FixedNetwork, MixedEdge, Supernet, entropy, shared_state_dict
+from dasdsl.engine import data as data_mod
+from dasdsl.engine import rundir
+from dasdsl.engine.constraints import best_over_depths, connected_or_best
+from dasdsl.engine.data import Split, TensorPart
+from dasdsl.engine.device import seed_everything
+from dasdsl.engine.discretization import Decision, decide, header_lines, score, to_module
+from dasdsl.engine.distributed import SINGLE, World, shard
+from dasdsl.engine.expected_cost import BudgetMultipliers
+from dasdsl.engine.rundir import CHECKPOINT, checked_checkpoint
+from dasdsl.engine.searcher import Searcher, evaluate, gate_penalty
+from dasdsl.engine.training import batches, check_batch
 from dasdsl.errors import DasError, fail
 from dasdsl.files import append_text
 from dasdsl.lang import ast
@@ -29,17 +40,6 @@ from dasdsl.lang.checked import CheckedSpace
 from dasdsl.lang.printer import format_das
 from dasdsl.lang.settings import LEGACY, SearchConfig, check_config, resolve
 from dasdsl.methods.rules import RULES, Accuracy
-from dasdsl.search import data as data_mod
-from dasdsl.search import rundir
-from dasdsl.search.constraints import best_over_depths, connected_or_best
-from dasdsl.search.data import Split, TensorPart
-from dasdsl.search.device import seed_everything
-from dasdsl.search.discretize import Decision, decide, header_lines, score, to_module
-from dasdsl.search.distributed import SINGLE, World, shard
-from dasdsl.search.expected_cost import BudgetMultipliers
-from dasdsl.search.rundir import CHECKPOINT, checked_checkpoint
-from dasdsl.search.searcher import Searcher, evaluate, gate_penalty
-from dasdsl.search.training import batches, check_batch
 
 
 @attrs.define
@@ -296,7 +296,7 @@ def discretize(run: Run) -> tuple[list[tuple[str, dict[str, int | None], float, 
     Without constraints and with ``top 1`` this is the discretization rule itself where its architecture is
     connected, else the best connected one by gate weight (``connected_or_best``: a cell that ignores its
     input is never returned); with constraints, ``top k`` or ``select oneshot(k = K)`` it is the exact
-    constrained k-best search of dasdsl.search.constraints over the gate weights (the K best, for one-shot
+    constrained k-best search of dasdsl.engine.constraints over the gate weights (the K best, for one-shot
     scoring), which returns connected architectures only."""
     assert run.ir is not None
     weights = run.gate_weights()

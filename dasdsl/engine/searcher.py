@@ -22,13 +22,13 @@ from torch.nn.parallel import DistributedDataParallel
 
 from dasdsl.compiler.ir import NetworkIR
 from dasdsl.compiler.lower import Supernet
+from dasdsl.engine.data import Part
+from dasdsl.engine.distributed import SINGLE, World, average
+from dasdsl.engine.expected_cost import BudgetMultipliers, CostModel
 from dasdsl.errors import fail
 from dasdsl.lang.settings import SearchConfig
 from dasdsl.methods.gates import GATES
 from dasdsl.methods.penalties import PENALTIES, Penalty
-from dasdsl.search.data import Part
-from dasdsl.search.distributed import SINGLE, World, average
-from dasdsl.search.expected_cost import BudgetMultipliers, CostModel
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 

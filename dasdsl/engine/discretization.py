@@ -4,7 +4,7 @@ The rules themselves (argmax, threshold, perturbation) are in dasdsl.methods.rul
 gives them the IR's choice points and turns their decisions into the result's cells. It also tells
 whether a decision leaves a cell that ignores its input (``disconnected_cells``): a rule's decision
 may, and the search then takes the best connected architecture instead
-(``dasdsl.search.constraints.connected_or_best``).
+(``dasdsl.engine.constraints.connected_or_best``).
 """
 
 from __future__ import annotations

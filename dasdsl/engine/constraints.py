@@ -9,7 +9,7 @@ decision None; fixed edges always survive and do not count towards k; when fewer
 than k choice edges have a candidate other than ``none``, all of those survive,
 as in ``decide``); on a node without ``keep`` every choice edge takes exactly one
 candidate, ``none`` included. Its score is the sum of the chosen candidates' gate
-weights (``dasdsl.search.discretize.score``); without constraints the best architecture
+weights (``dasdsl.engine.discretization.score``); without constraints the best architecture
 is exactly ``decide(ir, weights)``, ties included, whenever that one is connected.
 
 Connectivity, a rule in force always (not a constraint one can leave out): in every
@@ -19,7 +19,7 @@ the input). A cell that fails it ignores its input, and the network computes a
 constant; since ``none`` costs nothing and weighs about as much as any op, a budget
 would otherwise fill cells with it. A cell type used only as a candidate inside
 other cells must be connected too, even where no chosen candidate uses it (its
-decisions are then not in the result). ``discretize.disconnected_cells`` tells the
+decisions are then not in the result). ``discretization.disconnected_cells`` tells the
 same of one architecture.
 
 Constraints, a sequence of ``(kind, value)``:
@@ -66,7 +66,7 @@ and 0.1 s for k = 50.
 
 Exactness. Scores are summed exactly: every weight is a dyadic rational and is
 scaled to an integer, so no rounding enters comparisons, and ``score`` is the
-correctly rounded exact sum (``discretize.score`` sums in floating point and may
+correctly rounded exact sum (``discretization.score`` sums in floating point and may
 differ in the last bit). Ties are broken deterministically: decisions compare
 key by key in ``ir.choices`` order, a chosen candidate before a dropped edge,
 lower candidate indices first (the preference of ``decide``). This order is
@@ -119,8 +119,8 @@ import attrs
 import networkx as nx
 
 from dasdsl.compiler.ir import OUTPUT, NetworkIR
+from dasdsl.engine.discretization import Decision, disconnected_cells
 from dasdsl.errors import DasError, Span, did_you_mean, fail
-from dasdsl.search.discretize import Decision, disconnected_cells
 from dasdsl.wording import plural
 
 __all__ = ["EXACT_LIMIT", "KINDS", "Ranked", "best", "best_over_depths", "connected_or_best"]

@@ -23,6 +23,23 @@ from torch import nn
 
 from dasdsl.compiler.build import build_ir
 from dasdsl.compiler.lower import FixedNetwork
+from dasdsl.engine import data as data_mod
+from dasdsl.engine import distributed, oneshot, rundir
+from dasdsl.engine.data import Split
+from dasdsl.engine.device import seed_everything
+from dasdsl.engine.distributed import SINGLE, World
+from dasdsl.engine.run import (
+    Run,
+    discretize,
+    gate_summary,
+    inherit_weights,
+    recalibrate_batchnorm,
+    result_header,
+    with_data,
+)
+from dasdsl.engine.rundir import checked_checkpoint
+from dasdsl.engine.searcher import evaluate
+from dasdsl.engine.training import DEFAULT_RECIPE, Recipe, check_batch, recipe_of, train_fixed
 from dasdsl.errors import fail
 from dasdsl.files import read_text, write_atomic
 from dasdsl.lang.checked import CheckedSpace
@@ -36,23 +53,6 @@ from dasdsl.lang.settings import (
     recorded_search_config,
     recorded_train_config,
 )
-from dasdsl.search import data as data_mod
-from dasdsl.search import distributed, oneshot, rundir
-from dasdsl.search.data import Split
-from dasdsl.search.device import seed_everything
-from dasdsl.search.distributed import SINGLE, World
-from dasdsl.search.run import (
-    Run,
-    discretize,
-    gate_summary,
-    inherit_weights,
-    recalibrate_batchnorm,
-    result_header,
-    with_data,
-)
-from dasdsl.search.rundir import checked_checkpoint
-from dasdsl.search.searcher import evaluate
-from dasdsl.search.training import DEFAULT_RECIPE, Recipe, check_batch, recipe_of, train_fixed
 
 EpochCallback = Callable[[dict[str, Any]], Any]  # gets each epoch's record; returning False stops the run
 
@@ -471,7 +471,7 @@ def finish(
     return Finished(run.cfg, texts, fixed, weights, summary, history(run, records), run.out, stopped, run.net)
 
 
-def search(run: Run, reporter: Reporter | None = None, callbacks: Sequence[EpochCallback] = ()) -> Finished | None:
+def run_to_end(run: Run, reporter: Reporter | None = None, callbacks: Sequence[EpochCallback] = ()) -> Finished | None:
     """The remaining epochs, then the end of the run (rank 0 only; None on other ranks). A run a callback stopped
     (on its last epoch too) ends in a result marked ``stopped`` (``finish``); its checkpoint is where ``resume``
     picks it up."""

@@ -5,7 +5,7 @@ those weights stay close to uniform and the sum mostly counts which candidates a
 (SPOS, Guo et al. 2020; the weight-sharing evaluations of Yu et al. 2020 and Zhang et al. 2020) instead
 evaluates each candidate sub-network with the weights it inherits from the supernet, after re-estimating its
 batch-norm statistics for the sub-network alone. ``select oneshot(k = 20)`` does that for the exact k best
-architectures by gate weight that meet the constraints (dasdsl.search.constraints), and keeps the one with
+architectures by gate weight that meet the constraints (dasdsl.engine.constraints), and keeps the one with
 the best validation accuracy (then the lower validation loss, then the better gate score);
 ``oneshot(k = 20, finetune = 2)`` first trains each for two epochs from its inherited weights on the first
 ONESHOT_SAMPLES of the weight split (a short warm-started training is a better proxy of stand-alone
@@ -23,14 +23,14 @@ import torch
 
 from dasdsl.compiler.build import build_ir
 from dasdsl.compiler.lower import FixedNetwork
+from dasdsl.engine.data import Part, TensorPart
+from dasdsl.engine.discretization import Decision, to_module
+from dasdsl.engine.run import Run, inherit_weights, recalibrate_batchnorm
+from dasdsl.engine.searcher import evaluate
+from dasdsl.engine.training import train_fixed
 from dasdsl.errors import DasError
 from dasdsl.lang.load import check_text
 from dasdsl.lang.printer import format_das
-from dasdsl.search.data import Part, TensorPart
-from dasdsl.search.discretize import Decision, to_module
-from dasdsl.search.run import Run, inherit_weights, recalibrate_batchnorm
-from dasdsl.search.searcher import evaluate
-from dasdsl.search.training import train_fixed
 
 ONESHOT_SAMPLES = 2048  # validation samples each candidate is scored on, at most
 

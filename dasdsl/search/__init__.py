@@ -1,1 +1,0 @@
-"""Search: data, the bilevel searcher, discretization, constraints, run directories and the run workflow."""
