@@ -7,7 +7,7 @@ run directories.)
 
 from __future__ import annotations
 
-from dasdsl.api import SearchResult, Space, TrainResult, load, loads, resume, train
+from dasdsl.api import SearchResult, Space, TrainResult, load, loads, resume, search, train
 from dasdsl.errors import DasError, Diagnostic, Span
 from dasdsl.lang.check import check
 from dasdsl.lang.checked import CheckedSpace
@@ -32,6 +32,7 @@ __all__ = [
     "parse",
     "parse_file",
     "resume",
+    "search",
     "train",
 ]
 __version__ = "0.1.0"

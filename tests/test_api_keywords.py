@@ -49,6 +49,8 @@ def test_every_setting_is_a_keyword_with_its_doc(fn: object, table: settings.Set
 def test_the_space_methods_are_the_functions() -> None:
     # one signature and one docstring: help(space.search) lists every setting
     assert dasdsl.Space.search is dasdsl.api.search and dasdsl.Space.train is dasdsl.api.train
+    # the package that runs searches is dasdsl.engine, so the top-level name is the function the errors name
+    assert dasdsl.search is dasdsl.api.search
     assert "gate" in inspect.signature(dasdsl.load(POOLING).search).parameters
 
 
