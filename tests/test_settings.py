@@ -19,6 +19,7 @@ from dasdsl.lang import settings as s
 from dasdsl.lang.checked import Setting, Symbol
 from dasdsl.lang.parse import parse
 from dasdsl.lang.settings import SearchConfig, SettingError
+from dasdsl.lang.settings.values import integer_setting
 
 DOC = ROOT / "docs" / "search.md"
 START, END = "<!-- settings-table:start", "<!-- settings-table:end -->"
@@ -447,7 +448,12 @@ def test_a_new_setting_reaches_the_flag_the_reader_and_the_docs_from_its_record_
         warmup: int = 0
 
     record = s.SearchSetting(
-        "warmup", s._integer("warmup", positive=False), ("warmup",), "0", "epochs of warm-up", s.Flag("warm-up", int)
+        "warmup",
+        integer_setting("warmup", positive=False),
+        ("warmup",),
+        "0",
+        "epochs of warm-up",
+        s.Flag("warm-up", int),
     )
     table = s.SettingsTable("train", Config, (*s.TRAIN.settings, record))
     parser = argparse.ArgumentParser()
