@@ -395,6 +395,23 @@ def test_parse_override() -> None:
         assert diag.message.startswith(f"cannot read the setting '{key} {text}': {message}"), diag.message
 
 
+@pytest.mark.parametrize(
+    "text", ["conv(k = [3, 5])", "-softmax", "a + 1", "1 // 0", "1e308 * 10", "sgd(lr = -(softmax))", "(1, 2 // 0)"]
+)
+def test_a_value_given_as_text_fails_as_the_checker_says(text: str) -> None:
+    """One evaluator of the expression language (issue 25): a setting given as text (``--set``, a flag, a keyword)
+    fails with the message and hint the checker gives for the same value in the block (a value list's hint was
+    missing on the command line)."""
+    with pytest.raises(DasError) as given:
+        s.parse_override("epochs", text)
+    [diag] = given.value.errors
+    with pytest.raises(DasError) as checked:
+        dasdsl.loads(SPACE.replace(SEARCH, f"    epochs {text}"))
+    [error] = [d for d in checked.value.errors if d.severity == "error"]
+    assert diag.message == f"cannot read the setting 'epochs {text}': {error.message}"
+    assert diag.hint == error.hint
+
+
 # ---- the same code in the checker and in `dasdsl run --help` ---------------------------------
 
 

@@ -12,11 +12,12 @@ import attrs
 
 from dasdsl.errors import suggest
 from dasdsl.lang.checked import RangeValue, Setting, Symbol
+from dasdsl.lang.fold import is_number
 from dasdsl.lang.settings.records import LEGACY, SearchConfig, TrainConfig, as_tuples
 from dasdsl.lang.settings.search_parsers import DISCRETIZE
 from dasdsl.lang.settings.search_table import BY_NAME, SEARCH, combination_problem
 from dasdsl.lang.settings.train_table import TRAIN
-from dasdsl.lang.settings.values import SettingError, das_string, is_number, show
+from dasdsl.lang.settings.values import SettingError, das_string, show
 from dasdsl.methods import gates, penalties, rules
 
 

@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from dasdsl.lang.checked import RangeValue, Setting
+from dasdsl.lang.fold import is_number
 from dasdsl.lang.settings.values import (
     SettingError,
     capped,
     check_file_name,
     fraction,
-    is_number,
     keywords,
     located,
     name_in,

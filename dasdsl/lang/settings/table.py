@@ -13,9 +13,10 @@ import attrs
 
 from dasdsl.errors import DasError, Span, fail, suggest
 from dasdsl.lang import ast
-from dasdsl.lang.checked import RangeValue, Setting, Symbol
+from dasdsl.lang.checked import Symbol
+from dasdsl.lang.fold import fold
 from dasdsl.lang.parse import parse
-from dasdsl.lang.settings.values import Parse, SettingError, das_string, is_number, show
+from dasdsl.lang.settings.values import Parse, SettingError, das_string, show
 
 
 @attrs.frozen
@@ -256,41 +257,21 @@ def problem_span(entry: ast.SearchEntry, problem: SettingError) -> Span:
 
 
 def evaluate_value(e: ast.Expr) -> Any:
-    """A search-block value without constants, as the checker evaluates it (bare names are symbols).
+    """A block value without constants, folded by the checker's evaluator (``dasdsl.lang.fold``) with every bare
+    name a symbol (``classes`` too: no data is known here).
 
-    Raises SettingError (no index) for a value that does not compute (``-softmax``, ``1 // 0``).
+    Raises SettingError (no index) at the first problem, with the checker's message and hint (``-softmax``,
+    ``1 // 0``).
     """
-    if isinstance(e, (ast.Number, ast.String)):
-        return e.value
-    if isinstance(e, ast.Name):
-        return Symbol(e.id)
-    if isinstance(e, ast.Neg):
-        v = evaluate_value(e.operand)
-        if not is_number(v):
-            raise SettingError("'-' needs a number")
-        return -v
-    if isinstance(e, ast.BinOp):
-        left, right = evaluate_value(e.left), evaluate_value(e.right)
-        if not (is_number(left) and is_number(right)):
-            raise SettingError(f"'{e.op}' needs numbers")
-        if e.op == "//" and right == 0:
-            raise SettingError("division by zero")
-        value = e.apply(left, right)
-        problem = ast.folded_problem(e.op, value)
-        if problem is not None:
-            raise SettingError(*problem)
-        return value
-    if isinstance(e, ast.Tuple):
-        return tuple(evaluate_value(i) for i in e.items)
-    if isinstance(e, ast.Range):
-        return RangeValue(evaluate_value(e.start), evaluate_value(e.end))
-    if isinstance(e, ast.ValueList):
-        raise SettingError("a value list is only allowed as an argument of a candidate op (after '~')")
-    if isinstance(e, ast.Call):
-        args = tuple(evaluate_value(v) for v in e.positional)
-        kwargs = tuple((a.name, evaluate_value(a.value)) for a in e.args if a.name is not None)
-        return Setting(e.func, args, kwargs)
-    raise AssertionError(f"unknown expression {e!r}")
+    return fold(e, _symbol, _refuse, symbols=True)
+
+
+def _symbol(e: ast.Name, symbols: bool) -> Symbol:
+    return Symbol(e.id)
+
+
+def _refuse(message: str, span: Span, hint: str | None) -> None:
+    raise SettingError(message, hint)
 
 
 def _cell(text: str) -> str:

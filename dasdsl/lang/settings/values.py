@@ -14,6 +14,7 @@ from typing import Any
 from dasdsl.errors import did_you_mean, fail
 from dasdsl.lang import ast
 from dasdsl.lang.checked import RangeValue, Setting, Symbol
+from dasdsl.lang.fold import is_number
 
 
 class SettingError(Exception):
@@ -242,10 +243,6 @@ def data_flag(text: str) -> str:
         name, path = text.split(":", 1)
         return f'{name}("{path}")'
     return text
-
-
-def is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 def is_source(data: Any) -> bool:
