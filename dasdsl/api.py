@@ -213,7 +213,7 @@ def _takes_settings(table: _settings.SettingsTable) -> Callable[[Callable[..., _
             return fn(*args, **kwargs, **given)
 
         with_settings.__signature__ = signature  # type: ignore[attr-defined]
-        with_settings.__doc__ = (fn.__doc__ or "") + _settings_doc(table)
+        with_settings.__doc__ = (fn.__doc__ or "").rstrip(" ") + _settings_doc(table)  # (the closing quotes' indent)
         return with_settings
 
     return decorate
