@@ -227,12 +227,9 @@ SETTINGS: tuple[SearchSetting, ...] = (
 
 SEARCH = SettingsTable("search", SearchConfig, SETTINGS)
 
-
 # The search table's names, as the rest of dasdsl has always used them.
 BY_NAME: dict[str, SearchSetting] = SEARCH.by_name
 SEARCH_KEYS: tuple[str, ...] = SEARCH.keys
-
-
 FLAGGED: tuple[SearchSetting, ...] = SEARCH.flagged
 RUN_SETTING_FLAGS: tuple[str, ...] = tuple(s.name for s in FLAGGED)
 check_entry = SEARCH.check_entry

@@ -57,7 +57,7 @@ class SearchSetting:
 @attrs.frozen
 class SettingsTable:
     """The settings one block of a space takes (``search``, ``train``): how each reads, checks, resolves
-    onto its config class, becomes a flag and is documented. Everything above reads through one of these."""
+    onto its config class, becomes a flag and a keyword and is documented (``SEARCH``, ``TRAIN``)."""
 
     block: str  # the block's keyword
     config: type  # SearchConfig or TrainConfig: an attrs class whose defaults are the table's

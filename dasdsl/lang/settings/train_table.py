@@ -129,6 +129,4 @@ TRAIN_SETTINGS: tuple[SearchSetting, ...] = (
 
 
 TRAIN = SettingsTable("train", TrainConfig, TRAIN_SETTINGS)
-
-
 TRAIN_KEYS: tuple[str, ...] = TRAIN.keys
