@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import functools
 import inspect
 import json
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
@@ -31,6 +32,7 @@ from dasdsl.wording import plural
 if TYPE_CHECKING:
     import torch
 
+_T = TypeVar("_T")
 Callback = Callable[[dict[str, Any]], Any]  # gets each epoch's record (a line of log.jsonl); False stops the run
 
 
@@ -169,12 +171,59 @@ def _settings_doc(table: _settings.SettingsTable) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _keyword_type(table: _settings.SettingsTable, setting: _settings.SearchSetting) -> str:
+    """The Python values a setting's keyword takes besides .das text, from its record (and its config field)."""
+    if setting.many:
+        return "str | Sequence[str] | None"
+    if setting.switch:
+        return "bool | str | None"
+    if setting.file:
+        return "str | Path | None"
+    field = {f.name: f.type for f in attrs.fields(table.config)}.get(setting.name)
+    if setting.fields == (setting.name,) and field in ("int", "float"):
+        return f"{field} | None"
+    return "str | dict[str, Any] | None" if len(setting.fields) > 1 else "str | None"
+
+
+def _takes_settings(table: _settings.SettingsTable) -> Callable[[Callable[..., _T]], Callable[..., _T]]:
+    """Every setting of ``table`` as a keyword of the function decorated, from the table's records alone: its
+    signature (``help()``, ``inspect.signature``, an editor) lists each after the function's own positional
+    parameters, default None (the space's block, else the table's default), its docstring ends with one line per
+    setting, and a keyword that is neither the function's own nor a setting is a DasError with a "did you mean".
+    The function takes the settings given as ``**settings``, in table order (the order the CLI gives them)."""
+
+    def decorate(fn: Callable[..., _T]) -> Callable[..., _T]:
+        params = [p for p in inspect.signature(fn).parameters.values() if p.kind is not p.VAR_KEYWORD]
+        own = {p.name for p in params}
+        settings = [
+            inspect.Parameter(s.name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=_keyword_type(table, s))
+            for s in table.settings
+            if s.name not in own
+        ]
+        keyword_only = [p for p in params if p.kind is p.KEYWORD_ONLY]
+        signature = inspect.signature(fn).replace(
+            parameters=[*(p for p in params if p.kind is not p.KEYWORD_ONLY), *settings, *keyword_only]
+        )
+        names = [s.name for s in settings]
+
+        @functools.wraps(fn)
+        def with_settings(*args: Any, **kwargs: Any) -> _T:
+            _refuse_unknown(with_settings, {k: v for k, v in kwargs.items() if k not in signature.parameters})
+            given = {name: kwargs.pop(name) for name in names if name in kwargs}
+            return fn(*args, **kwargs, **given)
+
+        with_settings.__signature__ = signature  # type: ignore[attr-defined]
+        with_settings.__doc__ = (fn.__doc__ or "").rstrip(" ") + _settings_doc(table)  # (the closing quotes' indent)
+        return with_settings
+
+    return decorate
+
+
+@_takes_settings(_settings.SEARCH)
 def search(
     space: Space,
     data: Any = None,
     *,
-    epochs: int | None = None,
-    seed: int | None = None,
     out: str | Path | None = None,
     progress: Any = True,
     device: str | torch.device = "auto",
@@ -184,26 +233,7 @@ def search(
     source: str | None = None,
     on_run_dir: Callable[[Path], None] | None = None,
     report: bool = True,
-    batch: int | None = None,
-    split: float | None = None,
-    weights: str | dict[str, Any] | None = None,
-    arch: str | dict[str, Any] | None = None,
-    hypergradient: str | None = None,
-    gate: str | dict[str, Any] | None = None,
-    discretize: str | None = None,
-    penalty: str | Sequence[str] | None = None,
-    constraint: str | Sequence[str] | None = None,
-    budget: str | dict[str, Any] | None = None,
-    select: str | dict[str, Any] | None = None,
-    partial_channels: int | None = None,
-    share_values: bool | str | None = None,
-    fuse: bool | str | None = None,
-    grad_clip: float | None = None,
-    precision: str | None = None,
-    finetune: int | None = None,
-    top: int | None = None,
-    latency_table: str | Path | None = None,
-    **unknown: Any,
+    **settings: Any,
 ) -> SearchResult | None:
     """Search ``space`` and discretize it.
 
@@ -229,8 +259,7 @@ def search(
     from dasdsl.engine import workflow  # torch: kept off `import dasdsl` and `dasdsl check`
     from dasdsl.engine.run import config_for  # torch: kept off `import dasdsl` and `dasdsl check`
 
-    given = {key: value for key, value in locals().items() if key in _settings.SEARCH.keys}
-    _refuse_unknown(search, unknown)
+    given = dict(settings)  # the table's keywords given, in table order
     space = Space.of(space)
     callbacks = workflow.check_callbacks(callbacks)
     if out is not None:
@@ -264,9 +293,6 @@ def search(
         with _holding(run.out if world.main else None):
             finished = workflow.run_to_end(run, reporter, callbacks)
     return _result(finished, world, data if own_data else None, report)
-
-
-search.__doc__ = (search.__doc__ or "") + _settings_doc(_settings.SEARCH)
 
 
 def resume(
@@ -350,14 +376,11 @@ def _settings_of(cfg: _settings.SearchConfig, own_data: bool) -> dict[str, Any]:
     return values
 
 
+@_takes_settings(_settings.TRAIN)
 def train(
     space: Space | str | Path,
     data: Any = None,
     *,
-    epochs: int | None = None,
-    batch: int | None = None,
-    lr: float | None = None,
-    seed: int | None = None,
     out: str | Path | None = None,
     progress: Any = True,
     device: str | torch.device = "auto",
@@ -365,14 +388,7 @@ def train(
     plugins: Sequence[str] = (),
     classes: int | None = None,
     on_run_dir: Callable[[Path], None] | None = None,
-    weight_decay: float | None = None,
-    grad_clip: float | None = None,
-    label_smoothing: float | None = None,
-    cutout: int | None = None,
-    augment: str | None = None,
-    auxiliary: float | None = None,
-    drop_path: float | None = None,
-    **unknown: Any,
+    **settings: Any,
 ) -> TrainResult:
     """Train a space with no choices left (a search result) from scratch, as ``dasdsl train`` does.
 
@@ -387,8 +403,7 @@ def train(
     from dasdsl.engine import training, workflow  # torch: kept off `import dasdsl` and `dasdsl check`
     from dasdsl.engine.device import pick_device  # torch: kept off `import dasdsl` and `dasdsl check`
 
-    given = {key: value for key, value in locals().items() if key in _settings.TRAIN.keys and key != "data"}
-    _refuse_unknown(train, unknown)
+    given = dict(settings)  # the train table's keywords given (``data`` is the parameter), in table order
     callbacks = workflow.check_callbacks(callbacks)
     if out is not None:
         check_output_folder(out, "folder for run directories")
@@ -422,9 +437,6 @@ def train(
     return TrainResult(
         trained.network, trained.history, trained.test_acc, trained.test_samples, trained.run_dir, trained.classes
     )
-
-
-train.__doc__ = (train.__doc__ or "") + _settings_doc(_settings.TRAIN)
 
 
 def training_settings(space: Space | _checked.CheckedSpace, **given: Any) -> _settings.TrainConfig:

@@ -19,6 +19,7 @@ from dasdsl.lang import settings as s
 from dasdsl.lang.checked import Setting, Symbol
 from dasdsl.lang.parse import parse
 from dasdsl.lang.settings import SearchConfig, SettingError
+from dasdsl.lang.settings.values import integer_setting
 
 DOC = ROOT / "docs" / "search.md"
 START, END = "<!-- settings-table:start", "<!-- settings-table:end -->"
@@ -394,6 +395,23 @@ def test_parse_override() -> None:
         assert diag.message.startswith(f"cannot read the setting '{key} {text}': {message}"), diag.message
 
 
+@pytest.mark.parametrize(
+    "text", ["conv(k = [3, 5])", "-softmax", "a + 1", "1 // 0", "1e308 * 10", "sgd(lr = -(softmax))", "(1, 2 // 0)"]
+)
+def test_a_value_given_as_text_fails_as_the_checker_says(text: str) -> None:
+    """One evaluator of the expression language (issue 25): a setting given as text (``--set``, a flag, a keyword)
+    fails with the message and hint the checker gives for the same value in the block (a value list's hint was
+    missing on the command line)."""
+    with pytest.raises(DasError) as given:
+        s.parse_override("epochs", text)
+    [diag] = given.value.errors
+    with pytest.raises(DasError) as checked:
+        dasdsl.loads(SPACE.replace(SEARCH, f"    epochs {text}"))
+    [error] = [d for d in checked.value.errors if d.severity == "error"]
+    assert diag.message == f"cannot read the setting 'epochs {text}': {error.message}"
+    assert diag.hint == error.hint
+
+
 # ---- the same code in the checker and in `dasdsl run --help` ---------------------------------
 
 
@@ -437,19 +455,35 @@ def test_run_help_comes_from_the_table(capsys: pytest.CaptureFixture[str]) -> No
         assert " ".join(setting.flag.help.split()) in text, setting.name
 
 
-def test_a_new_setting_reaches_the_flag_the_reader_and_the_docs_from_its_record_alone() -> None:
-    """A setting is one record: a copy of the train table with one more reaches ``dasdsl train``'s flags, the
-    block's reader and the docs table without another edit (issue 25)."""
+@pytest.mark.parametrize("block", ["search", "train"])
+def test_a_new_setting_reaches_the_flag_the_reader_the_api_and_the_docs_from_its_record_alone(block: str) -> None:
+    """A setting is one record: a copy of a block's table with one more reaches the block's flags (``dasdsl run``,
+    ``dasdsl train``), its reader, the Python API's keyword (``dasdsl.search``, ``dasdsl.train``: signature, help,
+    "did you mean", the value handed on) and the docs table without another edit (issue 25)."""
+    import inspect
+
     import attrs
 
+    import dasdsl.api
+
+    base, config, api = {
+        "search": (s.SEARCH, SearchConfig, dasdsl.api.search),
+        "train": (s.TRAIN, s.TrainConfig, dasdsl.api.train),
+    }[block]
+
     @attrs.frozen
-    class Config(s.TrainConfig):  # the config gains the field the new setting sets
+    class Config(config):  # type: ignore[valid-type,misc]  # the config gains the field the new setting sets
         warmup: int = 0
 
     record = s.SearchSetting(
-        "warmup", s._integer("warmup", positive=False), ("warmup",), "0", "epochs of warm-up", s.Flag("warm-up", int)
+        "warmup",
+        integer_setting("warmup", positive=False),
+        ("warmup",),
+        "0",
+        "epochs of warm-up",
+        s.Flag("warm-up", int),
     )
-    table = s.SettingsTable("train", Config, (*s.TRAIN.settings, record))
+    table = s.SettingsTable(block, Config, (*base.settings, record))
     parser = argparse.ArgumentParser()
     add_setting_flags(parser, table)
     assert parser.parse_args(["--warmup", "3"]).warmup == 3
@@ -457,3 +491,22 @@ def test_a_new_setting_reaches_the_flag_the_reader_and_the_docs_from_its_record_
     with pytest.raises(DasError, match="warmup must be a non-negative integer, got -1"):
         table.resolve(table.entries_of({"warmup": -1}))
     assert "| `warmup` | `0` | `--warmup` | epochs of warm-up |" in table.markdown()
+    # the API function's own parameters with the copy's keywords: the new one among them, with its doc
+    function = dasdsl.api._takes_settings(table)(api.__wrapped__)
+    params = inspect.signature(function).parameters
+    names = list(inspect.signature(api).parameters)  # space, data, the settings, then the function's own
+    assert list(params) == [*names[: 1 + len(base.settings)], "warmup", *names[1 + len(base.settings) :]]
+    assert params["warmup"].kind is inspect.Parameter.KEYWORD_ONLY and params["warmup"].default is None
+    assert params["warmup"].annotation == "int | None"
+    assert "    - ``warmup`` (default ``0``): epochs of warm-up\n" in (function.__doc__ or "")
+    with pytest.raises(DasError, match="did you mean warmup"):
+        function(None, warmpu=3)
+    # and a call hands the value on to the function's body, in table order, to read through the table
+
+    @dasdsl.api._takes_settings(table)
+    def body(space: object, data: object = None, *, out: object = None, **settings: object) -> dict:
+        return settings
+
+    given = body(None, warmup=3, out="x", epochs=2)
+    assert list(given) == ["epochs", "warmup"]
+    assert table.resolve(table.entries_of(given)).warmup == 3

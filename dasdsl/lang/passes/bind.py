@@ -7,8 +7,9 @@ from typing import Any
 from dasdsl.errors import Span, suggest
 from dasdsl.lang import ast
 from dasdsl.lang.checked import Candidate, OpRef, Unknown
+from dasdsl.lang.fold import is_number
 from dasdsl.lang.passes.context import CheckState, Env
-from dasdsl.lang.passes.text import is_number, rotate_cycle, show, signature_hint
+from dasdsl.lang.passes.text import rotate_cycle, show, signature_hint
 from dasdsl.ops import registry
 
 

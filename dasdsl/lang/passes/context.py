@@ -7,8 +7,9 @@ from typing import Any
 
 from dasdsl.errors import Diagnostic, Span, error, suggest, warning
 from dasdsl.lang import ast
-from dasdsl.lang.checked import CellInstance, GivenLet, Network, RangeValue, Setting, Symbol, Unknown
-from dasdsl.lang.passes.text import is_number, show
+from dasdsl.lang.checked import CellInstance, GivenLet, Network, Symbol, Unknown
+from dasdsl.lang.fold import fold
+from dasdsl.lang.passes.text import show
 
 Env = dict[str, Any]  # names in scope: constants, then parameters
 
@@ -89,73 +90,20 @@ class CheckState:
 
     # -- expressions
     def eval(self, e: ast.Expr, env: Env, *, symbols: bool = False) -> Any:
-        """Fold an expression; None after reporting an error. ``symbols`` allows bare names."""
-        if isinstance(e, ast.Number):
-            return e.value
-        if isinstance(e, ast.String):
-            return e.value
-        if isinstance(e, ast.Name):
-            if e.id in env:
-                return env[e.id]
-            if e.id == "classes":
-                return self.classes if self.classes is not None else Unknown("classes")
-            if symbols:
-                return Symbol(e.id)
-            self.err(f"unknown name '{e.id}'", e.span, self._name_hint(e.id, env))
-            return None
-        if isinstance(e, ast.Neg):
-            v = self.eval(e.operand, env, symbols=symbols)
-            if v is None or isinstance(v, Unknown):
-                return v
-            if not is_number(v):
-                self.err("'-' needs a number", e.span)
-                return None
-            return -v
-        if isinstance(e, ast.BinOp):
-            return self._binop(e, env, symbols)
-        if isinstance(e, ast.Tuple):
-            items = [self.eval(i, env, symbols=symbols) for i in e.items]
-            return None if any(i is None for i in items) else tuple(items)
-        if isinstance(e, ast.Range):
-            start, end = self.eval(e.start, env, symbols=symbols), self.eval(e.end, env, symbols=symbols)
-            return None if start is None or end is None else RangeValue(start, end)
-        if isinstance(e, ast.Call):
-            if not symbols:
-                self.err(f"'{e.func}(...)' is not a value here", e.span, "op calls go after '~' or in the network")
-                return None
-            args = [self.eval(v, env, symbols=True) for v in e.positional]
-            kwargs = [(a.name, self.eval(a.value, env, symbols=True)) for a in e.args if a.name is not None]
-            if any(v is None for v in args) or any(v is None for _, v in kwargs):
-                return None
-            return Setting(e.func, tuple(args), tuple(kwargs))  # type: ignore[arg-type]
-        if isinstance(e, ast.ValueList):
-            self.err(
-                "a value list is only allowed as an argument of a candidate op (after '~')",
-                e.span,
-                "x ~ conv(k = [3, 5]) searches the kernel size; elsewhere give one value",
-            )
-            return None
-        raise AssertionError(f"unknown expression {e!r}")
+        """Fold an expression (``dasdsl.lang.fold``, the one evaluator); None after reporting an error.
+        ``symbols`` allows bare names."""
+        return fold(e, lambda name, symbols: self._lookup(name, env, symbols), self.err, symbols=symbols)
 
-    def _binop(self, e: ast.BinOp, env: Env, symbols: bool) -> Any:
-        left = self.eval(e.left, env, symbols=symbols)
-        right = self.eval(e.right, env, symbols=symbols)
-        if left is None or right is None:
-            return None
-        if isinstance(left, Unknown) or isinstance(right, Unknown):
-            return left if isinstance(left, Unknown) else right
-        if not (is_number(left) and is_number(right)):
-            self.err(f"'{e.op}' needs numbers", e.span)
-            return None
-        if e.op == "//" and right == 0:
-            self.err("division by zero", e.span)
-            return None
-        value = e.apply(left, right)
-        problem = ast.folded_problem(e.op, value)
-        if problem is not None:
-            self.err(problem[0], e.span, problem[1])
-            return None
-        return value
+    def _lookup(self, e: ast.Name, env: Env, symbols: bool) -> Any:
+        """A bare name: a constant or parameter in scope, then ``classes``, then (``symbols``) itself."""
+        if e.id in env:
+            return env[e.id]
+        if e.id == "classes":
+            return self.classes if self.classes is not None else Unknown("classes")
+        if symbols:
+            return Symbol(e.id)
+        self.err(f"unknown name '{e.id}'", e.span, self._name_hint(e.id, env))
+        return None
 
     def _name_hint(self, name: str, env: Env) -> str:
         later = next((s for s in self.module.statements(ast.LetDecl) if s.name == name), None)

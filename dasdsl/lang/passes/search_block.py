@@ -7,8 +7,8 @@ from typing import Any
 
 from dasdsl.errors import DasError, did_you_mean, suggest
 from dasdsl.lang import ast
+from dasdsl.lang.fold import is_number
 from dasdsl.lang.passes.context import CheckState
-from dasdsl.lang.passes.text import is_number
 from dasdsl.lang.settings import SEARCH, TRAIN, SettingsTable, combination_problem, problem_span, resolve
 
 

@@ -20,10 +20,6 @@ def rotate_cycle(members: list[str], lines: list[int]) -> tuple[int, list[str], 
     return first, order, path
 
 
-def is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
 def show(v: Any) -> str:
     if isinstance(v, Symbol):
         return v.name
