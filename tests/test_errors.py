@@ -386,8 +386,8 @@ def write_expected(names: list[str]) -> int:
             print(f"no such case: {das}", file=sys.stderr)
             return 2
         code, out, err = check_output(das)
-        if (code, out) != (1, ""):
-            print(f"{das}: dasdsl check exits {code}, not 1: an error case needs a mistake", file=sys.stderr)
+        if (code, out) != (1, "") or len(ERROR_LINE.findall(err)) != 1:
+            print(f"{das}: exit {code}; a case needs exactly one error:\n{err}", file=sys.stderr)
             return 1
         (ERRORS / f"{name}.expected").write_text(err, encoding="utf-8", newline="\n")
         print(f"wrote {name}.expected:\n{err}")
@@ -405,4 +405,6 @@ if __name__ == "__main__":
     missing = [c for c in cases() if not (ERRORS / f"{c}.expected").exists()] if args.missing else []
     if not args.cases and not args.missing:
         parser.error("name a CASE, or give --missing")
+    if args.missing and not missing and not args.cases:
+        print("every case has its .expected: nothing to write")
     sys.exit(write_expected([*args.cases, *missing]))
