@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 import torch
-from paths import ROOT
-from paths import SMALL_NB201 as SMALL
+from paths import POOLING as POOLING_PATH
 
 import dasdsl
 import dasdsl.api
@@ -24,36 +24,13 @@ from dasdsl.engine.data import synthetic
 from dasdsl.engine.rundir import untimed
 from dasdsl.lang.settings import SEARCH, SearchConfig
 
-POOLING = str(ROOT / "spaces" / "pooling.das")
-NB201 = ROOT / "spaces" / "nb201.das"
+POOLING = str(POOLING_PATH)
 
 
 def only_dir(folder: Path) -> Path:
     dirs = [p for p in folder.iterdir() if p.is_dir()]
     assert len(dirs) == 1, dirs
     return dirs[0]
-
-
-def records(run_dir: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in (run_dir / "log.jsonl").read_text(encoding="utf-8").splitlines()]
-
-
-@pytest.fixture(scope="module")
-def digits() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """A slice of scikit-learn's digits as the caller would pass it: x (N, 1, 8, 8) float32, y int.
-
-    640 training samples split 320 / 320 (a whole number of 32-sample batches each) and 200 test samples."""
-    from sklearn.datasets import load_digits
-
-    d = load_digits()
-    x = (d.images.astype(np.float32) / 16.0)[:, None]
-    y = d.target.astype(np.int64)
-    return x[:640], y[:640], x[640:840], y[640:840]
-
-
-@pytest.fixture(scope="module")
-def pooling() -> dasdsl.api.Space:
-    return dasdsl.load(POOLING)
 
 
 # -- where a search writes
@@ -71,13 +48,15 @@ def test_out_none_writes_nothing(
     assert result.space.count() == 1 and result.top == (result.space,)
 
 
-def test_out_folder_holds_what_the_result_says(pooling: dasdsl.api.Space, tmp_path: Path, digits: tuple) -> None:
+def test_out_folder_holds_what_the_result_says(
+    pooling: dasdsl.api.Space, tmp_path: Path, digits: tuple, run_log: Callable[[Path], list]
+) -> None:
     result = pooling.search(digits, epochs=2, batch=32, seed=0, out=tmp_path, progress=False)
     assert result is not None
     run = only_dir(tmp_path)
     assert result.run_dir == run
     assert (run / "result.das").read_text(encoding="utf-8") == result.space.to_das()
-    assert records(run) == list(result.history)
+    assert run_log(run) == list(result.history)
     assert [r["epoch"] for r in result.history] == [1, 2]
     assert json.loads((run / "summary.json").read_text(encoding="utf-8")) == result.summary
     recorded = SearchConfig.from_json(json.loads((run / "config.json").read_text(encoding="utf-8"))["search"])
@@ -86,14 +65,16 @@ def test_out_folder_holds_what_the_result_says(pooling: dasdsl.api.Space, tmp_pa
     assert result.gates == result.history[-1]["gates"]
 
 
-def test_api_and_cli_write_the_same_result(pooling: dasdsl.api.Space, tmp_path: Path) -> None:
+def test_api_and_cli_write_the_same_result(
+    pooling: dasdsl.api.Space, tmp_path: Path, run_log: Callable[[Path], list]
+) -> None:
     args = ["run", POOLING, "--data", "synthetic", "--epochs", "2", "--seed", "0", "--quiet"]
     assert main([*args, "--out", str(tmp_path / "cli")]) == 0
     result = pooling.search("synthetic", epochs=2, seed=0, out=tmp_path / "api", progress=False)
     assert result is not None
     cli_run, api_run = only_dir(tmp_path / "cli"), only_dir(tmp_path / "api")
     assert (api_run / "result.das").read_bytes() == (cli_run / "result.das").read_bytes()
-    assert untimed(records(api_run)) == untimed(records(cli_run))  # the same records but for their times
+    assert untimed(run_log(api_run)) == untimed(run_log(cli_run))  # the same records but for their times
     assert (api_run / "config.json").read_bytes() == (cli_run / "config.json").read_bytes()
 
 
@@ -240,7 +221,9 @@ def test_callbacks_see_every_epoch(pooling: dasdsl.api.Space) -> None:
     assert seen == list(result.history)
 
 
-def test_stopped_search_resumes_to_the_uninterrupted_result(pooling: dasdsl.api.Space, tmp_path: Path) -> None:
+def test_stopped_search_resumes_to_the_uninterrupted_result(
+    pooling: dasdsl.api.Space, tmp_path: Path, run_log: Callable[[Path], list]
+) -> None:
     settings = {"epochs": 3, "batch": 32, "seed": 1, "progress": False}
     full = pooling.search("synthetic", **settings)
     assert full is not None
@@ -252,7 +235,7 @@ def test_stopped_search_resumes_to_the_uninterrupted_result(pooling: dasdsl.api.
     assert stopped is not None and stopped.stopped and stopped.run_dir == only_dir(tmp_path)
     run = only_dir(tmp_path)
     assert (run / "checkpoint.pt").is_file() and not (run / "result.das").exists()
-    assert [r["epoch"] for r in records(run)] == [1]
+    assert [r["epoch"] for r in run_log(run)] == [1]
 
     resumed = dasdsl.resume(run, progress=False)  # the top-level name the docs give
     assert resumed is not None and resumed.run_dir == run
@@ -285,17 +268,17 @@ def test_train_refuses_a_space_with_choices(pooling: dasdsl.api.Space) -> None:
 # -- inspecting a space
 
 
-def test_render_and_count(pooling: dasdsl.api.Space) -> None:
+def test_render_and_count(pooling: dasdsl.api.Space, load_space: Callable[[str], dasdsl.api.Space]) -> None:
     graph = pooling.render(input_shape=(1, 8, 8), classes=10)
     assert type(graph).__name__ == "Digraph"
     assert re.search(r"\bpool\b", graph.source)
     assert "max_pool(3)" in graph.source and "avg_pool(3)" in graph.source
-    assert dasdsl.load(NB201).count() == 15625
+    assert load_space("nb201").count() == 15625
 
 
 @pytest.mark.slow
-def test_same_seed_same_gates() -> None:
-    space = dasdsl.load(SMALL)
+def test_same_seed_same_gates(small_nb201: dasdsl.api.Space) -> None:
+    space = small_nb201
     first = dasdsl.api.search(space, "synthetic", epochs=1, batch=32, seed=5, progress=False)
     second = dasdsl.api.search(space, "synthetic", epochs=1, batch=32, seed=5, progress=False)
     assert first is not None and second is not None
@@ -320,17 +303,15 @@ network {
 """
 
 
-def test_plugins_given_to_search_are_recorded(tmp_path: Path) -> None:
-    space = dasdsl.loads(PLUGGED, "plugged.das", plugins=["tests.plugins.good_ops"])
-    result = dasdsl.api.search(
-        space, "synthetic", epochs=1, batch=16, out=tmp_path, progress=False, plugins=["tests.plugins.good_ops"]
-    )
+def test_plugins_given_to_search_are_recorded(tmp_path: Path, plugin: str) -> None:
+    space = dasdsl.loads(PLUGGED, "plugged.das", plugins=[plugin])
+    result = dasdsl.api.search(space, "synthetic", epochs=1, batch=16, out=tmp_path, progress=False, plugins=[plugin])
     assert result is not None and result.run_dir is not None
     assert json.loads((result.run_dir / "config.json").read_text())["plugins"] == ["tests.plugins.good_ops"]
 
 
-def test_space_search_records_the_plugins_the_space_was_loaded_with(tmp_path: Path) -> None:
-    space = dasdsl.loads(PLUGGED, "plugged.das", plugins=["tests.plugins.good_ops"])
+def test_space_search_records_the_plugins_the_space_was_loaded_with(tmp_path: Path, plugin: str) -> None:
+    space = dasdsl.loads(PLUGGED, "plugged.das", plugins=[plugin])
     result = space.search("synthetic", epochs=1, batch=16, out=tmp_path, progress=False)
     assert result is not None and result.run_dir is not None
     assert json.loads((result.run_dir / "config.json").read_text())["plugins"] == ["tests.plugins.good_ops"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 
 import pytest
 from paths import SPACE_DIR
@@ -91,8 +92,8 @@ def test_classes_is_known_at_compile_time() -> None:
 
 
 @pytest.fixture(scope="module")
-def darts() -> CheckedSpace:
-    return dasdsl.load(SPACE_DIR / "darts.das")
+def darts(load_space: Callable[[str], CheckedSpace]) -> CheckedSpace:
+    return load_space("darts")
 
 
 def test_darts_network_instantiates_every_cell(darts: CheckedSpace) -> None:
@@ -278,8 +279,8 @@ network {
     assert space.warnings == ()
 
 
-def test_plain_ops_in_the_network_sequence() -> None:
-    space = dasdsl.load(SPACE_DIR / "nb201.das")
+def test_plain_ops_in_the_network_sequence(load_space: Callable[[str], CheckedSpace]) -> None:
+    space = load_space("nb201")
     items = space.macro.items
     assert len(items) == 17
     blocks = [item.op for item in items if item.op is not None]
@@ -299,21 +300,21 @@ def test_search_settings_are_evaluated(darts: CheckedSpace) -> None:
     assert darts.search_block["arch"][0].kw()["betas"] == (0.5, 0.999)
 
 
-def test_example_spaces_have_no_warnings() -> None:
-    for path in (SPACE_DIR / "darts.das", SPACE_DIR / "nb201.das"):
-        assert dasdsl.load(path).warnings == ()
+def test_example_spaces_have_no_warnings(load_space: Callable[[str], CheckedSpace]) -> None:
+    for name in ("darts", "nb201"):
+        assert load_space(name).warnings == ()
 
 
 # ---- counting ------------------------------------------------------------------------------
 
 
-def test_darts_and_nb201_counts(darts: CheckedSpace) -> None:
+def test_darts_and_nb201_counts(darts: CheckedSpace, load_space: Callable[[str], CheckedSpace]) -> None:
     # per DARTS cell: node i has i + 2 inputs, keeps 2 of them with one of 7 non-none ops
     per_cell = 1
     for fan_in in (2, 3, 4, 5):
         per_cell *= (fan_in * (fan_in - 1) // 2) * 7**2
     assert count_architectures(darts) == per_cell**2 == 1_076_746_950_455_072_400
-    assert count_architectures(dasdsl.load(SPACE_DIR / "nb201.das")) == 5**6 == 15_625
+    assert count_architectures(load_space("nb201")) == 5**6 == 15_625
     stats = space_stats(darts)
     assert (stats.cell_types, stats.nodes, stats.edges, stats.choice_points) == (2, 8, 28, 28)
 
@@ -497,8 +498,8 @@ network {
     assert expected > 0
 
 
-def test_hierarchical_example_space() -> None:
-    space = dasdsl.load(SPACE_DIR / "hierarchical.das")
+def test_hierarchical_example_space(load_space: Callable[[str], CheckedSpace]) -> None:
+    space = load_space("hierarchical")
     assert count_architectures(space) == _brute_force(space)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from hypothesis import strategies as st
 from hypothesis_budget import examples
 from paths import POOLING, ROOT
 
+from dasdsl.api import Space
 from dasdsl.cli import main
 from dasdsl.errors import DasError
 from dasdsl.lang import settings as s
@@ -524,10 +526,10 @@ API_CASES = [
 
 
 @pytest.mark.parametrize(("call", "message"), [c[1:] for c in API_CASES], ids=[c[0] for c in API_CASES])
-def test_the_api_refuses_hostile_input(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, call, message: str) -> None:  # noqa: ANN001
-    import dasdsl
-
+def test_the_api_refuses_hostile_input(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, call: Callable[[Space], object], message: str, pooling: Space
+) -> None:
     monkeypatch.chdir(tmp_path)
     with pytest.raises(DasError, match=re.escape(message)):
-        call(dasdsl.load(POOLING))
+        call(pooling)
     assert list(tmp_path.iterdir()) == []

@@ -155,9 +155,9 @@ HOSTILE: list[tuple[str, Any, dict[str, Any], str, str | None]] = [
     ("data", "options", "message", "hint"), [case[1:] for case in HOSTILE], ids=[case[0] for case in HOSTILE]
 )
 def test_hostile_data_is_a_clear_error_before_any_run_directory(
-    tmp_path: Path, data: Any, options: dict[str, Any], message: str, hint: str | None
+    tmp_path: Path, data: Any, options: dict[str, Any], message: str, hint: str | None, pooling: dasdsl.api.Space
 ) -> None:
-    space = dasdsl.load(POOLING)
+    space = pooling
     first = int(_holdout_order(80)[0][0])
     with pytest.raises(dasdsl.DasError) as caught:
         space.search(data, epochs=1, batch=8, out=tmp_path, progress=False, **options)
@@ -171,10 +171,10 @@ def test_hostile_data_is_a_clear_error_before_any_run_directory(
 
 
 @pytest.fixture(scope="module")
-def stopped_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def stopped_run(tmp_path_factory: pytest.TempPathFactory, pooling: dasdsl.api.Space) -> Path:
     """A search on the caller's arrays stopped after its first epoch (of two)."""
     out = tmp_path_factory.mktemp("runs")
-    space = dasdsl.load(POOLING)
+    space = pooling
     space.search((X, Y), epochs=2, batch=16, seed=0, out=out, progress=False, callbacks=[lambda record: False])
     (run,) = out.iterdir()
     return run
@@ -279,8 +279,8 @@ def test_resume_with_the_same_data_continues(stopped_run: Path, tmp_path: Path) 
     assert result is not None and [r["epoch"] for r in result.history] == [1, 2]
 
 
-def test_resume_of_a_source_run_refuses_another_source(tmp_path: Path) -> None:
-    space = dasdsl.load(POOLING)
+def test_resume_of_a_source_run_refuses_another_source(tmp_path: Path, pooling: dasdsl.api.Space) -> None:
+    space = pooling
     space.search("synthetic", epochs=2, batch=16, out=tmp_path, progress=False, callbacks=[lambda r: False])
     (run,) = tmp_path.iterdir()
     with pytest.raises(dasdsl.DasError) as caught:
@@ -294,8 +294,8 @@ def test_resume_of_a_source_run_refuses_another_source(tmp_path: Path) -> None:
 # -- data= everywhere, and a result that states its data
 
 
-def test_data_is_accepted_by_every_verb(tmp_path: Path) -> None:
-    space = dasdsl.load(POOLING)
+def test_data_is_accepted_by_every_verb(tmp_path: Path, pooling: dasdsl.api.Space) -> None:
+    space = pooling
     data = (X, Y)
     assert space.graph(data=data).classes == 3
     assert space.supernet(data=data)(torch.tensor(X[:2])).shape == (2, 3)
@@ -308,8 +308,8 @@ def test_data_is_accepted_by_every_verb(tmp_path: Path) -> None:
     assert "Input 1x8x8, 3 classes" in path.read_text()
 
 
-def test_a_result_states_its_input_shape_and_classes(tmp_path: Path) -> None:
-    space = dasdsl.load(POOLING)
+def test_a_result_states_its_input_shape_and_classes(tmp_path: Path, pooling: dasdsl.api.Space) -> None:
+    space = pooling
     result = space.search((X, Y), epochs=1, batch=16, out=tmp_path, progress=False, classes=4)
     assert result is not None
     assert "input image(1, 8, 8) classes 4" in result.space.to_das()
@@ -333,7 +333,9 @@ def test_input_classes_statement_is_checked() -> None:
     assert caught.value.errors[0].message == "the class count must be at least 2, got 1"
 
 
-def test_a_stray_label_outside_the_checked_sample_is_a_clear_error_when_drawn(tmp_path: Path) -> None:
+def test_a_stray_label_outside_the_checked_sample_is_a_clear_error_when_drawn(
+    tmp_path: Path, pooling: dasdsl.api.Space
+) -> None:
     """With ``classes`` given, a dataset without ``targets`` is checked on a fixed sample only; an item outside
     it whose label is beyond the classes is refused when a batch draws it, not an IndexError in the loss."""
     labels: list[Any] = [i % 3 for i in range(600)]
@@ -341,7 +343,7 @@ def test_a_stray_label_outside_the_checked_sample_is_a_clear_error_when_drawn(tm
     stray = next(i for i in _holdout_order(600)[0].tolist() if i not in sampled)
     labels[stray] = 7
     with pytest.raises(dasdsl.DasError) as caught:
-        dasdsl.load(POOLING).search(Labels(labels), classes=3, epochs=1, batch=8, progress=False, out=None)
+        pooling.search(Labels(labels), classes=3, epochs=1, batch=8, progress=False, out=None)
     error = caught.value.errors[0]
     assert error.message == (
         f"item {stray} of the dataset has label 7, outside the 3 classes 0 .. 2 (only a fixed sample of 256 items "
@@ -350,9 +352,9 @@ def test_a_stray_label_outside_the_checked_sample_is_a_clear_error_when_drawn(tm
     assert error.hint == "labels must be class indices 0 .. K-1; give classes= to size the classifier"
 
 
-def test_an_npz_path_is_a_source_in_every_form(tmp_path: Path) -> None:
+def test_an_npz_path_is_a_source_in_every_form(tmp_path: Path, pooling: dasdsl.api.Space) -> None:
     np.savez(tmp_path / "d.npz", x=X, y=Y)
-    space = dasdsl.load(POOLING)
+    space = pooling
     for given in (tmp_path / "d.npz", str(tmp_path / "d.npz"), f"npz:{tmp_path / 'd.npz'}"):
         assert space.graph(data=given).classes == 3
         result = space.search(given, epochs=1, batch=16, progress=False)

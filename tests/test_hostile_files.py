@@ -22,9 +22,8 @@ import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
-from paths import ROOT
+from paths import POOLING as POOLING_PATH
 
 import dasdsl
 from dasdsl.cli import main
@@ -32,7 +31,7 @@ from dasdsl.engine import rundir
 from dasdsl.errors import DasError
 from dasdsl.files import NAME_MAX, fit_name
 
-POOLING = str(ROOT / "spaces" / "pooling.das")
+POOLING = str(POOLING_PATH)
 UGLY = "space   ugly\ninput image\ncell c(w) {\n input x\n node y = x ~ [skip,   conv(3)]\n output y\n}\n" + (
     "network {\n cells c(4)\n head global_avg_pool then linear(classes)\n}\n"
 )  # a valid space, not formatted: what `fmt --write` rewrites, and the victim every link points at
@@ -44,22 +43,16 @@ ROOT_USER = os.geteuid() == 0 if hasattr(os, "geteuid") else False
 
 
 @pytest.fixture(scope="module")
-def npz(tmp_path_factory: pytest.TempPathFactory) -> str:
+def npz(tmp_path_factory: pytest.TempPathFactory, learnable_npz: Callable[..., str]) -> str:
     """Small learnable image data (1, 8, 8) with 4 classes."""
-    path = tmp_path_factory.mktemp("data") / "data.npz"
-    rng = np.random.default_rng(0)
-    y = rng.integers(0, 4, 64)
-    x = rng.normal(0, 1, (64, 1, 8, 8)).astype(np.float32)
-    x[np.arange(64), 0, 0, y] += 2.0
-    np.savez(path, x=x, y=y)
-    return str(path)
+    return learnable_npz(tmp_path_factory.mktemp("data") / "data.npz", n=64)
 
 
 @pytest.fixture(scope="module")
-def finished(tmp_path_factory: pytest.TempPathFactory, npz: str) -> Path:
+def finished(tmp_path_factory: pytest.TempPathFactory, npz: str, pooling: dasdsl.api.Space) -> Path:
     """A finished 2-epoch search (copied, never changed, by each test)."""
     out = tmp_path_factory.mktemp("finished")
-    result = dasdsl.load(POOLING).search(f"npz:{npz}", epochs=2, batch=16, out=out, progress=False)
+    result = pooling.search(f"npz:{npz}", epochs=2, batch=16, out=out, progress=False)
     assert result is not None and result.run_dir is not None
     return result.run_dir
 
@@ -532,16 +525,18 @@ def test_every_run_directory_name_taken(tmp_path: Path, monkeypatch: pytest.Monk
 # ---- the Python API, and what a write keeps -------------------------------------------------------------------
 
 
-def test_the_api_refuses_a_dangling_out(tmp_path: Path, npz: str) -> None:
+def test_the_api_refuses_a_dangling_out(tmp_path: Path, npz: str, pooling: dasdsl.api.Space) -> None:
     (tmp_path / "out").symlink_to(tmp_path / "nowhere")
-    space = dasdsl.load(POOLING)
+    space = pooling
     with deadline(60), pytest.raises(DasError, match="is a symbolic link that points nowhere"):
         space.search(f"npz:{npz}", epochs=1, out=tmp_path / "out", progress=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
-def test_the_api_on_a_full_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, finished: Path, npz: str) -> None:
-    space = dasdsl.load(POOLING)
+def test_the_api_on_a_full_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, finished: Path, npz: str, pooling: dasdsl.api.Space
+) -> None:
+    space = pooling
     fill_disk(monkeypatch, tmp_path)
     with pytest.raises(DasError, match=re.escape(FULL)):
         space.search(f"npz:{npz}", epochs=1, batch=16, out=tmp_path / "runs", progress=False)

@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from paths import POOLING
 
 from dasdsl import api
 from dasdsl.cli import main
@@ -47,11 +46,11 @@ KEEP = (
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def runs(tmp_path_factory: pytest.TempPathFactory, pooling: api.Space) -> dict[str, Path]:
     """A finished 1-epoch search and a finished 1-epoch training run, both on synthetic data."""
     tmp = tmp_path_factory.mktemp("hostile-resume")
     data = "synthetic"
-    search = api.load(POOLING).search(data, epochs=1, batch=16, out=tmp / "search", progress=False, report=False)
+    search = pooling.search(data, epochs=1, batch=16, out=tmp / "search", progress=False, report=False)
     assert search is not None and search.run_dir is not None
     trained = api.train(api.loads(FIXED), data, epochs=1, batch=16, out=tmp / "train", progress=False)
     assert trained.run_dir is not None

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -25,9 +26,9 @@ ENV = {k: v for k, v in os.environ.items() if k != "DASDSL_DEBUG"} | {"OMP_NUM_T
 
 
 @pytest.fixture
-def stopped_run(tmp_path: Path) -> Path:
+def stopped_run(tmp_path: Path, pooling: dasdsl.api.Space) -> Path:
     """A 3-epoch search on synthetic data stopped by a callback after its first epoch: a run to resume."""
-    result = dasdsl.load(POOLING).search(
+    result = pooling.search(
         "synthetic", epochs=3, batch=16, seed=0, out=tmp_path / "runs", progress=False, callbacks=[lambda r: False]
     )
     assert result is not None and result.stopped  # a result marked stopped; the run directory resumes
@@ -65,9 +66,11 @@ def test_edited_settings_are_refused(stopped_run: Path, capsys: pytest.CaptureFi
     assert "the settings in config.json changed since the checkpoint" in capsys.readouterr().err
 
 
-def test_an_unedited_run_resumes_to_the_uninterrupted_result(stopped_run: Path, tmp_path: Path) -> None:
+def test_an_unedited_run_resumes_to_the_uninterrupted_result(
+    stopped_run: Path, tmp_path: Path, pooling: dasdsl.api.Space
+) -> None:
     resumed = dasdsl.resume(stopped_run, progress=False)
-    full = dasdsl.load(POOLING).search("synthetic", epochs=3, batch=16, seed=0, out=tmp_path / "full", progress=False)
+    full = pooling.search("synthetic", epochs=3, batch=16, seed=0, out=tmp_path / "full", progress=False)
     assert resumed is not None and full is not None
     assert resumed.space.to_das() == full.space.to_das()
 
@@ -168,11 +171,11 @@ def _npz(path: Path, **arrays: np.ndarray) -> Path:
     return path
 
 
-def test_a_bare_npz_path_is_the_npz_source(tmp_path: Path) -> None:
+def test_a_bare_npz_path_is_the_npz_source(tmp_path: Path, pooling: dasdsl.api.Space) -> None:
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(40, 1, 8, 8)).astype(np.float32), np.arange(40) % 3
     path = _npz(tmp_path / "arrays.npz", x=x, y=y)
-    assert dasdsl.load(POOLING).graph(data=str(path)).classes == 3
+    assert pooling.graph(data=str(path)).classes == 3
 
 
 @pytest.mark.parametrize(
@@ -183,11 +186,11 @@ def test_a_bare_npz_path_is_the_npz_source(tmp_path: Path) -> None:
         ({"y": np.arange(40) + 0.5}, "npz: labels y have dtype float64; expected integers"),
     ],
 )
-def test_bad_arrays(tmp_path: Path, arrays: dict[str, np.ndarray], message: str) -> None:
+def test_bad_arrays(tmp_path: Path, arrays: dict[str, np.ndarray], message: str, pooling: dasdsl.api.Space) -> None:
     base = {"x": np.random.default_rng(0).normal(size=(40, 1, 8, 8)).astype(np.float32), "y": np.arange(40) % 3}
     path = _npz(tmp_path / "bad.npz", **(base | arrays))
     with pytest.raises(dasdsl.DasError, match=message):
-        dasdsl.load(POOLING).graph(data=f"npz:{path}")
+        pooling.graph(data=f"npz:{path}")
 
 
 @pytest.mark.slow
@@ -234,10 +237,12 @@ def test_a_damaged_log_is_a_clear_error(
 # ---- extending a run -----------------------------------------------------------------------------
 
 
-def test_a_finished_run_is_extended(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_finished_run_is_extended(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], pooling: dasdsl.api.Space, run_log: Callable[[Path], list]
+) -> None:
     """--resume RUN_DIR --epochs N runs the epochs up to N with the schedules re-planned for N, rewrites the
     result and records the new count; fewer epochs, or any other setting, is refused with the reason."""
-    space = dasdsl.load(POOLING)
+    space = pooling
     done = space.search("synthetic", epochs=2, batch=16, seed=0, out=tmp_path / "runs", progress=False)
     assert done is not None and done.run_dir is not None
     run = done.run_dir
@@ -246,7 +251,7 @@ def test_a_finished_run_is_extended(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert main(["run", "--resume", str(run), "--epochs", "4", "--batch", "8", "--quiet"]) == 1
     assert "(only --epochs extends it); drop --batch" in capsys.readouterr().err
     assert main(["run", "--resume", str(run), "--epochs", "4", "--quiet"]) == 0
-    log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    log = run_log(run)
     assert [r["epoch"] for r in log] == [1, 2, 3, 4]
     assert json.loads((run / "config.json").read_text())["search"]["epochs"] == 4
     assert "4 epochs on synthetic" in (run / "result.das").read_text().splitlines()[0]
@@ -293,10 +298,10 @@ def test_an_absurd_width_says_what_it_would_cost(tmp_path: Path, capsys: pytest.
     assert f"{path}:" in err and "^^^" in err and "Traceback" not in err
 
 
-def test_an_npy_file_given_as_npz(tmp_path: Path) -> None:
+def test_an_npy_file_given_as_npz(tmp_path: Path, pooling: dasdsl.api.Space) -> None:
     np.save(tmp_path / "a.npy", np.zeros((8, 1, 8, 8)))
     with pytest.raises(dasdsl.DasError, match=r"holds a single array \(a .npy file\), not named arrays x and y"):
-        dasdsl.load(POOLING).graph(data=f"npz:{tmp_path / 'a.npy'}")
+        pooling.graph(data=f"npz:{tmp_path / 'a.npy'}")
 
 
 def test_a_kill_during_a_checkpoint_write_is_a_clean_interrupt(tmp_path: Path) -> None:

@@ -13,8 +13,6 @@ from dasdsl.lang import settings
 from dasdsl.methods import gates, penalties, rules
 from dasdsl.methods.rules import NodeChoices, RuleInputs
 
-POOLING = "spaces/pooling.das"
-
 
 def test_the_settings_table_takes_its_names_from_the_registries() -> None:
     assert tuple(gates.GATES) == settings.GATES
@@ -26,10 +24,10 @@ def test_the_settings_table_takes_its_names_from_the_registries() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(gates.GATES))
-def test_every_gate_mixes_a_supernet(name: str) -> None:
+def test_every_gate_mixes_a_supernet(name: str, pooling: dasdsl.api.Space) -> None:
     torch.manual_seed(0)
     tempered = f"{name}(temperature = 0.5)" if gates.GATES[name].tempered else name  # .das text, as a search takes
-    net = dasdsl.load(POOLING).supernet((1, 8, 8), 10, gate=tempered)
+    net = pooling.supernet((1, 8, 8), 10, gate=tempered)
     assert net(torch.randn(2, 1, 8, 8)).shape == (2, 10)
     w = gate_weights(torch.tensor([0.0, math.log(3.0)]), name, 1.0)
     if name == "softmax":

@@ -11,15 +11,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_budget import examples
-from paths import SHIPPED
+from paths import FIXTURES, SHIPPED
 
 from dasdsl import format_das, parse
 from dasdsl.lang import ast
 from dasdsl.lang.parse import grammar_text
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-IDENTITY = sorted((HERE / "fixtures" / "identity").glob("*.das"))
+IDENTITY = sorted((FIXTURES / "identity").glob("*.das"))
 
 # Every quoted word of the grammar is a keyword; contextual lexing makes many of them legal
 # names, but generated names avoid them all.

@@ -18,12 +18,14 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import attrs
 import numpy as np
 import pytest
 import torch
+from paths import POOLING as POOLING_PATH
 from paths import ROOT
 
 from dasdsl import api
@@ -34,7 +36,7 @@ from dasdsl.errors import DasError
 from dasdsl.lang import settings
 from dasdsl.lang.settings import SearchConfig
 
-POOLING = str(ROOT / "spaces" / "pooling.das")
+POOLING = str(POOLING_PATH)
 CHOICE_KEY = "pool:x->y"  # the one choice point of spaces/pooling.das
 EPOCHS = 6
 CKPT = "checkpoint.pt"
@@ -62,19 +64,6 @@ def only_dir(folder: Path) -> Path:
     dirs = [p for p in folder.iterdir() if p.is_dir()]
     assert len(dirs) == 1, dirs
     return dirs[0]
-
-
-def strict_json(text: str) -> object:
-    """json.loads that rejects NaN and Infinity (not JSON; other readers choke on them)."""
-
-    def reject(name: str) -> object:
-        raise ValueError(f"non-standard JSON constant {name}")
-
-    return json.loads(text, parse_constant=reject)
-
-
-def records(run_dir: Path) -> list[dict]:
-    return [strict_json(line) for line in (run_dir / "log.jsonl").read_text(encoding="utf-8").splitlines()]
 
 
 def load_ckpt(path: Path) -> dict:
@@ -107,16 +96,6 @@ def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def write_npz(path: Path, n: int = 96) -> str:
-    """Small learnable image data (1, 8, 8) with 4 classes, as a .npz with arrays x and y."""
-    rng = np.random.default_rng(0)
-    y = rng.integers(0, 4, n)
-    x = rng.normal(0, 1, (n, 1, 8, 8)).astype(np.float32)
-    x[np.arange(n), 0, 0, y] += 2.0
-    np.savez(path, x=x, y=y)
-    return str(path)
-
-
 # -- the reference search, twice with the same seed: through the API in this process and, at the same time,
 # through `dasdsl run` in a subprocess (separate folders)
 
@@ -131,7 +110,7 @@ class Reference:
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory: pytest.TempPathFactory) -> Reference:
+def reference(tmp_path_factory: pytest.TempPathFactory, pooling: api.Space) -> Reference:
     tmp = tmp_path_factory.mktemp("reference")
     with open(tmp / "b.out", "w") as out, open(tmp / "b.err", "w") as err:
         proc = subprocess.Popen(
@@ -142,9 +121,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Reference:
             stderr=err,
         )
         try:
-            result = api.load(POOLING).search(
-                "digits", epochs=EPOCHS, batch=32, seed=3, out=tmp / "runs_a", progress=False
-            )
+            result = pooling.search("digits", epochs=EPOCHS, batch=32, seed=3, out=tmp / "runs_a", progress=False)
             code = proc.wait(timeout=300)
         finally:
             proc.kill()  # a no-op once it exited
@@ -158,7 +135,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Reference:
 
 
 @pytest.mark.slow
-def test_run_writes_a_complete_run_directory(reference: Reference) -> None:
+def test_run_writes_a_complete_run_directory(reference: Reference, run_log: Callable[[Path], list]) -> None:
     code, out, err = reference.cli
     assert code == 0, err
     assert "Traceback" not in err
@@ -179,7 +156,7 @@ def test_run_writes_a_complete_run_directory(reference: Reference) -> None:
     assert (run / "space.das").read_text(encoding="utf-8") == Path(POOLING).read_text(encoding="utf-8")
 
     # log.jsonl: one strict-JSON record per epoch, the result's history
-    log = records(run)
+    log = run_log(run)
     assert log == list(result.history)
     assert [r["epoch"] for r in log] == list(range(1, EPOCHS + 1))
     for r in log:
@@ -212,7 +189,9 @@ def test_run_writes_a_complete_run_directory(reference: Reference) -> None:
         assert 0.0 <= summary[key] <= 1.0
 
 
-def test_result_is_a_fixed_space_with_a_provenance_header(reference: Reference) -> None:
+def test_result_is_a_fixed_space_with_a_provenance_header(
+    reference: Reference, run_log: Callable[[Path], list]
+) -> None:
     result = reference.a / "result.das"
     text = result.read_text(encoding="utf-8")
     assert text == reference.result.space.to_das()
@@ -226,7 +205,7 @@ def test_result_is_a_fixed_space_with_a_provenance_header(reference: Reference) 
     first = header[0]
     assert f"searched from {POOLING}" in first and "seed 3" in first and f"{EPOCHS} epochs" in first
     # the gate weights of every choice point, as in the last log record, the argmax starred and chosen
-    gates = records(reference.a)[-1]["gates"]
+    gates = run_log(reference.a)[-1]["gates"]
     assert gates == reference.result.gates
     for key, weights in gates.items():
         (line,) = [h for h in header if h.startswith(f"{key}:")]
@@ -240,11 +219,11 @@ def test_result_is_a_fixed_space_with_a_provenance_header(reference: Reference) 
 # -- 2. determinism
 
 
-def test_same_seed_same_result(reference: Reference) -> None:
+def test_same_seed_same_result(reference: Reference, run_log: Callable[[Path], list]) -> None:
     """The API in this process and `dasdsl run` in another (its own hash seed, its own torch) agree to the byte."""
     a, b = reference.a, reference.b
     assert (a / "result.das").read_bytes() == (b / "result.das").read_bytes()
-    assert untimed(records(a)) == untimed(records(b))  # the same records but for their times
+    assert untimed(run_log(a)) == untimed(run_log(b))  # the same records but for their times
     assert (a / "config.json").read_bytes() == (b / "config.json").read_bytes()
     assert (a / "summary.json").read_bytes() == (b / "summary.json").read_bytes()
     assert_same_tensors(load_ckpt(a / "checkpoint.pt")["model"], load_ckpt(b / "checkpoint.pt")["model"])
@@ -286,7 +265,9 @@ def start_and_kill(tmp: Path, epochs: int) -> tuple[Path, int] | None:
 
 
 @pytest.mark.slow
-def test_kill_and_resume_equals_an_uninterrupted_run(reference: Reference, tmp_path: Path) -> None:
+def test_kill_and_resume_equals_an_uninterrupted_run(
+    reference: Reference, tmp_path: Path, run_log: Callable[[Path], list]
+) -> None:
     killed = start_and_kill(tmp_path, EPOCHS)
     full = reference.a
     if killed is None:  # the search outpaced the poll: a longer one, with its own uninterrupted reference
@@ -299,7 +280,7 @@ def test_kill_and_resume_equals_an_uninterrupted_run(reference: Reference, tmp_p
         assert ref.returncode == 0, ref.stderr
         full = only_dir(tmp_path / "ref")
     run, logged = killed
-    epochs = records(full)[-1]["epoch"]
+    epochs = run_log(full)[-1]["epoch"]
     assert load_ckpt(run / CKPT)["epoch"] >= 1  # the resume starts from a checkpoint, not from scratch
     assert 1 <= logged < epochs and not (run / "result.das").exists()
 
@@ -311,9 +292,9 @@ def test_kill_and_resume_equals_an_uninterrupted_run(reference: Reference, tmp_p
     got, want = load_ckpt(run / "checkpoint.pt"), load_ckpt(full / "checkpoint.pt")
     assert got["epoch"] == want["epoch"] == epochs
     assert_same_tensors(got["model"], want["model"])
-    log = records(run)
+    log = run_log(run)
     assert len(log) == epochs and [r["epoch"] for r in log] == list(range(1, epochs + 1))
-    assert untimed(log) == untimed(records(full))
+    assert untimed(log) == untimed(run_log(full))
     assert json.loads((run / "summary.json").read_text()) == json.loads((full / "summary.json").read_text())
 
 
@@ -417,10 +398,10 @@ def test_resume_of_something_else(capsys: pytest.CaptureFixture[str], tmp_path: 
 
 
 @pytest.fixture
-def small_run(tmp_path: Path) -> Path:
+def small_run(tmp_path: Path, pooling: api.Space, learnable_npz: Callable[..., str]) -> Path:
     """A finished 2-epoch search on .npz data, in-process."""
-    data = write_npz(tmp_path / "data.npz")
-    result = api.load(POOLING).search(f"npz:{data}", epochs=2, batch=16, out=tmp_path / "runs", progress=False)
+    data = learnable_npz(tmp_path / "data.npz")
+    result = pooling.search(f"npz:{data}", epochs=2, batch=16, out=tmp_path / "runs", progress=False)
     assert result is not None
     assert result.run_dir == only_dir(tmp_path / "runs")
     return result.run_dir
@@ -471,7 +452,9 @@ def test_resume_with_damaged_config(capsys: pytest.CaptureFixture[str], small_ru
     assert snapshot(small_run) == before
 
 
-def test_resume_before_the_first_checkpoint_keeps_one_record_per_epoch(small_run: Path) -> None:
+def test_resume_before_the_first_checkpoint_keeps_one_record_per_epoch(
+    small_run: Path, run_log: Callable[[Path], list]
+) -> None:
     # the state a SIGKILL leaves between appending epoch 1's record and renaming its checkpoint into place
     (small_run / "checkpoint.pt").unlink()
     (small_run / "result.das").unlink()
@@ -479,8 +462,8 @@ def test_resume_before_the_first_checkpoint_keeps_one_record_per_epoch(small_run
     log.write_text(log.read_text().splitlines(keepends=True)[0])
     result = api.resume(small_run, progress=False)
     assert result is not None
-    assert [r["epoch"] for r in records(small_run)] == [1, 2]
-    assert records(small_run) == list(result.history)
+    assert [r["epoch"] for r in run_log(small_run)] == [1, 2]
+    assert run_log(small_run) == list(result.history)
 
 
 PLUGIN_SPACE = """space plugged
@@ -501,12 +484,12 @@ network {
 
 
 @pytest.mark.slow
-def test_resume_of_a_run_with_plugin_ops(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_resume_of_a_run_with_plugin_ops(capsys: pytest.CaptureFixture[str], tmp_path: Path, plugin: str) -> None:
     """The plugins a run started with are recorded in config.json; --resume asks for them by name."""
     space = tmp_path / "plugged.das"
     space.write_text(PLUGIN_SPACE)
     args = ["run", str(space), "--data", "synthetic", "--epochs", "1", "--batch", "16", "--out", str(tmp_path / "runs")]
-    code, _, err = cli(capsys, *args, "--plugin", "tests.plugins.good_ops", "--quiet")
+    code, _, err = cli(capsys, *args, "--plugin", plugin, "--quiet")
     assert code == 0, err
     run = only_dir(tmp_path / "runs")
     assert json.loads((run / "config.json").read_text())["plugins"] == ["tests.plugins.good_ops"]
@@ -516,7 +499,7 @@ def test_resume_of_a_run_with_plugin_ops(capsys: pytest.CaptureFixture[str], tmp
     assert refused.returncode == 1 and "Traceback" not in refused.stderr
     assert "searched with the plugin op module tests.plugins.good_ops" in refused.stderr
     assert "add --plugin tests.plugins.good_ops" in refused.stderr  # ...but only the user's word imports it
-    done = dasdsl(ROOT, "run", "--resume", str(run), "--plugin", "tests.plugins.good_ops", "--quiet")
+    done = dasdsl(ROOT, "run", "--resume", str(run), "--plugin", plugin, "--quiet")
     assert done.returncode == 0, done.stderr
     assert (run / "result.das").read_text() == before
 
@@ -544,7 +527,7 @@ def test_pick_device(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.slow
-def test_train_a_search_result(reference: Reference, tmp_path: Path) -> None:
+def test_train_a_search_result(reference: Reference, tmp_path: Path, run_log: Callable[[Path], list]) -> None:
     result = shutil.copy(reference.a / "result.das", tmp_path / "result.das")
     proc = dasdsl(tmp_path, "train", str(result), "--epochs", "2", "--batch", "32", "--out", "trained", "--quiet")
     assert proc.returncode == 0, proc.stderr
@@ -570,7 +553,7 @@ def test_train_a_search_result(reference: Reference, tmp_path: Path) -> None:
     }
     state = saved["model"]
     assert state and all(isinstance(t, torch.Tensor) for t in state.values())
-    log = records(run)
+    log = run_log(run)
     assert [r["epoch"] for r in log] == [1, 2]
     assert all({"train_loss", "train_acc", "valid_loss", "valid_acc"} <= r.keys() for r in log)
     assert json.loads((run / "summary.json").read_text())["test_acc"] == pytest.approx(float(match.group(1)), abs=1e-3)
@@ -595,16 +578,24 @@ def test_train_refuses_a_space_with_choices(capsys: pytest.CaptureFixture[str], 
         ("synthetic", "1e6", 4),  # finite training losses, but the last step of epoch 1 overflows the weights
     ],
 )
-def test_diverging_search(capsys: pytest.CaptureFixture[str], tmp_path: Path, data: str, lr: str, epochs: int) -> None:
+def test_diverging_search(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    data: str,
+    lr: str,
+    epochs: int,
+    learnable_npz: Callable[..., str],
+    run_log: Callable[[Path], list],
+) -> None:
     """Whatever the outcome: exit 0 or a one-paragraph error about nan/inf, strict JSON in the log, and the
     last complete checkpoint loadable, finite and in step with the log."""
     if data == "npz":
-        data = "npz:" + write_npz(tmp_path / "data.npz", n=160)
+        data = "npz:" + learnable_npz(tmp_path / "data.npz", n=160)
     out = tmp_path / "runs"
     args = ["run", POOLING, "--data", data, "--epochs", str(epochs), "--batch", "16", "--seed", "0"]
     code, _, err = cli(capsys, *args, "--set", f"weights=sgd(lr = {lr})", "--out", str(out), "--quiet")
     run = only_dir(out)
-    log = records(run) if (run / "log.jsonl").exists() else []  # strict JSON: no NaN or Infinity
+    log = run_log(run) if (run / "log.jsonl").exists() else []  # strict JSON: no NaN or Infinity
     if code == 0:
         assert (run / "result.das").exists() and len(log) == epochs
     else:

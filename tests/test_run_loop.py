@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,18 +25,9 @@ from dasdsl.view.report import build_report
 FAST = {"batch": 32, "seed": 0, "progress": False}
 
 
-@pytest.fixture(scope="module")
-def pooling() -> api.Space:
-    return api.load(POOLING)
-
-
 def only_dir(folder: Path) -> Path:
     (found,) = list(folder.iterdir())
     return found
-
-
-def records(run: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in (run / "log.jsonl").read_text(encoding="utf-8").splitlines()]
 
 
 # ---- callbacks ------------------------------------------------------------------------------------
@@ -125,15 +117,17 @@ def test_a_stopped_run_returns_its_directory_and_resumes(pooling: api.Space, tmp
 # ---- the time of each epoch -----------------------------------------------------------------------
 
 
-def test_the_log_records_each_epochs_time_and_the_total(pooling: api.Space, tmp_path: Path) -> None:
+def test_the_log_records_each_epochs_time_and_the_total(
+    pooling: api.Space, tmp_path: Path, run_log: Callable[[Path], list]
+) -> None:
     result = pooling.search("synthetic", epochs=3, out=tmp_path, callbacks=[lambda r: r["epoch"] < 2], **FAST)
     assert result is not None
-    first = records(result.run_dir)
+    first = run_log(result.run_dir)
     assert all(r["seconds"] > 0 for r in first)
     assert first[1]["elapsed"] == pytest.approx(first[0]["seconds"] + first[1]["seconds"], abs=2e-3)
     resumed = dasdsl.resume(result.run_dir, progress=False, report=False)  # the total goes on across sessions
     assert resumed is not None
-    log = records(result.run_dir)
+    log = run_log(result.run_dir)
     assert log[:2] == first and log[2]["elapsed"] == pytest.approx(first[1]["elapsed"] + log[2]["seconds"], abs=2e-3)
     assert [r["elapsed"] for r in resumed.history] == [r["elapsed"] for r in log]
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -152,9 +153,9 @@ def test_a_search_copies_the_block_into_its_result() -> None:
     assert "train {\n    let C = 6" in result.space.to_das()
 
 
-def test_darts_v2_trains_at_the_papers_size() -> None:
+def test_darts_v2_trains_at_the_papers_size(load_space: Callable[[str], dasdsl.api.Space]) -> None:
     """The shipped DARTS-V2 space is searched-size text with DARTS' evaluation recipe as its train block."""
-    space = dasdsl.load(ROOT / "spaces" / "darts_v2.das")
+    space = load_space("darts_v2")
     cfg = dasdsl.api.training_settings(space)
     assert (cfg.epochs, cfg.batch, cfg.lr, cfg.cutout, cfg.auxiliary, cfg.drop_path) == (600, 96, 0.025, 16, 0.4, 0.2)
     assert cfg.augment == "crop_flip"

@@ -5,16 +5,17 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import torch
-from paths import ROOT
+from paths import FIXTURES, SPACE_DIR
 
 import dasdsl
 from dasdsl.engine.training import Recipe, cutout, random_flip
 
-RESULT = ROOT / "spaces" / "darts_result.das"
+RESULT = SPACE_DIR / "darts_result.das"
 
 
 def test_cutout_zeroes_one_clipped_square_per_image() -> None:
@@ -45,8 +46,10 @@ def test_the_recipe_builds_the_augmentation_it_names() -> None:
     assert only_cutout is not None and bool((only_cutout(x, g) == 0).any())
 
 
-def test_the_train_settings_table_reads_and_rejects_recipe_values() -> None:
-    space = dasdsl.load(RESULT)
+def test_the_train_settings_table_reads_and_rejects_recipe_values(
+    load_space: Callable[[str], dasdsl.api.Space],
+) -> None:
+    space = load_space("darts_result")
     cfg = dasdsl.api.training_settings(space, cutout=16, augment="crop_flip", drop_path=0.2, lr=0.025)
     assert (cfg.cutout, cfg.augment, cfg.drop_path, cfg.lr, cfg.epochs) == (16, "crop_flip", 0.2, 0.025, 20)
     for key, value, message in (
@@ -105,7 +108,7 @@ def test_darts_auxiliary_head_parameters_and_loss() -> None:
     + 768*10 + 10), which DARTS' count_parameters_in_MB leaves out."""
     from dasdsl.compiler.lower import FixedNetwork
 
-    space = dasdsl.load(ROOT / "tests" / "fixtures" / "fidelity" / "darts_v2.das")
+    space = dasdsl.load(FIXTURES / "fidelity" / "darts_v2.das")
     net = FixedNetwork(space.graph((3, 32, 32), 10), auxiliary=True)
     sizes = {aux: 0 for aux in (True, False)}
     for name, p in net.named_parameters():
@@ -121,7 +124,9 @@ def test_darts_auxiliary_head_parameters_and_loss() -> None:
     assert net.aux_logits is None  # evaluation does not run the head
 
 
-def test_drop_path_drops_whole_samples_of_non_identity_edges_in_training_only() -> None:
+def test_drop_path_drops_whole_samples_of_non_identity_edges_in_training_only(
+    load_space: Callable[[str], dasdsl.api.Space],
+) -> None:
     from dasdsl.compiler.lower import FixedNetwork, _drop_path
 
     torch.manual_seed(0)
@@ -130,7 +135,7 @@ def test_drop_path_drops_whole_samples_of_non_identity_edges_in_training_only() 
     per_sample = y.flatten(1)
     assert bool(((per_sample == 0).all(1) | (per_sample == 1.25).all(1)).all())  # whole samples, rescaled
     assert 0.17 < float((per_sample[:, 0] == 0).float().mean()) < 0.23
-    net = FixedNetwork(dasdsl.load(RESULT).graph((1, 8, 8), 10))
+    net = FixedNetwork(load_space("darts_result").graph((1, 8, 8), 10))
     net.ctx.drop_prob = 0.5
     x = torch.randn(8, 1, 8, 8)
     net.eval()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from paths import ROOT
+from paths import POOLING, SPACE_DIR
 
 import dasdsl
 from dasdsl.cli import main
@@ -99,7 +99,7 @@ def test_an_endless_file_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
 
 @pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
 def test_an_endless_latency_table_is_refused(tmp_path: Path) -> None:
-    text = (ROOT / "spaces/pooling.das").read_text(encoding="utf-8")
+    text = POOLING.read_text(encoding="utf-8")
     text = text.replace("search {", 'search {\n    latency_table "/dev/zero"\n    penalty cost(latency, 0.1)')
     space = dasdsl.loads(text)
     with pytest.raises(DasError, match="larger than 16 MiB: not a latency table"):
@@ -108,7 +108,7 @@ def test_an_endless_latency_table_is_refused(tmp_path: Path) -> None:
 
 def test_a_byte_order_mark_is_accepted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "bom.das"
-    path.write_bytes(b"\xef\xbb\xbf" + (ROOT / "spaces/nb201.das").read_bytes())
+    path.write_bytes(b"\xef\xbb\xbf" + (SPACE_DIR / "nb201.das").read_bytes())
     assert main(["check", str(path)]) == 0
     assert "15,625 architectures" in capsys.readouterr().out
     assert dasdsl.load(path).count() == 15625
