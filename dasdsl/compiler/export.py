@@ -3,15 +3,16 @@
 The Python module is generated from the built ``FixedNetwork`` itself, module by module, so that its
 parameter and buffer names are exactly those of dasdsl's network (``model.pt`` of ``dasdsl train``
 loads into it without renaming): one class per cell with its edges written out, the few helper
-modules dasdsl defines (``Zero``, ``FactorizedReduce``, ``ResBlock``, ``GlobalAvgPool``) written as
-plain torch, and torch's own modules with every argument spelled out. It imports only torch and is
-written to be compiled by ``torch.jit.script``, which is how the TorchScript export is made; the ONNX
-export traces the same module.
+modules dasdsl defines (``Zero``, ``FactorizedReduce``, ``ResBlock``, ``GlobalAvgPool``: the classes of
+``dasdsl.ops.modules`` with ``export_values``) copied from their source as plain torch, and torch's own
+modules with every argument spelled out. It imports only torch and is written to be compiled by
+``torch.jit.script``, which is how the TorchScript export is made; the ONNX export traces the same module.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import io
 import keyword
 import re
@@ -39,59 +40,37 @@ try:
 except ImportError:  # pragma: no cover - depends on the machine
     onnx = None
 
-HELPERS: dict[str, str] = {
-    "Zero": '''
-class Zero(nn.Module):
-    """`none`: zeros of the output shape (every `stride`-th position under a stride)."""
 
-    def __init__(self, stride: int) -> None:
-        super().__init__()
-        self.stride = stride
+def helper_source(cls: type[nn.Module], children: tuple[str, ...]) -> str:
+    """The class ``cls`` of dasdsl.ops.modules as the exported file writes it, from its own source, so that a
+    change there reaches the file: the first paragraph of its docstring, a constructor that takes its
+    ``export_values`` and its ``children`` (built modules: the file spells out torch's modules in place of
+    dasdsl's builders and fast convolutions) and stores them, and its ``forward`` as written (plain torch)."""
+    doc = " ".join((inspect.getdoc(cls) or cls.__name__).split("\n\n")[0].split())
+    signature = inspect.signature(cls.__init__).parameters
+    values: tuple[str, ...] = cls.export_values  # type: ignore[assignment]
+    params = [f"{v}: {_annotation(signature[v].annotation)}" for v in values]
+    params += [f"{c}: nn.Module" for c in children]
+    lines = [f"class {cls.__name__}(nn.Module):", f'    """{doc}"""', ""]
+    if params:
+        lines += [f"    def __init__(self, {', '.join(params)}) -> None:", "        super().__init__()"]
+        lines += [f"        self.{name} = {name}" for name in (*values, *children)]
+        lines.append("")
+    forward = textwrap.indent(textwrap.dedent(inspect.getsource(cls.forward)), "    ")
+    return "\n".join(lines) + "\n" + forward
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.stride == 1 or x.dim() == 2:
-            return x.mul(0.0)
-        if x.dim() == 3:
-            return x[:, :, :: self.stride].mul(0.0)
-        return x[:, :, :: self.stride, :: self.stride].mul(0.0)
-''',
-    "FactorizedReduce": '''
-class FactorizedReduce(nn.Module):
-    """Halve the resolution: ReLU, two 1x1 stride-2 convs offset by one position, concatenated, BN (DARTS)."""
 
-    def __init__(self, relu: nn.Module, conv_1: nn.Module, conv_2: nn.Module, bn: nn.Module) -> None:
-        super().__init__()
-        self.relu = relu
-        self.conv_1 = conv_1
-        self.conv_2 = conv_2
-        self.bn = bn
+def _annotation(hint: Any) -> str:
+    """A constructor parameter's annotation as source text (a string under ``from __future__ import annotations``)."""
+    return hint if isinstance(hint, str) else getattr(hint, "__name__", repr(hint))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.relu(x)
-        shifted = x[:, :, 1:] if x.dim() == 3 else x[:, :, 1:, 1:]
-        return self.bn(torch.cat([self.conv_1(x), self.conv_2(shifted)], dim=1))
-''',
-    "ResBlock": '''
-class ResBlock(nn.Module):
-    """NAS-Bench-201's residual block: two ReLU-Conv-BN and a shortcut."""
 
-    def __init__(self, conv_a: nn.Module, conv_b: nn.Module, shortcut: nn.Module) -> None:
-        super().__init__()
-        self.conv_a = conv_a
-        self.conv_b = conv_b
-        self.shortcut = shortcut
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.shortcut(x) + self.conv_b(self.conv_a(x))
-''',
-    "GlobalAvgPool": '''
-class GlobalAvgPool(nn.Module):
-    """The mean over every spatial position."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.flatten(2).mean(2)
-''',
-}
+def _helper_class(m: nn.Module) -> type[nn.Module] | None:
+    """The class of ``m`` if the exported file copies it from dasdsl.ops.modules (it declares ``export_values``)."""
+    cls = type(m)
+    if cls.__module__ == ops_modules.__name__ and "export_values" in vars(cls):
+        return cls
+    return None
 
 
 def _conv(m: Any) -> str:
@@ -153,7 +132,7 @@ class _Writer:
     """Turns the modules of a built network into constructor expressions and cell classes."""
 
     def __init__(self) -> None:
-        self.helpers: set[str] = set()
+        self.helpers: dict[type[nn.Module], tuple[str, ...]] = {}  # copied class -> its children's names
         self.cells: dict[str, str] = {}  # cell key -> its class name
         self.classes: list[str] = []
         self.cell_count: dict[str, int] = {}
@@ -171,21 +150,31 @@ class _Writer:
         for base, args in TORCH_ARGS:
             if isinstance(m, base):
                 return f"nn.{base.__name__}({args(m)})"
-        if isinstance(m, ops_modules.Zero):
-            self.helpers.add("Zero")
-            return f"Zero({m.stride})"
-        if isinstance(m, ops_modules.GlobalAvgPool):
-            self.helpers.add("GlobalAvgPool")
-            return "GlobalAvgPool()"
-        if isinstance(m, (ops_modules.FactorizedReduce, ops_modules.ResBlock)):
-            name = type(m).__name__
-            self.helpers.add(name)
-            args = [f"{pad}{child}={self.expr(sub, indent + 1)}," for child, sub in m.named_children()]
-            return f"{name}(\n" + "\n".join(args) + f"\n{'    ' * indent})"
+        helper = _helper_class(m)
+        if helper is not None:
+            return self.helper_expr(helper, m, indent)
         if type(m) in (nn.Sequential, Chain):
             items = [f"{pad}{self.expr(sub, indent + 1)}," for sub in m]
             return "nn.Sequential(\n" + "\n".join(items) + f"\n{'    ' * indent})"
         raise fail(f"cannot export a module of type {type(m).__name__} as plain PyTorch", "<export>")
+
+    def helper_expr(self, cls: type[nn.Module], m: nn.Module, indent: int) -> str:
+        """``m`` as a call of its copied class: its ``export_values`` in order, then its children by name."""
+        children = tuple(name for name, _ in m.named_children())
+        if self.helpers.setdefault(cls, children) != children:  # the copy's constructor takes one set
+            raise AssertionError(f"{cls.__name__} instances differ in their child modules: cannot export")
+        values = [repr(getattr(m, v)) for v in cls.export_values]  # type: ignore[attr-defined]
+        if not children:
+            return f"{cls.__name__}({', '.join(values)})"
+        pad = "    " * (indent + 1)
+        args = [f"{pad}{v}," for v in values]
+        args += [f"{pad}{child}={self.expr(sub, indent + 1)}," for child, sub in m.named_children()]
+        return f"{cls.__name__}(\n" + "\n".join(args) + f"\n{'    ' * indent})"
+
+    def helper_sources(self) -> list[str]:
+        """The classes copied from dasdsl.ops.modules that the expressions so far call, in their source's order."""
+        used = [c for c in vars(ops_modules).values() if isinstance(c, type) and c in self.helpers]
+        return [helper_source(c, self.helpers[c]) for c in used]
 
     def cell_class(self, cell: CellModule) -> str:
         """The class of one cell instance, its edges written out; instances with the same code share it."""
@@ -252,7 +241,7 @@ def python_source(net: FixedNetwork, header: str) -> str:
         "        self.items = nn.ModuleDict(\n            {\n" + "\n".join(items) + "\n            }\n        )\n\n"
         "    def forward(self, x: torch.Tensor) -> torch.Tensor:\n" + "\n".join(body) + "\n"
     )
-    helpers = [textwrap.dedent(HELPERS[h]).strip() + "\n" for h in HELPERS if h in w.helpers]
+    helpers = w.helper_sources()
     doc = '"""' + _docstring_text(header.strip()) + '\n"""'
     parts = [doc, "from __future__ import annotations\n\nimport torch\nfrom torch import nn", *helpers, *w.classes]
     parts.append(network)

@@ -3,7 +3,8 @@
 They are registered exactly as plugin ops are, through :func:`dasdsl.ops.registry.define`
 (``@dasdsl.op`` is the same decorator with ``plugin=True``); the registry imports this module
 by name on first use. Adding a built-in op is one block here (and, if it needs a new torch
-module, a class or factory in :mod:`dasdsl.ops.modules`).
+module, a class or factory in :mod:`dasdsl.ops.modules`; a new class there declares
+``export_values`` and ``dasdsl export`` copies it from that source).
 
 Shape rules take (C, *spatial) and the stride of the context; an op with its own ``stride``
 argument uses that instead. Builders get the same and ``affine`` (False inside a supernet).

@@ -4,12 +4,19 @@ and NAS-Bench-201 code. dasdsl.ops.builtin builds the ops from these; build_adap
 Convolutions have no bias and are followed by BatchNorm; ``affine`` is False inside
 the supernet and True in fixed networks. ``rank`` is the number of spatial
 dimensions: 2 for images, 1 for sequences, 0 for vectors.
+
+The classes with ``export_values`` are also the helpers of ``dasdsl export``'s plain-PyTorch file, which
+copies them from this source (dasdsl.compiler.export.helper_source): the first paragraph of the
+docstring, a constructor taking the ``export_values`` and the built child modules, and ``forward`` as
+written here. Their ``forward`` therefore uses only ``torch`` and ``nn``, compiles with ``torch.jit.script``
+and exports to ONNX (no indices or dims built at run time); what they build (``conv_cls``'s fast
+convolutions) stays in their constructors, which are not copied.
 """
 
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -149,7 +156,11 @@ def bn(channels: int, rank: int, affine: bool) -> nn.Module:
 
 
 class Zero(nn.Module):
-    """``none``: zeros of the output shape (stride-aware), kept in the graph for its shape."""
+    """`none`: zeros of the output shape (every `stride`-th position under a stride).
+
+    Kept in the graph for its shape; the input's rank (x.dim() - 2) is ``rank``."""
+
+    export_values: ClassVar[tuple[str, ...]] = ("stride",)
 
     def __init__(self, stride: int, rank: int) -> None:
         super().__init__()
@@ -157,14 +168,17 @@ class Zero(nn.Module):
         self.rank = rank
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.stride == 1 or self.rank == 0:
+        if self.stride == 1 or x.dim() == 2:
             return x.mul(0.0)
-        index = (slice(None), slice(None)) + (slice(None, None, self.stride),) * self.rank
-        return x[index].mul(0.0)
+        if x.dim() == 3:
+            return x[:, :, :: self.stride].mul(0.0)
+        return x[:, :, :: self.stride, :: self.stride].mul(0.0)
 
 
 class FactorizedReduce(nn.Module):
-    """Halve the resolution: ReLU, two 1x1 stride-2 convs offset by one pixel, concat, BN (DARTS)."""
+    """Halve the resolution: ReLU, two 1x1 stride-2 convs offset by one position, concatenated, BN (DARTS)."""
+
+    export_values: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, c_in: int, c_out: int, rank: int, affine: bool) -> None:
         super().__init__()
@@ -178,7 +192,7 @@ class FactorizedReduce(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.relu(x)
-        shifted = x[(slice(None), slice(None)) + (slice(1, None),) * self.rank]
+        shifted = x[:, :, 1:] if x.dim() == 3 else x[:, :, 1:, 1:]
         return self.bn(torch.cat([self.conv_1(x), self.conv_2(shifted)], dim=1))
 
 
@@ -224,7 +238,12 @@ def dil_conv(c_in: int, c_out: int, k: int, stride: int, dilation: int, rank: in
 
 
 class ResBlock(nn.Module):
-    """NAS-Bench-201's residual block: ReLU-Conv-BN 3x3 (stride s), ReLU-Conv-BN 3x3, plus a shortcut."""
+    """NAS-Bench-201's residual block: two ReLU-Conv-BN and a shortcut.
+
+    ReLU-Conv-BN 3x3 (stride s), ReLU-Conv-BN 3x3; the shortcut is an average pool and a 1x1 conv under
+    stride 2, a 1x1 ReLU-Conv-BN to another width, else the identity."""
+
+    export_values: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, c_in: int, c_out: int, stride: int, rank: int, affine: bool) -> None:
         super().__init__()
@@ -245,8 +264,14 @@ class ResBlock(nn.Module):
 
 
 class GlobalAvgPool(nn.Module):
+    """The mean over every spatial position."""
+
+    export_values: ClassVar[tuple[str, ...]] = ()
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.mean(dim=tuple(range(2, x.dim())))
+        if x.dim() == 3:
+            return x.mean(dim=2)
+        return x.mean(dim=(2, 3))
 
 
 def build_adapter(kind: str, c_in: int, c_out: int, rank: int, affine: bool) -> nn.Module:
