@@ -12,6 +12,7 @@ from torch import nn
 import dasdsl
 from dasdsl.engine.searcher import Searcher, _layout_of
 from dasdsl.lang.settings import resolve
+from dasdsl.ops import registry
 from dasdsl.ops.modules import Conv1d, Conv2d, useful_taps
 
 
@@ -113,3 +114,14 @@ def test_dilated_fast_paths_have_exact_second_derivatives(stride):
 
     assert torch.autograd.gradcheck(f, (x, weight))
     assert torch.autograd.gradgradcheck(f, (x, weight))
+
+
+@pytest.mark.parametrize("size", [(5, 5), (7, 4), (9,)])
+def test_a_stride_2_resblock_runs_on_odd_sizes_as_its_shape_rule_says(size: tuple[int, ...]) -> None:
+    """The shortcut's pool rounds up as the stride-2 conv does (5 -> 3 on both paths): the shape rule and the
+    module agree on every size the rule takes (an odd size crashed in the sum before)."""
+    op = registry.get("resblock")
+    shape = (4, *size)
+    out = op.output_shape(shape, 1, {"out": 6, "stride": 2})
+    y = op.build(shape, 1, {"out": 6, "stride": 2}, affine=True)(torch.randn(2, *shape))
+    assert tuple(y.shape[1:]) == tuple(out) == (6, *((n + 1) // 2 for n in size))

@@ -251,8 +251,9 @@ class ResBlock(nn.Module):
         self.conv_b = relu_conv_bn(c_out, c_out, 3, 1, 1, 1, rank, affine)
         if stride == 2:
             pool = {1: nn.AvgPool1d, 2: nn.AvgPool2d}[rank]
+            # ceil_mode: an odd size n goes to (n + 1) / 2 as through the stride-2 conv (an even size as before)
             self.shortcut: nn.Module = nn.Sequential(
-                pool(kernel_size=2, stride=2, padding=0), conv_cls(rank)(c_in, c_out, 1, bias=False)
+                pool(kernel_size=2, stride=2, padding=0, ceil_mode=True), conv_cls(rank)(c_in, c_out, 1, bias=False)
             )
         elif c_in != c_out:
             self.shortcut = relu_conv_bn(c_in, c_out, 1, 1, 0, 1, rank, affine)
