@@ -59,6 +59,7 @@ def check(
     runs = [ctx]
     if ctx.train_lets:
         runs.append(_check_train_lets(module, source, classes, ctx))
+    repeats, nested = _repeats(ctx), _nested(ctx)  # before the reads of `classes` are counted: they add some
     return CheckedSpace(
         module=module,
         name=module.space.name,
@@ -77,8 +78,8 @@ def check(
         classes=classes,
         classes_args=tuple(arg for run in runs for arg in run.classes_args),
         classes_elsewhere=any(run.classes_reads != run.classes_arg_reads for run in runs),
-        repeats=_repeats(ctx),
-        nested=_nested(ctx),
+        repeats=repeats,
+        nested=nested,
     )
 
 
