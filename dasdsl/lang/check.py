@@ -59,7 +59,8 @@ def check(
     runs = [ctx]
     if ctx.train_lets:
         runs.append(_check_train_lets(module, source, classes, ctx))
-    repeats, nested = _repeats(ctx), _nested(ctx)  # before the reads of `classes` are counted: they add some
+    # first: the nested instances' op arguments may read `classes` too, and every read counts below
+    repeats, nested = _repeats(ctx), _nested(ctx)
     return CheckedSpace(
         module=module,
         name=module.space.name,
