@@ -19,8 +19,8 @@ from dasdsl.compiler.ir import (
     lint,
 )
 from dasdsl.errors import Span, fail
-from dasdsl.lang.check import check
 from dasdsl.lang.checked import Candidate, CellInstance, CheckedSpace, DepthChoice, OpRef, Unknown
+from dasdsl.lang.classes import bind_classes
 from dasdsl.ops import registry
 from dasdsl.ops.shapes import Shape, ShapeError, reduce_shape
 from dasdsl.wording import shape_text
@@ -334,8 +334,7 @@ def build_ir(space: CheckedSpace, input_shape: Shape, classes: int) -> NetworkIR
     if declared is not None and classes > declared:
         raise fail(f"the space declares {declared} classes, but the data's labels run up to {classes - 1}", where)
     classes = declared or classes  # a stated class count sizes the classifier, also where some class is absent
-    if space.checker is None or space.checker.classes != classes:
-        space = check(space.module, space.source, classes=classes)  # binds `classes` everywhere
+    space = bind_classes(space, classes)  # `classes` in the space's op arguments, evaluated
     builder = _Builder(space, tuple(input_shape), classes)
     macro = builder.network()
     ir = NetworkIR(space, tuple(input_shape), classes, macro, builder.cells, builder.choices)

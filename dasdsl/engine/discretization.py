@@ -133,7 +133,7 @@ def _substitute(node: Any, mapping: dict[str, ast.Expr]) -> Any:
 
 def _base_decl(space: CheckedSpace, name: str) -> tuple[ast.CellDecl, dict[str, ast.Expr], tuple[str, ...], bool]:
     """The CellDecl a (possibly derived) cell stands on, the parameter substitution, its params, unshared."""
-    decls = space.checker.cells
+    decls = space.cell_decls
     decl = decls[name]
     params, unshared = decl.params, decl.unshared
     mapping: dict[str, ast.Expr] = {}
@@ -282,6 +282,7 @@ def _network(
     if not any("#" in t for t in new_cells) and not depths:
         return net
     index = 0  # cell instances so far: unshared cells are numbered by it
+    written = 0  # items of the cells lines so far (space.repeats has their counts, in order)
     position = 0  # network items so far, cells and ops (a searched depth's item has its largest count)
     stmts: list[ast.NetStmt] = []
     for stmt in net.body:
@@ -290,9 +291,10 @@ def _network(
             continue
         items: list[ast.CellItem] = []
         for item in stmt.items:
-            decl = space.checker.cells.get(item.call.func)
+            decl = space.cell_decls.get(item.call.func)
             depth = depths.get(position) if isinstance(item.repeat, ast.ValueList) else None
-            count = _repeat(item, space)
+            count = space.repeats[written]
+            written += 1
             chosen = count
             if depth is not None:
                 count, chosen = max(depth.options), depth.options[_depth_index(decisions, depth.key)]
@@ -309,15 +311,6 @@ def _network(
                 index += 1
         stmts.append(ast.Cells(tuple(items)))
     return ast.NetworkDecl(tuple(stmts))
-
-
-def _repeat(item: ast.CellItem, space: CheckedSpace) -> int:
-    if item.repeat is None:
-        return 1
-    if isinstance(item.repeat, ast.ValueList):
-        return 1  # a searched depth: its counts come from the network's depth choices
-    value = space.checker.eval(item.repeat, dict(space.constants))
-    return value if isinstance(value, int) else 1
 
 
 def _drop_unused_ops(module: ast.Module) -> ast.Module:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
 
 import attrs
 
 from dasdsl.errors import DasError, Diagnostic, Span
 from dasdsl.lang import ast
-from dasdsl.lang.checked import CellInstance, CheckedSpace, GivenLet
+from dasdsl.lang.checked import Candidate, CellInstance, CheckedSpace, GivenLet, instance_key
 from dasdsl.lang.passes import bind, cells, names, network, search_block
 from dasdsl.lang.passes.context import CheckState
 from dasdsl.lang.passes.dag import MERGES
@@ -18,7 +17,7 @@ from dasdsl.lang.passes.network import MAX_REPEAT
 from dasdsl.lang.passes.text import show
 from dasdsl.lang.settings import SEARCH_KEYS
 
-__all__ = ["INPUT_KINDS", "MAX_REPEAT", "MERGES", "PASSES", "RESERVED", "SEARCH_KEYS", "Checker", "check"]
+__all__ = ["INPUT_KINDS", "MAX_REPEAT", "MERGES", "PASSES", "RESERVED", "SEARCH_KEYS", "check"]
 
 Pass = Callable[[CheckState], None]
 
@@ -41,33 +40,6 @@ PASSES: tuple[Pass, ...] = (
 )
 
 
-class Checker:
-    """What later stages may still ask of a checked module (``CheckedSpace.checker``).
-
-    ``instantiate`` builds nested cells for the compiler; ``cells``, ``eval`` and ``classes`` serve
-    discretization and the IR. Diagnostics found after the check are not reported.
-    """
-
-    def __init__(self, ctx: CheckState) -> None:
-        self.ctx = ctx
-
-    @property
-    def cells(self) -> dict[str, ast.CellDecl | ast.CellDerive]:
-        return self.ctx.cells
-
-    @property
-    def classes(self) -> int | None:
-        return self.ctx.classes
-
-    def eval(self, e: ast.Expr, env: dict[str, Any], *, symbols: bool = False) -> Any:
-        return self.ctx.eval(e, env, symbols=symbols)
-
-    def instantiate(
-        self, name: str, args: dict[str, Any], span: Span, *, symbolic: bool = False, type_name: str | None = None
-    ) -> CellInstance | None:
-        return cells.instantiate(self.ctx, name, args, span, symbolic=symbolic, type_name=type_name)
-
-
 def check(
     module: ast.Module,
     source: str | None = None,
@@ -84,8 +56,11 @@ def check(
     diags = _dedupe(ctx.diags)
     if any(d.severity == "error" for d in diags):
         raise DasError(_noted(diags, ctx), source)
+    runs = [ctx]
     if ctx.train_lets:
-        _check_train_lets(module, source, classes, ctx)
+        runs.append(_check_train_lets(module, source, classes, ctx))
+    # first: the nested instances' op arguments may read `classes` too, and every read counts below
+    repeats, nested = _repeats(ctx), _nested(ctx)
     return CheckedSpace(
         module=module,
         name=module.space.name,
@@ -100,7 +75,12 @@ def check(
         train_lets=dict(ctx.train_lets),
         warnings=tuple(diags),
         source=source,
-        checker=Checker(ctx),
+        cell_decls=dict(ctx.cells),
+        classes=classes,
+        classes_args=tuple(arg for run in runs for arg in run.classes_args),
+        classes_elsewhere=any(run.classes_reads != run.classes_arg_reads for run in runs),
+        repeats=repeats,
+        nested=nested,
     )
 
 
@@ -111,9 +91,10 @@ def _run(module: ast.Module, source: str | None, classes: int | None, given: dic
     return ctx
 
 
-def _check_train_lets(module: ast.Module, source: str | None, classes: int | None, ctx: CheckState) -> None:
+def _check_train_lets(module: ast.Module, source: str | None, classes: int | None, ctx: CheckState) -> CheckState:
     """The space checked again with the train block's constants given: ``train { let C = -1 }`` builds a
-    network that ``dasdsl train`` and ``export`` would refuse, so ``check`` refuses it, at the use."""
+    network that ``dasdsl train`` and ``export`` would refuse, so ``check`` refuses it, at the use. Returns
+    that check's state (where it reads ``classes`` matters to binding the class count)."""
     given = dict(ctx.given)
     for block in module.statements(ast.TrainDecl)[:1]:
         for let in block.lets:
@@ -124,6 +105,49 @@ def _check_train_lets(module: ast.Module, source: str | None, classes: int | Non
     errors = [d for d in _dedupe(trained.diags) if d.severity == "error"]
     if errors:
         raise DasError(_noted(errors, trained), source)
+    return trained
+
+
+def _repeats(ctx: CheckState) -> tuple[int, ...]:
+    """The ``x N`` of each item of the network's cells lines, in order (1 where absent, and for a searched
+    depth, whose counts are the network's depth choices)."""
+    counts: list[int] = []
+    for net in ctx.module.statements(ast.NetworkDecl)[:1]:
+        for line in net.body:
+            if isinstance(line, ast.Cells):
+                for item in line.items:
+                    value = 1
+                    if item.repeat is not None and not isinstance(item.repeat, ast.ValueList):
+                        value = ctx.eval(item.repeat, dict(ctx.constants))
+                    counts.append(value if isinstance(value, int) else 1)
+    return tuple(counts)
+
+
+def _nested(ctx: CheckState) -> dict[tuple, CellInstance | None]:
+    """Every cell used as an op (in the network, in its cells, in those cells' nested cells), instantiated with
+    each argument list it is used with: the instances the compiler lowers. After the check, as the compiler
+    used to ask the checker for them: what fails here is refused by the compiler, not reported again."""
+    nested: dict[tuple, CellInstance | None] = {}
+    pending: list[Candidate] = []
+
+    def visit(inst: CellInstance | None) -> None:
+        if inst is not None:
+            pending.extend(c for e in inst.edges for c in e.candidates)
+
+    net = ctx.network
+    if net is not None:
+        pending.extend(c for c in (net.stem, net.head) if c is not None)
+        for item in net.items:
+            visit(item.cell)
+            if item.op is not None:
+                pending.append(item.op)
+    while pending:
+        for ref in pending.pop().nested_cells:
+            key = instance_key(ref.name, dict(ref.args))
+            if key not in nested:
+                nested[key] = cells.instantiate(ctx, ref.name, dict(ref.args), Span.unknown())
+                visit(nested[key])
+    return nested
 
 
 def _noted(diags: list[Diagnostic], ctx: CheckState) -> list[Diagnostic]:

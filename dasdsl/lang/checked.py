@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
@@ -21,6 +21,29 @@ class Unknown:
 
     def __repr__(self) -> str:
         return f"<{self.why}>"
+
+
+class ClassesArg(Unknown):
+    """An op argument whose expression reads ``classes``, left unknown by the checker: what binding the data's
+    class count (``dasdsl.lang.classes.bind_classes``) evaluates and checks, with no checker to run.
+
+    It stands in the op's ``OpRef.args`` as the value the checker found (``why`` as that value's). ``arg`` is
+    the argument as written, ``param`` the op's parameter it binds (its type and bounds are checked), ``env``
+    the names in scope there (constants, then the cell's or op's parameters), ``what`` the op as the checker's
+    messages name it."""
+
+    def __init__(self, why: str, arg: ast.Arg, param: registry.Param, env: Mapping[str, Any], what: str) -> None:
+        super().__init__(why)
+        self.arg = arg
+        self.param = param
+        self.env = dict(env)
+        self.what = what
+
+
+def instance_key(name: str, args: Mapping[str, Any]) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """The key of cell ``name`` instantiated with ``args`` (values compared by their repr, as the checker
+    memoizes instances)."""
+    return name, tuple(sorted((k, repr(v)) for k, v in args.items()))
 
 
 @attrs.frozen
@@ -193,7 +216,12 @@ class Network:
 
 @attrs.frozen
 class CheckedSpace:
-    """A space whose names are resolved and whose cells are instantiated for the network."""
+    """A space whose names are resolved and whose cells are instantiated for the network.
+
+    Later stages read only this record, never the checker: the compiler the instances (``macro``,
+    ``cell_types``, and ``nested`` for cells used as ops), discretization the declarations (``cell_decls``)
+    and the network's repeat counts (``repeats``). ``classes`` is left unknown where the data decides it;
+    ``dasdsl.lang.classes.bind_classes`` gives the space for a class count."""
 
     module: ast.Module
     name: str
@@ -208,10 +236,26 @@ class CheckedSpace:
     train_lets: dict[str, int | float] = attrs.field(factory=dict)  # its constants, applied when training
     source: str | None = None
     input_classes: int | None = None  # `input image(1, 8, 8) classes 10`; None: from the data
-    checker: Any = attrs.field(default=None, eq=False, repr=False)
+    # the cell declarations by name (a derived cell's `cell a = b(...)` too)
+    cell_decls: Mapping[str, ast.CellDecl | ast.CellDerive] = attrs.field(factory=dict, eq=False, repr=False)
+    # the `x N` of each item of the network's cells lines, in order: 1 where absent and for a searched depth
+    # (whose counts are in macro.depths)
+    repeats: tuple[int, ...] = attrs.field(default=(), eq=False, repr=False)
+    # every cell used as an op, instantiated with the arguments it is used with (by instance_key), nested
+    # cells' own nested cells included; None where an instance failed after the check (the compiler refuses it)
+    nested: Mapping[tuple, CellInstance | None] = attrs.field(factory=dict, eq=False, repr=False)
+    # the class count `classes` stands for (None: unknown, as the checker leaves it) and, for a bound space,
+    # the space as checked, which binding another count starts from
+    classes: int | None = attrs.field(default=None, eq=False, repr=False)
+    # where the space reads `classes`: the op arguments that read it, in the order the checker evaluated them
+    # (with the train block's constants too), and whether it reads it anywhere else (a constant, cell argument,
+    # repeat count, keep, stride, value list, input size or setting: the structure depends on it)
+    classes_args: tuple[ClassesArg, ...] = attrs.field(default=(), eq=False, repr=False)
+    classes_elsewhere: bool = attrs.field(default=False, eq=False, repr=False)
+    unbound: CheckedSpace | None = attrs.field(default=None, eq=False, repr=False)
 
     def instantiate(self, name: str, args: dict[str, Any]) -> CellInstance:
-        """A nested cell instance (hierarchical spaces) for the compiler."""
-        inst = self.checker.instantiate(name, args, Span.unknown())
-        assert inst is not None
+        """A nested cell instance (hierarchical spaces) for the compiler, as the checker instantiated it."""
+        inst = self.nested.get(instance_key(name, args))
+        assert inst is not None, f"cell {name}{args} was not instantiated by the checker"
         return inst

@@ -6,7 +6,7 @@ from typing import Any
 
 from dasdsl.errors import Span, suggest
 from dasdsl.lang import ast
-from dasdsl.lang.checked import Candidate, OpRef, Unknown
+from dasdsl.lang.checked import Candidate, ClassesArg, OpRef, Unknown
 from dasdsl.lang.fold import is_number
 from dasdsl.lang.passes.context import CheckState, Env
 from dasdsl.lang.passes.text import rotate_cycle, show, signature_hint
@@ -237,6 +237,20 @@ def bind_args(
 
 
 def _arg_value(ctx: CheckState, arg: ast.Arg, p: registry.Param | None, env: Env, what: str, param: str) -> Any:
+    """One argument's value, checked against its parameter's type; None after an error.
+
+    An op's argument that reads ``classes`` while it is unknown is a ClassesArg: binding the data's class
+    count evaluates and checks it there, without the checker."""
+    reads = ctx.classes_reads
+    value = arg_value(ctx, arg, p, env, what, param)
+    if p is not None and ctx.classes_reads > reads and isinstance(value, Unknown):
+        value = ClassesArg(value.why, arg, p, env, what)
+        ctx.classes_args.append(value)
+        ctx.classes_arg_reads += ctx.classes_reads - reads
+    return value
+
+
+def arg_value(ctx: CheckState, arg: ast.Arg, p: registry.Param | None, env: Env, what: str, param: str) -> Any:
     """One argument's value, checked against its parameter's type; None after an error."""
     if p is None or p.type == "any":
         return ctx.eval(arg.value, env)

@@ -8,7 +8,7 @@ import attrs
 
 from dasdsl.errors import Span, suggest
 from dasdsl.lang import ast
-from dasdsl.lang.checked import CellInstance, Unknown
+from dasdsl.lang.checked import CellInstance, Unknown, instance_key
 from dasdsl.lang.passes.bind import bind_args
 from dasdsl.lang.passes.context import CheckState, Env
 from dasdsl.lang.passes.dag import cell_body
@@ -28,7 +28,7 @@ def instantiate(
 
     Errors that only these arguments cause name the instance (``span``) in their hint.
     """
-    key = (name, tuple(sorted((k, repr(v)) for k, v in args.items())), type_name)
+    key = (*instance_key(name, args), type_name)
     if key in ctx.instances:
         return ctx.instances[key]
     ctx.instances[key] = None  # guards recursion

@@ -7,7 +7,7 @@ from typing import Any
 
 from dasdsl.errors import Diagnostic, Span, error, suggest, warning
 from dasdsl.lang import ast
-from dasdsl.lang.checked import CellInstance, GivenLet, Network, Symbol, Unknown
+from dasdsl.lang.checked import CellInstance, ClassesArg, GivenLet, Network, Symbol, Unknown
 from dasdsl.lang.fold import fold
 from dasdsl.lang.passes.text import show
 
@@ -27,6 +27,11 @@ class CheckState:
         self.lines = [line.rstrip("\r") for line in source.split("\n")] if source is not None else None
         self.diags: list[Diagnostic] = []
         self.classes = classes
+        # where `classes` is read while unknown: every read, and the op arguments that read it (ClassesArg)
+        # with the reads they account for; reads outside them mean the structure depends on the class count
+        self.classes_reads = 0
+        self.classes_args: list[ClassesArg] = []
+        self.classes_arg_reads = 0
         # symbol tables, filled by the names pass
         self.constants: Env = {}
         self.opsets: dict[str, ast.OpSetDecl] = {}
@@ -99,6 +104,7 @@ class CheckState:
         if e.id in env:
             return env[e.id]
         if e.id == "classes":
+            self.classes_reads += self.classes is None  # binding the count reads it (lang.classes)
             return self.classes if self.classes is not None else Unknown("classes")
         if symbols:
             return Symbol(e.id)
