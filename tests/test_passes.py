@@ -227,3 +227,14 @@ def test_a_wrong_fusion_group_fails_the_lint() -> None:
         lint_fusion(_evolve_cell(ir, meta={"fusion": (elsewhere,)}))
     with pytest.raises(AssertionError, match="has no fusion groups"):
         lint_fusion(_evolve_cell(ir, meta={}))
+
+
+@pytest.mark.parametrize("path", [*SHIPPED, "nested"], ids=lambda p: getattr(p, "stem", p))
+def test_a_nodes_inputs_keep_the_order_they_are_declared_in(path: Any) -> None:
+    """Lowering builds a node's edges, and concatenates a cell's outputs, in predecessor order: the order
+    the cell declares them (``node z = y ~ [...], x ~ skip``: y, then x), not the nodes' order."""
+    ir = _test_space(path) if path == "nested" else _shipped(path)
+    for g in ir.cells.values():
+        for node in g.instance.nodes:
+            assert g.predecessors(node.name) == [e.source for e in node.edges], (g.key, node.name)
+        assert [u for u, _ in g.in_edges(OUTPUT)] == list(g.instance.output), g.key

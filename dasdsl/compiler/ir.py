@@ -216,16 +216,6 @@ class Graph(Generic[N, E]):
     edges: Mapping[tuple[str, str], E]
     topology: nx.DiGraph = attrs.field(repr=False)
 
-    @classmethod
-    def freeze(cls, draft: nx.DiGraph, **fields: Any) -> Any:
-        """The graph of a draft whose nodes and edges hold their record under ``record``."""
-        topology = nx.DiGraph()
-        topology.add_nodes_from(draft.nodes)
-        topology.add_edges_from(draft.edges)
-        nodes = {n: d["record"] for n, d in draft.nodes(data=True)}
-        edges = {(u, v): d["record"] for u, v, d in draft.edges(data=True)}
-        return cls(nodes=MappingProxyType(nodes), edges=MappingProxyType(edges), topology=topology, **fields)
-
     def with_records(
         self, node: Callable[[str, N], N] | None = None, edge: Callable[[str, str, E], E] | None = None
     ) -> Any:
@@ -277,8 +267,33 @@ class CellGraph(Graph[CellNode, CellEdge]):
         }
 
 
+class GraphDraft(Generic[N, E]):
+    """A graph under construction (the shapes pass's): nodes and edges with their records, in the order
+    added; ``freeze`` makes the Graph. The draft's networkx graph becomes the topology as it is, so the
+    predecessors keep the order their edges were added in (a node's inputs, a cell's output order)."""
+
+    def __init__(self) -> None:
+        self.topology = nx.DiGraph()
+        self.nodes: dict[str, N] = {}
+        self.edges: dict[tuple[str, str], E] = {}
+
+    def add_node(self, node: str, record: N) -> None:
+        self.topology.add_node(node)
+        self.nodes[node] = record
+
+    def add_edge(self, u: str, v: str, record: E) -> None:
+        self.topology.add_edge(u, v)
+        self.edges[u, v] = record
+
+    def freeze(self, cls: type[Graph[N, E]] = Graph, **fields: Any) -> Any:
+        """The Graph (or ``cls``, with ``fields``): records in networkx's node and edge orders."""
+        nodes = {n: self.nodes[n] for n in self.topology.nodes}
+        edges = {(u, v): self.edges[u, v] for u, v in self.topology.edges}
+        return cls(nodes=MappingProxyType(nodes), edges=MappingProxyType(edges), topology=self.topology, **fields)
+
+
 def empty_macro() -> MacroGraph:
-    return Graph.freeze(nx.DiGraph())
+    return GraphDraft[MacroNode, MacroEdge]().freeze()
 
 
 @attrs.frozen(eq=False)

@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 import attrs
-import networkx as nx
 
 from dasdsl.compiler.ir import (
     OUTPUT,
@@ -21,7 +20,7 @@ from dasdsl.compiler.ir import (
     CellEdge,
     CellGraph,
     CellNode,
-    Graph,
+    GraphDraft,
     MacroEdge,
     MacroNode,
     NetworkIR,
@@ -34,12 +33,14 @@ from dasdsl.ops import registry
 from dasdsl.ops.shapes import Shape, ShapeError, reduce_shape
 from dasdsl.wording import shape_text
 
+_Macro = GraphDraft[MacroNode, MacroEdge]
+
 
 def infer_shapes(ir: NetworkIR) -> NetworkIR:
     """The pass: ``ir`` with its macro graph and cell graphs, shaped (``ir`` itself is not changed)."""
     walk = _Walk(ir.space, ir.input_shape, ir.classes)
     macro = walk.network()
-    return attrs.evolve(ir, macro=Graph.freeze(macro), cells=walk.cells)
+    return attrs.evolve(ir, macro=macro.freeze(), cells=walk.cells)
 
 
 class _Walk:
@@ -87,28 +88,28 @@ class _Walk:
             key += f"/s{inst.input_stride}"
         if key in self.cells:
             return key
-        g = nx.DiGraph()
+        g: GraphDraft[CellNode, CellEdge] = GraphDraft()
         for name, arrives in zip(inst.inputs, arrivals):
             shape = self.input_shape_at(inst, name, arrives, arrivals, span)
-            g.add_node(name, record=CellNode("input", shape, arrives=arrives))
+            g.add_node(name, CellNode("input", shape, arrives=arrives))
         for node in inst.nodes:
             shapes = []
             for edge in node.edges:
-                src_shape = g.nodes[edge.source]["record"].shape
+                src_shape = g.nodes[edge.source].shape
                 stride = inst.input_stride if edge.source in inst.inputs else 1
                 cands, shape = self.edge(edge.candidates, src_shape, stride, edge.span)
                 key_ = choice_key(inst.type_name, edge.source, edge.target) if edge.is_choice else None
-                g.add_edge(edge.source, node.name, record=CellEdge(cands, key_, stride, shape))
+                g.add_edge(edge.source, node.name, CellEdge(cands, key_, stride, shape))
                 shapes.append((edge, shape))
             shape = self.merge(node.merge, shapes, f"node '{node.name}'", node.span)
-            g.add_node(node.name, record=CellNode("node", shape, merge=node.merge, keep=node.keep))
-        outs = [(n, g.nodes[n]["record"].shape) for n in inst.output]
+            g.add_node(node.name, CellNode("node", shape, merge=node.merge, keep=node.keep))
+        outs = [(n, g.nodes[n].shape) for n in inst.output]
         for n, shape in outs:
-            g.add_edge(n, OUTPUT, record=CellEdge((), None, 1, shape))
+            g.add_edge(n, OUTPUT, CellEdge((), None, 1, shape))
         shape = self.merge(inst.output_merge, outs, f"the output of cell '{inst.name}'", inst.span)
-        g.add_node(OUTPUT, record=CellNode("output", shape, merge=inst.output_merge))
-        self.cells[key] = CellGraph.freeze(
-            g,
+        g.add_node(OUTPUT, CellNode("output", shape, merge=inst.output_merge))
+        self.cells[key] = g.freeze(
+            CellGraph,
             key=key,
             name=inst.name,
             type_name=inst.type_name,
@@ -179,7 +180,7 @@ class _Walk:
 
     # -- macro
     def depth(
-        self, macro: nx.DiGraph, choice: DepthChoice, before: list[str], group: list[str], reads: int, item: Any
+        self, macro: _Macro, choice: DepthChoice, before: list[str], group: list[str], reads: int, item: Any
     ) -> list[str]:
         """The mixture nodes after a searched depth's repeats: for each of the ``reads`` outputs the next item
         reads (offset t = reads - 1 ... 0), sum_i w_i * (the output t items before the end with options[i]
@@ -192,7 +193,7 @@ class _Walk:
             for n in choice.options:
                 sequence = before + group[:n]
                 sources.append(sequence[-1 - t] if len(sequence) > t else sequence[0])
-            shapes = [macro.nodes[s]["record"].shape for s in sources]
+            shapes = [macro.nodes[s].shape for s in sources]
             for n, s in zip(choice.options, shapes):
                 if s != shapes[0]:
                     raise fail(
@@ -211,21 +212,21 @@ class _Walk:
                 offset=t,
                 instances=tuple(group),
             )
-            macro.add_node(node_id, record=record)
+            macro.add_node(node_id, record)
             _connect(macro, sources, node_id)
             nodes.append(node_id)
         return nodes
 
-    def network(self) -> nx.DiGraph:
+    def network(self) -> _Macro:
         net = self.space.macro
         assert net is not None
-        macro = nx.DiGraph()
-        macro.add_node("data", record=MacroNode("data", self.input_shape))
+        macro: _Macro = GraphDraft()
+        macro.add_node("data", MacroNode("data", self.input_shape))
         history = ["data"]
         shape = self.input_shape
         if net.stem is not None:
             steps, shape = self.chain(net.stem, shape, 1)
-            macro.add_node("stem", record=MacroNode("stem", shape, label=net.stem.label, steps=steps))
+            macro.add_node("stem", MacroNode("stem", shape, label=net.stem.label, steps=steps))
             _connect(macro, ["data"], "stem")
             history = ["stem"]
         ends = {d.first + max(d.options) - 1: d for d in net.depths}
@@ -241,15 +242,15 @@ class _Walk:
                 k = len(inst.inputs)
                 preds = history[-k:]
                 preds = [preds[0]] * (k - len(preds)) + preds
-                arrivals = [macro.nodes[p]["record"].shape for p in preds]
+                arrivals = [macro.nodes[p].shape for p in preds]
                 key = self.cell(inst, arrivals, item.span)
                 shape = self.cells[key].nodes[OUTPUT].shape
-                macro.add_node(node_id, record=MacroNode("cell", shape, label=f"{inst.name}", cell_key=key))
+                macro.add_node(node_id, MacroNode("cell", shape, label=f"{inst.name}", cell_key=key))
                 _connect(macro, preds, node_id)
             else:
                 assert item.op is not None
-                steps, shape = self.chain(item.op, macro.nodes[history[-1]]["record"].shape, 1)
-                macro.add_node(node_id, record=MacroNode("op", shape, label=item.op.label, steps=steps))
+                steps, shape = self.chain(item.op, macro.nodes[history[-1]].shape, 1)
+                macro.add_node(node_id, MacroNode("op", shape, label=item.op.label, steps=steps))
                 _connect(macro, [history[-1]], node_id)
             history.append(node_id)
             group.append(node_id)
@@ -257,13 +258,13 @@ class _Walk:
                 following = net.items[i + 1] if i + 1 < len(net.items) else None
                 reads = len(following.cell.inputs) if following is not None and following.cell is not None else 1
                 history = history + self.depth(macro, ends[i], before, group, reads, item)
-                shape = macro.nodes[history[-1]]["record"].shape
+                shape = macro.nodes[history[-1]].shape
         head_shape = shape
         if net.head is not None:
             steps, head_shape = self.chain(net.head, shape, 1)
-            macro.add_node("head", record=MacroNode("head", head_shape, label=net.head.label, steps=steps))
+            macro.add_node("head", MacroNode("head", head_shape, label=net.head.label, steps=steps))
         else:
-            macro.add_node("head", record=MacroNode("head", shape))
+            macro.add_node("head", MacroNode("head", shape))
         _connect(macro, [history[-1]], "head")
         if head_shape != (self.classes,):
             span = self.space.module.span
@@ -278,14 +279,13 @@ class _Walk:
         return macro
 
 
-def _connect(macro: nx.DiGraph, sources: list[str], target: str) -> None:
+def _connect(macro: _Macro, sources: list[str], target: str) -> None:
     """Edges from ``sources`` (port i from sources[i]) into ``target``; a source read twice feeds both ports."""
     for port, source in enumerate(sources):
-        if macro.has_edge(source, target):
-            edge = macro.edges[source, target]
-            edge["record"] = MacroEdge((*edge["record"].ports, port))
+        if (source, target) in macro.edges:
+            macro.edges[source, target] = MacroEdge((*macro.edges[source, target].ports, port))
         else:
-            macro.add_edge(source, target, record=MacroEdge((port,)))
+            macro.add_edge(source, target, MacroEdge((port,)))
 
 
 def _cell_width(inst: CellInstance) -> int | None:
