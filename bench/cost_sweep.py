@@ -73,10 +73,7 @@ def main() -> None:
             params = count_parameters(FixedNetwork(ir))
             macs = costs(ir, "flops")[0]
             chosen = Counter(
-                label
-                for g in ir.cells.values()
-                for _, _, d in g.edges(data=True)
-                for label in [c.label for c in d["candidates"]]
+                label for g in ir.cells.values() for d in g.edges.values() for label in [c.label for c in d.candidates]
             )
             rows.append(
                 (

@@ -60,9 +60,7 @@ def test_small_space_text_and_paper_file() -> None:
     assert "cells normal(C), reduce(2 * C), normal(2 * C), reduce(4 * C), normal(4 * C)\n" in text
     spelled = text.replace("normal(C), ", "normal(C) x 1, ").replace("normal(2 * C), ", "normal(2 * C) x 1, ")
     a, b = (dasdsl.loads(t).graph((3, 16, 16), 10) for t in (text, spelled))
-    assert [a.macro.nodes[n].get("cell_key") for n in a.order()] == [
-        b.macro.nodes[n].get("cell_key") for n in b.order()
-    ]
+    assert [a.macro.nodes[n].cell_key for n in a.order()] == [b.macro.nodes[n].cell_key for n in b.order()]
     assert list(a.choices) == list(b.choices)
 
 

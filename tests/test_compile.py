@@ -71,7 +71,7 @@ def test_every_shipped_space_compiles_and_trains_one_step(path: Path) -> None:
 def test_widths_gets_exactly_the_adapters_the_brief_describes() -> None:
     ir = dasdsl.load(ROOT / "spaces" / "widths.das").graph((1, 8, 8), 10)
     (g,) = ir.cells.values()
-    cands = g.edges["x", "y"]["candidates"]
+    cands = g.edges["x", "y"].candidates
     adapters = {c.label: c.adapter for c in cands}
     assert adapters["conv(3, out = 32)"] is None
     assert adapters["conv(3, out = 16)"].kind == "widen"
@@ -79,7 +79,7 @@ def test_widths_gets_exactly_the_adapters_the_brief_describes() -> None:
     assert adapters["skip"].kind == "widen"
     assert adapters["skip"].shape_in[0] == 8  # c
     assert all(c.shape[0] == 32 for c in cands)
-    assert all(g.nodes[n].get("preprocess") is None for n in g.nodes if g.nodes[n]["kind"] == "input")
+    assert all(d.preprocess is None for d in g.nodes.values() if d.kind == "input")
     # the weighted sum is defined and equals the sum of adapted candidates
     net = dasdsl.load(ROOT / "spaces" / "widths.das").supernet((1, 8, 8), 10)
     (mixed,) = [m for m in net.modules() if isinstance(m, MixedEdge)]
@@ -96,9 +96,9 @@ def test_darts_reduction_inputs_are_preprocessed_like_darts() -> None:
     kinds = []
     for node in ir.order():
         d = ir.macro.nodes[node]
-        if d["kind"] == "cell":
-            g = ir.cells[d["cell_key"]]
-            kinds.append(tuple(g.nodes[s]["preprocess"].kind for s in ("s0", "s1")))
+        if d.kind == "cell":
+            g = ir.cells[d.cell_key]
+            kinds.append(tuple(g.nodes[s].preprocess.kind for s in ("s0", "s1")))
     # the cell after each reduction sees s0 at twice the resolution: factorized reduce
     assert kinds == [
         ("project", "project"),
@@ -110,7 +110,7 @@ def test_darts_reduction_inputs_are_preprocessed_like_darts() -> None:
         ("reduce", "project"),
         ("project", "project"),
     ]
-    assert ir.macro.nodes["head"]["shape"] == (10,)
+    assert ir.macro.nodes["head"].shape == (10,)
 
 
 def test_gates_and_temperature() -> None:
@@ -296,13 +296,13 @@ def test_mbconv_parameters_and_shapes() -> None:
 def test_mbconv_on_sequences_and_under_stride() -> None:
     space = dasdsl.loads(MBCONV.format(kind="sequence", op="[mbconv(3), mbconv(7, expand = 3)]"))
     ir = space.graph((1, 40), 10)
-    assert ir.cells[next(iter(ir.cells))].nodes[OUTPUT]["shape"] == (8, 40)
+    assert ir.cells[next(iter(ir.cells))].nodes[OUTPUT].shape == (8, 40)
     assert space.supernet((1, 40), 10)(torch.randn(2, 1, 40)).shape == (2, 10)
     strided = MBCONV.format(kind="image", op="[mbconv(3), max_pool(3)]").replace(
         "cell blk(c) {", "cell blk(c) with input stride 2 {"
     )
     ir = dasdsl.loads(strided).graph((1, 8, 8), 10)
-    assert ir.cells[next(iter(ir.cells))].nodes[OUTPUT]["shape"] == (8, 4, 4)
+    assert ir.cells[next(iter(ir.cells))].nodes[OUTPUT].shape == (8, 4, 4)
 
 
 def test_mbconv_arguments_are_checked() -> None:

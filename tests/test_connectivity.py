@@ -18,7 +18,7 @@ from paths import ROOT
 
 import dasdsl
 from dasdsl.compiler.cost import candidate_params
-from dasdsl.compiler.ir import OUTPUT, NetworkIR
+from dasdsl.compiler.ir import OUTPUT, CellEdge, NetworkIR
 from dasdsl.engine import constraints
 from dasdsl.engine.constraints import best, best_over_depths, connected_or_best
 from dasdsl.engine.discretization import Decision, connected, decide, disconnected_cells
@@ -98,23 +98,23 @@ def _assignments(ir: NetworkIR) -> list[Decision]:
     return out
 
 
-def _carried(ir: NetworkIR, data: dict[str, Any], d: Decision) -> str | None:
+def _carried(ir: NetworkIR, data: CellEdge, d: Decision) -> str | None:
     """The label an edge carries under ``d`` (None: dropped)."""
-    if data["choice"] is None:
-        return data["candidates"][0].label
-    index = d[data["choice"]]
-    return None if index is None else ir.choices[data["choice"]].labels[index]
+    if data.choice is None:
+        return data.candidates[0].label
+    index = d[data.choice]
+    return None if index is None else ir.choices[data.choice].labels[index]
 
 
 def _paths(ir: NetworkIR, d: Decision) -> dict[str, list[int]]:
     """Per cell type, the ops other than skip and none on every input-to-output path (spelled out)."""
     out: dict[str, list[int]] = {}
     for g in ir.cells.values():
-        name = g.graph["type_name"]
+        name = g.type_name
         if name in out:
             continue
         succ: dict[str, list[tuple[str, int]]] = {}
-        for u, v, data in g.edges(data=True):
+        for (u, v), data in g.edges.items():
             label = "skip" if v == OUTPUT else _carried(ir, data, d)
             if label is not None and label != "none":
                 succ.setdefault(u, []).append((v, 0 if label == "skip" else 1))
@@ -126,8 +126,8 @@ def _paths(ir: NetworkIR, d: Decision) -> dict[str, list[int]]:
             for nxt, w in succ.get(node, []):
                 walk(nxt, ops + w)
 
-        for n, data in g.nodes(data=True):
-            if data["kind"] == "input":
+        for n, node in g.nodes.items():
+            if node.kind == "input":
                 walk(n, 0)
         out[name] = counts
     return out

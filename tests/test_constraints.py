@@ -46,7 +46,7 @@ def _ir(text: str) -> NetworkIR:
 def _graphs(ir: NetworkIR) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for g in ir.cells.values():
-        out.setdefault(g.graph["type_name"], g)
+        out.setdefault(g.type_name, g)
     return out
 
 
@@ -84,17 +84,17 @@ def _type_archs(ir: NetworkIR, type_name: str) -> list[Decision]:
 def _path_counts(ir: NetworkIR, g: Any, d: Decision) -> list[int]:
     """Ops other than skip and none on every input-to-output path (spelled out one by one)."""
     out: dict[str, list[tuple[str, int]]] = {}
-    for u, v, data in g.edges(data=True):
+    for (u, v), data in g.edges.items():
         if v == OUTPUT:
             out.setdefault(u, []).append((v, 0))
             continue
-        if data["choice"] is None:
-            label = data["candidates"][0].label
+        if data.choice is None:
+            label = data.candidates[0].label
         else:
-            index = d[data["choice"]]
+            index = d[data.choice]
             if index is None:
                 continue
-            label = ir.choices[data["choice"]].labels[index]
+            label = ir.choices[data.choice].labels[index]
         if label != "none":
             out.setdefault(u, []).append((v, 0 if label == "skip" else 1))
     counts: list[int] = []
@@ -106,8 +106,8 @@ def _path_counts(ir: NetworkIR, g: Any, d: Decision) -> list[int]:
         for nxt, w in out.get(node, []):
             walk(nxt, ops + w)
 
-    for n, data in g.nodes(data=True):
-        if data["kind"] == "input":
+    for n, node in g.nodes.items():
+        if node.kind == "input":
             walk(n, 0)
     return counts
 

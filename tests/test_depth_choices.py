@@ -92,8 +92,8 @@ def test_every_option_must_keep_the_shape() -> None:
 def test_the_supernet_mixes_the_outputs_after_each_count() -> None:
     space = dasdsl.loads(SPACE)
     ir = space.graph((1, 8, 8), 10)
-    mixtures = {n: d for n, d in ir.macro.nodes(data=True) if d["kind"] == "depth"}
-    assert {d["choice"]: (d["options"], d["instances"]) for d in mixtures.values()} == {
+    mixtures = {n: d for n, d in ir.macro.nodes.items() if d.kind == "depth"}
+    assert {d.choice: (d.options, d.instances) for d in mixtures.values()} == {
         "depth:0:b": ((1, 2, 3), ("0", "1", "2")),
         "depth:3:s": ((2, 4), ("3", "4", "5", "6")),
     }
@@ -211,12 +211,11 @@ def _kept(ir, decisions, key):  # noqa: ANN001, ANN202 - is this choice in the n
     if info.kind == "depth":
         return True
     for d in ir.depth_nodes().values():
-        count = d["options"][decisions[d["choice"]]]
-        for node in d["instances"][count:]:
-            if ir.cells[ir.macro.nodes[node]["cell_key"]].graph["type_name"] == info.cell_type:
+        count = d.options[decisions[d.choice]]
+        for node in d.instances[count:]:
+            if ir.cells[ir.macro.nodes[node].cell_key].type_name == info.cell_type:
                 kept_elsewhere = any(
-                    ir.cells[ir.macro.nodes[n]["cell_key"]].graph["type_name"] == info.cell_type
-                    for n in d["instances"][:count]
+                    ir.cells[ir.macro.nodes[n].cell_key].type_name == info.cell_type for n in d.instances[:count]
                 )
                 if not kept_elsewhere:
                     return False
@@ -275,10 +274,8 @@ def test_a_chain_repeats_inside_a_cell_and_its_count_is_searched() -> None:
     ir = space.graph((1, 8, 8), 10)
     [choice] = ir.choices.values()
     assert choice.labels == ("conv(k = 3)", "conv(k = 5)", "conv(k = 3) x 2", "conv(k = 5) x 2", "skip")
-    fixed = [
-        d for _, _, d in ir.cells[next(iter(ir.cells))].edges(data=True) if d.get("choice") is None and d["candidates"]
-    ]
-    assert [len(d["candidates"][0].steps) for d in fixed] == [2]  # conv(3) x 2: two steps
+    fixed = [d for d in ir.cells[next(iter(ir.cells))].edges.values() if d.choice is None and d.candidates]
+    assert [len(d.candidates[0].steps) for d in fixed] == [2]  # conv(3) x 2: two steps
     torch.manual_seed(0)
     net = Supernet(ir, share_values=True)
     edge = net.items["0"].edges["x->y"]

@@ -77,8 +77,8 @@ def _loss_and_grads(net: Supernet, batch: tuple[torch.Tensor, torch.Tensor]) -> 
 
 def test_the_pass_groups_a_darts_cell_by_source_op_and_stride() -> None:
     ir = dasdsl.load(ROOT / "spaces" / "darts.das").graph((1, 8, 8), 10)
-    normal = next(g for g in ir.cells.values() if g.graph["type_name"] == "normal")
-    reduce = next(g for g in ir.cells.values() if g.graph["type_name"] == "reduce")
+    normal = next(g for g in ir.cells.values() if g.type_name == "normal")
+    reduce = next(g for g in ir.cells.values() if g.type_name == "reduce")
     groups = cell_groups(normal)
     # 5 sources (s0, s1, n0, n1, n2) x 6 fusable candidates (2 pools, 2 sep_conv, 2 dil_conv)
     assert len(groups) == 30

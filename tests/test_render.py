@@ -64,8 +64,8 @@ def test_every_space_renders_to_svg_and_png(capsys: pytest.CaptureFixture[str], 
         for node in graph.nodes:
             if node != OUTPUT:
                 assert node in text, (space.name, node)
-        for _, _, data in graph.edges(data=True):
-            for cand in data["candidates"]:
+        for data in graph.edges.values():
+            for cand in data.candidates:
                 # a value list's candidates show as the list as written (conv(k = [3, 5]) · 2 candidates)
                 as_written = cand.source.written
                 label = cand.label if as_written is None or cand.adapter is not None else format_op(as_written)

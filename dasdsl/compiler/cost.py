@@ -170,7 +170,7 @@ class InstanceCosts:
 
 
 def _repeats(ir: NetworkIR) -> InstanceCosts:
-    nodes = [node for d in ir.depth_nodes().values() for node in d["instances"]]
+    nodes = [node for d in ir.depth_nodes().values() for node in d.instances]
     return InstanceCosts({n: 0.0 for n in nodes}, {n: {} for n in nodes})
 
 
@@ -371,11 +371,11 @@ def _top_level_keys(ir: NetworkIR) -> list[str]:
     keys: list[str] = []
     for node in ir.order():
         data = ir.macro.nodes[node]
-        if data["kind"] != "cell":
+        if data.cell_key is None:
             continue
-        for _, _, d in ir.cells[data["cell_key"]].edges(data=True):
-            if d.get("choice") is not None and d["choice"] not in keys:
-                keys.append(d["choice"])
+        for d in ir.cells[data.cell_key].edges.values():
+            if d.choice is not None and d.choice not in keys:
+                keys.append(d.choice)
     return keys
 
 

@@ -16,42 +16,41 @@ def compile_report(ir: NetworkIR) -> str:
     lines.append("network:")
     for node in ir.order():
         d = ir.macro.nodes[node]
-        what = d["kind"] if d["kind"] in ("data", "stem", "head") else (d.get("cell_key") or d.get("label"))
-        label = d.get("label", "")
-        extra = f"  {label}" if d["kind"] in ("stem", "head", "op") and label else ""
-        lines.append(f"  {node:>5}  {what}{extra}  -> {shape_text(d['shape'])}")
+        what = d.kind if d.kind in ("data", "stem", "head") else (d.cell_key or d.label)
+        extra = f"  {d.label}" if d.kind in ("stem", "head", "op") and d.label else ""
+        lines.append(f"  {node:>5}  {what}{extra}  -> {shape_text(d.shape)}")
     adapters = 0
     for key, g in ir.cells.items():
         lines.append("")
-        lines.append(f"cell {key}  (architecture type {g.graph['type_name']}, input stride {g.graph['input_stride']})")
+        lines.append(f"cell {key}  (architecture type {g.type_name}, input stride {g.input_stride})")
         lines.append(f"  {'node':<10} {'kind':<7} {'shape':<12} notes")
-        for n, d in g.nodes(data=True):
+        for n, d in g.nodes.items():
             notes = []
-            if d["kind"] == "input" and d["preprocess"] is not None:
-                notes.append(f"arrives {shape_text(d['arrives'])}, {d['preprocess'].kind} adapter")
-            if d.get("merge") and d["kind"] != "input":
-                notes.append(d["merge"])
-            if d.get("keep"):
-                notes.append(f"keep {d['keep']}")
+            if d.kind == "input" and d.preprocess is not None:
+                notes.append(f"arrives {shape_text(d.arrives or ())}, {d.preprocess.kind} adapter")
+            if d.merge and d.kind != "input":
+                notes.append(d.merge)
+            if d.keep:
+                notes.append(f"keep {d.keep}")
             name = "output" if n == OUTPUT else n
-            lines.append(f"  {name:<10} {d['kind']:<7} {shape_text(d['shape']):<12} {', '.join(notes)}")
-        for u, v, d in g.edges(data=True):
+            lines.append(f"  {name:<10} {d.kind:<7} {shape_text(d.shape):<12} {', '.join(notes)}")
+        for (u, v), e in g.edges.items():
             if v == OUTPUT:
                 continue
-            cands = d["candidates"]
-            kind = "choice" if d["choice"] else "fixed "
-            stride = f" stride {d['stride']}" if d["stride"] != 1 else ""
-            lines.append(f"  {kind} {u} -> {v}{stride}: " + " | ".join(c.label for c in cands))
-        lines += [f"  {line}" for line in fusion.describe(fusion.cell_groups(g))]
-        for n, d in g.nodes(data=True):
-            if d["kind"] == "input" and d["preprocess"] is not None:
+            kind = "choice" if e.choice else "fixed "
+            stride = f" stride {e.stride}" if e.stride != 1 else ""
+            lines.append(f"  {kind} {u} -> {v}{stride}: " + " | ".join(c.label for c in e.candidates))
+        lines += [f"  {line}" for line in fusion.describe(g.meta["fusion"])]
+        for n, d in g.nodes.items():
+            pre = d.preprocess
+            if d.kind == "input" and pre is not None:
                 adapters += 1
                 lines.append(
-                    f"  adapter {n}: {d['preprocess'].kind} {shape_text(d['preprocess'].shape_in)} -> "
-                    f"{shape_text(d['preprocess'].shape_out)} ({d['preprocess'].reason})"
+                    f"  adapter {n}: {pre.kind} {shape_text(pre.shape_in)} -> {shape_text(pre.shape_out)} "
+                    f"({pre.reason})"
                 )
-        for u, v, d in g.edges(data=True):
-            for c in d["candidates"]:
+        for (u, v), e in g.edges.items():
+            for c in e.candidates:
                 if c.adapter is not None:
                     adapters += 1
                     lines.append(

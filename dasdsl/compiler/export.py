@@ -330,7 +330,7 @@ def check_size(ir: NetworkIR) -> None:
     """Refuse a network whose input or some tensor of its blocks holds more than ``MAX_ACTIVATION`` values per
     sample: building and running it would die in the allocator, not end in an error."""
     shapes = [("the input", tuple(ir.input_shape))] + [
-        (f"the output of '{node}'", tuple(d["shape"])) for node, d in ir.macro.nodes(data=True) if d.get("shape")
+        (f"the output of '{node}'", tuple(d.shape)) for node, d in ir.macro.nodes.items() if d.shape
     ]
     for what, shape in shapes:
         values = 1

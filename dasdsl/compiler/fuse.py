@@ -8,32 +8,19 @@ each stage once for all its edges: one depthwise convolution with a channel mult
 to all the edges' channels), one pointwise convolution of the edges' channels side by side, one batch
 norm. When the edges of a source have the same candidates, their gate-weighted sums run together too.
 Gate weights, ``none``, partial channels and everything after the candidates keep their meaning. The pass
-only reads the IR; the grouping is recorded in each cell graph's ``fusion`` attribute, and ``dasdsl
-compile`` reports it.
+returns a copy of the IR with each cell graph's groups under ``meta["fusion"]``; a supernet built with
+``fuse`` on lowers them, and ``dasdsl compile`` reports them.
 """
 
 from __future__ import annotations
 
 import attrs
-import networkx as nx
 
-from dasdsl.compiler.ir import OUTPUT, CandidateIR, NetworkIR
+from dasdsl.compiler.ir import OUTPUT, CandidateIR, CellGraph, FusionGroup, NetworkIR
 
 SHARED_OPS = ("max_pool", "avg_pool")  # no weights: every edge of the group reads the same tensor
 BATCHED_OPS = ("sep_conv", "dil_conv", "conv")  # ReLU-conv-BN stages: batched stage by stage; also `skip`
 # under a stride (a factorized reduce: ReLU, two offset 1x1 convolutions, BN)
-
-
-@attrs.frozen
-class FusionGroup:
-    """Candidates of one op and arguments on the edges from ``source``: computed once (``shared``) or as one
-    batched computation (``batched``); ``members`` are (target node, candidate index) in edge order."""
-
-    source: str
-    stride: int
-    label: str
-    kind: str  # shared | batched
-    members: tuple[tuple[str, int], ...]
 
 
 def _fusable(cand: CandidateIR) -> str | None:
@@ -46,25 +33,23 @@ def _fusable(cand: CandidateIR) -> str | None:
     return "shared" if step.name in SHARED_OPS else "batched" if step.name in BATCHED_OPS else None
 
 
-def cell_groups(g: nx.DiGraph) -> tuple[FusionGroup, ...]:
+def cell_groups(g: CellGraph) -> tuple[FusionGroup, ...]:
     """The fusion groups of one cell graph, by source in the graph's node order, then by candidate order."""
     found: dict[tuple[str, int, str, str], list[tuple[str, int]]] = {}
-    for u, v, data in g.edges(data=True):
-        if v == OUTPUT or data["choice"] is None:
+    for (u, v), e in g.edges.items():
+        if v == OUTPUT or e.choice is None:
             continue
-        for i, cand in enumerate(data["candidates"]):
+        for i, cand in enumerate(e.candidates):
             kind = _fusable(cand)
             if kind is not None:
-                found.setdefault((u, data["stride"], cand.label, kind), []).append((v, i))
+                found.setdefault((u, e.stride, cand.label, kind), []).append((v, i))
     return tuple(FusionGroup(u, stride, label, kind, tuple(m)) for (u, stride, label, kind), m in found.items())
 
 
-def fuse(ir: NetworkIR) -> dict[str, tuple[FusionGroup, ...]]:
-    """The fusion groups of every cell graph of ``ir`` (also stored as the graph's ``fusion`` attribute)."""
-    groups = {}
-    for key, g in ir.cells.items():
-        g.graph["fusion"] = groups[key] = cell_groups(g)
-    return groups
+def fuse(ir: NetworkIR) -> NetworkIR:
+    """The pass: a copy of ``ir`` whose every cell graph carries its fusion groups (``meta["fusion"]``)."""
+    cells = {key: attrs.evolve(g, meta={**g.meta, "fusion": cell_groups(g)}) for key, g in ir.cells.items()}
+    return attrs.evolve(ir, cells=cells)
 
 
 def describe(groups: tuple[FusionGroup, ...]) -> list[str]:
@@ -87,7 +72,7 @@ def describe(groups: tuple[FusionGroup, ...]) -> list[str]:
 
 def summary(ir: NetworkIR) -> str:
     """One line for ``dasdsl compile``: how many candidates the pass groups, into how many computations."""
-    groups = [grp for g in ir.cells.values() for grp in (g.graph.get("fusion") or cell_groups(g))]
+    groups = [grp for g in ir.cells.values() for grp in g.meta["fusion"]]
     if not groups:
         return "fusion: nothing to group (sep_conv, dil_conv, conv and pooling candidates on choice edges are)"
     members = sum(len(grp.members) for grp in groups)

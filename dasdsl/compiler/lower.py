@@ -17,10 +17,8 @@ import networkx as nx
 import torch
 from torch import nn
 
-from dasdsl.compiler.fuse import FusionGroup
-from dasdsl.compiler.fuse import fuse as fusion_groups
 from dasdsl.compiler.fused import SourceFusion, current_weight
-from dasdsl.compiler.ir import OUTPUT, Adapter, CandidateIR, NetworkIR, Step, edge_norm_key
+from dasdsl.compiler.ir import OUTPUT, Adapter, CandidateIR, FusionGroup, NetworkIR, Step, edge_norm_key
 from dasdsl.errors import fail
 from dasdsl.methods.gates import GATES
 from dasdsl.ops import registry
@@ -332,17 +330,14 @@ class CellModule(nn.Module):
         # node -> (edge-norm key, per incoming edge its position in the node's beta, None on a fixed edge)
         self.norm: dict[str, tuple[str, tuple[int | None, ...]]] = {}
         self.key = key
-        self.inputs = [n for n, d in g.nodes(data=True) if d["kind"] == "input"]
+        self.inputs = [n for n, d in g.nodes.items() if d.kind == "input"]
         self.preprocess = nn.ModuleList(
-            [
-                _adapter_module(g.nodes[n]["preprocess"], affine) if g.nodes[n]["preprocess"] else nn.Identity()
-                for n in self.inputs
-            ]
+            [_adapter_module(pre, affine) if (pre := g.nodes[n].preprocess) else nn.Identity() for n in self.inputs]
         )
         self.edges = nn.ModuleDict()
         self.edge_shapes: dict[str, tuple[int, ...]] = {}
         self.plan: list[tuple[str, str, list[tuple[str, str]]]] = []
-        order = [n for n in nx.lexicographical_topological_sort(g) if g.nodes[n]["kind"] == "node"]
+        order = [n for n in nx.lexicographical_topological_sort(g.topology) if g.nodes[n].kind == "node"]
         for node in order:
             incoming = []
             positions: list[int | None] = []  # of the choice edges among the node's choice edges
@@ -351,35 +346,35 @@ class CellModule(nn.Module):
                 data = g.edges[src, node]
                 name = f"{src}->{node}"
                 edge_name = name.replace(".", "_")
-                cands = data["candidates"]
-                if data["choice"] is not None and mixed:
+                cands = data.candidates
+                if data.choice is not None and mixed:
                     built = _partial_candidates(cands, partial, name) if partial > 1 else cands
                     modules = [build_candidate(c, ir, ctx, affine, mixed) for c in built]
                     is_none = [c.is_none for c in cands]
                     groups = [c.source.group for c in cands]
                     if partial > 1:
-                        stride, rank = data["stride"], len(data["shape"]) - 1
+                        stride, rank = data.stride, len(data.shape) - 1
                         module: nn.Module = PartialMixedEdge(
-                            data["choice"], modules, is_none, ctx, partial, stride, rank, groups
+                            data.choice, modules, is_none, ctx, partial, stride, rank, groups
                         )
                     else:
-                        module = MixedEdge(data["choice"], modules, is_none, ctx, groups)
+                        module = MixedEdge(data.choice, modules, is_none, ctx, groups)
                 else:
                     assert len(cands) == 1, f"edge {name} has {len(cands)} candidates in a fixed network"
                     module = build_candidate(cands[0], ir, ctx, affine, mixed)
                 self.edges[edge_name] = module
-                self.edge_shapes[edge_name] = tuple(data["shape"])
+                self.edge_shapes[edge_name] = tuple(data.shape)
                 incoming.append((src, edge_name))
-                positions.append(n_choices if data["choice"] is not None else None)
-                n_choices += data["choice"] is not None
+                positions.append(n_choices if data.choice is not None else None)
+                n_choices += data.choice is not None
             if mixed and partial > 1 and n_choices > 1:
-                self.norm[node] = (edge_norm_key(g.graph["type_name"], node), tuple(positions))
-            self.plan.append((node, g.nodes[node]["merge"], incoming))
+                self.norm[node] = (edge_norm_key(g.type_name, node), tuple(positions))
+            self.plan.append((node, g.nodes[node].merge, incoming))
         self.output = [u for u, _ in g.in_edges(OUTPUT)]
-        self.output_merge = g.nodes[OUTPUT]["merge"]
+        self.output_merge = g.nodes[OUTPUT].merge
         self.single_input = single_input
         self.fusion: dict[str, SourceFusion] = {}  # per source its fused computations (fuse(); not submodules)
-        self.fusion_groups: tuple[FusionGroup, ...] = g.graph.get("fusion") or ()
+        self.fusion_groups: tuple[FusionGroup, ...] = g.meta.get("fusion", ())  # the fusion pass's
 
     def fuse(self) -> None:
         """Lower the IR's fusion groups of this cell (dasdsl.compiler.fuse): from now on each source's edges
@@ -484,18 +479,20 @@ class Network(nn.Module):
         position = {"data": 0}
         for node in order:
             data = ir.macro.nodes[node]
-            if data["kind"] == "data":
+            if data.kind == "data":
                 continue
-            if data["kind"] == "cell":
-                module: nn.Module = CellModule(ir, data["cell_key"], self.ctx, affine, mixed, partial=partial)
-            elif data["kind"] == "depth":
-                module = DepthMixture(data["choice"], self.ctx)
+            if data.kind == "cell":
+                assert data.cell_key is not None
+                module: nn.Module = CellModule(ir, data.cell_key, self.ctx, affine, mixed, partial=partial)
+            elif data.kind == "depth":
+                assert data.choice is not None
+                module = DepthMixture(data.choice, self.ctx)
             else:
                 # stem, head and macro-level blocks keep affine BN, as in the DARTS and NAS-Bench-201 search code
-                module = _sequential(data["steps"], ir, self.ctx, affine=True)
+                module = _sequential(data.steps, ir, self.ctx, affine=True)
             ports: dict[int, int] = {}
             for pred in ir.macro.predecessors(node):
-                for port in ir.macro.edges[pred, node]["ports"]:
+                for port in ir.macro.edges[pred, node].ports:
                     ports[port] = position[pred]
             self.items[node] = module
             self.plan.append((node, [ports[p] for p in sorted(ports)]))
@@ -551,7 +548,7 @@ class FixedNetwork(Network):
                 "train without --auxiliary",
             )
         self.aux_after = cells[2 * len(cells) // 3]
-        shape = ir.macro.nodes[self.aux_after]["shape"]
+        shape = ir.macro.nodes[self.aux_after].shape
         c, size = shape[0], shape[1:]
         pool: nn.Module = (
             nn.AvgPool2d(5, stride=3, padding=0, count_include_pad=False)
@@ -588,8 +585,8 @@ class Supernet(Network):
         share_values: bool = False,
         fuse: bool = True,
     ) -> None:
-        if fuse:
-            fusion_groups(ir)  # the IR pass, recorded on the cell graphs; each cell lowers its groups below
+        if fuse and any("fusion" not in g.meta for g in ir.cells.values()):
+            raise ValueError("a fused supernet needs an IR through the fusion pass (dasdsl.compiler.passes)")
         super().__init__(ir, affine=affine, mixed=True, partial=partial_channels)
         if share_values:
             for module in self.modules():

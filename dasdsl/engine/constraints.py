@@ -288,7 +288,7 @@ def _cells(ir: NetworkIR) -> list[_Cell]:
     position = {k: i for i, k in enumerate(ir.choices)}
     graphs: dict[str, Any] = {}
     for g in ir.cells.values():
-        graphs.setdefault(g.graph["type_name"], g)
+        graphs.setdefault(g.type_name, g)
     by_type: dict[str, list[str]] = {}
     for key, info in ir.choices.items():
         by_type.setdefault(info.cell_type, []).append(key)
@@ -296,48 +296,47 @@ def _cells(ir: NetworkIR) -> list[_Cell]:
     for type_name, keys in by_type.items():
         g = graphs[type_name]
         rank = {n: i for i, n in enumerate(g.nodes)}
-        order = list(nx.lexicographical_topological_sort(g, key=rank.__getitem__))
+        order = list(nx.lexicographical_topological_sort(g.topology, key=rank.__getitem__))
         steps = []
         for v in order:
-            if g.nodes[v]["kind"] != "node":
+            if g.nodes[v].kind != "node":
                 continue
             fixed, edges = [], []
             for u in g.predecessors(v):
                 data = g.edges[u, v]
-                cands = data["candidates"]
-                if data["choice"] is None:
+                cands = data.candidates
+                if data.choice is None:
                     c0 = cands[0]
                     if not c0.is_none:
                         fixed.append((u, 0 if c0.is_skip else 1))
                     continue
-                key = data["choice"]
+                key = data.choice
                 none = tuple(i for i, c in enumerate(cands) if c.is_none)
                 skip = tuple(i for i, c in enumerate(cands) if c.is_skip)
                 op = tuple(i for i, c in enumerate(cands) if not c.is_none and not c.is_skip)
-                if g.nodes[v]["keep"] is None:
+                if g.nodes[v].keep is None:
                     classes = [(None, False, none), (0, True, skip), (1, False, op)]
                 else:
                     classes = [(None, False, (DROP,)), (0, True, skip), (1, False, op)]
                 edges.append(_Edge(u, key, tuple(cl for cl in classes if cl[2])))
             edges.sort(key=lambda e: position[e.key])
-            keep = g.nodes[v]["keep"]
+            keep = g.nodes[v].keep
             if keep is not None:  # as decide: at most the choice edges that have a candidate other than none
                 keep = min(keep, sum(1 for e in edges if any(w is not None for w, _, _ in e.classes)))
             steps.append(_Step(v, keep, tuple(fixed), tuple(edges)))
         longest: dict[str, float] = {}
         for v in order:
-            if g.nodes[v]["kind"] == "input":
+            if g.nodes[v].kind == "input":
                 longest[v] = 0
                 continue
             best_in = -math.inf
             for u in g.predecessors(v):
-                cands = g.edges[u, v]["candidates"]
+                cands = g.edges[u, v].candidates
                 if v != OUTPUT and all(c.is_none for c in cands):
                     continue
                 best_in = max(best_in, longest[u] + (v != OUTPUT))
             longest[v] = best_in
-        inst = g.graph.get("instance")
-        span = inst.span if inst is not None else Span.unknown(ir.space.module.span.file)
+        span = g.instance.span
         out_long = longest[OUTPUT]
         cells.append(
             _Cell(
@@ -749,7 +748,7 @@ def best_over_depths(
     depths = ir.depth_nodes()
     if not depths:
         return best(ir, weights, constraints, top, costs)
-    cells = {n: ir.cells[d["cell_key"]].graph["type_name"] for n, d in ir.macro.nodes(data=True) if d["kind"] == "cell"}
+    cells = ir.type_names()
     merged: list[tuple[Fraction, int, Ranked]] = []
     failure: DasError | None = None
     for order, depth_part in enumerate(ir.depth_combinations()):

@@ -161,9 +161,9 @@ def _edge_op(cand: Candidate, adapter_width: ast.Expr | None) -> ast.OpExpr:
 def _widest_expr(ir: NetworkIR, inst: CellInstance, src: str, dst: str, index: int) -> ast.Expr | None:
     """The width a narrower candidate is widened to, as an expression of the cell's parameters."""
     for g in ir.cells.values():
-        if g.graph["type_name"] != inst.type_name or not g.has_edge(src, dst):
+        if g.type_name != inst.type_name or not g.has_edge(src, dst):
             continue
-        cands = g.edges[src, dst]["candidates"]
+        cands = g.edges[src, dst].candidates
         if cands[index].adapter is None:
             return None
         widest = max(cands, key=lambda c: c.steps[-1].shape_out[0] if not c.is_none else -1)

@@ -60,7 +60,7 @@ class CostModel:
                     repeats.fixed[node] / largest,
                     {k: torch.tensor(r, dtype=torch.float32) / largest for k, r in repeats.per_choice[node].items()},
                 )
-                for position, node in enumerate(d["instances"])
+                for position, node in enumerate(d.instances)
             ]
             for key, d in ir.depth_nodes().items()
         }
@@ -70,7 +70,7 @@ class CostModel:
             float(largest),
             {k: torch.tensor(v, dtype=torch.float32) / largest for k, v in per_choice.items()},
             depth,
-            {key: tuple(d["options"]) for key, d in ir.depth_nodes().items()},
+            {key: tuple(d.options) for key, d in ir.depth_nodes().items()},
         )
 
     def on(self, like: torch.Tensor) -> CostModel:

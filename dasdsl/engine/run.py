@@ -284,7 +284,7 @@ def _kept_items(ir: NetworkIR, decisions: dict[str, int | None]) -> dict[str, st
         return {}
     dropped = set(ir.left_out(decisions))
     kept = sorted(
-        (node for node, d in ir.macro.nodes(data=True) if d["kind"] in ("cell", "op") and node not in dropped),
+        (node for node, d in ir.macro.nodes.items() if d.kind in ("cell", "op") and node not in dropped),
         key=int,
     )
     return {str(j): node for j, node in enumerate(kept)}

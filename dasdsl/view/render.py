@@ -30,9 +30,8 @@ from typing import Any
 
 import attrs
 import graphviz
-import networkx as nx
 
-from dasdsl.compiler.ir import OUTPUT, NetworkIR
+from dasdsl.compiler.ir import OUTPUT, CellEdge, CellGraph, NetworkIR
 from dasdsl.engine.constraints import connected_or_best
 from dasdsl.engine.data import ir_for
 from dasdsl.engine.discretization import decide, result_cell_name
@@ -201,17 +200,17 @@ def _named_sets(module: ast.Module) -> dict[tuple[str, ...], str]:
 
 def cell_types(ir: NetworkIR) -> dict[str, list[str]]:
     """Architecture types in network order (nested cells last), each with its cell-graph keys."""
-    order = [ir.macro.nodes[n]["cell_key"] for n in ir.order() if ir.macro.nodes[n]["kind"] == "cell"]
+    order = [d.cell_key for d in map(ir.macro.nodes.__getitem__, ir.order()) if d.kind == "cell"]
     order += [k for k in ir.cells if k not in order]
     types: dict[str, list[str]] = {}
     for key in dict.fromkeys(order):
-        types.setdefault(ir.cells[key].graph["type_name"], []).append(key)
+        types.setdefault(ir.cells[key].type_name, []).append(key)
     return types
 
 
-def _signature(g: nx.DiGraph) -> str:
-    args = ", ".join(f"{k} = {v}" for k, v in g.graph["args"])
-    return f"{g.graph['name']}({args})" if args else g.graph["name"]
+def _signature(g: CellGraph) -> str:
+    args = ", ".join(f"{k} = {v}" for k, v in g.args)
+    return f"{g.name}({args})" if args else g.name
 
 
 def _input_names(inputs: Sequence[str], nested: bool) -> dict[str, str]:
@@ -262,12 +261,12 @@ def _add_cell(
 ) -> list[str]:
     """Draw the cell type whose graphs are ``keys`` (shapes from the first) into ``g``; returns title lines."""
     cell = ir.cells[keys[0]]
-    inst = cell.graph["instance"]
+    inst = cell.instance
     node_id = {n: f"{prefix}{n if n != OUTPUT else 'output'}" for n in cell.nodes}
     uses: dict[tuple[str, ...], int] = {}  # candidate sets of the choice points, with their counts
-    for _, _, d in cell.edges(data=True):
-        if d["choice"]:
-            labels = tuple(c.label for c in d["candidates"])
+    for d in cell.edges.values():
+        if d.choice:
+            labels = tuple(c.label for c in d.candidates)
             uses[labels] = uses.get(labels, 0) + 1
     n_choices = sum(uses.values())
     names = _input_names(inst.inputs, nested)
@@ -280,7 +279,7 @@ def _add_cell(
     for n in inst.inputs:
         d = cell.nodes[n]
         label = f"{names[n]}<BR/>" + _small(
-            f"{_esc(n)} · {shape_text(d['arrives'], '×')}" if not nested else shape_text(d["shape"], "×")
+            f"{_esc(n)} · {shape_text(d.arrives or (), '×')}" if not nested else shape_text(d.shape, "×")
         )
         _box(n, label, INPUT_FILL, "#6a9f64")
         fed_by[n] = node_id[n]
@@ -304,52 +303,52 @@ def _add_cell(
             same.node(fed_by[n])
 
     # intermediate nodes and the output
-    for n, d in cell.nodes(data=True):
-        if d["kind"] == "node":
-            extra = f" · keep {d['keep']}" if d.get("keep") and n_choices else ""
-            sub = d["merge"] if d["merge"] != "sum" and cell.in_degree(n) > 1 else ""
-            text = " · ".join(x for x in (shape_text(d["shape"], "×"), sub) if x) + extra
+    for n, d in cell.nodes.items():
+        if d.kind == "node":
+            extra = f" · keep {d.keep}" if d.keep and n_choices else ""
+            sub = d.merge if d.merge != "sum" and cell.in_degree(n) > 1 else ""
+            text = " · ".join(x for x in (shape_text(d.shape, "×"), sub) if x) + extra
             _box(n, f"<B>{_esc(n)}</B><BR/>{_small(text)}", NODE_FILL, "#5b86b5")
-        elif d["kind"] == "output":
+        elif d.kind == "output":
             head = "<B>output</B>" if nested else "<B>c<SUB>k</SUB></B>"
-            merge = d["merge"] if cell.in_degree(n) > 1 else ""
-            text = " · ".join(x for x in (merge, shape_text(d["shape"], "×")) if x)
+            merge = d.merge if cell.in_degree(n) > 1 else ""
+            text = " · ".join(x for x in (merge, shape_text(d.shape, "×")) if x)
             _box(n, f"{head}<BR/>{_small(text)}", OUTPUT_FILL, "#b59d2f")
 
     # edges: one per choice point (bundled candidates), one per fixed op
     strengths = {}
     if run is not None:
-        for _, _, d in cell.edges(data=True):
-            if d["choice"] in run.weights:
-                strengths[d["choice"]] = _strength(d["candidates"], run.weights[d["choice"]])
+        for d in cell.edges.values():
+            if d.choice in run.weights:
+                strengths[d.choice] = _strength(d.candidates, run.weights[d.choice])
     lo, hi = (min(strengths.values()), max(strengths.values())) if strengths else (0.0, 1.0)
     common = None
     if run is None and len(uses) == 1 and sum(uses.values()) >= 2:
         common = sets.name_for(*next(iter(uses.items())))
     # edges into one node share a colour (where colour does not show gate weights): which label
     # belongs to which edge stays clear where edges cross
-    inner = [n for n, d in cell.nodes(data=True) if d["kind"] == "node"]
+    inner = [n for n, d in cell.nodes.items() if d.kind == "node"]
     target_color = {n: TARGET_COLORS[i % len(TARGET_COLORS)] for i, n in enumerate(inner)}
-    for u, v, d in cell.edges(data=True):
+    for (u, v), d in cell.edges.items():
         src = fed_by.get(u, node_id[u])
         if v == OUTPUT:
             g.edge(src, node_id[v], color=MUTED, arrowsize="0.7")
             continue
-        if d["choice"] and run is not None and d["choice"] in run.weights:
-            t = _emphasis(strengths[d["choice"]], lo, hi, len(d["candidates"]))
-            attrs_ = _weighted_edge(d, run.weights[d["choice"]], run.decisions.get(d["choice"], -1), t)
-        elif d["choice"]:
+        if d.choice and run is not None and d.choice in run.weights:
+            t = _emphasis(strengths[d.choice], lo, hi, len(d.candidates))
+            attrs_ = _weighted_edge(d, run.weights[d.choice], run.decisions.get(d.choice, -1), t)
+        elif d.choice:
             attrs_ = _choice_edge(d, sets, uses, common, target_color[v])
         else:
             attrs_ = _fixed_edge(d, target_color[v])
         g.edge(src, node_id[v], **attrs_)
 
     # title
-    head = f'<FONT POINT-SIZE="16"><B>cell {_esc(cell.graph["type_name"])}</B></FONT>'
+    head = f'<FONT POINT-SIZE="16"><B>cell {_esc(cell.type_name)}</B></FONT>'
     sigs = list(dict.fromkeys(_signature(ir.cells[k]) for k in keys))
     if len(keys) > 1:
         head += "  " + _esc(f"shared by {len(keys)} instances: {', '.join(sigs)}")
-    elif sigs[0] != cell.graph["type_name"]:
+    elif sigs[0] != cell.type_name:
         head += "  " + _esc(sigs[0])
     title = [head]
     parts = []
@@ -359,10 +358,8 @@ def _add_cell(
             parts[-1] += f", each picks one op of {common}"
     else:
         parts.append("fixed: one op per edge")
-    if cell.graph["input_stride"] != 1:
-        parts.append(
-            f"stride {cell.graph['input_stride']} on the edges from the input{'s' if len(inst.inputs) > 1 else ''}"
-        )
+    if cell.input_stride != 1:
+        parts.append(f"stride {cell.input_stride} on the edges from the input{'s' if len(inst.inputs) > 1 else ''}")
     if len(keys) > 1:
         parts.append(f"shapes for {_signature(cell)}")
     title.append(_esc(" · ".join(parts)))
@@ -388,7 +385,7 @@ def _add_cell(
 
 def _adapter_lines(ir: NetworkIR, keys: list[str], name: str) -> list[str]:
     """The preprocessing of input ``name``: the first instance's adapter, and the kinds other instances need."""
-    first = ir.cells[keys[0]].nodes[name]["preprocess"]
+    first = ir.cells[keys[0]].nodes[name].preprocess
     lines = []
     if first is not None:
         lines.append(
@@ -397,7 +394,7 @@ def _adapter_lines(ir: NetworkIR, keys: list[str], name: str) -> list[str]:
         )
     others: dict[str, int] = {}
     for key in keys[1:]:
-        pre = ir.cells[key].nodes[name]["preprocess"]
+        pre = ir.cells[key].nodes[name].preprocess
         if pre is not None and (first is None or pre.kind != first.kind):
             others[pre.kind] = others.get(pre.kind, 0) + 1
     for kind, n in others.items():
@@ -420,8 +417,8 @@ def _strength(cands: Sequence[Any], weights: Sequence[float]) -> float:
     return max(real) if real else max(weights)
 
 
-def _fixed_edge(d: dict[str, Any], color: str) -> dict[str, str]:
-    cand = d["candidates"][0]
+def _fixed_edge(d: CellEdge, color: str) -> dict[str, str]:
+    cand = d.candidates[0]
     if cand.is_none:
         return {"label": _html(_small(_esc(cand.label), MUTED, 10)), "color": DROPPED, "style": "dashed"}
     return {
@@ -458,10 +455,10 @@ def _value_lists_folded(cands: Any) -> list[str]:
 
 
 def _choice_edge(
-    d: dict[str, Any], sets: _Sets, uses: dict[tuple[str, ...], int], common: str | None, color: str
+    d: CellEdge, sets: _Sets, uses: dict[tuple[str, ...], int], common: str | None, color: str
 ) -> dict[str, str]:
     """A choice edge of a space: its candidate set by name (listed in the title) or its candidates."""
-    cands = d["candidates"]
+    cands = d.candidates
     labels = tuple(c.label for c in cands)
     adapted = [c for c in cands if c.adapter is not None]
     name = sets.name_for(labels, uses.get(labels, 1)) if common is not None or len(labels) > 4 else None
@@ -471,7 +468,7 @@ def _choice_edge(
         rows = [f'<FONT POINT-SIZE="10"><I>{_esc(name)}</I></FONT>'] + [_candidate_line(c) for c in adapted]
     else:
         rows = _value_lists_folded(cands)
-    tooltip = f"{d['choice']}: " + " | ".join(labels)
+    tooltip = f"{d.choice}: " + " | ".join(labels)
     return {
         "label": _html("<BR/>".join(rows)) if rows else "",
         "color": color,
@@ -488,14 +485,14 @@ def _table(rows: list[str]) -> str:
     return f'<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">{cells}</TABLE>'
 
 
-def _weighted_edge(d: dict[str, Any], weights: Sequence[float], chosen: int | None, t: float) -> dict[str, str]:
+def _weighted_edge(d: CellEdge, weights: Sequence[float], chosen: int | None, t: float) -> dict[str, str]:
     """A choice edge of a run: kept solid and coloured by its weight, dropped dashed and grey.
     The kept edge names its candidate and the runner-up, a dropped edge its strongest candidate."""
-    cands = d["candidates"]
+    cands = d.candidates
     order = sorted(range(len(cands)), key=lambda i: -weights[i])
     digits = 4 if max(weights) - min(weights) < 0.01 else 3
     kept = chosen is not None and chosen >= 0 and not cands[chosen].is_none
-    tooltip = f"{d['choice']}: " + ", ".join(f"{cands[i].label} {weights[i]:.{digits}f}" for i in order)
+    tooltip = f"{d.choice}: " + ", ".join(f"{cands[i].label} {weights[i]:.{digits}f}" for i in order)
     if kept:
         c = cands[chosen]
         rows = [f'<FONT POINT-SIZE="11"><B>{_esc(c.label)}</B> {weights[chosen]:.{digits}f}</FONT>']
@@ -550,10 +547,8 @@ def _title(lines: list[str], legend: list[str]) -> str:
 
 
 def _nested_types(ir: NetworkIR) -> set[str]:
-    top = {
-        ir.cells[ir.macro.nodes[n]["cell_key"]].graph["type_name"] for n in ir.macro if "cell_key" in ir.macro.nodes[n]
-    }
-    return {g.graph["type_name"] for g in ir.cells.values()} - top
+    top = set(ir.type_names().values())
+    return {g.type_name for g in ir.cells.values()} - top
 
 
 @attrs.frozen
@@ -635,42 +630,39 @@ def network_graph(ir: NetworkIR) -> graphviz.Digraph:
     pos = {n: i for i, n in enumerate(order)}
     for n in order:
         d = ir.macro.nodes[n]
-        kind = d["kind"]
-        shape = _small(shape_text(d["shape"], "×"), "#555555", 10)
+        kind = d.kind
+        shape = _small(shape_text(d.shape, "×"), "#555555", 10)
         if kind == "data":
             g.node(n, _html(f"<B>input</B> {_esc(ir.kind)}<BR/>{shape}"), fillcolor=INPUT_FILL, color="#6a9f64")
         elif kind in ("stem", "head", "op"):
-            text = f"<B>{kind}</B> {_esc(d.get('label', ''))}<BR/>{shape}" if d.get("label") else f"<B>{kind}</B>"
+            text = f"<B>{kind}</B> {_esc(d.label)}<BR/>{shape}" if d.label else f"<B>{kind}</B>"
             fill = OUTPUT_FILL if kind == "head" else "#eeeeee"
             g.node(n, _html(text), fillcolor=fill, color="#8a8a8a")
         elif kind == "depth":  # a searched depth: the mixture of the outputs after each repeat count
-            text = f"<B>depth</B> {_esc(d['label'])}<BR/>{shape}"
+            text = f"<B>depth</B> {_esc(d.label)}<BR/>{shape}"
             g.node(n, _html(text), fillcolor="#fff3d6", color=ADAPTER, shape="hexagon")
         else:
-            cg = ir.cells[d["cell_key"]]
-            type_name = cg.graph["type_name"]
+            assert d.cell_key is not None
+            cg = ir.cells[d.cell_key]
+            type_name = cg.type_name
             fill = fills.setdefault(type_name, CELL_FILLS[len(fills) % len(CELL_FILLS)])
-            notes = [shape_text(d["shape"], "×")]
-            if cg.graph["input_stride"] != 1:
-                notes.insert(0, f"stride {cg.graph['input_stride']}")
-            pre = [
-                f"{i}: {cg.nodes[i]['preprocess'].kind}"
-                for i in cg.graph["instance"].inputs
-                if cg.nodes[i]["preprocess"]
-            ]
+            notes = [shape_text(d.shape, "×")]
+            if cg.input_stride != 1:
+                notes.insert(0, f"stride {cg.input_stride}")
+            pre = [f"{i}: {a.kind}" for i in cg.instance.inputs if (a := cg.nodes[i].preprocess)]
             text = f"<B>cell {_esc(n)}</B>  {_esc(_signature(cg))}<BR/>{_small(_esc(' · '.join(notes)), '#555555', 10)}"
             if pre:
                 text += "<BR/>" + _small(_esc("adapters " + ", ".join(pre)), ADAPTER, 8)
             g.node(n, _html(text), fillcolor=fill, color="#5b86b5")
-    for u, v, d in ir.macro.edges(data=True):
+    for (u, v), e in ir.macro.edges.items():
         target = ir.macro.nodes[v]
         label = ""
-        if target["kind"] == "depth":  # which repeat counts read this output
-            label = ", ".join(f"x {target['options'][p]}" for p in d.get("ports", []))
-        if target["kind"] == "cell":
-            inputs = ir.cells[target["cell_key"]].graph["instance"].inputs
+        if target.kind == "depth":  # which repeat counts read this output
+            label = ", ".join(f"x {target.options[p]}" for p in e.ports)
+        if target.cell_key is not None:
+            inputs = ir.cells[target.cell_key].instance.inputs
             if len(inputs) > 1:  # which input an edge feeds; a one-input cell needs no note
-                label = ", ".join(inputs[p] for p in d.get("ports", []))
+                label = ", ".join(inputs[p] for p in e.ports)
         consecutive = pos[v] - pos[u] == 1
         g.edge(
             u,
@@ -737,9 +729,7 @@ def select_types(ir: NetworkIR, cell: str | None) -> list[str]:
     types = cell_types(ir)
     if cell is None:
         return list(types)
-    chosen = [
-        t for t, keys in types.items() if cell in (t, t.split("#")[0], ir.cells[keys[0]].graph["name"]) or cell in keys
-    ]
+    chosen = [t for t, keys in types.items() if cell in (t, t.split("#")[0], ir.cells[keys[0]].name) or cell in keys]
     if not chosen:
         raise fail(f"space '{ir.space.name}' has no cell '{cell}'", "<command line>", f"its cells: {', '.join(types)}")
     return chosen
