@@ -583,3 +583,31 @@ def test_a_negative_constant_prints_and_reads_back() -> None:
     assert "let U = -3\n" in given.to_das() and "let C = 8\n" in given.to_das()
     assert given.constants == {"C": 8, "U": -3}
     assert dasdsl.loads(given.to_das()).module == given.module
+
+
+NONPOSITIVE_WIDTH = """space neg
+input image
+cell pool(c) {
+    input x
+    node y = x ~ [max_pool(3), avg_pool(3)]
+    output y
+}
+network {
+    stem conv(3, 8)
+    cells pool(WIDTH)
+    head global_avg_pool then linear(classes)
+}
+"""
+
+
+@pytest.mark.parametrize(("width", "classes", "shown"), [("-7", 10, "-7"), ("0", 10, "0"), ("classes - 10", 3, "-7")])
+def test_a_cell_width_below_one_is_an_error_at_the_cell(width: str, classes: int, shown: str) -> None:
+    """A cell argument that makes the cell's width 0 or negative (written, or through ``classes``) is the user's
+    error at the cells item; it was an internal error from torch ("negative dimension") before."""
+    space = dasdsl.loads(NONPOSITIVE_WIDTH.replace("WIDTH", width), file="neg.das")
+    with pytest.raises(DasError) as caught:
+        space.graph((1, 8, 8), classes)
+    error = caught.value.errors[0]
+    assert error.message == f"cell 'pool' works at width {shown} (its argument 'c'), which must be positive"
+    assert (error.span.file, error.span.line, error.span.column) == ("neg.das", 10, 11)
+    assert error.hint == "a cell's width is its parameter c, else its first parameter: the channels it works at"

@@ -126,6 +126,13 @@ class _Walk:
         width = _cell_width(inst)
         if width is None:
             width = arrivals[-1][0]
+        elif width < 1:  # a width the cell's argument gives: the cell would build tensors of no channels
+            raise fail(
+                f"cell '{inst.name}' works at width {width} (its argument "
+                f"'{'c' if 'c' in dict(inst.args) else next(iter(dict(inst.args)))}'), which must be positive",
+                span,
+                "a cell's width is its parameter c, else its first parameter: the channels it works at",
+            )
         target_res = arrivals[-1][1:]
         if arrives[1:] != target_res:
             if all(a == 2 * t for a, t in zip(arrives[1:], target_res)):
