@@ -109,7 +109,6 @@ def test_light_commands_import_neither_torch_nor_graphviz(command: list[str]) ->
 # ---- one of each small helper ------------------------------------------------------------------------------
 # The error at a place with a hint is dasdsl.errors.fail; a plural and a shape's text are dasdsl.wording's.
 SHAPE_SEPARATORS = ("x", "×")
-# Not converted yet, for now only: search/run.py is being split; the lead converts these two after the merge.
 # Remove an entry when its file calls dasdsl.errors.fail (the test fails until then, and after).
 PENDING: set[tuple[str, str]] = set()
 

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from dasdsl.compiler.fuse import FusionGroup
+from dasdsl.compiler.ir import FusionGroup
 from dasdsl.ops.modules import FactorizedReduce, tight_conv
 
 _CONV = (nn.Conv1d, nn.Conv2d)
