@@ -363,8 +363,8 @@ TRAIN_CONFIG = [
     ),
     (
         "recipe-unknown",
-        lambda m: m["recipe"].update(momentum=0.9),
-        trained("recipe.momentum", "unknown recipe setting 'momentum'"),
+        lambda m: m["recipe"].update(nesterov=True),
+        trained("recipe.nesterov", "unknown recipe setting 'nesterov'"),
     ),
     (
         "recipe-epochs",

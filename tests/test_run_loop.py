@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 from paths import POOLING, ROOT
 
 import dasdsl
@@ -247,3 +248,32 @@ def test_a_cell_types_panel_is_the_mean_of_its_points(tmp_path: Path) -> None:
     assert panel.title == f"cell c0: mean of {n} choice points"
     assert dict(panel.lines)["candidate 0"] == pytest.approx(((1.0 + 0.5 * (n - 1)) / n,))
     assert notes == [f"{n} choice points: one panel per cell type, each candidate's mean weight over its points"]
+
+
+# ---- warm-up: weights only, then the architecture ---------------------------------------------------------
+
+
+def test_a_warmup_trains_only_the_weights_first(pooling: api.Space) -> None:
+    # stopped after 3 epochs of 4, so that the supernet (and its architecture parameters) can be read
+    stop = [lambda r: r["epoch"] < 3]
+    warm = pooling.search("synthetic", epochs=4, warmup=2, callbacks=stop, **FAST)
+    cold = pooling.search("synthetic", epochs=4, callbacks=stop, **FAST)
+    assert warm.settings["warmup"] == 2 and cold.settings["warmup"] == 0
+    gates = [r["gates"]["pool:x->y"] for r in warm.history]
+    assert gates[0] == gates[1] != gates[2]  # the gates stand still for two epochs, then move
+    assert warm.history[0]["train_loss"] != warm.history[1]["train_loss"]  # while the weights train
+    cold_gates = [r["gates"]["pool:x->y"] for r in cold.history]
+    assert cold_gates[0] != cold_gates[1]  # without a warm-up they move from the first epoch
+    # the first step that moved them is the architecture's first: after it, both searches' parameters differ
+    assert not torch.equal(warm.supernet.alphas[0].detach(), cold.supernet.alphas[0].detach())
+
+
+def test_a_warmup_as_long_as_the_search_is_refused(pooling: api.Space, tmp_path: Path) -> None:
+    with pytest.raises(DasError) as caught:
+        pooling.search("synthetic", epochs=3, warmup=3, out=tmp_path, **FAST)
+    error = caught.value.errors[0]
+    assert error.message == "warmup 3 is not below epochs 3: the architecture parameters would never move"
+    assert error.hint == "warm up fewer epochs than the search's 3 (PC-DARTS: 15 of 50), or search longer"
+    assert list(tmp_path.iterdir()) == []  # refused before any run directory
+    # a flag is read the same way, and --epochs with it
+    assert main(["run", str(POOLING), "--epochs", "2", "--warmup", "2", "--out", str(tmp_path), "--quiet"]) == 1

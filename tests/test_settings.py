@@ -200,7 +200,7 @@ def test_a_stored_config_still_loads() -> None:
     assert cfg.a_betas == (0.5, 0.999)
     assert cfg.penalties == (("l1", None, 0.001), ("cost", "params", 0.01))
     # settings added since take today's defaults, or (select, budget) what a run did before they existed
-    assert cfg.to_json() == {**stored, "anchor": 1e-3, "share_values": True, "fuse": True, **s.LEGACY}
+    assert cfg.to_json() == {**stored, "anchor": 1e-3, "share_values": True, "fuse": True, "warmup": 0, **s.LEGACY}
 
 
 # ---- bad values: located errors --------------------------------------------------------------
@@ -329,6 +329,7 @@ def test_flagged_settings() -> None:
     assert set(s.RUN_SETTING_FLAGS) == {
         "data",
         "epochs",
+        "warmup",
         "batch",
         "seed",
         "split",
@@ -473,40 +474,40 @@ def test_a_new_setting_reaches_the_flag_the_reader_the_api_and_the_docs_from_its
 
     @attrs.frozen
     class Config(config):  # type: ignore[valid-type,misc]  # the config gains the field the new setting sets
-        warmup: int = 0
+        patience: int = 0
 
     record = s.SearchSetting(
-        "warmup",
-        integer_setting("warmup", positive=False),
-        ("warmup",),
+        "patience",
+        integer_setting("patience", positive=False),
+        ("patience",),
         "0",
-        "epochs of warm-up",
-        s.Flag("warm-up", int),
+        "epochs without improvement",
+        s.Flag("patience", int),
     )
     table = s.SettingsTable(block, Config, (*base.settings, record))
     parser = argparse.ArgumentParser()
     add_setting_flags(parser, table)
-    assert parser.parse_args(["--warmup", "3"]).warmup == 3
-    assert table.resolve(table.entries_of({"warmup": 3})).warmup == 3
-    with pytest.raises(DasError, match="warmup must be a non-negative integer, got -1"):
-        table.resolve(table.entries_of({"warmup": -1}))
-    assert "| `warmup` | `0` | `--warmup` | epochs of warm-up |" in table.markdown()
+    assert parser.parse_args(["--patience", "3"]).patience == 3
+    assert table.resolve(table.entries_of({"patience": 3})).patience == 3
+    with pytest.raises(DasError, match="patience must be a non-negative integer, got -1"):
+        table.resolve(table.entries_of({"patience": -1}))
+    assert "| `patience` | `0` | `--patience` | epochs without improvement |" in table.markdown()
     # the API function's own parameters with the copy's keywords: the new one among them, with its doc
     function = dasdsl.api._takes_settings(table)(api.__wrapped__)
     params = inspect.signature(function).parameters
     names = list(inspect.signature(api).parameters)  # space, data, the settings, then the function's own
-    assert list(params) == [*names[: 1 + len(base.settings)], "warmup", *names[1 + len(base.settings) :]]
-    assert params["warmup"].kind is inspect.Parameter.KEYWORD_ONLY and params["warmup"].default is None
-    assert params["warmup"].annotation == "int | None"
-    assert "    - ``warmup`` (default ``0``): epochs of warm-up\n" in (function.__doc__ or "")
-    with pytest.raises(DasError, match="did you mean warmup"):
-        function(None, warmpu=3)
+    assert list(params) == [*names[: 1 + len(base.settings)], "patience", *names[1 + len(base.settings) :]]
+    assert params["patience"].kind is inspect.Parameter.KEYWORD_ONLY and params["patience"].default is None
+    assert params["patience"].annotation == "int | None"
+    assert "    - ``patience`` (default ``0``): epochs without improvement\n" in (function.__doc__ or "")
+    with pytest.raises(DasError, match="did you mean patience"):
+        function(None, patiense=3)
     # and a call hands the value on to the function's body, in table order, to read through the table
 
     @dasdsl.api._takes_settings(table)
     def body(space: object, data: object = None, *, out: object = None, **settings: object) -> dict:
         return settings
 
-    given = body(None, warmup=3, out="x", epochs=2)
-    assert list(given) == ["epochs", "warmup"]
-    assert table.resolve(table.entries_of(given)).warmup == 3
+    given = body(None, patience=3, out="x", epochs=2)
+    assert list(given) == ["epochs", "patience"]
+    assert table.resolve(table.entries_of(given)).patience == 3

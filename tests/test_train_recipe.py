@@ -58,6 +58,7 @@ def test_the_train_settings_table_reads_and_rejects_recipe_values(
         ("cutout", 2.5, "cutout must be a non-negative integer, got 2.5"),
         ("augment", "mixup", "unknown augment mixup"),
         ("drop_path", 1, "drop_path must be a number in [0, 1), got 1"),
+        ("momentum", 1.0, "momentum must be a number in [0, 1), got 1.0"),
         ("epochs", 0, "epochs must be a positive integer, got 0"),
     ):
         with pytest.raises(dasdsl.DasError) as caught:
@@ -69,7 +70,7 @@ def test_the_train_settings_table_reads_and_rejects_recipe_values(
 @pytest.mark.slow
 def test_the_recipe_reaches_the_run_and_a_resume_keeps_it(tmp_path: Path) -> None:
     options = {"epochs": 2, "batch": 64, "seed": 0, "progress": False, "cutout": 4, "augment": "crop_flip"}
-    recipe = {"weight_decay": 0.0, "grad_clip": 1.0, "label_smoothing": 0.1}
+    recipe = {"momentum": 0.5, "weight_decay": 0.0, "grad_clip": 1.0, "label_smoothing": 0.1}
     full = dasdsl.train(RESULT, "digits", out=tmp_path / "full", **options, **recipe)
     plain = dasdsl.train(RESULT, "digits", out=None, **options)
     assert full.history[-1]["train_loss"] != plain.history[-1]["train_loss"]  # the options changed the training
@@ -80,6 +81,32 @@ def test_the_recipe_reaches_the_run_and_a_resume_keeps_it(tmp_path: Path) -> Non
     resumed = dasdsl.api.resume_training(stopped.run_dir, progress=False)
     assert resumed.test_acc == full.test_acc
     assert [r["train_loss"] for r in resumed.history] == [r["train_loss"] for r in full.history]
+
+
+SMALL_FIXED = """space small
+input image
+cell c {
+    input x
+    node y = x ~ conv(3)
+    output y
+}
+network {
+    stem conv(3, 4)
+    cells c
+    head global_avg_pool then linear(classes)
+}
+"""
+
+
+def test_momentum_is_the_optimizer_s_momentum() -> None:
+    """``momentum`` is SGD's: 0.9 is the default recipe exactly; 0 trains differently (plain SGD)."""
+    space = dasdsl.loads(SMALL_FIXED)
+    options = {"epochs": 1, "batch": 32, "seed": 0, "progress": False, "out": None}
+    default = dasdsl.train(space, "synthetic", **options)
+    same = dasdsl.train(space, "synthetic", momentum=0.9, **options)
+    plain = dasdsl.train(space, "synthetic", momentum=0.0, **options)
+    assert same.history[0]["train_loss"] == default.history[0]["train_loss"]
+    assert plain.history[0]["train_loss"] != default.history[0]["train_loss"]
 
 
 def test_bad_recipe_values_are_errors_not_tracebacks(tmp_path: Path) -> None:

@@ -116,10 +116,12 @@ class Searcher:
         self.schedule.step()
 
     def step(self, train: Batch, valid: Batch) -> tuple[float, float]:
-        """One architecture step, then one weight step; returns (train loss, train accuracy)."""
+        """One architecture step (none in the ``warmup`` epochs), then one weight step; returns (train loss, train
+        accuracy)."""
         if not self.net.training:  # train() walks every module: only after an evaluation switched to eval mode
             self.net.train()
-        self.arch_step(train, valid)
+        if self.epoch >= self.cfg.warmup:
+            self.arch_step(train, valid)
         return self.weight_step(train)
 
     # -- steps

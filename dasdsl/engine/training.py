@@ -29,6 +29,7 @@ class Recipe:
     cutout (a zeroed square of ``cutout`` pixels, DARTS: 16), the auxiliary head's loss weight and the
     drop-path probability (DARTS: 0.4 and 0.2)."""
 
+    momentum: float = 0.9
     weight_decay: float = 3e-4
     grad_clip: float = 5.0
     label_smoothing: float = 0.0
@@ -159,7 +160,7 @@ def train_fixed(
     """Plain training of a fixed network: SGD with momentum, cosine schedule, gradient clipping;
     ``stop`` is asked after each epoch whether to end early. ``on_checkpoint(epoch, state)`` gets the
     optimizer's and schedule's state after each epoch; ``start_epoch`` and ``state`` continue from one."""
-    opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9, weight_decay=recipe.weight_decay)
+    opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(epochs, 1))
     if state is not None:
         try:

@@ -83,15 +83,18 @@ def validate_entry(
 
 
 def check_together(ctx: CheckState, result: dict[str, tuple[Any, ...]], entries: dict[str, ast.SearchEntry]) -> None:
-    """Settings of the block that cannot go together (``discretize perturbation`` with ``top 3``), reported at
-    the discretization rule; a run checks its final configuration the same way (``settings.check_config``)."""
-    if "discretize" not in result or not ({"top", "constraint"} & result.keys()):
+    """Settings of the block that cannot go together (``discretize perturbation`` with ``top 3``, ``warmup`` not
+    below ``epochs``), reported at the setting the problem names; a run checks its final configuration the same
+    way (``settings.check_config``), flags and keywords included."""
+    together = [keys for keys in (("discretize", "top", "constraint"), ("warmup", "epochs")) if keys[0] in result]
+    given = {k: result[k] for keys in together for k in keys[1:] if k in result}
+    if not given:
         return
     try:
-        cfg = resolve({k: result[k] for k in ("discretize", "top", "constraint") if k in result})
+        cfg = resolve({**{keys[0]: result[keys[0]] for keys in together}, **given})
     except DasError:
         return  # a bad value: reported at the entry already
     problem = combination_problem(cfg)
     if problem is not None:
-        entry = entries["discretize"]
+        entry = entries[problem[2]]
         ctx.err(problem[0], entry.values[0].span if entry.values else entry.span, problem[1])

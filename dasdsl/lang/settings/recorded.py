@@ -58,7 +58,7 @@ def recorded_search_config(data: Any) -> SearchConfig:
     cfg = SearchConfig(**recorded)
     problem = combination_problem(cfg)
     if problem is not None:
-        raise SettingError(*problem)
+        raise SettingError(problem[0], problem[1])
     return cfg
 
 
@@ -108,7 +108,7 @@ def _recorded_entries(c: Mapping[str, Any], *, shadow: bool) -> list[Recorded]:
         if not takes_value and valued:
             entries.append(("discretize", (Setting(valued[0], (c["threshold"],)),), {None: "threshold"}))
         return entries
-    one = ("data", "epochs", "batch", "split", "seed", "partial_channels", "grad_clip", "finetune", "top")
+    one = ("data", "epochs", "warmup", "batch", "split", "seed", "partial_channels", "grad_clip", "finetune", "top")
     entries = [(key, (c[key],), {None: key}) for key in one]
     sgd = Setting(
         "sgd",

@@ -15,6 +15,7 @@ from dasdsl.methods import rules
 class SearchConfig:
     data: str = "digits"
     epochs: int = 50
+    warmup: int = 0  # epochs that train only the weights before the architecture parameters move
     batch: int = 64
     split: float = 0.5
     seed: int = 0
@@ -85,6 +86,7 @@ class TrainConfig:
     batch: int = 64
     lr: float = 0.05
     seed: int = 0
+    momentum: float = 0.9
     weight_decay: float = 3e-4
     grad_clip: float = 5.0
     label_smoothing: float = 0.0

@@ -60,6 +60,15 @@ SETTINGS: tuple[SearchSetting, ...] = (
         Flag("search epochs", int),
     ),
     SearchSetting(
+        "warmup",
+        integer_setting("warmup", positive=False, at_most=(MAX_EPOCHS, "1000000")),
+        ("warmup",),
+        "0",
+        "the first epochs train only the weights; the architecture parameters move from then on (PC-DARTS and"
+        " P-DARTS: 15 of 50), so that the gates compare candidates that have learned something. Below `epochs`",
+        Flag("epochs of weights-only training first", int, metavar="EPOCHS"),
+    ),
+    SearchSetting(
         "batch",
         integer_setting("batch", at_most=(MAX_BATCH, "1048576 (2**20)")),
         ("batch",),
@@ -239,12 +248,19 @@ parse_override = SEARCH.parse_override
 settings_table = SEARCH.markdown
 
 
-def combination_problem(cfg: SearchConfig) -> tuple[str, str] | None:
-    """Settings that each read fine but cannot go together, as (message, hint); None when there are none.
+def combination_problem(cfg: SearchConfig) -> tuple[str, str, str] | None:
+    """Settings that each read fine but cannot go together, as (message, hint, the setting to report it at); None
+    when there are none.
 
-    A rule that weighs candidates by the supernet's accuracy (``perturbation``) picks one architecture;
-    ``top k`` and constraints rank architectures by gate weights (the exact k-best search), which would
-    quietly replace the rule."""
+    A warm-up as long as the search leaves the gates where they started. A rule that weighs candidates by the
+    supernet's accuracy (``perturbation``) picks one architecture; ``top k`` and constraints rank architectures
+    by gate weights (the exact k-best search), which would quietly replace the rule."""
+    if cfg.warmup >= cfg.epochs > 0:
+        return (
+            f"warmup {cfg.warmup} is not below epochs {cfg.epochs}: the architecture parameters would never move",
+            f"warm up fewer epochs than the search's {cfg.epochs} (PC-DARTS: 15 of 50), or search longer",
+            "warmup",
+        )
     if not rules.RULES[cfg.discretize].needs_accuracy or (cfg.top <= 1 and not cfg.constraints):
         return None
     cannot = [f"rank the top {cfg.top}"] if cfg.top > 1 else []
@@ -255,6 +271,7 @@ def combination_problem(cfg: SearchConfig) -> tuple[str, str] | None:
         f"discretize {cfg.discretize} picks one architecture by the supernet's accuracy; "
         f"it cannot {' or '.join(cannot)}",
         f"use 'discretize argmax' (top k and constraints rank by gate weights), or drop {dropped}",
+        "discretize",
     )
 
 
@@ -262,6 +279,6 @@ def check_config(cfg: SearchConfig) -> SearchConfig:
     """``cfg`` if its settings go together (the final configuration of a run), else a DasError."""
     problem = combination_problem(cfg)
     if problem is not None:
-        message, hint = problem
+        message, hint, _ = problem
         raise fail(message, "<search settings>", hint)
     return cfg
