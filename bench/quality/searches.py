@@ -76,6 +76,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "decisive-oneshot-k100-ft4": {"select": "oneshot(k = 100, finetune = 4)"},  # = today's defaults, named
     "decisive-budget-off": {"budget": "off", "select": "oneshot(k = 20, finetune = 2)"},
     "decisive-budget-off-k100": {"budget": "off", "select": "oneshot(k = 100, finetune = 2)"},
+    "defaults-warmup15": {"warmup": 15},  # today's defaults with PC-DARTS' warm-up: 15 of the 50 epochs weights only
 }
 
 
