@@ -543,6 +543,7 @@ def test_train_a_search_result(reference: Reference, tmp_path: Path, run_log: Ca
         "batch": 32,
         "lr": 0.05,
         "seed": 0,
+        "momentum": 0.9,
         "weight_decay": 3e-4,
         "grad_clip": 5.0,
         "label_smoothing": 0.0,
