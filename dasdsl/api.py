@@ -193,7 +193,8 @@ def _takes_settings(table: _settings.SettingsTable) -> Callable[[Callable[..., _
     The function takes the settings given as ``**settings``, in table order (the order the CLI gives them)."""
 
     def decorate(fn: Callable[..., _T]) -> Callable[..., _T]:
-        params = [p for p in inspect.signature(fn).parameters.values() if p.kind is not p.VAR_KEYWORD]
+        own_signature = inspect.signature(fn)
+        params = [p for p in own_signature.parameters.values() if p.kind is not p.VAR_KEYWORD]
         own = {p.name for p in params}
         settings = [
             inspect.Parameter(s.name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=_keyword_type(table, s))
@@ -201,7 +202,7 @@ def _takes_settings(table: _settings.SettingsTable) -> Callable[[Callable[..., _
             if s.name not in own
         ]
         keyword_only = [p for p in params if p.kind is p.KEYWORD_ONLY]
-        signature = inspect.signature(fn).replace(
+        signature = own_signature.replace(
             parameters=[*(p for p in params if p.kind is not p.KEYWORD_ONLY), *settings, *keyword_only]
         )
         names = [s.name for s in settings]

@@ -244,17 +244,29 @@ MacroGraph = Graph[MacroNode, MacroEdge]
 @attrs.frozen(eq=False)
 class CellGraph(Graph[CellNode, CellEdge]):
     """One cell instance (a cell type at its arguments, arrival shapes and input stride): its graph, and
-    what it is: ``key`` (its id in NetworkIR.cells), ``name`` (the cell as called), ``type_name`` (the
-    architecture type whose instances share choices), ``args``, ``input_stride``, ``instance`` (the checked
-    CellInstance it lowers); ``meta``: what passes add (META_KEYS)."""
+    what it is: ``key`` (its id in NetworkIR.cells), ``instance`` (the checked CellInstance it lowers, whose
+    ``name``, ``type_name`` (the architecture type whose instances share choices), ``args`` and
+    ``input_stride`` it reads); ``meta``: what passes add (META_KEYS)."""
 
     key: str = attrs.field(kw_only=True)
-    name: str = attrs.field(kw_only=True)
-    type_name: str = attrs.field(kw_only=True)
-    args: tuple[tuple[str, Any], ...] = attrs.field(kw_only=True)
-    input_stride: int = attrs.field(kw_only=True)
     instance: CellInstance = attrs.field(kw_only=True, repr=False)
     meta: Mapping[str, Any] = attrs.field(kw_only=True, factory=_meta)
+
+    @property
+    def name(self) -> str:
+        return self.instance.name
+
+    @property
+    def type_name(self) -> str:
+        return self.instance.type_name
+
+    @property
+    def args(self) -> tuple[tuple[str, Any], ...]:
+        return self.instance.args
+
+    @property
+    def input_stride(self) -> int:
+        return self.instance.input_stride
 
     def attributes(self) -> dict[str, Any]:
         """The cell's graph-level items in the IR's vocabulary, as ``dasdsl compile --graph`` writes them."""

@@ -108,15 +108,7 @@ class _Walk:
             g.add_edge(n, OUTPUT, CellEdge((), None, 1, shape))
         shape = self.merge(inst.output_merge, outs, f"the output of cell '{inst.name}'", inst.span)
         g.add_node(OUTPUT, CellNode("output", shape, merge=inst.output_merge))
-        self.cells[key] = g.freeze(
-            CellGraph,
-            key=key,
-            name=inst.name,
-            type_name=inst.type_name,
-            args=inst.args,
-            input_stride=inst.input_stride,
-            instance=inst,
-        )
+        self.cells[key] = g.freeze(CellGraph, key=key, instance=inst)
         return key
 
     def input_shape_at(self, inst: CellInstance, name: str, arrives: Shape, arrivals: list[Shape], span: Span) -> Shape:

@@ -36,15 +36,14 @@ def bind_classes(space: CheckedSpace, classes: int) -> CheckedSpace:
     if any(d.severity == "error" for d in state.diags):
         return _checked(base, classes)  # raises the checker's errors
     bound = _Substitution(values)
-    fields = {f.name: getattr(base, f.name) for f in attrs.fields(CheckedSpace)}
-    fields.update(
+    return attrs.evolve(
+        base,
         macro=bound.network(base.macro),
         cell_types={k: bound.instance(v) for k, v in base.cell_types.items()},
         nested={k: bound.instance(v) if v is not None else None for k, v in base.nested.items()},
         classes=classes,
         unbound=base,
     )
-    return CheckedSpace(**fields)
 
 
 def _checked(base: CheckedSpace, classes: int) -> CheckedSpace:
